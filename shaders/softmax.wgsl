@@ -1,0 +1,142 @@
+// Row-wise softmax and the fused softmax + crossentropy, over the last axis.
+// softmax_forward:      z: [R, C] -> probs: [R, C]
+// softmax_xent_forward: z: [R, C], y: [R, C] -> probs: [R, C], loss: [R];
+//                       loss_r = sum_c y_rc (logsumexp(z_r) - z_rc), stable for any logits.
+//                       With m = max z and s = 1 + r = sum exp(z - m), it is computed as
+//                       (m - z_rc) + log1p(r): every term is non-negative, so a confident
+//                       row's small loss keeps its relative precision (log(s) would not).
+// softmax_xent_backward: probs: [R, C], y: [R, C] -> grad: [R, C]; grad = scale (probs - y),
+//                       the exact gradient of the loss above w.r.t. z (scale = 1/R for a mean).
+// The row kernels give each row one workgroup of 64 invocations that reduce through
+// workgroup memory, so wide rows stay parallel; rows are numbered linearly (wid.x + wid.y nwg.x).
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> in0: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> in1: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out_rows: array<f32>;
+
+const LANES: u32 = 64u;
+var<workgroup> red: array<f32, 64>;
+
+fn reduce_max(v: f32, lane: u32) -> f32 {
+    red[lane] = v;
+    workgroupBarrier();
+    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+        if lane < s {
+            red[lane] = max(red[lane], red[lane + s]);
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+fn reduce_sum(v: f32, lane: u32) -> f32 {
+    red[lane] = v;
+    workgroupBarrier();
+    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+        if lane < s {
+            red[lane] = red[lane] + red[lane + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+}
+
+// log(1 + r) for r >= 0, accurate to a few ulp relative: WGSL only bounds log's absolute
+// error near 1, so small r goes through 2 atanh(w), w = r / (2 + r) <= 1/3, as a series.
+fn log1p_pos(r: f32) -> f32 {
+    if r > 1.0 {
+        return log(1.0 + r);
+    }
+    let w = r / (2.0 + r);
+    let w2 = w * w;
+    var term = w;
+    var acc = w;
+    for (var k = 3.0; k < 24.0; k += 2.0) {
+        term *= w2;
+        acc += term / k;
+    }
+    return 2.0 * acc;
+}
+
+// Writes probs for row `row` into `out` and returns (max, r) with sum exp(z - max) = 1 + r.
+fn softmax_row(row: u32, lane: u32) -> vec2<f32> {
+    let base = row * p.cols;
+    var m = -3.4028235e38;
+    for (var c = lane; c < p.cols; c += LANES) {
+        m = max(m, in0[base + c]);
+    }
+    m = reduce_max(m, lane);
+    // r sums exp(z - m) over entries below the max, plus one per extra entry equal to it.
+    var below = 0.0;
+    var ties = 0.0;
+    for (var c = lane; c < p.cols; c += LANES) {
+        let d = in0[base + c] - m;
+        if d < 0.0 {
+            below += exp(d);
+        } else {
+            ties += 1.0;
+        }
+    }
+    let r = reduce_sum(below, lane) + (reduce_sum(ties, lane) - 1.0);
+    for (var c = lane; c < p.cols; c += LANES) {
+        out[base + c] = exp(in0[base + c] - m) / (1.0 + r);
+    }
+    return vec2<f32>(m, r);
+}
+
+@compute @workgroup_size(64)
+fn softmax_forward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= p.rows {
+        return;
+    }
+    _ = softmax_row(row, lid.x);
+}
+
+@compute @workgroup_size(64)
+fn softmax_xent_forward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= p.rows {
+        return;
+    }
+    let mr = softmax_row(row, lid.x);
+    let log_s = log1p_pos(mr.y);
+    let base = row * p.cols;
+    var l = 0.0;
+    for (var c = lid.x; c < p.cols; c += LANES) {
+        l += in1[base + c] * ((mr.x - in0[base + c]) + log_s);
+    }
+    l = reduce_sum(l, lid.x);
+    if lid.x == 0u {
+        out_rows[row] = l;
+    }
+}
+
+@compute @workgroup_size(256)
+fn softmax_xent_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if i >= p.rows * p.cols {
+        return;
+    }
+    out[i] = p.scale * (in0[i] - in1[i]);
+}

@@ -1,0 +1,236 @@
+//! `Device`: where tensors live and ops run, either a wgpu adapter or the CPU reference.
+//!
+//! `Device::auto()` picks the best adapter wgpu can find and falls back to the CPU reference
+//! only when there is none, saying so once. `WGFIT_DEVICE=cpu|gpu|vulkan|metal|dx12|gl`
+//! overrides the choice; asking for a GPU that is not there is an error, never a fallback.
+
+mod gpu;
+mod pool;
+
+use std::fmt;
+use std::sync::{Arc, Once};
+
+pub(crate) use gpu::{GpuBuffer, Kernel};
+pub use gpu::{GpuContext, GpuOptions};
+
+use crate::error::{Error, Result};
+
+/// Where tensors live and ops run. Cheap to clone: clones share one GPU context.
+#[derive(Clone)]
+pub enum Device {
+    /// The CPU reference backend: plain, deterministic f32 code that every kernel is checked
+    /// against.
+    Cpu,
+    /// A wgpu device with its queue, pipelines and buffer pool.
+    Gpu(Arc<GpuContext>),
+}
+
+/// A wgpu backend that `WGFIT_DEVICE` (or [`Device::with_backend`]) can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Vulkan,
+    Metal,
+    Dx12,
+    Gl,
+}
+
+impl Backend {
+    fn backends(self) -> wgpu::Backends {
+        match self {
+            Backend::Vulkan => wgpu::Backends::VULKAN,
+            Backend::Metal => wgpu::Backends::METAL,
+            Backend::Dx12 => wgpu::Backends::DX12,
+            Backend::Gl => wgpu::Backends::GL,
+        }
+    }
+}
+
+/// What a `WGFIT_DEVICE` value asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    Auto,
+    Cpu,
+    AnyGpu,
+    Backend(Backend),
+}
+
+fn parse_choice(value: &str) -> Result<Choice> {
+    Ok(match value.trim().to_ascii_lowercase().as_str() {
+        "" | "auto" => Choice::Auto,
+        "cpu" => Choice::Cpu,
+        "gpu" => Choice::AnyGpu,
+        "vulkan" => Choice::Backend(Backend::Vulkan),
+        "metal" => Choice::Backend(Backend::Metal),
+        "dx12" => Choice::Backend(Backend::Dx12),
+        "gl" => Choice::Backend(Backend::Gl),
+        other => {
+            return Err(Error::Config(format!(
+                "WGFIT_DEVICE={other:?} is not one of cpu, gpu, vulkan, metal, dx12, gl, auto"
+            )))
+        }
+    })
+}
+
+static FALLBACK_NOTICE: Once = Once::new();
+
+impl Device {
+    /// The best device available: `WGFIT_DEVICE` if set, else the best wgpu adapter
+    /// (discrete over integrated over software), else the CPU reference (printing why, once).
+    pub fn auto() -> Result<Device> {
+        Self::auto_with(GpuOptions::default())
+    }
+
+    /// [`Device::auto`] with options for the GPU context.
+    pub fn auto_with(options: GpuOptions) -> Result<Device> {
+        let choice = match std::env::var("WGFIT_DEVICE") {
+            Ok(v) => parse_choice(&v)?,
+            Err(_) => Choice::Auto,
+        };
+        match choice {
+            Choice::Cpu => Ok(Device::Cpu),
+            Choice::AnyGpu => GpuContext::new(wgpu::Backends::all(), options).map(Device::from),
+            Choice::Backend(b) => Self::with_backend_and(b, options),
+            Choice::Auto => match GpuContext::new(wgpu::Backends::all(), options) {
+                Ok(ctx) => Ok(Device::from(ctx)),
+                Err(e) => {
+                    FALLBACK_NOTICE.call_once(|| {
+                        eprintln!("wgfit: no usable GPU adapter ({e}); using the CPU reference");
+                    });
+                    Ok(Device::Cpu)
+                }
+            },
+        }
+    }
+
+    /// The CPU reference backend.
+    pub fn cpu() -> Device {
+        Device::Cpu
+    }
+
+    /// The best wgpu adapter on any backend; an error if there is none.
+    pub fn gpu() -> Result<Device> {
+        GpuContext::new(wgpu::Backends::all(), GpuOptions::default()).map(Device::from)
+    }
+
+    /// The best adapter of one backend; an error if that backend has none here.
+    pub fn with_backend(backend: Backend) -> Result<Device> {
+        Self::with_backend_and(backend, GpuOptions::default())
+    }
+
+    fn with_backend_and(backend: Backend, options: GpuOptions) -> Result<Device> {
+        GpuContext::new(backend.backends(), options)
+            .map(Device::from)
+            .map_err(|e| Error::Config(format!("no {backend:?} adapter on this machine: {e}")))
+    }
+
+    /// The best wgpu adapter with explicit options (tests use this to poison outputs).
+    pub fn gpu_with(options: GpuOptions) -> Result<Device> {
+        GpuContext::new(wgpu::Backends::all(), options).map(Device::from)
+    }
+
+    /// Adopts the wgpu device and queue of the app that embeds wgfit: wgfit records its
+    /// work on that queue and leaves the app's uncaptured-error handler alone.
+    pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Result<Device> {
+        GpuContext::adopt(device, queue, GpuOptions::default()).map(Device::from)
+    }
+
+    /// What this device is, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) [Vulkan, Cpu]`.
+    pub fn info(&self) -> DeviceInfo {
+        match self {
+            Device::Cpu => DeviceInfo::Cpu,
+            Device::Gpu(ctx) => ctx.info().clone(),
+        }
+    }
+
+    /// True for a wgpu device.
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, Device::Gpu(_))
+    }
+
+    /// The GPU context, if this is a GPU device.
+    pub fn gpu_context(&self) -> Option<&Arc<GpuContext>> {
+        match self {
+            Device::Gpu(ctx) => Some(ctx),
+            Device::Cpu => None,
+        }
+    }
+
+    /// Submits all recorded work and waits for it to finish (a no-op on the CPU).
+    pub fn synchronize_blocking(&self) -> Result<()> {
+        match self {
+            Device::Cpu => Ok(()),
+            Device::Gpu(ctx) => ctx.wait_idle_blocking(),
+        }
+    }
+
+    pub(crate) fn same_as(&self, other: &Device) -> bool {
+        match (self, other) {
+            (Device::Cpu, Device::Cpu) => true,
+            (Device::Gpu(a), Device::Gpu(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl From<GpuContext> for Device {
+    fn from(ctx: GpuContext) -> Self {
+        Device::Gpu(Arc::new(ctx))
+    }
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Device({})", self.info())
+    }
+}
+
+/// A device's description: adapter name, backend and device type, or the CPU reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceInfo {
+    Cpu,
+    Gpu {
+        name: String,
+        backend: String,
+        device_type: String,
+    },
+}
+
+impl DeviceInfo {
+    pub(crate) fn from_adapter(info: &wgpu::AdapterInfo) -> Self {
+        DeviceInfo::Gpu {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+        }
+    }
+}
+
+impl fmt::Display for DeviceInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceInfo::Cpu => f.write_str("cpu reference"),
+            DeviceInfo::Gpu {
+                name,
+                backend,
+                device_type,
+            } => write!(f, "{name} [{backend}, {device_type}]"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_parse_and_unknown_ones_are_config_errors() {
+        assert_eq!(parse_choice("CPU").unwrap(), Choice::Cpu);
+        assert_eq!(parse_choice("gl").unwrap(), Choice::Backend(Backend::Gl));
+        assert_eq!(parse_choice("gpu").unwrap(), Choice::AnyGpu);
+        let err = parse_choice("cuda").unwrap_err();
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("cuda")),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! `wgfit::Error`: one typed error for everything a user can get wrong or a GPU can refuse.
+
+use std::fmt;
+
+/// The result type of every fallible wgfit call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in wgfit, with enough context to act on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A tensor or batch does not have the shape that was expected.
+    #[error("{0}")]
+    Shape(#[from] ShapeError),
+    /// Input data is invalid (lengths, values, ranges), independent of shapes.
+    #[error("data error: {0}")]
+    Data(String),
+    /// The GPU (or the wgpu runtime) refused or lost something: validation errors, out of
+    /// memory, device lost, limits exceeded. `adapter` names the adapter involved.
+    #[error("device error on {adapter}: {message}")]
+    Device { adapter: String, message: String },
+    /// A configuration that cannot work (an unknown `WGFIT_DEVICE`, a missing backend...).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// File system errors (weights files, data files).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    pub(crate) fn device(adapter: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Device {
+            adapter: adapter.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A shape mismatch, with everything that locates it.
+///
+/// Displays as, for example,
+/// `batch 3, sample 17, layer 'flatten': expected [*, 28, 28], got [28, 27]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeError {
+    /// Index of the batch within the epoch (or dataset), when known.
+    pub batch: Option<usize>,
+    /// Index of the sample within its batch, when the problem is one sample.
+    pub sample: Option<usize>,
+    /// The layer (or op) whose input did not match.
+    pub layer: Option<String>,
+    /// The expected shape, `*` (or `None`) for any size.
+    pub expected: Vec<Option<usize>>,
+    /// The shape that was found.
+    pub actual: Vec<usize>,
+    /// What was being checked, when the shapes alone do not say it.
+    pub reason: Option<String>,
+}
+
+impl ShapeError {
+    pub(crate) fn new(expected: Vec<Option<usize>>, actual: Vec<usize>) -> Self {
+        ShapeError {
+            batch: None,
+            sample: None,
+            layer: None,
+            expected,
+            actual,
+            reason: None,
+        }
+    }
+
+    /// Builder: the batch index this error belongs to.
+    #[must_use]
+    pub fn in_batch(mut self, batch: usize) -> Self {
+        self.batch = Some(batch);
+        self
+    }
+
+    /// Builder: the sample index within the batch.
+    #[must_use]
+    pub fn at_sample(mut self, sample: usize) -> Self {
+        self.sample = Some(sample);
+        self
+    }
+
+    /// Builder: the layer (or op) name.
+    #[must_use]
+    pub fn for_layer(mut self, layer: impl Into<String>) -> Self {
+        self.layer = Some(layer.into());
+        self
+    }
+
+    /// Builder: a sentence saying what was checked.
+    #[must_use]
+    pub fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// Formats dims as `[*, 28, 28]`.
+pub(crate) fn fmt_dims(dims: &[Option<usize>]) -> String {
+    let parts: Vec<String> = dims
+        .iter()
+        .map(|d| d.map_or_else(|| "*".to_string(), |n| n.to_string()))
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut place = Vec::new();
+        if let Some(b) = self.batch {
+            place.push(format!("batch {b}"));
+        }
+        if let Some(s) = self.sample {
+            place.push(format!("sample {s}"));
+        }
+        if let Some(l) = &self.layer {
+            place.push(format!("layer '{l}'"));
+        }
+        if !place.is_empty() {
+            write!(f, "{}: ", place.join(", "))?;
+        }
+        if let Some(r) = &self.reason {
+            write!(f, "{r}: ")?;
+        }
+        let actual: Vec<Option<usize>> = self.actual.iter().map(|&d| Some(d)).collect();
+        write!(
+            f,
+            "expected {}, got {}",
+            fmt_dims(&self.expected),
+            fmt_dims(&actual)
+        )
+    }
+}
+
+impl std::error::Error for ShapeError {}

@@ -1,0 +1,109 @@
+//! Fused Adam update, in place on the weights and both moments (`shaders/adam.wgsl`).
+//!
+//! w, m, v, g: [n] (any shape, the same for all four).
+
+use super::{buf, f32_device, groups, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::{Error, Result};
+use crate::tensor::{CpuData, Tensor};
+
+const KERNEL: Kernel = Kernel {
+    name: "adam",
+    source: include_str!("../../shaders/adam.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    alpha: f32,
+    beta_1: f32,
+    beta_2: f32,
+    epsilon: f32,
+}
+
+/// One Adam step's constants: Keras's `alpha = lr sqrt(1 - b2^t) / (1 - b1^t)` for step `t`
+/// (counted from 1), computed in f64 on the host.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamStep {
+    pub alpha: f32,
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub epsilon: f32,
+}
+
+impl AdamStep {
+    /// The constants for step `t` (1 for the first update).
+    pub fn new(learning_rate: f32, beta_1: f32, beta_2: f32, epsilon: f32, t: u64) -> AdamStep {
+        let t = t as f64;
+        let (b1, b2) = (f64::from(beta_1), f64::from(beta_2));
+        let alpha = f64::from(learning_rate) * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+        AdamStep {
+            alpha: alpha as f32,
+            beta_1,
+            beta_2,
+            epsilon,
+        }
+    }
+}
+
+/// `m += (g - m)(1 - b1); v += (g² - v)(1 - b2); w -= (m alpha) / (sqrt(v) + eps)`, in place.
+pub fn adam_update(w: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, step: AdamStep) -> Result<()> {
+    let device = f32_device("adam", &[w, m, v, g])?;
+    for (name, t) in [("m", m), ("v", v), ("g", g)] {
+        if t.dims() != w.dims() {
+            let expected: Vec<Option<usize>> = w.dims().iter().map(|&d| Some(d)).collect();
+            return Err(shape_error(
+                "adam",
+                &expected,
+                t.dims(),
+                &format!("{name} must have the shape of the weights"),
+            ));
+        }
+    }
+    let all = [w, m, v, g];
+    for (i, a) in all.iter().enumerate() {
+        if all[i + 1..].iter().any(|b| a.shares_storage(b)) {
+            return Err(Error::Data(
+                "adam: w, m, v and g must be four distinct tensors".into(),
+            ));
+        }
+    }
+    match &device {
+        Device::Cpu => {
+            let grad = host(g).f32().to_vec();
+            let (mut wg, mut mg, mut vg) = (w.cpu_write(), m.cpu_write(), v.cpu_write());
+            if let (Some(CpuData::F32(w)), Some(CpuData::F32(m)), Some(CpuData::F32(v))) =
+                (wg.as_deref_mut(), mg.as_deref_mut(), vg.as_deref_mut())
+            {
+                adam_cpu(w, m, v, &grad, step);
+            }
+            Ok(())
+        }
+        Device::Gpu(ctx) => {
+            let params = Params {
+                n: w.numel() as u32,
+                alpha: step.alpha,
+                beta_1: step.beta_1,
+                beta_2: step.beta_2,
+                epsilon: step.epsilon,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "adam_update",
+                &[buf(w), buf(m), buf(v), buf(g)],
+                bytemuck::bytes_of(&params),
+                groups(w.numel()),
+            )
+        }
+    }
+}
+
+/// CPU twin, in the kernel's (and Keras's) operation order.
+fn adam_cpu(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], s: AdamStep) {
+    for i in 0..w.len() {
+        m[i] += (g[i] - m[i]) * (1.0 - s.beta_1);
+        v[i] += (g[i] * g[i] - v[i]) * (1.0 - s.beta_2);
+        w[i] -= (m[i] * s.alpha) / (v[i].sqrt() + s.epsilon);
+    }
+}

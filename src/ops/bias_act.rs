@@ -1,0 +1,180 @@
+//! Bias add fused with an activation, forward and backward (`shaders/bias_act.wgsl`).
+//!
+//! forward:  x: [R, C], bias: [C] or none -> y: [R, C], y = act(x + bias)
+//! backward: dy: [R, C], y: [R, C] -> dx: [R, C], dx = dy * act'(y) (the bias gradient is
+//! the column sum of dx, `reduce::sum(dx, 0)`).
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::activation::Activation;
+use crate::device::{Device, Kernel};
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "bias_act",
+    source: include_str!("../../shaders/bias_act.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+    act: u32,
+    has_bias: u32,
+}
+
+fn code(act: Activation) -> Result<u32> {
+    Ok(match act {
+        Activation::Linear => 0,
+        Activation::Relu => 1,
+        Activation::Sigmoid => 2,
+        Activation::Tanh => 3,
+        Activation::Softmax => {
+            return Err(Error::Config(
+                "softmax is not elementwise: use ops::softmax for it, not bias_act".into(),
+            ))
+        }
+    })
+}
+
+/// Rows and columns of a tensor seen as [R, C] (C the last dim).
+fn rows_cols(dims: &[usize]) -> (usize, usize) {
+    let cols = dims.last().copied().unwrap_or(1);
+    let rows = if cols == 0 {
+        0
+    } else {
+        dims.iter().product::<usize>() / cols
+    };
+    (rows, cols)
+}
+
+/// `y = act(x + bias)`; x: [..., C], bias: [C].
+pub fn bias_act_forward(x: &Tensor, bias: Option<&Tensor>, act: Activation) -> Result<Tensor> {
+    let inputs: Vec<&Tensor> = std::iter::once(x).chain(bias).collect();
+    let device = f32_device("bias_act", &inputs)?;
+    let (rows, cols) = rows_cols(x.dims());
+    if let Some(b) = bias {
+        if b.dims() != [cols] {
+            return Err(shape_error(
+                "bias_act",
+                &[Some(cols)],
+                b.dims(),
+                "bias must have one value per column of x",
+            ));
+        }
+    }
+    let act_code = code(act)?;
+    match &device {
+        Device::Cpu => {
+            let b = bias.map(|b| host(b).f32().to_vec());
+            let y = bias_act_forward_cpu(host(x).f32(), b.as_deref(), cols, act);
+            Tensor::from_vec(&device, x.shape().clone(), y)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, x.shape())?;
+            let params = Params {
+                rows: rows as u32,
+                cols: cols as u32,
+                act: act_code,
+                has_bias: bias.is_some() as u32,
+            };
+            let b = buf(bias.unwrap_or(x));
+            ctx.dispatch(
+                &KERNEL,
+                "bias_act_forward",
+                &[buf(x), b, &out],
+                bytemuck::bytes_of(&params),
+                groups(rows * cols),
+            )?;
+            Ok(gpu_tensor(&device, x.shape().clone(), out))
+        }
+    }
+}
+
+/// `dx = dy * act'(y)`, from the forward output `y`.
+pub fn bias_act_backward(dy: &Tensor, y: &Tensor, act: Activation) -> Result<Tensor> {
+    let device = f32_device("bias_act_backward", &[dy, y])?;
+    if dy.dims() != y.dims() {
+        let expected: Vec<Option<usize>> = y.dims().iter().map(|&d| Some(d)).collect();
+        return Err(shape_error(
+            "bias_act_backward",
+            &expected,
+            dy.dims(),
+            "dy must have the shape of y",
+        ));
+    }
+    let (rows, cols) = rows_cols(y.dims());
+    let act_code = code(act)?;
+    match &device {
+        Device::Cpu => {
+            let dx = bias_act_backward_cpu(host(dy).f32(), host(y).f32(), act);
+            Tensor::from_vec(&device, y.shape().clone(), dx)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, y.shape())?;
+            let params = Params {
+                rows: rows as u32,
+                cols: cols as u32,
+                act: act_code,
+                has_bias: 0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "bias_act_backward",
+                &[buf(dy), buf(y), &out],
+                bytemuck::bytes_of(&params),
+                groups(rows * cols),
+            )?;
+            Ok(gpu_tensor(&device, y.shape().clone(), out))
+        }
+    }
+}
+
+/// CPU twin of the activation, elementwise.
+pub(crate) fn activate_cpu(v: f32, act: Activation) -> f32 {
+    match act {
+        Activation::Relu => v.max(0.0),
+        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        Activation::Tanh => tanh_f32(v),
+        Activation::Linear | Activation::Softmax => v,
+    }
+}
+
+/// Cephes `tanhf` (a few ulp), the same formula as the kernel's.
+pub(crate) fn tanh_f32(x: f32) -> f32 {
+    let z = x.abs().min(9.0);
+    if z >= 0.625 {
+        return x.signum() * (1.0 - 2.0 / ((2.0 * z).exp() + 1.0));
+    }
+    let z2 = x * x;
+    let poly = (((-5.704_988_7e-3 * z2 + 2.063_908_9e-2) * z2 - 5.373_971_6e-2) * z2
+        + 1.333_144_2e-1)
+        * z2
+        - 3.333_328_2e-1;
+    poly * z2 * x + x
+}
+
+/// CPU twin of the derivative, from the activation's output.
+pub(crate) fn derivative_cpu(y: f32, act: Activation) -> f32 {
+    match act {
+        Activation::Relu => f32::from(u8::from(y > 0.0)),
+        Activation::Sigmoid => y * (1.0 - y),
+        Activation::Tanh => 1.0 - y * y,
+        Activation::Linear | Activation::Softmax => 1.0,
+    }
+}
+
+fn bias_act_forward_cpu(x: &[f32], bias: Option<&[f32]>, cols: usize, act: Activation) -> Vec<f32> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| activate_cpu(v + bias.map_or(0.0, |b| b[i % cols]), act))
+        .collect()
+}
+
+fn bias_act_backward_cpu(dy: &[f32], y: &[f32], act: Activation) -> Vec<f32> {
+    dy.iter()
+        .zip(y)
+        .map(|(&g, &y)| g * derivative_cpu(y, act))
+        .collect()
+}

@@ -1,0 +1,181 @@
+//! Elementwise arithmetic the optimizers and losses need (`shaders/elementwise.wgsl`).
+//!
+//! All tensors are flat views of n elements: fill -> [n]; affine a: [n] -> [n];
+//! add/sub/mul/div a, b: [n] (same shape) -> [n]; axpy: y: [n] += alpha * x: [n], in place.
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use crate::tensor::{CpuData, Tensor};
+
+const KERNEL: Kernel = Kernel {
+    name: "elementwise",
+    source: include_str!("../../shaders/elementwise.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    op: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+/// A binary elementwise operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+impl BinaryOp {
+    fn apply(self, x: f32, y: f32) -> f32 {
+        match self {
+            BinaryOp::Add => x + y,
+            BinaryOp::Sub => x - y,
+            BinaryOp::Mul => x * y,
+            BinaryOp::Div => x / y,
+        }
+    }
+}
+
+/// A tensor of `shape` filled with `value`.
+pub fn fill(device: &Device, shape: impl Into<Shape>, value: f32) -> Result<Tensor> {
+    let shape = shape.into();
+    match device {
+        Device::Cpu => Tensor::from_vec(device, shape.clone(), vec![value; shape.numel()]),
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, &shape)?;
+            let params = Params {
+                n: shape.numel() as u32,
+                op: 0,
+                alpha: value,
+                beta: 0.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "fill",
+                &[&out],
+                bytemuck::bytes_of(&params),
+                groups(shape.numel()),
+            )?;
+            Ok(gpu_tensor(device, shape, out))
+        }
+    }
+}
+
+/// `alpha * a + beta`.
+pub fn affine(a: &Tensor, alpha: f32, beta: f32) -> Result<Tensor> {
+    let device = f32_device("affine", &[a])?;
+    match &device {
+        Device::Cpu => {
+            let out = host(a).f32().iter().map(|&x| alpha * x + beta).collect();
+            Tensor::from_vec(&device, a.shape().clone(), out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, a.shape())?;
+            let params = Params {
+                n: a.numel() as u32,
+                op: 0,
+                alpha,
+                beta,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "affine",
+                &[&out, buf(a)],
+                bytemuck::bytes_of(&params),
+                groups(a.numel()),
+            )?;
+            Ok(gpu_tensor(&device, a.shape().clone(), out))
+        }
+    }
+}
+
+/// `a (op) b` for tensors of one shape.
+pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
+    let device = f32_device("binary", &[a, b])?;
+    same_shape("binary", a, b)?;
+    match &device {
+        Device::Cpu => {
+            let out = host(a)
+                .f32()
+                .iter()
+                .zip(host(b).f32())
+                .map(|(&x, &y)| op.apply(x, y))
+                .collect();
+            Tensor::from_vec(&device, a.shape().clone(), out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, a.shape())?;
+            let params = Params {
+                n: a.numel() as u32,
+                op: op as u32,
+                alpha: 0.0,
+                beta: 0.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "binary",
+                &[&out, buf(a), buf(b)],
+                bytemuck::bytes_of(&params),
+                groups(a.numel()),
+            )?;
+            Ok(gpu_tensor(&device, a.shape().clone(), out))
+        }
+    }
+}
+
+/// `y += alpha * x`, in place on `y` (every clone of `y` sees it).
+pub fn axpy(y: &Tensor, alpha: f32, x: &Tensor) -> Result<()> {
+    let device = f32_device("axpy", &[y, x])?;
+    same_shape("axpy", y, x)?;
+    if y.shares_storage(x) {
+        return Err(Error::Data(
+            "axpy: y and x share storage; pass distinct tensors".into(),
+        ));
+    }
+    match &device {
+        Device::Cpu => {
+            let xs = host(x).f32().to_vec();
+            if let Some(mut guard) = y.cpu_write() {
+                if let CpuData::F32(ys) = &mut *guard {
+                    ys.iter_mut().zip(&xs).for_each(|(y, &x)| *y += alpha * x);
+                }
+            }
+            Ok(())
+        }
+        Device::Gpu(ctx) => {
+            let params = Params {
+                n: y.numel() as u32,
+                op: 0,
+                alpha,
+                beta: 0.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "axpy",
+                &[buf(y), buf(x)],
+                bytemuck::bytes_of(&params),
+                groups(y.numel()),
+            )
+        }
+    }
+}
+
+fn same_shape(op: &str, a: &Tensor, b: &Tensor) -> Result<()> {
+    if a.dims() != b.dims() {
+        let expected: Vec<Option<usize>> = a.dims().iter().map(|&d| Some(d)).collect();
+        return Err(shape_error(
+            op,
+            &expected,
+            b.dims(),
+            "operands must have one shape",
+        ));
+    }
+    Ok(())
+}

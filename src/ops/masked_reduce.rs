@@ -1,0 +1,121 @@
+//! Masked sum and mean over time (`shaders/masked_reduce.wgsl`).
+//!
+//! x: [B, T, F] (or [B, T]), mask: [B, T] with 1 for kept steps and 0 for masked ones
+//! -> out: [B, F] (or [B]). The mean is over kept steps only; a row with no kept step gives 0.
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::Result;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "masked_reduce",
+    source: include_str!("../../shaders/masked_reduce.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    batch: u32,
+    steps: u32,
+    features: u32,
+    mean: u32,
+}
+
+/// Sum over the kept time steps.
+pub fn masked_sum(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    masked_reduce(x, mask, false)
+}
+
+/// Mean over the kept time steps (0 where a row keeps none).
+pub fn masked_mean(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    masked_reduce(x, mask, true)
+}
+
+fn masked_reduce(x: &Tensor, mask: &Tensor, mean: bool) -> Result<Tensor> {
+    let device = f32_device("masked_reduce", &[x, mask])?;
+    let dims = x.dims();
+    if dims.len() < 2 || dims.len() > 3 {
+        return Err(shape_error(
+            "masked_reduce",
+            &[None, None, None],
+            dims,
+            "x must be [B, T, F] or [B, T]",
+        ));
+    }
+    let (batch, steps) = (dims[0], dims[1]);
+    let features = dims.get(2).copied().unwrap_or(1);
+    if mask.dims() != [batch, steps] {
+        return Err(shape_error(
+            "masked_reduce",
+            &[Some(batch), Some(steps)],
+            mask.dims(),
+            "the mask must be [B, T] of x",
+        ));
+    }
+    let out_shape = Shape(if dims.len() == 3 {
+        vec![batch, features]
+    } else {
+        vec![batch]
+    });
+    match &device {
+        Device::Cpu => {
+            let out = masked_reduce_cpu(
+                host(x).f32(),
+                host(mask).f32(),
+                batch,
+                steps,
+                features,
+                mean,
+            );
+            Tensor::from_vec(&device, out_shape, out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, &out_shape)?;
+            let params = Params {
+                batch: batch as u32,
+                steps: steps as u32,
+                features: features as u32,
+                mean: mean as u32,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "masked_reduce",
+                &[buf(x), buf(mask), &out],
+                bytemuck::bytes_of(&params),
+                groups(batch * features),
+            )?;
+            Ok(gpu_tensor(&device, out_shape, out))
+        }
+    }
+}
+
+/// CPU twin: for each (b, f), sum x over kept t in order; the mean divides by the count.
+fn masked_reduce_cpu(
+    x: &[f32],
+    mask: &[f32],
+    batch: usize,
+    steps: usize,
+    features: usize,
+    mean: bool,
+) -> Vec<f32> {
+    let mut out = vec![0.0; batch * features];
+    for b in 0..batch {
+        for f in 0..features {
+            let (mut s, mut count) = (0.0f32, 0.0f32);
+            for t in 0..steps {
+                if mask[b * steps + t] != 0.0 {
+                    s += x[(b * steps + t) * features + f];
+                    count += 1.0;
+                }
+            }
+            out[b * features + f] = match (mean, count > 0.0) {
+                (false, _) => s,
+                (true, true) => s / count,
+                (true, false) => 0.0,
+            };
+        }
+    }
+    out
+}

@@ -1,0 +1,220 @@
+//! Batched matmul `C = op(A) · op(B)`, dispatching `shaders/matmul.wgsl`; CPU twin below.
+//!
+//! a: [..., M, K] (or [..., K, M] with A transposed), b: [..., K, N] (or [..., N, K]) or a
+//! single [K, N] matrix shared by the whole batch; out: [..., M, N].
+
+use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::Result;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "matmul",
+    source: include_str!("../../shaders/matmul.wgsl"),
+};
+
+/// Which operands are transposed: `Transpose::A` computes `Aᵀ·B` (the weight gradient
+/// `xᵀ·dy`), `Transpose::B` computes `A·Bᵀ` (the input gradient `dy·Wᵀ`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transpose {
+    None,
+    A,
+    B,
+    Both,
+}
+
+impl Transpose {
+    fn flags(self) -> (bool, bool) {
+        match self {
+            Transpose::None => (false, false),
+            Transpose::A => (true, false),
+            Transpose::B => (false, true),
+            Transpose::Both => (true, true),
+        }
+    }
+}
+
+/// The GPU kernel to use; `Tiled` unless measuring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MatmulKernel {
+    /// 64x64 tiles through workgroup memory, 4x4 outputs per invocation.
+    #[default]
+    Tiled,
+    /// One output per invocation, operands read straight from storage.
+    Naive,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    batch: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    trans_a: bool,
+    trans_b: bool,
+    b_batched: bool,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch: u32,
+    trans_a: u32,
+    trans_b: u32,
+    a_stride: u32,
+    b_stride: u32,
+    tiles_m: u32,
+    tiles_n: u32,
+}
+
+/// `op(a) · op(b)` with the default (tiled) kernel on the GPU.
+pub fn matmul(a: &Tensor, b: &Tensor, transpose: Transpose) -> Result<Tensor> {
+    matmul_with(a, b, transpose, MatmulKernel::Tiled)
+}
+
+/// `op(a) · op(b)` with an explicit GPU kernel (the CPU ignores `kernel`).
+pub fn matmul_with(
+    a: &Tensor,
+    b: &Tensor,
+    transpose: Transpose,
+    kernel: MatmulKernel,
+) -> Result<Tensor> {
+    let device = f32_device("matmul", &[a, b])?;
+    let (dims, out_shape) = check(a.dims(), b.dims(), transpose)?;
+    match &device {
+        Device::Cpu => {
+            let out = matmul_cpu(host(a).f32(), host(b).f32(), dims);
+            Tensor::from_vec(&device, out_shape, out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, &out_shape)?;
+            let (tile, entry) = match kernel {
+                MatmulKernel::Tiled => (64, "matmul_tiled"),
+                MatmulKernel::Naive => (16, "matmul_naive"),
+            };
+            let params = Params {
+                m: dims.m as u32,
+                n: dims.n as u32,
+                k: dims.k as u32,
+                batch: dims.batch as u32,
+                trans_a: dims.trans_a as u32,
+                trans_b: dims.trans_b as u32,
+                a_stride: (dims.m * dims.k) as u32,
+                b_stride: if dims.b_batched { dims.k * dims.n } else { 0 } as u32,
+                tiles_m: dims.m.div_ceil(tile) as u32,
+                tiles_n: dims.n.div_ceil(tile) as u32,
+            };
+            let workgroups =
+                u64::from(params.tiles_m) * u64::from(params.tiles_n) * dims.batch as u64;
+            if dims.m * dims.n * dims.batch > 0 {
+                ctx.dispatch(
+                    &KERNEL,
+                    entry,
+                    &[buf(a), buf(b), &out],
+                    bytemuck::bytes_of(&params),
+                    workgroups,
+                )?;
+            }
+            Ok(gpu_tensor(&device, out_shape, out))
+        }
+    }
+}
+
+fn check(a: &[usize], b: &[usize], transpose: Transpose) -> Result<(Dims, Shape)> {
+    let (trans_a, trans_b) = transpose.flags();
+    if a.len() < 2 || b.len() < 2 {
+        let (bad, which) = if a.len() < 2 { (a, "a") } else { (b, "b") };
+        return Err(shape_error(
+            "matmul",
+            &[None, None],
+            bad,
+            &format!("operand {which} must have at least 2 dims"),
+        ));
+    }
+    let (a_batch, a_mat) = a.split_at(a.len() - 2);
+    let (b_batch, b_mat) = b.split_at(b.len() - 2);
+    let (m, ka) = if trans_a {
+        (a_mat[1], a_mat[0])
+    } else {
+        (a_mat[0], a_mat[1])
+    };
+    let (kb, n) = if trans_b {
+        (b_mat[1], b_mat[0])
+    } else {
+        (b_mat[0], b_mat[1])
+    };
+    if ka != kb {
+        let expected: Vec<Option<usize>> = b_batch
+            .iter()
+            .map(|&d| Some(d))
+            .chain(if trans_b {
+                [None, Some(ka)]
+            } else {
+                [Some(ka), None]
+            })
+            .collect();
+        return Err(shape_error(
+            "matmul",
+            &expected,
+            b,
+            &format!("inner dims differ (a gives K = {ka})"),
+        ));
+    }
+    let b_batched = !b_batch.is_empty();
+    if b_batched && a_batch != b_batch {
+        let expected: Vec<Option<usize>> = a_batch.iter().chain(b_mat).map(|&d| Some(d)).collect();
+        return Err(shape_error(
+            "matmul",
+            &expected,
+            b,
+            "batch dims of b must equal those of a (or b must be 2-d)",
+        ));
+    }
+    let batch: usize = a_batch.iter().product();
+    let mut out = a_batch.to_vec();
+    out.extend([m, n]);
+    let dims = Dims {
+        batch,
+        m,
+        n,
+        k: ka,
+        trans_a,
+        trans_b,
+        b_batched,
+    };
+    Ok((dims, Shape(out)))
+}
+
+/// CPU twin: per batch entry, `C = op(A) · op(B)` through ndarray's GEMM.
+fn matmul_cpu(a: &[f32], b: &[f32], d: Dims) -> Vec<f32> {
+    let mut c = vec![0.0f32; d.batch * d.m * d.n];
+    for bi in 0..d.batch {
+        let a_mat = &a[bi * d.m * d.k..(bi + 1) * d.m * d.k];
+        let b_off = if d.b_batched { bi * d.k * d.n } else { 0 };
+        let b_mat = &b[b_off..b_off + d.k * d.n];
+        let a_view = if d.trans_a {
+            ArrayView2::from_shape((d.k, d.m), a_mat)
+                .expect("checked shape")
+                .reversed_axes()
+        } else {
+            ArrayView2::from_shape((d.m, d.k), a_mat).expect("checked shape")
+        };
+        let b_view = if d.trans_b {
+            ArrayView2::from_shape((d.n, d.k), b_mat)
+                .expect("checked shape")
+                .reversed_axes()
+        } else {
+            ArrayView2::from_shape((d.k, d.n), b_mat).expect("checked shape")
+        };
+        let c_mat = &mut c[bi * d.m * d.n..(bi + 1) * d.m * d.n];
+        let mut c_view = ArrayViewMut2::from_shape((d.m, d.n), c_mat).expect("checked shape");
+        general_mat_mul(1.0, &a_view, &b_view, 0.0, &mut c_view);
+    }
+    c
+}

@@ -1,0 +1,86 @@
+//! Ops: one file per op family, each holding the GPU dispatch of `shaders/{family}.wgsl`
+//! beside its CPU twin (the reference the kernel is tested against).
+//!
+//! Every op checks shapes and devices on the host, then either runs the CPU twin or records
+//! one dispatch into the device's pending encoder (nothing is submitted here).
+
+pub mod adam;
+pub mod bias_act;
+pub mod elementwise;
+pub mod masked_reduce;
+pub mod matmul;
+pub mod reduce;
+pub mod softmax;
+
+use std::sync::Arc;
+
+use crate::device::{Device, GpuBuffer, GpuContext};
+use crate::error::{Error, Result, ShapeError};
+use crate::shape::Shape;
+use crate::tensor::{DType, Storage, Tensor};
+
+/// Invocations per workgroup for the one-thread-per-element kernels: a multiple of every
+/// vendor's SIMD width (32, 64) and within the WebGPU default limit of 256.
+pub(crate) const WORKGROUP: u64 = 256;
+
+/// The device shared by an op's inputs, which must all be f32 (or the dtype given).
+pub(crate) fn common_device(op: &str, inputs: &[(&Tensor, DType)]) -> Result<Device> {
+    let first = inputs[0].0.device();
+    for (i, (t, dtype)) in inputs.iter().enumerate() {
+        if !t.device().same_as(first) {
+            return Err(Error::Data(format!(
+                "{op}: input {i} is on {} but input 0 is on {}; move tensors to one device",
+                t.device().info(),
+                first.info()
+            )));
+        }
+        t.expect_dtype(*dtype, op)?;
+    }
+    Ok(first.clone())
+}
+
+/// Inputs that must all be f32.
+pub(crate) fn f32_device(op: &str, inputs: &[&Tensor]) -> Result<Device> {
+    let typed: Vec<(&Tensor, DType)> = inputs.iter().map(|t| (*t, DType::F32)).collect();
+    common_device(op, &typed)
+}
+
+/// A shape error for op `op`: `expected` vs `actual`, with a reason.
+pub(crate) fn shape_error(
+    op: &str,
+    expected: &[Option<usize>],
+    actual: &[usize],
+    why: &str,
+) -> Error {
+    ShapeError::new(expected.to_vec(), actual.to_vec())
+        .for_layer(op)
+        .because(why)
+        .into()
+}
+
+/// The GPU buffer behind a tensor already known to be on the GPU.
+pub(crate) fn buf(t: &Tensor) -> &GpuBuffer {
+    t.gpu_buffer()
+        .expect("op inputs were checked to be on the GPU")
+}
+
+/// Host data behind a tensor already known to be on the CPU.
+pub(crate) fn host(t: &Tensor) -> crate::tensor::CpuRead<'_> {
+    t.cpu_f32()
+        .expect("op inputs were checked to be on the CPU")
+}
+
+/// A fresh f32 output of `shape` on the GPU (poisoned with NaN when the context asks).
+pub(crate) fn gpu_output(ctx: &Arc<GpuContext>, shape: &Shape) -> Result<GpuBuffer> {
+    ctx.alloc_output(shape.numel() as u64 * 4)
+}
+
+/// Wraps a GPU buffer as a f32 tensor.
+pub(crate) fn gpu_tensor(device: &Device, shape: Shape, buffer: GpuBuffer) -> Tensor {
+    Tensor::with_storage(device, shape, DType::F32, Storage::Gpu(buffer))
+}
+
+/// Workgroups for `n` elements at [`WORKGROUP`] per workgroup.
+pub(crate) fn groups(n: usize) -> u64 {
+    (n as u64).div_ceil(WORKGROUP)
+}

@@ -1,0 +1,90 @@
+//! Sum and mean over one axis (`shaders/reduce.wgsl`).
+//!
+//! x: [d0, ..., dk, ...] -> out: x's shape without axis k (x seen as [outer, n, inner]).
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::Result;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "reduce",
+    source: include_str!("../../shaders/reduce.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    outer: u32,
+    n: u32,
+    inner: u32,
+    mean: u32,
+}
+
+/// Sum over `axis`.
+pub fn sum(x: &Tensor, axis: usize) -> Result<Tensor> {
+    reduce(x, axis, false)
+}
+
+/// Mean over `axis` (0 for an empty axis).
+pub fn mean(x: &Tensor, axis: usize) -> Result<Tensor> {
+    reduce(x, axis, true)
+}
+
+fn reduce(x: &Tensor, axis: usize, mean: bool) -> Result<Tensor> {
+    let device = f32_device("reduce", &[x])?;
+    let dims = x.dims();
+    if axis >= dims.len() {
+        return Err(shape_error(
+            "reduce",
+            &vec![None; axis + 1],
+            dims,
+            &format!("axis {axis} is out of range"),
+        ));
+    }
+    let outer: usize = dims[..axis].iter().product();
+    let n = dims[axis];
+    let inner: usize = dims[axis + 1..].iter().product();
+    let mut out_dims = dims.to_vec();
+    out_dims.remove(axis);
+    let out_shape = Shape(out_dims);
+    match &device {
+        Device::Cpu => {
+            let out = reduce_cpu(host(x).f32(), outer, n, inner, mean);
+            Tensor::from_vec(&device, out_shape, out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, &out_shape)?;
+            let params = Params {
+                outer: outer as u32,
+                n: n as u32,
+                inner: inner as u32,
+                mean: mean as u32,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "reduce_axis",
+                &[buf(x), &out],
+                bytemuck::bytes_of(&params),
+                groups(outer * inner),
+            )?;
+            Ok(gpu_tensor(&device, out_shape, out))
+        }
+    }
+}
+
+/// CPU twin: sums each output's n inputs in order.
+fn reduce_cpu(x: &[f32], outer: usize, n: usize, inner: usize, mean: bool) -> Vec<f32> {
+    let mut out = vec![0.0; outer * inner];
+    for o in 0..outer {
+        for j in 0..inner {
+            let mut s = 0.0f32;
+            for t in 0..n {
+                s += x[(o * n + t) * inner + j];
+            }
+            out[o * inner + j] = if mean && n > 0 { s / n as f32 } else { s };
+        }
+    }
+    out
+}

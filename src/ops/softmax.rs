@@ -1,0 +1,197 @@
+//! Row-wise softmax and fused softmax + crossentropy (`shaders/softmax.wgsl`).
+//!
+//! softmax:               z: [..., C] -> probs: [..., C]
+//! softmax_xent_forward:  z: [..., C], y: [..., C] -> (probs, loss per row: [...])
+//! softmax_xent_backward: probs, y: [..., C] -> grad = scale (probs - y)
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::Result;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "softmax",
+    source: include_str!("../../shaders/softmax.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+    scale: f32,
+}
+
+fn rows_cols(t: &Tensor) -> Result<(usize, usize)> {
+    match t.dims().last() {
+        Some(&cols) if cols > 0 => Ok((t.numel() / cols, cols)),
+        _ => Err(shape_error(
+            "softmax",
+            &[None, None],
+            t.dims(),
+            "softmax needs a last axis of at least one class",
+        )),
+    }
+}
+
+fn same_shape(op: &str, want: &Tensor, got: &Tensor) -> Result<()> {
+    if want.dims() != got.dims() {
+        let expected: Vec<Option<usize>> = want.dims().iter().map(|&d| Some(d)).collect();
+        return Err(shape_error(
+            op,
+            &expected,
+            got.dims(),
+            "targets must have the shape of the predictions",
+        ));
+    }
+    Ok(())
+}
+
+/// Softmax over the last axis.
+pub fn softmax(z: &Tensor) -> Result<Tensor> {
+    let device = f32_device("softmax", &[z])?;
+    let (rows, cols) = rows_cols(z)?;
+    match &device {
+        Device::Cpu => {
+            let (probs, _) = softmax_xent_cpu(host(z).f32(), None, cols);
+            Tensor::from_vec(&device, z.shape().clone(), probs)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, z.shape())?;
+            let params = Params {
+                rows: rows as u32,
+                cols: cols as u32,
+                scale: 1.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "softmax_forward",
+                &[buf(z), &out],
+                bytemuck::bytes_of(&params),
+                rows as u64,
+            )?;
+            Ok(gpu_tensor(&device, z.shape().clone(), out))
+        }
+    }
+}
+
+/// Softmax of logits `z` and the crossentropy of each row against targets `y`, computed from
+/// the logits (stable: no log of a rounded probability). Returns `(probs, loss_per_row)`.
+pub fn softmax_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+    let device = f32_device("softmax_xent", &[z, y])?;
+    same_shape("softmax_xent", z, y)?;
+    let (rows, cols) = rows_cols(z)?;
+    let row_shape = Shape(z.dims()[..z.dims().len() - 1].to_vec());
+    match &device {
+        Device::Cpu => {
+            let (probs, loss) = softmax_xent_cpu(host(z).f32(), Some(host(y).f32()), cols);
+            Ok((
+                Tensor::from_vec(&device, z.shape().clone(), probs)?,
+                Tensor::from_vec(&device, row_shape, loss)?,
+            ))
+        }
+        Device::Gpu(ctx) => {
+            let probs = gpu_output(ctx, z.shape())?;
+            let loss = gpu_output(ctx, &row_shape)?;
+            let params = Params {
+                rows: rows as u32,
+                cols: cols as u32,
+                scale: 1.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "softmax_xent_forward",
+                &[buf(z), &probs, buf(y), &loss],
+                bytemuck::bytes_of(&params),
+                rows as u64,
+            )?;
+            Ok((
+                gpu_tensor(&device, z.shape().clone(), probs),
+                gpu_tensor(&device, row_shape, loss),
+            ))
+        }
+    }
+}
+
+/// Gradient of `scale * sum_rows(loss)` w.r.t. the logits: `scale * (probs - y)`.
+pub fn softmax_xent_backward(probs: &Tensor, y: &Tensor, scale: f32) -> Result<Tensor> {
+    let device = f32_device("softmax_xent_backward", &[probs, y])?;
+    same_shape("softmax_xent_backward", probs, y)?;
+    let (rows, cols) = rows_cols(probs)?;
+    match &device {
+        Device::Cpu => {
+            let grad = host(probs)
+                .f32()
+                .iter()
+                .zip(host(y).f32())
+                .map(|(&p, &t)| scale * (p - t))
+                .collect();
+            Tensor::from_vec(&device, probs.shape().clone(), grad)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, probs.shape())?;
+            let params = Params {
+                rows: rows as u32,
+                cols: cols as u32,
+                scale,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "softmax_xent_backward",
+                &[buf(probs), &out, buf(y)],
+                bytemuck::bytes_of(&params),
+                super::groups(rows * cols),
+            )?;
+            Ok(gpu_tensor(&device, probs.shape().clone(), out))
+        }
+    }
+}
+
+/// log(1 + r) for r >= 0 as the kernel computes it (2 atanh(r / (2 + r)) below 1).
+pub(crate) fn log1p_pos(r: f32) -> f32 {
+    if r > 1.0 {
+        return (1.0 + r).ln();
+    }
+    let w = r / (2.0 + r);
+    let w2 = w * w;
+    let (mut term, mut acc) = (w, w);
+    let mut k = 3.0f32;
+    while k < 24.0 {
+        term *= w2;
+        acc += term / k;
+        k += 2.0;
+    }
+    2.0 * acc
+}
+
+/// CPU twin: per row, with m = max z and 1 + r = sum exp(z - m): probs = exp(z - m) / (1 + r)
+/// and loss = sum_c y_c ((m - z_c) + log1p(r)).
+fn softmax_xent_cpu(z: &[f32], y: Option<&[f32]>, cols: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut probs = vec![0.0; z.len()];
+    let mut loss = Vec::with_capacity(z.len() / cols);
+    for (r, row) in z.chunks(cols).enumerate() {
+        let max = row.iter().copied().fold(f32::MIN, f32::max);
+        let below: f32 = row
+            .iter()
+            .filter(|&&v| v < max)
+            .map(|&v| (v - max).exp())
+            .sum();
+        let ties = row.iter().filter(|&&v| v >= max).count() as f32;
+        let rest = below + (ties - 1.0);
+        for (c, &v) in row.iter().enumerate() {
+            probs[r * cols + c] = (v - max).exp() / (1.0 + rest);
+        }
+        if let Some(y) = y {
+            let log_s = log1p_pos(rest);
+            let t = &y[r * cols..(r + 1) * cols];
+            loss.push(
+                t.iter()
+                    .zip(row)
+                    .map(|(&t, &v)| t * ((max - v) + log_s))
+                    .sum(),
+            );
+        }
+    }
+    (probs, loss)
+}

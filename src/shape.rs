@@ -1,0 +1,184 @@
+//! `Shape` (concrete dims) and `InputSpec` (dims that may be `None`), and the per-batch checks
+//! that run on the host before anything is dispatched.
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+
+use crate::error::{fmt_dims, Result, ShapeError};
+
+/// A concrete tensor shape, outermost dim first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Shape(pub Vec<usize>);
+
+impl Shape {
+    /// The dims, outermost first.
+    pub fn dims(&self) -> &[usize] {
+        &self.0
+    }
+
+    /// Number of dims.
+    pub fn rank(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Number of elements (1 for a scalar).
+    pub fn numel(&self) -> usize {
+        self.0.iter().product()
+    }
+}
+
+impl From<&[usize]> for Shape {
+    fn from(d: &[usize]) -> Self {
+        Shape(d.to_vec())
+    }
+}
+impl From<Vec<usize>> for Shape {
+    fn from(d: Vec<usize>) -> Self {
+        Shape(d)
+    }
+}
+impl<const N: usize> From<[usize; N]> for Shape {
+    fn from(d: [usize; N]) -> Self {
+        Shape(d.to_vec())
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dims: Vec<Option<usize>> = self.0.iter().map(|&d| Some(d)).collect();
+        f.write_str(&fmt_dims(&dims))
+    }
+}
+
+/// The shape a layer (or model) accepts, batch dim included; `None` means any size.
+///
+/// ```
+/// use wgfit::InputSpec;
+/// let spec = InputSpec::new("lstm", [None, None, Some(10)]);
+/// assert!(spec.check(&[2, 19, 10]).is_ok());
+/// assert!(spec.check(&[4, 7, 10]).is_ok());
+/// let err = spec.check(&[2, 19, 9]).unwrap_err();
+/// assert_eq!(err.actual, vec![2, 19, 9]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSpec {
+    layer: String,
+    dims: Vec<Option<usize>>,
+}
+
+impl InputSpec {
+    /// A spec for `layer`'s input; `dims` includes the batch dim (usually `None`).
+    pub fn new(layer: impl Into<String>, dims: impl Into<Vec<Option<usize>>>) -> Self {
+        InputSpec {
+            layer: layer.into(),
+            dims: dims.into(),
+        }
+    }
+
+    /// The dims, batch first.
+    pub fn dims(&self) -> &[Option<usize>] {
+        &self.dims
+    }
+
+    /// The layer this spec belongs to.
+    pub fn layer(&self) -> &str {
+        &self.layer
+    }
+
+    /// Checks a whole batch's shape (batch dim first).
+    pub fn check(&self, batch_shape: &[usize]) -> Result<(), ShapeError> {
+        let mismatch = batch_shape.len() != self.dims.len()
+            || self
+                .dims
+                .iter()
+                .zip(batch_shape)
+                .any(|(want, &got)| want.is_some_and(|w| w != got));
+        if mismatch {
+            let err =
+                ShapeError::new(self.dims.clone(), batch_shape.to_vec()).for_layer(&self.layer);
+            return Err(if batch_shape.len() != self.dims.len() {
+                err.because(format!(
+                    "rank {} where rank {} was expected",
+                    batch_shape.len(),
+                    self.dims.len()
+                ))
+            } else {
+                err
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks batch number `batch` of an epoch or dataset; the error names the batch.
+    pub fn check_batch(&self, batch: usize, batch_shape: &[usize]) -> Result<(), ShapeError> {
+        self.check(batch_shape).map_err(|e| e.in_batch(batch))
+    }
+
+    /// Checks one sample (the spec without its batch dim); the error names the sample.
+    pub fn check_sample(&self, sample: usize, sample_shape: &[usize]) -> Result<(), ShapeError> {
+        let per_sample = &self.dims[1.min(self.dims.len())..];
+        let ok = per_sample.len() == sample_shape.len()
+            && per_sample
+                .iter()
+                .zip(sample_shape)
+                .all(|(want, &got)| want.is_none_or(|w| w == got));
+        if ok {
+            Ok(())
+        } else {
+            Err(ShapeError::new(per_sample.to_vec(), sample_shape.to_vec())
+                .for_layer(&self.layer)
+                .at_sample(sample))
+        }
+    }
+}
+
+/// Stacks samples of one shape into a batch `[n, ...sample]`.
+///
+/// A ragged batch (samples of different shapes) is rejected naming the first sample that
+/// differs from sample 0, its shape and the shape expected; with a `spec`, every sample is
+/// also checked against it. Pad variable-length sequences first (`pad_sequences`).
+pub fn stack_samples(
+    samples: &[ArrayViewD<'_, f32>],
+    spec: Option<&InputSpec>,
+) -> Result<ArrayD<f32>, ShapeError> {
+    let Some(first) = samples.first() else {
+        return Err(
+            ShapeError::new(vec![None], vec![0]).because("a batch needs at least one sample")
+        );
+    };
+    for (i, s) in samples.iter().enumerate() {
+        if let Some(spec) = spec {
+            spec.check_sample(i, s.shape())?;
+        }
+        if s.shape() != first.shape() {
+            let expected = first.shape().iter().map(|&d| Some(d)).collect();
+            let mut err = ShapeError::new(expected, s.shape().to_vec())
+                .at_sample(i)
+                .because("ragged batch: every sample in a batch must have the shape of sample 0 (pad sequences per batch)");
+            if let Some(spec) = spec {
+                err = err.for_layer(spec.layer());
+            }
+            return Err(err);
+        }
+    }
+    let mut dims = vec![samples.len()];
+    dims.extend_from_slice(first.shape());
+    let mut out = ArrayD::zeros(IxDyn(&dims));
+    for (i, s) in samples.iter().enumerate() {
+        out.index_axis_mut(Axis(0), i).assign(s);
+    }
+    Ok(out)
+}
+
+pub(crate) fn check_numel(shape: &[usize], len: usize) -> Result<()> {
+    let numel: usize = shape.iter().product();
+    if numel != len {
+        return Err(
+            ShapeError::new(shape.iter().map(|&d| Some(d)).collect(), vec![len])
+                .because(format!(
+                    "{len} values cannot fill a tensor of {numel} elements"
+                ))
+                .into(),
+        );
+    }
+    Ok(())
+}

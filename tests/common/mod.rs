@@ -1,0 +1,101 @@
+//! Shared test support: the GPU device under test, seeded random inputs, and comparisons.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use wgfit::{Device, GpuOptions};
+
+/// The GPU the suite runs on, with every op output poisoned (NaN) before the op runs.
+///
+/// Without an adapter: fails when `WGFIT_REQUIRE_GPU=1` (as on CI), else says loudly that
+/// the GPU half is skipped and returns `None`.
+pub fn gpu() -> Option<Device> {
+    static GPU: OnceLock<Option<Device>> = OnceLock::new();
+    GPU.get_or_init(|| open_gpu(None)).clone()
+}
+
+/// A second GPU context that splits every dispatch over 3 workgroups into a 2-d grid, so
+/// small inputs exercise the splitting that large ones need.
+pub fn gpu_split() -> Option<Device> {
+    static GPU: OnceLock<Option<Device>> = OnceLock::new();
+    GPU.get_or_init(|| open_gpu(Some(3))).clone()
+}
+
+fn open_gpu(max_workgroups_per_dim: Option<u32>) -> Option<Device> {
+    let options = GpuOptions {
+        poison_outputs: true,
+        max_workgroups_per_dim,
+    };
+    match Device::gpu_with(options) {
+        Ok(d) => {
+            eprintln!("GPU tests run on: {}", d.info());
+            Some(d)
+        }
+        Err(e) => {
+            if std::env::var("WGFIT_REQUIRE_GPU").as_deref() == Ok("1") {
+                panic!("WGFIT_REQUIRE_GPU=1 but no GPU adapter was found: {e}");
+            }
+            eprintln!("!!!!! NO GPU ADAPTER ({e}): THE GPU HALF OF THIS TEST IS SKIPPED !!!!!");
+            None
+        }
+    }
+}
+
+/// A fresh seed per run (printed, so a failure can be replayed with `WGFIT_TEST_SEED`).
+pub fn rng(test: &str) -> StdRng {
+    let seed = std::env::var("WGFIT_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(7)
+        });
+    eprintln!("{test}: WGFIT_TEST_SEED={seed}");
+    StdRng::seed_from_u64(seed)
+}
+
+/// `n` values uniform in [lo, hi).
+pub fn uniform(rng: &mut StdRng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// Largest elementwise relative error `|g - c| / |c|` (0 where both are 0); any NaN or a
+/// length mismatch counts as infinite.
+pub fn max_rel_err(got: &[f32], want: &[f32]) -> f32 {
+    if got.len() != want.len() {
+        return f32::INFINITY;
+    }
+    got.iter()
+        .zip(want)
+        .map(|(&g, &c)| {
+            if g.is_nan() || c.is_nan() {
+                f32::INFINITY
+            } else if g == c {
+                0.0
+            } else {
+                (g - c).abs() / c.abs()
+            }
+        })
+        .fold(0.0, f32::max)
+}
+
+/// `‖g - c‖ / ‖c‖` (Frobenius); NaN or a length mismatch counts as infinite.
+pub fn norm_rel_err(got: &[f32], want: &[f32]) -> f32 {
+    if got.len() != want.len() || got.iter().any(|g| g.is_nan()) {
+        return f32::INFINITY;
+    }
+    let diff: f64 = got
+        .iter()
+        .zip(want)
+        .map(|(&g, &c)| f64::from(g - c).powi(2))
+        .sum();
+    let norm: f64 = want.iter().map(|&c| f64::from(c).powi(2)).sum();
+    if norm == 0.0 {
+        return if diff == 0.0 { 0.0 } else { f32::INFINITY };
+    }
+    (diff / norm).sqrt() as f32
+}
