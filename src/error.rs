@@ -9,9 +9,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A tensor or batch does not have the shape that was expected.
+    /// A tensor or batch does not have the shape that was expected (boxed: it carries
+    /// several shapes and names, and errors travel through every `Result`).
     #[error("{0}")]
-    Shape(#[from] ShapeError),
+    Shape(Box<ShapeError>),
     /// Input data is invalid (lengths, values, ranges), independent of shapes.
     #[error("data error: {0}")]
     Data(String),
@@ -25,6 +26,12 @@ pub enum Error {
     /// File system errors (weights files, data files).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl From<ShapeError> for Error {
+    fn from(e: ShapeError) -> Self {
+        Error::Shape(Box::new(e))
+    }
 }
 
 impl Error {

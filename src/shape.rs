@@ -3,7 +3,7 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
-use crate::error::{fmt_dims, Result, ShapeError};
+use crate::error::{fmt_dims, Error, Result, ShapeError};
 
 /// A concrete tensor shape, outermost dim first.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -56,7 +56,7 @@ impl std::fmt::Display for Shape {
 /// let spec = InputSpec::new("lstm", [None, None, Some(10)]);
 /// assert!(spec.check(&[2, 19, 10]).is_ok());
 /// assert!(spec.check(&[4, 7, 10]).is_ok());
-/// let err = spec.check(&[2, 19, 9]).unwrap_err();
+/// let wgfit::Error::Shape(err) = spec.check(&[2, 19, 9]).unwrap_err() else { panic!() };
 /// assert_eq!(err.actual, vec![2, 19, 9]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ impl InputSpec {
     }
 
     /// Checks a whole batch's shape (batch dim first).
-    pub fn check(&self, batch_shape: &[usize]) -> Result<(), ShapeError> {
+    pub fn check(&self, batch_shape: &[usize]) -> Result<()> {
         let mismatch = batch_shape.len() != self.dims.len()
             || self
                 .dims
@@ -103,18 +103,22 @@ impl InputSpec {
                 ))
             } else {
                 err
-            });
+            }
+            .into());
         }
         Ok(())
     }
 
     /// Checks batch number `batch` of an epoch or dataset; the error names the batch.
-    pub fn check_batch(&self, batch: usize, batch_shape: &[usize]) -> Result<(), ShapeError> {
-        self.check(batch_shape).map_err(|e| e.in_batch(batch))
+    pub fn check_batch(&self, batch: usize, batch_shape: &[usize]) -> Result<()> {
+        self.check(batch_shape).map_err(|e| match e {
+            Error::Shape(s) => Error::from(s.in_batch(batch)),
+            other => other,
+        })
     }
 
     /// Checks one sample (the spec without its batch dim); the error names the sample.
-    pub fn check_sample(&self, sample: usize, sample_shape: &[usize]) -> Result<(), ShapeError> {
+    pub fn check_sample(&self, sample: usize, sample_shape: &[usize]) -> Result<()> {
         let per_sample = &self.dims[1.min(self.dims.len())..];
         let ok = per_sample.len() == sample_shape.len()
             && per_sample
@@ -126,7 +130,8 @@ impl InputSpec {
         } else {
             Err(ShapeError::new(per_sample.to_vec(), sample_shape.to_vec())
                 .for_layer(&self.layer)
-                .at_sample(sample))
+                .at_sample(sample)
+                .into())
         }
     }
 }
@@ -139,11 +144,11 @@ impl InputSpec {
 pub fn stack_samples(
     samples: &[ArrayViewD<'_, f32>],
     spec: Option<&InputSpec>,
-) -> Result<ArrayD<f32>, ShapeError> {
+) -> Result<ArrayD<f32>> {
     let Some(first) = samples.first() else {
-        return Err(
-            ShapeError::new(vec![None], vec![0]).because("a batch needs at least one sample")
-        );
+        return Err(ShapeError::new(vec![None], vec![0])
+            .because("a batch needs at least one sample")
+            .into());
     };
     for (i, s) in samples.iter().enumerate() {
         if let Some(spec) = spec {
@@ -157,7 +162,7 @@ pub fn stack_samples(
             if let Some(spec) = spec {
                 err = err.for_layer(spec.layer());
             }
-            return Err(err);
+            return Err(err.into());
         }
     }
     let mut dims = vec![samples.len()];

@@ -193,7 +193,7 @@ fn softmax_and_fused_crossentropy_match_cpu() {
         let z = (vec![rows, cols], uniform(&mut rng, rows * cols, -8.0, 8.0));
         let y = (vec![rows, cols], one_hot(&mut rng, rows, cols));
         let name = format!("softmax [{rows}, {cols}]");
-        cross_check(&name, &[z.clone()], Tol::Rel(1e-5), |t| {
+        cross_check(&name, std::slice::from_ref(&z), Tol::Rel(1e-5), |t| {
             Ok(vec![softmax(&t[0])?])
         });
         cross_check(
@@ -229,7 +229,7 @@ fn sum_and_mean_over_any_axis_match_cpu() {
         let x = random_input(&mut rng, &shape);
         for axis in 0..shape.len() {
             let name = format!("reduce {shape:?} axis {axis}");
-            cross_check(&name, &[x.clone()], Tol::Rel(1e-5), |t| {
+            cross_check(&name, std::slice::from_ref(&x), Tol::Rel(1e-5), |t| {
                 Ok(vec![sum(&t[0], axis)?, mean(&t[0], axis)?])
             });
         }
@@ -285,7 +285,7 @@ fn elementwise_ops_match_cpu() {
         });
         cross_check(
             &format!("{name} affine"),
-            &[a.clone()],
+            std::slice::from_ref(&a),
             Tol::Rel(1e-5),
             |t| Ok(vec![affine(&t[0], -1.5, 0.25)?]),
         );

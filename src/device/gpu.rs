@@ -7,14 +7,11 @@
 //! and the pool only recycles released buffers after a submit.
 
 use std::collections::HashMap;
-use std::num::NonZeroU64;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use wgpu::util::DeviceExt;
-
-use super::pool::{size_class, BufferPool};
-use super::DeviceInfo;
+use super::pool::BufferPool;
+use super::{DeviceInfo, GpuBuffer};
 use crate::error::{Error, Result};
 
 /// Options for a GPU context.
@@ -29,12 +26,6 @@ pub struct GpuOptions {
     pub max_workgroups_per_dim: Option<u32>,
 }
 
-/// One WGSL file: its name (as in `shaders/{name}.wgsl`) and source.
-pub(crate) struct Kernel {
-    pub name: &'static str,
-    pub source: &'static str,
-}
-
 /// Counters for measuring step overhead.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GpuCounters {
@@ -47,24 +38,24 @@ pub struct GpuCounters {
 
 /// A wgpu device and queue with wgfit's pipelines, buffer pool and pending work.
 pub struct GpuContext {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
-    info: DeviceInfo,
-    limits: wgpu::Limits,
-    max_workgroups: u32,
-    poison: bool,
-    encoder: Mutex<Option<wgpu::CommandEncoder>>,
-    pool: Mutex<BufferPool>,
-    modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
-    pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
-    lost: Arc<Mutex<Option<String>>>,
-    uncaptured: Arc<Mutex<Vec<String>>>,
-    dispatches: AtomicU64,
-    submits: AtomicU64,
-    readbacks: AtomicU64,
+    pub(super) device: wgpu::Device,
+    pub(super) queue: wgpu::Queue,
+    pub(super) info: DeviceInfo,
+    pub(super) limits: wgpu::Limits,
+    pub(super) max_workgroups: u32,
+    pub(super) poison: bool,
+    pub(super) encoder: Mutex<Option<wgpu::CommandEncoder>>,
+    pub(super) pool: Mutex<BufferPool>,
+    pub(super) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pub(super) pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
+    pub(super) lost: Arc<Mutex<Option<String>>>,
+    pub(super) uncaptured: Arc<Mutex<Vec<String>>>,
+    pub(super) dispatches: AtomicU64,
+    pub(super) submits: AtomicU64,
+    pub(super) readbacks: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain data behind; keep going.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -95,7 +86,11 @@ impl GpuContext {
         let adapter = adapters
             .into_iter()
             .min_by_key(|a| rank(&a.get_info()))
-            .ok_or_else(|| Error::device("no adapter", "wgpu found no adapter for the requested backends (on Linux without a GPU, install mesa-vulkan-drivers)"))?;
+            .ok_or_else(|| {
+                Error::Config(format!(
+                    "wgpu found no adapter for {backends:?} (on Linux without a GPU, install mesa-vulkan-drivers for a software Vulkan adapter)"
+                ))
+            })?;
         let info = adapter.get_info();
         let name = DeviceInfo::from_adapter(&info).to_string();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
@@ -184,11 +179,11 @@ impl GpuContext {
         }
     }
 
-    fn error(&self, message: impl Into<String>) -> Error {
+    pub(super) fn error(&self, message: impl Into<String>) -> Error {
         Error::device(self.info.to_string(), message)
     }
 
-    fn check_health(&self) -> Result<()> {
+    pub(super) fn check_health(&self) -> Result<()> {
         if let Some(reason) = lock(&self.lost).clone() {
             return Err(self.error(format!("device lost ({reason})")));
         }
@@ -201,7 +196,7 @@ impl GpuContext {
     }
 
     /// Runs `f` inside validation and out-of-memory error scopes and returns what they caught.
-    fn scoped<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
+    pub(super) fn scoped<T>(&self, f: impl FnOnce() -> T) -> Result<T> {
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
@@ -212,206 +207,6 @@ impl GpuContext {
         }
         self.check_health()?;
         Ok(out)
-    }
-
-    fn check_size(&self, bytes: u64) -> Result<()> {
-        let limit = self.limits.max_storage_buffer_binding_size;
-        if bytes > limit {
-            return Err(self.error(format!(
-                "a tensor of {bytes} bytes exceeds this adapter's max_storage_buffer_binding_size of {limit} bytes; use smaller batches or layers"
-            )));
-        }
-        Ok(())
-    }
-
-    /// A storage buffer of at least `bytes` bytes (at least 4), from the pool when one fits.
-    pub(crate) fn alloc(self: &Arc<Self>, bytes: u64) -> Result<GpuBuffer> {
-        let bytes = bytes.max(4).next_multiple_of(4);
-        self.check_size(bytes)?;
-        let class = size_class(bytes)
-            .min(self.limits.max_buffer_size)
-            .max(bytes);
-        if let Some(raw) = lock(&self.pool).take(class) {
-            return Ok(GpuBuffer::new(self, raw, class, bytes));
-        }
-        let create = || {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgfit tensor"),
-                size: class,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            })
-        };
-        let raw = match self.scoped(create) {
-            Ok(raw) => raw,
-            Err(_) => {
-                // Out of memory (or fragmentation): give the free buffers back, try once more.
-                self.flush()?;
-                lock(&self.pool).trim();
-                self.scoped(create)?
-            }
-        };
-        lock(&self.pool).allocated_bytes += class;
-        Ok(GpuBuffer::new(self, raw, class, bytes))
-    }
-
-    /// An op's output buffer; NaN-filled first when the context poisons outputs.
-    pub(crate) fn alloc_output(self: &Arc<Self>, bytes: u64) -> Result<GpuBuffer> {
-        let buf = self.alloc(bytes)?;
-        if self.poison {
-            let nan = vec![f32::NAN; (buf.bytes / 4) as usize];
-            // The buffer was free before the last submit, so no pending command uses it.
-            self.queue
-                .write_buffer(buf.raw(), 0, bytemuck::cast_slice(&nan));
-        }
-        Ok(buf)
-    }
-
-    /// A new buffer holding `data`.
-    pub(crate) fn upload(self: &Arc<Self>, data: &[u8]) -> Result<GpuBuffer> {
-        let buf = self.alloc(data.len() as u64)?;
-        if !data.is_empty() {
-            self.queue.write_buffer(buf.raw(), 0, data);
-        }
-        Ok(buf)
-    }
-
-    /// Overwrites an existing buffer; pending commands are submitted first so they see the
-    /// old contents.
-    pub(crate) fn write(&self, buf: &GpuBuffer, data: &[u8]) -> Result<()> {
-        if lock(&self.encoder).is_some() {
-            self.flush()?;
-        }
-        self.scoped(|| self.queue.write_buffer(buf.raw(), 0, data))
-    }
-
-    fn pipeline(&self, kernel: &Kernel, entry: &'static str) -> Result<wgpu::ComputePipeline> {
-        if let Some(p) = lock(&self.pipelines).get(&(kernel.name, entry)) {
-            return Ok(p.clone());
-        }
-        let module = {
-            let mut modules = lock(&self.modules);
-            match modules.get(kernel.name) {
-                Some(m) => m.clone(),
-                None => {
-                    let m = self.scoped(|| {
-                        self.device
-                            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                                label: Some(kernel.name),
-                                source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
-                            })
-                    })?;
-                    modules.insert(kernel.name, m.clone());
-                    m
-                }
-            }
-        };
-        let pipeline = self
-            .scoped(|| {
-                self.device
-                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                        label: Some(entry),
-                        layout: None,
-                        module: &module,
-                        entry_point: Some(entry),
-                        compilation_options: Default::default(),
-                        cache: None,
-                    })
-            })
-            .map_err(|e| match e {
-                Error::Device { adapter, message } => Error::Device {
-                    adapter,
-                    message: format!("building kernel {}::{entry}: {message}", kernel.name),
-                },
-                other => other,
-            })?;
-        lock(&self.pipelines).insert((kernel.name, entry), pipeline.clone());
-        Ok(pipeline)
-    }
-
-    /// Splits `n` workgroups into an (x, y) grid within the per-dimension limit. Kernels
-    /// recover the linear index as `wid.x + wid.y * nwg.x` and ignore indices `>= n`.
-    fn grid(&self, n: u64) -> Result<(u32, u32)> {
-        let x_max = u64::from(self.max_workgroups);
-        let y_max = u64::from(self.limits.max_compute_workgroups_per_dimension);
-        if n <= x_max {
-            return Ok((n as u32, 1));
-        }
-        let y = n.div_ceil(x_max);
-        if y > y_max {
-            return Err(self.error(format!(
-                "{n} workgroups exceed {x_max} x {y_max}, the most one dispatch can address"
-            )));
-        }
-        Ok((x_max as u32, y as u32))
-    }
-
-    /// Records one dispatch of `kernel::entry` over `workgroups` workgroups (linear count),
-    /// with `params` as a uniform at binding 0 and `buffers` at bindings 1..=n. Entry points
-    /// of one file that need fewer buffers use a prefix of the bindings.
-    pub(crate) fn dispatch(
-        &self,
-        kernel: &Kernel,
-        entry: &'static str,
-        buffers: &[&GpuBuffer],
-        params: &[u8],
-        workgroups: u64,
-    ) -> Result<()> {
-        if workgroups == 0 {
-            return Ok(());
-        }
-        let (x, y) = self.grid(workgroups)?;
-        let pipeline = self.pipeline(kernel, entry)?;
-        let mut padded = params.to_vec();
-        padded.resize(params.len().next_multiple_of(16).max(16), 0);
-        self.scoped(|| {
-            let uniform = self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("wgfit params"),
-                    contents: &padded,
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
-            let mut entries: Vec<wgpu::BindGroupEntry> = buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32 + 1,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: b.raw(),
-                        offset: 0,
-                        size: NonZeroU64::new(b.bytes),
-                    }),
-                })
-                .collect();
-            entries.push(wgpu::BindGroupEntry {
-                binding: 0,
-                resource: uniform.as_entire_binding(),
-            });
-            let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(entry),
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            });
-            let mut guard = lock(&self.encoder);
-            let encoder = guard.get_or_insert_with(|| {
-                self.device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("wgfit"),
-                    })
-            });
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(entry),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
-        })?;
-        self.dispatches.fetch_add(1, Ordering::Relaxed);
-        Ok(())
     }
 
     /// Submits the pending commands (one submit) without waiting for them.
@@ -485,47 +280,5 @@ impl GpuContext {
         self.readbacks.fetch_add(1, Ordering::Relaxed);
         self.check_health()?;
         Ok(data)
-    }
-
-    fn release(&self, class: u64, raw: wgpu::Buffer) {
-        lock(&self.pool).release(class, raw);
-    }
-}
-
-/// A pooled storage buffer owned by one tensor; returns to the pool when dropped.
-pub(crate) struct GpuBuffer {
-    ctx: Arc<GpuContext>,
-    raw: Option<wgpu::Buffer>,
-    class: u64,
-    /// Bytes in use (the tensor's size); the buffer itself may be larger.
-    pub(crate) bytes: u64,
-}
-
-impl GpuBuffer {
-    fn new(ctx: &Arc<GpuContext>, raw: wgpu::Buffer, class: u64, bytes: u64) -> Self {
-        GpuBuffer {
-            ctx: ctx.clone(),
-            raw: Some(raw),
-            class,
-            bytes,
-        }
-    }
-
-    pub(crate) fn raw(&self) -> &wgpu::Buffer {
-        self.raw
-            .as_ref()
-            .expect("a live GpuBuffer always holds its buffer")
-    }
-
-    pub(crate) fn ctx(&self) -> &Arc<GpuContext> {
-        &self.ctx
-    }
-}
-
-impl Drop for GpuBuffer {
-    fn drop(&mut self) {
-        if let Some(raw) = self.raw.take() {
-            self.ctx.release(self.class, raw);
-        }
     }
 }

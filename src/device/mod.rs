@@ -4,14 +4,20 @@
 //! only when there is none, saying so once. `WGFIT_DEVICE=cpu|gpu|vulkan|metal|dx12|gl`
 //! overrides the choice; asking for a GPU that is not there is an error, never a fallback.
 
+mod buffer;
+mod dispatch;
 mod gpu;
 mod pool;
+
+#[cfg(test)]
+mod fault_tests;
 
 use std::fmt;
 use std::sync::{Arc, Once};
 
-pub(crate) use gpu::{GpuBuffer, Kernel};
-pub use gpu::{GpuContext, GpuOptions};
+pub(crate) use buffer::GpuBuffer;
+pub(crate) use dispatch::Kernel;
+pub use gpu::{GpuContext, GpuCounters, GpuOptions};
 
 use crate::error::{Error, Result};
 
@@ -120,7 +126,13 @@ impl Device {
     fn with_backend_and(backend: Backend, options: GpuOptions) -> Result<Device> {
         GpuContext::new(backend.backends(), options)
             .map(Device::from)
-            .map_err(|e| Error::Config(format!("no {backend:?} adapter on this machine: {e}")))
+            .map_err(|e| match e {
+                Error::Config(_) => Error::Config(format!(
+                    "no {backend:?} adapter on this machine; adapters found: {}",
+                    list_adapters()
+                )),
+                other => other,
+            })
     }
 
     /// The best wgpu adapter with explicit options (tests use this to poison outputs).
@@ -169,6 +181,22 @@ impl Device {
             (Device::Gpu(a), Device::Gpu(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
+    }
+}
+
+/// Every adapter wgpu sees, as `name [Backend, Type]`, for error messages.
+fn list_adapters() -> String {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let names: Vec<String> =
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+            .iter()
+            .map(|a| DeviceInfo::from_adapter(&a.get_info()).to_string())
+            .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
     }
 }
 

@@ -41,11 +41,11 @@ fn code(act: Activation) -> Result<u32> {
 /// Rows and columns of a tensor seen as [R, C] (C the last dim).
 fn rows_cols(dims: &[usize]) -> (usize, usize) {
     let cols = dims.last().copied().unwrap_or(1);
-    let rows = if cols == 0 {
-        0
-    } else {
-        dims.iter().product::<usize>() / cols
-    };
+    let rows = dims
+        .iter()
+        .product::<usize>()
+        .checked_div(cols)
+        .unwrap_or(0);
     (rows, cols)
 }
 
@@ -148,10 +148,9 @@ pub(crate) fn tanh_f32(x: f32) -> f32 {
         return x.signum() * (1.0 - 2.0 / ((2.0 * z).exp() + 1.0));
     }
     let z2 = x * x;
-    let poly = (((-5.704_988_7e-3 * z2 + 2.063_908_9e-2) * z2 - 5.373_971_6e-2) * z2
-        + 1.333_144_2e-1)
-        * z2
-        - 3.333_328_2e-1;
+    let poly =
+        (((-5.704_988_7e-3 * z2 + 2.063_909e-2) * z2 - 5.373_971_6e-2) * z2 + 1.333_144_2e-1) * z2
+            - 3.333_328e-1;
     poly * z2 * x + x
 }
 

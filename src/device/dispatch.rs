@@ -1,0 +1,153 @@
+//! Kernels: WGSL modules and pipelines built once per device and cached, and dispatches
+//! recorded into the pending encoder with grids folded to fit the per-dimension limit.
+
+use std::num::NonZeroU64;
+use std::sync::atomic::Ordering;
+
+use wgpu::util::DeviceExt;
+
+use super::gpu::{lock, GpuContext};
+use super::GpuBuffer;
+use crate::error::{Error, Result};
+
+/// One WGSL file: its name (as in `shaders/{name}.wgsl`) and source.
+pub(crate) struct Kernel {
+    pub name: &'static str,
+    pub source: &'static str,
+}
+
+impl GpuContext {
+    fn pipeline(&self, kernel: &Kernel, entry: &'static str) -> Result<wgpu::ComputePipeline> {
+        if let Some(p) = lock(&self.pipelines).get(&(kernel.name, entry)) {
+            return Ok(p.clone());
+        }
+        let context = |e: Error| match e {
+            Error::Device { adapter, message } => Error::Device {
+                adapter,
+                message: format!("building kernel {}::{entry}: {message}", kernel.name),
+            },
+            other => other,
+        };
+        let module = {
+            let mut modules = lock(&self.modules);
+            match modules.get(kernel.name) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = self
+                        .scoped(|| {
+                            self.device
+                                .create_shader_module(wgpu::ShaderModuleDescriptor {
+                                    label: Some(kernel.name),
+                                    source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
+                                })
+                        })
+                        .map_err(context)?;
+                    modules.insert(kernel.name, m.clone());
+                    m
+                }
+            }
+        };
+        let pipeline = self
+            .scoped(|| {
+                self.device
+                    .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                        label: Some(entry),
+                        layout: None,
+                        module: &module,
+                        entry_point: Some(entry),
+                        compilation_options: Default::default(),
+                        cache: None,
+                    })
+            })
+            .map_err(context)?;
+        lock(&self.pipelines).insert((kernel.name, entry), pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Splits `n` workgroups into an (x, y) grid within the per-dimension limit. Kernels
+    /// recover the linear index as `wid.x + wid.y * nwg.x` and ignore indices `>= n`.
+    fn grid(&self, n: u64) -> Result<(u32, u32)> {
+        let x_max = u64::from(self.max_workgroups);
+        let y_max = u64::from(self.limits.max_compute_workgroups_per_dimension);
+        if n <= x_max {
+            return Ok((n as u32, 1));
+        }
+        let y = n.div_ceil(x_max);
+        if y > y_max {
+            return Err(self.error(format!(
+                "{n} workgroups exceed {x_max} x {y_max}, the most one dispatch can address"
+            )));
+        }
+        Ok((x_max as u32, y as u32))
+    }
+
+    /// Records one dispatch of `kernel::entry` over `workgroups` workgroups (linear count),
+    /// with `params` as a uniform at binding 0 and `buffers` at bindings 1..=n. Entry points
+    /// of one file that need fewer buffers use a prefix of the bindings.
+    pub(crate) fn dispatch(
+        &self,
+        kernel: &Kernel,
+        entry: &'static str,
+        buffers: &[&GpuBuffer],
+        params: &[u8],
+        workgroups: u64,
+    ) -> Result<()> {
+        if workgroups == 0 {
+            return Ok(());
+        }
+        let (x, y) = self.grid(workgroups)?;
+        let pipeline = self.pipeline(kernel, entry)?;
+        let mut padded = params.to_vec();
+        padded.resize(params.len().next_multiple_of(16).max(16), 0);
+        // The bind group is validated on its own, before anything touches the shared
+        // encoder: an invalid one recorded there would poison every op pending beside it.
+        let bind_group = self.scoped(|| {
+            let uniform = self
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some("wgfit params"),
+                    contents: &padded,
+                    usage: wgpu::BufferUsages::UNIFORM,
+                });
+            let mut entries: Vec<wgpu::BindGroupEntry> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, b)| wgpu::BindGroupEntry {
+                    binding: i as u32 + 1,
+                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                        buffer: b.raw(),
+                        offset: 0,
+                        size: NonZeroU64::new(b.bytes),
+                    }),
+                })
+                .collect();
+            entries.push(wgpu::BindGroupEntry {
+                binding: 0,
+                resource: uniform.as_entire_binding(),
+            });
+            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(entry),
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            })
+        })?;
+        self.scoped(|| {
+            let mut guard = lock(&self.encoder);
+            let encoder = guard.get_or_insert_with(|| {
+                self.device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                        label: Some("wgfit"),
+                    })
+            });
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(entry),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(x, y, 1);
+        })?;
+        self.dispatches.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}

@@ -1,0 +1,64 @@
+//! wgpu errors become `Error::Device` and leave the context usable.
+
+use std::sync::Arc;
+
+use super::{Device, GpuContext, GpuOptions, Kernel};
+use crate::error::Error;
+use crate::ops::elementwise::{binary, BinaryOp};
+use crate::tensor::Tensor;
+
+fn gpu() -> Option<(Device, Arc<GpuContext>)> {
+    match Device::gpu_with(GpuOptions::default()) {
+        Ok(d) => {
+            let ctx = d.gpu_context().cloned()?;
+            Some((d, ctx))
+        }
+        Err(e) if std::env::var("WGFIT_REQUIRE_GPU").as_deref() == Ok("1") => {
+            panic!("WGFIT_REQUIRE_GPU=1 but no GPU adapter was found: {e}")
+        }
+        Err(e) => {
+            eprintln!("!!!!! NO GPU ADAPTER ({e}): THE GPU FAULT TESTS ARE SKIPPED !!!!!");
+            None
+        }
+    }
+}
+
+fn still_works(device: &Device) {
+    let a = Tensor::from_vec(device, [3], vec![1.0, 2.0, 3.0]).unwrap();
+    let sum = binary(&a, &a, BinaryOp::Add).unwrap();
+    assert_eq!(sum.to_vec_blocking().unwrap(), vec![2.0, 4.0, 6.0]);
+}
+
+#[test]
+fn a_kernel_that_does_not_compile_is_a_device_error_naming_it() {
+    let Some((device, ctx)) = gpu() else { return };
+    let broken = Kernel {
+        name: "broken",
+        source: "@compute @workgroup_size(1) fn main( { }",
+    };
+    match ctx.dispatch(&broken, "main", &[], &[], 1) {
+        Err(Error::Device { message, adapter }) => {
+            assert!(message.contains("broken::main"), "{message}");
+            assert_eq!(adapter, device.info().to_string());
+        }
+        other => panic!("expected a device error, got {other:?}"),
+    }
+    still_works(&device);
+}
+
+#[test]
+fn a_dispatch_missing_a_binding_is_a_device_error_not_a_panic() {
+    let Some((device, ctx)) = gpu() else { return };
+    let kernel = Kernel {
+        name: "two_buffers",
+        source: "@group(0) @binding(0) var<uniform> n: vec4<u32>;
+                 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+                 @compute @workgroup_size(1) fn main() { out[0] = f32(n.x); }",
+    };
+    // Binding 1 is left out: bind group creation fails validation.
+    match ctx.dispatch(&kernel, "main", &[], &[0; 16], 1) {
+        Err(Error::Device { message, .. }) => assert!(!message.is_empty()),
+        other => panic!("expected a device error, got {other:?}"),
+    }
+    still_works(&device);
+}

@@ -1,0 +1,131 @@
+//! Devices: backend choice, adopting an app's wgpu device, limits named in errors, and the
+//! one-submit recording model.
+
+mod common;
+
+use common::gpu;
+use wgfit::ops::elementwise::{binary, BinaryOp};
+use wgfit::ops::matmul::{matmul, Transpose};
+use wgfit::{Backend, Device, Error, GpuOptions, Tensor};
+
+#[test]
+fn the_cpu_reference_describes_itself() {
+    assert_eq!(Device::cpu().info().to_string(), "cpu reference");
+    assert!(!Device::cpu().is_gpu());
+}
+
+#[cfg(not(any(target_os = "macos", target_os = "ios")))]
+#[test]
+fn asking_for_metal_off_apple_is_a_config_error_naming_it() {
+    match Device::with_backend(Backend::Metal) {
+        Err(Error::Config(m)) => assert!(m.contains("Metal"), "{m}"),
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn gpu_devices_describe_adapter_backend_and_type() {
+    let Some(device) = gpu() else { return };
+    let info = device.info().to_string();
+    assert!(info.ends_with(']') && info.contains(" ["), "{info}");
+}
+
+#[test]
+fn a_tensor_past_the_binding_limit_is_rejected_naming_the_limit() {
+    let Some(device) = gpu() else { return };
+    let limit = device
+        .gpu_context()
+        .unwrap()
+        .limits()
+        .max_storage_buffer_binding_size;
+    if limit > 1 << 30 {
+        eprintln!("adapter binds up to {limit} bytes: not allocating that much host memory here");
+        return;
+    }
+    let n = (limit / 4 + 1) as usize;
+    match Tensor::from_vec(&device, [n], vec![0.0; n]) {
+        Err(Error::Device { message, .. }) => {
+            assert!(
+                message.contains("max_storage_buffer_binding_size"),
+                "{message}"
+            );
+            assert!(message.contains(&limit.to_string()), "{message}");
+        }
+        other => panic!("expected a device error, got {other:?}"),
+    }
+}
+
+/// An app creates its own wgpu device, as a renderer would, and hands it to wgfit.
+#[test]
+fn an_adopted_wgpu_device_runs_ops_like_the_cpu() {
+    if gpu().is_none() {
+        return;
+    }
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .expect("an adapter, since gpu() found one");
+    let (dev, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let device = Device::from_wgpu(dev, queue).unwrap();
+    let values: Vec<f32> = (0..12).map(|i| i as f32 * 0.5 - 2.0).collect();
+    let run = |d: &Device| {
+        let a = Tensor::from_vec(d, [3, 4], values.clone()).unwrap();
+        matmul(&a, &a, Transpose::B)
+            .unwrap()
+            .to_vec_blocking()
+            .unwrap()
+    };
+    assert_eq!(run(&device), run(&Device::cpu()));
+}
+
+#[test]
+fn ops_are_recorded_and_submitted_once_at_the_readback() {
+    if gpu().is_none() {
+        return;
+    }
+    // A context of its own, so parallel tests do not add to its counters.
+    let device = Device::gpu_with(GpuOptions::default()).unwrap();
+    let ctx = device.gpu_context().unwrap().clone();
+    let a = Tensor::from_vec(&device, [4], vec![1.0, 2.0, 3.0, 4.0]).unwrap();
+    let before = ctx.counters();
+    let mut x = a.clone();
+    for _ in 0..5 {
+        x = binary(&x, &a, BinaryOp::Add).unwrap();
+    }
+    let recorded = ctx.counters();
+    assert_eq!(recorded.dispatches - before.dispatches, 5);
+    assert_eq!(
+        recorded.submits, before.submits,
+        "nothing is submitted while recording"
+    );
+    assert_eq!(x.to_vec_blocking().unwrap(), vec![6.0, 12.0, 18.0, 24.0]);
+    assert_eq!(ctx.counters().submits - before.submits, 1);
+}
+
+#[test]
+fn repeated_steps_of_one_shape_reuse_pooled_buffers() {
+    if gpu().is_none() {
+        return;
+    }
+    let device = Device::gpu_with(GpuOptions::default()).unwrap();
+    let ctx = device.gpu_context().unwrap().clone();
+    let step = || {
+        let a = Tensor::from_vec(&device, [64, 32], vec![0.5; 64 * 32]).unwrap();
+        let b = Tensor::from_vec(&device, [32, 16], vec![0.25; 32 * 16]).unwrap();
+        let c = matmul(&a, &b, Transpose::None).unwrap();
+        assert_eq!(c.to_vec_blocking().unwrap()[0], 4.0);
+    };
+    step();
+    step();
+    let settled = ctx.counters().pooled_bytes;
+    for _ in 0..10 {
+        step();
+    }
+    assert_eq!(
+        ctx.counters().pooled_bytes,
+        settled,
+        "the pool grew across identical steps"
+    );
+}
