@@ -9,8 +9,14 @@ use wgfit::{Device, Tensor};
 
 fn matmul_gflops(c: &mut Criterion) {
     let gpu = Device::gpu().ok();
-    let software_gpu = gpu.as_ref().is_none_or(|d| d.info().to_string().contains("Cpu]"));
-    eprintln!("GPU: {}", gpu.as_ref().map_or("none".to_string(), |d| d.info().to_string()));
+    let software_gpu = gpu
+        .as_ref()
+        .is_none_or(|d| d.info().to_string().contains("Cpu]"));
+    eprintln!(
+        "GPU: {}",
+        gpu.as_ref()
+            .map_or("none".to_string(), |d| d.info().to_string())
+    );
     let mut sizes = vec![64, 256, 1024];
     if !software_gpu {
         sizes.extend([2048, 4096]);

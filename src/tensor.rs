@@ -238,6 +238,17 @@ impl Tensor {
         }
     }
 
+    /// Host u32 data (token ids, indices) of a CPU tensor.
+    pub(crate) fn cpu_u32(&self) -> Option<Vec<u32>> {
+        match &*self.storage {
+            Storage::Cpu(data) => match &*read(data) {
+                CpuData::U32(v) => Some(v.clone()),
+                CpuData::F32(_) => None,
+            },
+            Storage::Gpu(_) => None,
+        }
+    }
+
     /// Host data for in-place CPU updates (optimizer states).
     pub(crate) fn cpu_write(&self) -> Option<RwLockWriteGuard<'_, CpuData>> {
         match &*self.storage {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gpu, gpu_split, max_rel_err, norm_rel_err, rng, uniform};
+use common::{cross_check, gpu, gpu_split, random_input, rng, uniform, Input, Tol};
 use rand::Rng;
 use wgfit::ops::adam::{adam_update, AdamStep};
 use wgfit::ops::bias_act::{bias_act_backward, bias_act_forward};
@@ -14,64 +14,6 @@ use wgfit::ops::matmul::{matmul_with, MatmulKernel, Transpose};
 use wgfit::ops::reduce::{mean, sum};
 use wgfit::ops::softmax::{softmax, softmax_xent_backward, softmax_xent_forward};
 use wgfit::{Activation, Device, Tensor};
-
-/// How GPU outputs are compared with the CPU twin's.
-#[derive(Clone, Copy)]
-enum Tol {
-    /// Every element within this relative error.
-    Rel(f32),
-    /// The whole output within this error relative to its norm (matmul).
-    Norm(f32),
-}
-
-type Input = (Vec<usize>, Vec<f32>);
-
-/// Runs `op` on the CPU and on each GPU device on the same inputs and compares every output.
-fn cross_check(
-    name: &str,
-    inputs: &[Input],
-    tol: Tol,
-    op: impl Fn(&[Tensor]) -> wgfit::Result<Vec<Tensor>>,
-) {
-    let run = |device: &Device| -> Vec<Vec<f32>> {
-        let tensors: Vec<Tensor> = inputs
-            .iter()
-            .map(|(shape, values)| Tensor::from_vec(device, shape.clone(), values.clone()).unwrap())
-            .collect();
-        let outputs = op(&tensors).unwrap_or_else(|e| panic!("{name} on {}: {e}", device.info()));
-        outputs
-            .iter()
-            .map(|t| t.to_vec_blocking().unwrap())
-            .collect()
-    };
-    let want = run(&Device::cpu());
-    for device in [gpu(), gpu_split()].into_iter().flatten() {
-        let got = run(&device);
-        assert_eq!(got.len(), want.len());
-        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert!(
-                w.iter().all(|v| v.is_finite()),
-                "{name}: CPU output {i} is not finite"
-            );
-            let (err, limit) = match tol {
-                Tol::Rel(limit) => (max_rel_err(g, w), limit),
-                Tol::Norm(limit) => (norm_rel_err(g, w), limit),
-            };
-            assert!(
-                err <= limit,
-                "{name}: output {i} on {} differs from the CPU by {err:e} (limit {limit:e})",
-                device.info()
-            );
-        }
-    }
-}
-
-fn random_input(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Input {
-    (
-        shape.to_vec(),
-        uniform(rng, shape.iter().product(), -1.0, 1.0),
-    )
-}
 
 #[test]
 fn matmul_matches_cpu_for_awkward_shapes_every_transpose_and_both_kernels() {

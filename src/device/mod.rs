@@ -188,11 +188,10 @@ impl Device {
 fn list_adapters() -> String {
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let names: Vec<String> =
-        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-            .iter()
-            .map(|a| DeviceInfo::from_adapter(&a.get_info()).to_string())
-            .collect();
+    let names: Vec<String> = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(|a| DeviceInfo::from_adapter(&a.get_info()).to_string())
+        .collect();
     if names.is_empty() {
         "none".into()
     } else {

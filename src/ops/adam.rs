@@ -2,10 +2,10 @@
 //!
 //! w, m, v, g: [n] (any shape, the same for all four).
 
-use super::{buf, f32_device, groups, host, shape_error};
+use super::{buf, f32_device, groups, host, same_shapes, with_host_mut};
 use crate::device::{Device, Kernel};
-use crate::error::{Error, Result};
-use crate::tensor::{CpuData, Tensor};
+use crate::error::Result;
+use crate::tensor::Tensor;
 
 const KERNEL: Kernel = Kernel {
     name: "adam",
@@ -50,35 +50,12 @@ impl AdamStep {
 /// `m += (g - m)(1 - b1); v += (g² - v)(1 - b2); w -= (m alpha) / (sqrt(v) + eps)`, in place.
 pub fn adam_update(w: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, step: AdamStep) -> Result<()> {
     let device = f32_device("adam", &[w, m, v, g])?;
-    for (name, t) in [("m", m), ("v", v), ("g", g)] {
-        if t.dims() != w.dims() {
-            let expected: Vec<Option<usize>> = w.dims().iter().map(|&d| Some(d)).collect();
-            return Err(shape_error(
-                "adam",
-                &expected,
-                t.dims(),
-                &format!("{name} must have the shape of the weights"),
-            ));
-        }
-    }
-    let all = [w, m, v, g];
-    for (i, a) in all.iter().enumerate() {
-        if all[i + 1..].iter().any(|b| a.shares_storage(b)) {
-            return Err(Error::Data(
-                "adam: w, m, v and g must be four distinct tensors".into(),
-            ));
-        }
-    }
+    same_shapes("adam", w, &[("m", m), ("v", v), ("g", g)])?;
+    super::distinct("adam", &[w, m, v, g])?;
     match &device {
         Device::Cpu => {
             let grad = host(g).f32().to_vec();
-            let (mut wg, mut mg, mut vg) = (w.cpu_write(), m.cpu_write(), v.cpu_write());
-            if let (Some(CpuData::F32(w)), Some(CpuData::F32(m)), Some(CpuData::F32(v))) =
-                (wg.as_deref_mut(), mg.as_deref_mut(), vg.as_deref_mut())
-            {
-                adam_cpu(w, m, v, &grad, step);
-            }
-            Ok(())
+            with_host_mut(&[w, m, v], |t| adam_cpu(t, &grad, step))
         }
         Device::Gpu(ctx) => {
             let params = Params {
@@ -100,7 +77,10 @@ pub fn adam_update(w: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, step: AdamSte
 }
 
 /// CPU twin, in the kernel's (and Keras's) operation order.
-fn adam_cpu(w: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], s: AdamStep) {
+fn adam_cpu(t: &mut [&mut Vec<f32>], g: &[f32], s: AdamStep) {
+    let [w, m, v] = t else {
+        unreachable!("three slots")
+    };
     for i in 0..w.len() {
         m[i] += (g[i] - m[i]) * (1.0 - s.beta_1);
         v[i] += (g[i] * g[i] - v[i]) * (1.0 - s.beta_2);

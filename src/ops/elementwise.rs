@@ -5,9 +5,9 @@
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
 use crate::device::{Device, Kernel};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::shape::Shape;
-use crate::tensor::{CpuData, Tensor};
+use crate::tensor::Tensor;
 
 const KERNEL: Kernel = Kernel {
     name: "elementwise",
@@ -134,20 +134,13 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
 pub fn axpy(y: &Tensor, alpha: f32, x: &Tensor) -> Result<()> {
     let device = f32_device("axpy", &[y, x])?;
     same_shape("axpy", y, x)?;
-    if y.shares_storage(x) {
-        return Err(Error::Data(
-            "axpy: y and x share storage; pass distinct tensors".into(),
-        ));
-    }
+    super::distinct("axpy", &[y, x])?;
     match &device {
         Device::Cpu => {
             let xs = host(x).f32().to_vec();
-            if let Some(mut guard) = y.cpu_write() {
-                if let CpuData::F32(ys) = &mut *guard {
-                    ys.iter_mut().zip(&xs).for_each(|(y, &x)| *y += alpha * x);
-                }
-            }
-            Ok(())
+            super::with_host_mut(&[y], |t| {
+                t[0].iter_mut().zip(&xs).for_each(|(y, &x)| *y += alpha * x)
+            })
         }
         Device::Gpu(ctx) => {
             let params = Params {

@@ -7,9 +7,13 @@
 pub mod adam;
 pub mod bias_act;
 pub mod elementwise;
+pub mod gather;
+pub mod loss;
 pub mod masked_reduce;
 pub mod matmul;
 pub mod reduce;
+pub mod rmsprop;
+pub mod sgd;
 pub mod softmax;
 
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use std::sync::Arc;
 use crate::device::{Device, GpuBuffer, GpuContext};
 use crate::error::{Error, Result, ShapeError};
 use crate::shape::Shape;
-use crate::tensor::{DType, Storage, Tensor};
+use crate::tensor::{CpuData, DType, Storage, Tensor};
 
 /// Invocations per workgroup for the one-thread-per-element kernels: a multiple of every
 /// vendor's SIMD width (32, 64) and within the WebGPU default limit of 256.
@@ -83,4 +87,57 @@ pub(crate) fn gpu_tensor(device: &Device, shape: Shape, buffer: GpuBuffer) -> Te
 /// Workgroups for `n` elements at [`WORKGROUP`] per workgroup.
 pub(crate) fn groups(n: usize) -> u64 {
     (n as u64).div_ceil(WORKGROUP)
+}
+
+/// Checks that every named tensor has the shape of `reference` (an optimizer's state and
+/// gradient against its weights, say).
+pub(crate) fn same_shapes(op: &str, reference: &Tensor, others: &[(&str, &Tensor)]) -> Result<()> {
+    for (name, t) in others {
+        if t.dims() != reference.dims() {
+            let expected: Vec<Option<usize>> = reference.dims().iter().map(|&d| Some(d)).collect();
+            return Err(shape_error(
+                op,
+                &expected,
+                t.dims(),
+                &format!("{name} must have the shape of the weights"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Tensors an op updates in place must be distinct, not clones sharing one storage.
+pub(crate) fn distinct(op: &str, tensors: &[&Tensor]) -> Result<()> {
+    for (i, a) in tensors.iter().enumerate() {
+        if tensors[i + 1..].iter().any(|b| a.shares_storage(b)) {
+            return Err(Error::Data(format!(
+                "{op}: the tensors it updates in place and reads must be distinct, not clones of one another"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` on the host data of CPU tensors updated in place (checked [`distinct`] first).
+pub(crate) fn with_host_mut(
+    tensors: &[&Tensor],
+    f: impl FnOnce(&mut [&mut Vec<f32>]),
+) -> Result<()> {
+    distinct("in-place update", tensors)?;
+    let mut guards: Vec<_> = tensors
+        .iter()
+        .map(|t| {
+            t.cpu_write()
+                .expect("op inputs were checked to be on the CPU")
+        })
+        .collect();
+    let mut slots: Vec<&mut Vec<f32>> = guards
+        .iter_mut()
+        .map(|g| match &mut **g {
+            CpuData::F32(v) => v,
+            CpuData::U32(_) => unreachable!("op inputs were checked to be f32"),
+        })
+        .collect();
+    f(&mut slots);
+    Ok(())
 }

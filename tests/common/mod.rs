@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wgfit::{Device, GpuOptions};
+use wgfit::{Device, GpuOptions, Tensor};
 
 /// The GPU the suite runs on, with every op output poisoned (NaN) before the op runs.
 ///
@@ -98,4 +98,62 @@ pub fn norm_rel_err(got: &[f32], want: &[f32]) -> f32 {
         return if diff == 0.0 { 0.0 } else { f32::INFINITY };
     }
     (diff / norm).sqrt() as f32
+}
+
+/// How GPU outputs are compared with the CPU twin's.
+#[derive(Clone, Copy)]
+pub enum Tol {
+    /// Every element within this relative error.
+    Rel(f32),
+    /// The whole output within this error relative to its norm (matmul).
+    Norm(f32),
+}
+
+pub type Input = (Vec<usize>, Vec<f32>);
+
+/// Runs `op` on the CPU and on each GPU device on the same inputs and compares every output.
+pub fn cross_check(
+    name: &str,
+    inputs: &[Input],
+    tol: Tol,
+    op: impl Fn(&[Tensor]) -> wgfit::Result<Vec<Tensor>>,
+) {
+    let run = |device: &Device| -> Vec<Vec<f32>> {
+        let tensors: Vec<Tensor> = inputs
+            .iter()
+            .map(|(shape, values)| Tensor::from_vec(device, shape.clone(), values.clone()).unwrap())
+            .collect();
+        let outputs = op(&tensors).unwrap_or_else(|e| panic!("{name} on {}: {e}", device.info()));
+        outputs
+            .iter()
+            .map(|t| t.to_vec_blocking().unwrap())
+            .collect()
+    };
+    let want = run(&Device::cpu());
+    for device in [gpu(), gpu_split()].into_iter().flatten() {
+        let got = run(&device);
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                w.iter().all(|v| v.is_finite()),
+                "{name}: CPU output {i} is not finite"
+            );
+            let (err, limit) = match tol {
+                Tol::Rel(limit) => (max_rel_err(g, w), limit),
+                Tol::Norm(limit) => (norm_rel_err(g, w), limit),
+            };
+            assert!(
+                err <= limit,
+                "{name}: output {i} on {} differs from the CPU by {err:e} (limit {limit:e})",
+                device.info()
+            );
+        }
+    }
+}
+
+pub fn random_input(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Input {
+    (
+        shape.to_vec(),
+        uniform(rng, shape.iter().product(), -1.0, 1.0),
+    )
 }

@@ -1,0 +1,169 @@
+// Per-sample losses, their gradients, and accuracy, over rows of C values (the last axis).
+// pred, truth (the targets): [R, C]. Row kernels write out: [R]; gradient kernels write out: [R, C].
+// Losses average over the last axis, as Keras's do; `scale` folds in the batch mean
+// (1 / (R C) for a mean over the batch of per-row means).
+// sigmoid_xent_forward: pred holds logits z; out[r] = mean_c max(z,0) - z y + log1p(e^-|z|),
+//                       out2 = sigmoid(z). Its gradient is scale (sigmoid(z) - y).
+// bce_forward/backward: pred holds probabilities, clipped to [eps, 1 - eps] (zero gradient
+//                       where clipped): -(y log p + (1 - y) log(1 - p)).
+// mse_forward/backward: (p - y)^2, gradient 2 scale (p - y).
+// accuracy_categorical: out[r] = 1 when argmax pred == argmax truth (first index on ties).
+// accuracy_binary:      out[r] = mean_c [(pred > 0.5) == (truth > 0.5)].
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    eps: f32,
+    scale: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> pred: array<f32>;
+@group(0) @binding(2) var<storage, read> truth: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out2: array<f32>;
+
+fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 256u;
+}
+
+// log(1 + r) for r >= 0 to a few ulp (see softmax.wgsl).
+fn log1p_pos(r: f32) -> f32 {
+    if r > 1.0 {
+        return log(1.0 + r);
+    }
+    let w = r / (2.0 + r);
+    let w2 = w * w;
+    var term = w;
+    var acc = w;
+    for (var k = 3.0; k < 24.0; k += 2.0) {
+        term *= w2;
+        acc += term / k;
+    }
+    return 2.0 * acc;
+}
+
+@compute @workgroup_size(256)
+fn sigmoid_xent_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = index(gid, nwg);
+    if r >= p.rows {
+        return;
+    }
+    var s = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        let i = r * p.cols + c;
+        let z = pred[i];
+        let e = exp(-abs(z));
+        s += max(z, 0.0) - z * truth[i] + log1p_pos(e);
+        out2[i] = select(e / (1.0 + e), 1.0 / (1.0 + e), z >= 0.0);
+    }
+    out[r] = s / f32(p.cols);
+}
+
+// log(q) for q in (0, 1]: near 1 WGSL's log only promises an absolute error of 2^-21, which
+// would swamp a confident prediction's tiny loss, so it goes through log1p there.
+fn log_prob(q: f32) -> f32 {
+    if q >= 0.5 {
+        return -log1p_pos((1.0 - q) / q);
+    }
+    return log(q);
+}
+
+// log(1 - q) likewise, without forming 1 - (1 - q) (which compilers may simplify to q).
+fn log_one_minus(q: f32) -> f32 {
+    if q <= 0.5 {
+        return -log1p_pos(q / (1.0 - q));
+    }
+    return log(1.0 - q);
+}
+
+fn clip(v: f32) -> f32 {
+    return clamp(v, p.eps, 1.0 - p.eps);
+}
+
+@compute @workgroup_size(256)
+fn bce_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = index(gid, nwg);
+    if r >= p.rows {
+        return;
+    }
+    var s = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        let q = clip(pred[r * p.cols + c]);
+        let y = truth[r * p.cols + c];
+        s -= y * log_prob(q) + (1.0 - y) * log_one_minus(q);
+    }
+    out[r] = s / f32(p.cols);
+}
+
+@compute @workgroup_size(256)
+fn bce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = index(gid, nwg);
+    if i >= p.rows * p.cols {
+        return;
+    }
+    let q = pred[i];
+    let y = truth[i];
+    var g = 0.0;
+    if q >= p.eps && q <= 1.0 - p.eps {
+        g = p.scale * ((1.0 - y) / (1.0 - q) - y / q);
+    }
+    out[i] = g;
+}
+
+@compute @workgroup_size(256)
+fn mse_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = index(gid, nwg);
+    if r >= p.rows {
+        return;
+    }
+    var s = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        let d = pred[r * p.cols + c] - truth[r * p.cols + c];
+        s += d * d;
+    }
+    out[r] = s / f32(p.cols);
+}
+
+@compute @workgroup_size(256)
+fn mse_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = index(gid, nwg);
+    if i >= p.rows * p.cols {
+        return;
+    }
+    out[i] = 2.0 * p.scale * (pred[i] - truth[i]);
+}
+
+@compute @workgroup_size(256)
+fn accuracy_categorical(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = index(gid, nwg);
+    if r >= p.rows {
+        return;
+    }
+    let base = r * p.cols;
+    var best_p = 0u;
+    var best_t = 0u;
+    for (var c = 1u; c < p.cols; c++) {
+        if pred[base + c] > pred[base + best_p] {
+            best_p = c;
+        }
+        if truth[base + c] > truth[base + best_t] {
+            best_t = c;
+        }
+    }
+    out[r] = select(0.0, 1.0, best_p == best_t);
+}
+
+@compute @workgroup_size(256)
+fn accuracy_binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = index(gid, nwg);
+    if r >= p.rows {
+        return;
+    }
+    var s = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        let i = r * p.cols + c;
+        s += select(0.0, 1.0, (pred[i] > 0.5) == (truth[i] > 0.5));
+    }
+    out[r] = s / f32(p.cols);
+}

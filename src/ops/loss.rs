@@ -1,0 +1,284 @@
+//! Per-sample losses, their gradients and accuracy (`shaders/loss.wgsl`).
+//!
+//! pred, target: [..., C] seen as [R, C]. Row ops return [R] (the mean over C, as Keras's
+//! losses take it); gradient ops return [R, C] with `scale` folded in (1 / (R C) for the
+//! batch mean of row means). The sigmoid + binary crossentropy gradient is
+//! `softmax::softmax_xent_backward(probs, y, scale)`: both are `scale (p - y)`.
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::Result;
+use crate::ops::softmax::log1p_pos;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "loss",
+    source: include_str!("../../shaders/loss.wgsl"),
+};
+
+/// Keras's `epsilon()`: probabilities are clipped to [EPSILON, 1 - EPSILON] before a log.
+pub const EPSILON: f32 = 1e-7;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    cols: u32,
+    eps: f32,
+    scale: f32,
+}
+
+/// The row ops, with their CPU twins (per row of C values -> one value).
+#[derive(Clone, Copy)]
+enum RowOp {
+    Bce,
+    Mse,
+    AccuracyCategorical,
+    AccuracyBinary,
+}
+
+impl RowOp {
+    fn entry(self) -> &'static str {
+        match self {
+            RowOp::Bce => "bce_forward",
+            RowOp::Mse => "mse_forward",
+            RowOp::AccuracyCategorical => "accuracy_categorical",
+            RowOp::AccuracyBinary => "accuracy_binary",
+        }
+    }
+
+    fn cpu(self, p: &[f32], y: &[f32]) -> f32 {
+        let c = p.len() as f32;
+        match self {
+            RowOp::Bce => {
+                -p.iter()
+                    .zip(y)
+                    .map(|(&q, &t)| {
+                        let q = q.clamp(EPSILON, 1.0 - EPSILON);
+                        t * log_prob(q) + (1.0 - t) * log_one_minus(q)
+                    })
+                    .sum::<f32>()
+                    / c
+            }
+            RowOp::Mse => {
+                p.iter()
+                    .zip(y)
+                    .map(|(&q, &t)| (q - t) * (q - t))
+                    .sum::<f32>()
+                    / c
+            }
+            RowOp::AccuracyCategorical => f32::from(u8::from(argmax(p) == argmax(y))),
+            RowOp::AccuracyBinary => {
+                p.iter()
+                    .zip(y)
+                    .filter(|(&q, &t)| (q > 0.5) == (t > 0.5))
+                    .count() as f32
+                    / c
+            }
+        }
+    }
+}
+
+/// log(q) for q in (0, 1], through log1p near 1 (as the kernel computes it).
+fn log_prob(q: f32) -> f32 {
+    if q >= 0.5 {
+        -log1p_pos((1.0 - q) / q)
+    } else {
+        q.ln()
+    }
+}
+
+/// log(1 - q), through log1p for small q (as the kernel computes it).
+fn log_one_minus(q: f32) -> f32 {
+    if q <= 0.5 {
+        -log1p_pos(q / (1.0 - q))
+    } else {
+        (1.0 - q).ln()
+    }
+}
+
+/// First index of the largest value (as the kernel breaks ties).
+fn argmax(v: &[f32]) -> usize {
+    (1..v.len()).fold(0, |best, c| if v[c] > v[best] { c } else { best })
+}
+
+fn check(op: &str, pred: &Tensor, target: &Tensor) -> Result<(Device, usize, usize)> {
+    let device = f32_device(op, &[pred, target])?;
+    if pred.dims() != target.dims() {
+        let expected: Vec<Option<usize>> = pred.dims().iter().map(|&d| Some(d)).collect();
+        return Err(shape_error(
+            op,
+            &expected,
+            target.dims(),
+            "targets must have the shape of the predictions",
+        ));
+    }
+    let cols = pred.dims().last().copied().unwrap_or(1).max(1);
+    Ok((device, pred.numel() / cols, cols))
+}
+
+fn row_shape(pred: &Tensor) -> Shape {
+    let d = pred.dims();
+    Shape(d[..d.len().saturating_sub(1)].to_vec())
+}
+
+fn rows(op: RowOp, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    let (device, r, c) = check(op.entry(), pred, target)?;
+    let shape = row_shape(pred);
+    match &device {
+        Device::Cpu => {
+            let (p, y) = (host(pred), host(target));
+            let out = (0..r)
+                .map(|i| op.cpu(&p.f32()[i * c..(i + 1) * c], &y.f32()[i * c..(i + 1) * c]))
+                .collect();
+            Tensor::from_vec(&device, shape, out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, &shape)?;
+            let params = Params {
+                rows: r as u32,
+                cols: c as u32,
+                eps: EPSILON,
+                scale: 1.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                op.entry(),
+                &[buf(pred), buf(target), &out],
+                bytemuck::bytes_of(&params),
+                groups(r),
+            )?;
+            Ok(gpu_tensor(&device, shape, out))
+        }
+    }
+}
+
+/// Binary crossentropy of probabilities per row (clipped to [1e-7, 1 - 1e-7]).
+pub fn bce_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    rows(RowOp::Bce, pred, target)
+}
+
+/// Mean squared error per row.
+pub fn mse_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    rows(RowOp::Mse, pred, target)
+}
+
+/// 1 where the row's argmax matches the target's, else 0.
+pub fn accuracy_categorical(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    rows(RowOp::AccuracyCategorical, pred, target)
+}
+
+/// Fraction of the row's entries on the same side of 0.5 as the target.
+pub fn accuracy_binary(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    rows(RowOp::AccuracyBinary, pred, target)
+}
+
+fn grad(
+    entry: &'static str,
+    pred: &Tensor,
+    target: &Tensor,
+    scale: f32,
+    cpu: impl Fn(f32, f32) -> f32,
+) -> Result<Tensor> {
+    let (device, r, c) = check(entry, pred, target)?;
+    match &device {
+        Device::Cpu => {
+            let out = host(pred)
+                .f32()
+                .iter()
+                .zip(host(target).f32())
+                .map(|(&p, &y)| cpu(p, y))
+                .collect();
+            Tensor::from_vec(&device, pred.shape().clone(), out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, pred.shape())?;
+            let params = Params {
+                rows: r as u32,
+                cols: c as u32,
+                eps: EPSILON,
+                scale,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                entry,
+                &[buf(pred), buf(target), &out],
+                bytemuck::bytes_of(&params),
+                groups(r * c),
+            )?;
+            Ok(gpu_tensor(&device, pred.shape().clone(), out))
+        }
+    }
+}
+
+/// Gradient of `scale * sum(bce)` w.r.t. the probabilities; 0 where they were clipped.
+pub fn bce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor> {
+    grad("bce_backward", pred, target, scale, |q, y| {
+        if (EPSILON..=1.0 - EPSILON).contains(&q) {
+            scale * ((1.0 - y) / (1.0 - q) - y / q)
+        } else {
+            0.0
+        }
+    })
+}
+
+/// Gradient of `scale * sum((p - y)²)`: `2 scale (p - y)`.
+pub fn mse_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor> {
+    grad("mse_backward", pred, target, scale, |p, y| {
+        2.0 * scale * (p - y)
+    })
+}
+
+/// Sigmoid of logits `z` and the binary crossentropy of each row against `y`, from the
+/// logits: `max(z, 0) - z y + log1p(e^-|z|)`, averaged over the row. Returns (probs, loss).
+pub fn sigmoid_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
+    let (device, r, c) = check("sigmoid_xent", z, y)?;
+    let shape = row_shape(z);
+    match &device {
+        Device::Cpu => {
+            let (zs, ys) = (host(z), host(y));
+            let (zs, ys) = (zs.f32(), ys.f32());
+            let mut probs = Vec::with_capacity(zs.len());
+            let mut loss = Vec::with_capacity(r);
+            for i in 0..r {
+                let mut s = 0.0f32;
+                for j in i * c..(i + 1) * c {
+                    let e = (-zs[j].abs()).exp();
+                    s += zs[j].max(0.0) - zs[j] * ys[j] + log1p_pos(e);
+                    probs.push(if zs[j] >= 0.0 {
+                        1.0 / (1.0 + e)
+                    } else {
+                        e / (1.0 + e)
+                    });
+                }
+                loss.push(s / c as f32);
+            }
+            Ok((
+                Tensor::from_vec(&device, z.shape().clone(), probs)?,
+                Tensor::from_vec(&device, shape, loss)?,
+            ))
+        }
+        Device::Gpu(ctx) => {
+            let loss = gpu_output(ctx, &shape)?;
+            let probs = gpu_output(ctx, z.shape())?;
+            let params = Params {
+                rows: r as u32,
+                cols: c as u32,
+                eps: EPSILON,
+                scale: 1.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "sigmoid_xent_forward",
+                &[buf(z), buf(y), &loss, &probs],
+                bytemuck::bytes_of(&params),
+                groups(r),
+            )?;
+            Ok((
+                gpu_tensor(&device, z.shape().clone(), probs),
+                gpu_tensor(&device, shape, loss),
+            ))
+        }
+    }
+}

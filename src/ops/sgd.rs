@@ -1,0 +1,74 @@
+//! Fused SGD update with momentum and Nesterov, in place (`shaders/sgd.wgsl`).
+//!
+//! w, m (velocity; untouched when momentum is 0), g: [n].
+
+use super::{buf, f32_device, groups, host, same_shapes};
+use crate::device::{Device, Kernel};
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "sgd",
+    source: include_str!("../../shaders/sgd.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    lr: f32,
+    momentum: f32,
+    nesterov: u32,
+}
+
+/// One SGD step: `m = m momentum - g lr; w += m` (Nesterov: `w += m momentum - g lr`);
+/// with momentum 0, `w -= g lr`.
+pub fn sgd_update(
+    w: &Tensor,
+    m: &Tensor,
+    g: &Tensor,
+    lr: f32,
+    momentum: f32,
+    nesterov: bool,
+) -> Result<()> {
+    let device = f32_device("sgd", &[w, m, g])?;
+    same_shapes("sgd", w, &[("m", m), ("g", g)])?;
+    super::distinct("sgd", &[w, m, g])?;
+    match &device {
+        Device::Cpu => {
+            let grad = host(g).f32().to_vec();
+            super::with_host_mut(&[w, m], |s| sgd_cpu(s, &grad, lr, momentum, nesterov))
+        }
+        Device::Gpu(ctx) => {
+            let params = Params {
+                n: w.numel() as u32,
+                lr,
+                momentum,
+                nesterov: nesterov as u32,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "sgd_update",
+                &[buf(w), buf(m), buf(g)],
+                bytemuck::bytes_of(&params),
+                groups(w.numel()),
+            )
+        }
+    }
+}
+
+fn sgd_cpu(s: &mut [&mut Vec<f32>], g: &[f32], lr: f32, momentum: f32, nesterov: bool) {
+    let [w, m] = s else { unreachable!("two slots") };
+    for i in 0..w.len() {
+        if momentum == 0.0 {
+            w[i] -= g[i] * lr;
+            continue;
+        }
+        m[i] = m[i] * momentum - g[i] * lr;
+        w[i] += if nesterov {
+            m[i] * momentum - g[i] * lr
+        } else {
+            m[i]
+        };
+    }
+}
