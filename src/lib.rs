@@ -3,9 +3,8 @@
 //! Keras-style `model.fit` in Rust, on any GPU through wgpu compute shaders (Vulkan, Metal,
 //! DX12, GL), with a CPU reference backend that every kernel is checked against.
 //!
-//! This crate currently provides the engine spine: [`Device`] selection, [`Tensor`]s on a
-//! device, per-batch shape validation with [`InputSpec`], and the core ops in [`ops`], each a
-//! WGSL kernel with a CPU twin.
+//! [`Sequential`] models of [`Dense`] and [`Flatten`] layers train with `fit` on a [`Device`]
+//! (a wgpu adapter or the CPU reference); every op in [`ops`] is a WGSL kernel with a CPU twin.
 //!
 //! ```
 //! use wgfit::prelude::*;
@@ -18,21 +17,40 @@
 //! ```
 
 pub mod activation;
+pub mod data;
 pub mod device;
 pub mod error;
+pub mod initializers;
+mod io;
+pub mod layers;
+pub mod losses;
+pub mod metrics;
+pub mod model;
 pub mod ops;
+pub mod optimizers;
+mod progress;
 pub mod shape;
 pub mod tensor;
 
 pub use activation::Activation;
 pub use device::{Backend, Device, DeviceInfo, GpuContext, GpuOptions};
 pub use error::{Error, Result, ShapeError};
+pub use initializers::Initializer;
+pub use layers::{Dense, Flatten, Layer};
+pub use losses::Loss;
+pub use metrics::Metric;
+pub use model::{Evaluation, FitOptions, History, Sequential};
+pub use optimizers::Optimizer;
 pub use shape::{stack_samples, InputSpec, Shape};
 pub use tensor::{DType, Tensor};
 
 /// The names most programs need.
 pub mod prelude {
+    pub use crate::data::to_categorical;
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
-    pub use crate::{Activation, Device, Error, InputSpec, Result, Shape, Tensor};
+    pub use crate::{
+        Activation, Dense, Device, Error, FitOptions, Flatten, InputSpec, Loss, Metric, Optimizer,
+        Result, Sequential, Shape, Tensor,
+    };
 }

@@ -1,0 +1,3 @@
+//! Files: model weights as safetensors.
+
+mod weights;

@@ -1,0 +1,231 @@
+//! `Dense`: y = act(x · kernel + bias), on the last axis; forward and backward side by side.
+
+use rand::rngs::StdRng;
+
+use super::{Dims, Layer, Param};
+use crate::activation::Activation;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::initializers::Initializer;
+use crate::ops::bias_act::{bias_act_backward, bias_act_forward};
+use crate::ops::matmul::{matmul, Transpose};
+use crate::ops::reduce::sum;
+use crate::ops::softmax::softmax;
+use crate::tensor::Tensor;
+
+/// A fully connected layer, as Keras's `Dense(units, activation=..., use_bias=...)`.
+///
+/// ```
+/// use wgfit::{layers::Dense, Activation};
+/// let layer = Dense::new(128).activation(Activation::Relu);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Dense {
+    units: usize,
+    activation: Activation,
+    use_bias: bool,
+    kernel_initializer: Initializer,
+    bias_initializer: Initializer,
+    input: Option<Dims>,
+    kernel: Option<Param>,
+    bias: Option<Param>,
+    cache: Option<Cache>,
+    logits: Option<Tensor>,
+}
+
+#[derive(Debug, Clone)]
+struct Cache {
+    x: Tensor, // [N, in]
+    y: Tensor, // [N, units]
+    in_dims: Vec<usize>,
+}
+
+impl Dense {
+    /// `units` outputs, linear activation, with bias; Keras's initializers.
+    pub fn new(units: usize) -> Self {
+        Dense {
+            units,
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+            input: None,
+            kernel: None,
+            bias: None,
+            cache: None,
+            logits: None,
+        }
+    }
+
+    #[must_use]
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    #[must_use]
+    pub fn use_bias(mut self, use_bias: bool) -> Self {
+        self.use_bias = use_bias;
+        self
+    }
+
+    #[must_use]
+    pub fn kernel_initializer(mut self, init: Initializer) -> Self {
+        self.kernel_initializer = init;
+        self
+    }
+
+    #[must_use]
+    pub fn bias_initializer(mut self, init: Initializer) -> Self {
+        self.bias_initializer = init;
+        self
+    }
+
+    /// The per-sample input shape, when this is the model's first layer.
+    #[must_use]
+    pub fn input_shape<const N: usize>(mut self, dims: [usize; N]) -> Self {
+        self.input = Some(dims.iter().map(|&d| Some(d)).collect());
+        self
+    }
+
+    fn kernel(&self) -> Result<&Tensor> {
+        self.kernel.as_ref().map(|p| &p.value).ok_or_else(|| {
+            Error::Config("Dense used before it was built (compile the model first)".into())
+        })
+    }
+
+    fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref().map(|p| &p.value)
+    }
+}
+
+impl Layer for Dense {
+    fn kind(&self) -> &'static str {
+        "dense"
+    }
+
+    fn declared_input(&self) -> Option<Dims> {
+        self.input.clone()
+    }
+
+    fn build(
+        &mut self,
+        device: &Device,
+        input: &[Option<usize>],
+        rng: &mut StdRng,
+    ) -> Result<Dims> {
+        let Some(&Some(fan_in)) = input.last() else {
+            return Err(Error::Config(format!(
+                "Dense needs a known last input dim, got {}",
+                crate::error::fmt_dims(input)
+            )));
+        };
+        let kernel = self.kernel_initializer.sample(&[fan_in, self.units], rng);
+        self.kernel = Some(Param {
+            role: "kernel",
+            value: Tensor::from_vec(device, [fan_in, self.units], kernel)?,
+            grad: None,
+        });
+        self.bias = if self.use_bias {
+            let bias = self.bias_initializer.sample(&[self.units], rng);
+            Some(Param {
+                role: "bias",
+                value: Tensor::from_vec(device, [self.units], bias)?,
+                grad: None,
+            })
+        } else {
+            None
+        };
+        let mut out = input.to_vec();
+        *out.last_mut().expect("checked non-empty") = Some(self.units);
+        Ok(out)
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.kernel.iter().chain(self.bias.iter()).collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.kernel.iter_mut().chain(self.bias.iter_mut()).collect()
+    }
+
+    fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    // x: [B, ..., in] seen as [N, in]; logits = x · kernel + bias: [N, units]; y = act(logits)
+    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
+        let kernel = self.kernel()?;
+        let fan_in = kernel.dims()[0];
+        let in_dims = x.dims().to_vec();
+        let n = x.numel().checked_div(fan_in).unwrap_or(0);
+        let x2 = x.reshape([n, fan_in])?;
+        let xw = matmul(&x2, kernel, Transpose::None)?;
+        let (logits, y) = match self.activation {
+            Activation::Softmax => {
+                let logits = bias_act_forward(&xw, self.bias(), Activation::Linear)?;
+                let y = softmax(&logits)?;
+                (logits, y)
+            }
+            Activation::Sigmoid => {
+                // Kept before the activation too, so binary crossentropy can use the logits.
+                let logits = bias_act_forward(&xw, self.bias(), Activation::Linear)?;
+                let y = bias_act_forward(&logits, None, Activation::Sigmoid)?;
+                (logits, y)
+            }
+            act => {
+                let y = bias_act_forward(&xw, self.bias(), act)?;
+                (y.clone(), y)
+            }
+        };
+        let mut out_dims = in_dims.clone();
+        *out_dims.last_mut().expect("x has a last axis") = self.units;
+        let out = y.reshape(out_dims)?;
+        self.cache = training.then(|| Cache { x: x2, y, in_dims });
+        self.logits = Some(logits);
+        Ok(out)
+    }
+
+    // dlogits = dy * act'(y), then backward_from_logits
+    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
+        let cache = self
+            .cache
+            .as_ref()
+            .ok_or_else(|| Error::Config("Dense backward before a training forward".into()))?;
+        let dy2 = dy.reshape(cache.y.dims().to_vec())?;
+        let dz = match self.activation {
+            Activation::Softmax => {
+                return Err(Error::Config(
+                    "a softmax output trains only with (sparse) categorical crossentropy, which fuses its gradient".into(),
+                ))
+            }
+            act => bias_act_backward(&dy2, &cache.y, act)?,
+        };
+        self.backward_from_logits(&dz, need_dx)
+    }
+
+    // dkernel = xᵀ · dz, dbias = Σ_rows dz, dx = dz · kernelᵀ
+    fn backward_from_logits(&mut self, dz: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
+        let cache = self
+            .cache
+            .take()
+            .ok_or_else(|| Error::Config("Dense backward before a training forward".into()))?;
+        let dz = dz.reshape(cache.y.dims().to_vec())?;
+        let kernel = self.kernel()?.clone();
+        let dkernel = matmul(&cache.x, &dz, Transpose::A)?;
+        let dx = need_dx
+            .then(|| matmul(&dz, &kernel, Transpose::B))
+            .transpose()?;
+        if let Some(k) = self.kernel.as_mut() {
+            k.grad = Some(dkernel);
+        }
+        if let Some(b) = self.bias.as_mut() {
+            b.grad = Some(sum(&dz, 0)?);
+        }
+        dx.map(|dx| dx.reshape(cache.in_dims)).transpose()
+    }
+
+    fn logits(&self) -> Option<&Tensor> {
+        self.logits.as_ref()
+    }
+}

@@ -1,0 +1,81 @@
+//! `Flatten`: [B, d1, d2, ...] -> [B, d1·d2·...]; a reshape, forward and backward.
+
+use rand::rngs::StdRng;
+
+use super::{Dims, Layer, Param};
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// Flattens each sample to a vector, as Keras's `Flatten`.
+///
+/// ```
+/// use wgfit::layers::Flatten;
+/// let layer = Flatten::new().input_shape([28, 28]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Flatten {
+    input: Option<Dims>,
+    in_dims: Vec<usize>,
+}
+
+impl Flatten {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The per-sample input shape (Keras's `input_shape=(28, 28)`).
+    #[must_use]
+    pub fn input_shape<const N: usize>(mut self, dims: [usize; N]) -> Self {
+        self.input = Some(dims.iter().map(|&d| Some(d)).collect());
+        self
+    }
+}
+
+impl Layer for Flatten {
+    fn kind(&self) -> &'static str {
+        "flatten"
+    }
+
+    fn declared_input(&self) -> Option<Dims> {
+        self.input.clone()
+    }
+
+    fn build(
+        &mut self,
+        _device: &Device,
+        input: &[Option<usize>],
+        _rng: &mut StdRng,
+    ) -> Result<Dims> {
+        let size: Option<usize> = input.iter().try_fold(1usize, |acc, d| d.map(|d| acc * d));
+        match size {
+            Some(n) => Ok(vec![Some(n)]),
+            None => Err(Error::Config(
+                "Flatten needs every input dim known (no None dims)".into(),
+            )),
+        }
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        Vec::new()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        Vec::new()
+    }
+
+    // x: [B, d1, d2, ...] -> [B, d1 d2 ...]
+    fn forward(&mut self, x: &Tensor, _training: bool) -> Result<Tensor> {
+        self.in_dims = x.dims().to_vec();
+        let batch = x.dims().first().copied().unwrap_or(0);
+        let per_sample = x.numel().checked_div(batch).unwrap_or(0);
+        x.reshape([batch, per_sample])
+    }
+
+    // dx = dy reshaped back to the input's shape
+    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
+        need_dx
+            .then(|| dy.reshape(self.in_dims.clone()))
+            .transpose()
+    }
+}

@@ -1,0 +1,78 @@
+//! Layers: each implements its forward and backward side by side (no autograd tape), on
+//! whatever device its weights live on.
+
+mod dense;
+mod flatten;
+
+pub use dense::Dense;
+pub use flatten::Flatten;
+
+use rand::rngs::StdRng;
+
+use crate::activation::Activation;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+/// A trainable weight and, after a backward pass, its gradient.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// Keras's name for it: `kernel`, `bias`, `recurrent_kernel`, `embeddings`.
+    pub role: &'static str,
+    /// The weight, on the layer's device.
+    pub value: Tensor,
+    /// d(loss)/d(value) from the last backward pass.
+    pub grad: Option<Tensor>,
+}
+
+/// A per-sample shape; `None` for a dim of any size (a sequence's time axis).
+pub type Dims = Vec<Option<usize>>;
+
+/// What every layer provides to a model.
+pub trait Layer: Send {
+    /// The kind used in weight names (`dense`) and summaries.
+    fn kind(&self) -> &'static str;
+
+    /// The per-sample input shape declared on the layer (Keras's `input_shape=`), if any.
+    fn declared_input(&self) -> Option<Dims> {
+        None
+    }
+
+    /// Creates the weights for a per-sample input shape on `device`; returns the per-sample
+    /// output shape.
+    fn build(&mut self, device: &Device, input: &[Option<usize>], rng: &mut StdRng)
+        -> Result<Dims>;
+
+    /// The weights, in Keras's order.
+    fn params(&self) -> Vec<&Param>;
+
+    /// The weights, mutably (the optimizer reads their gradients, loading replaces values).
+    fn params_mut(&mut self) -> Vec<&mut Param>;
+
+    /// x: [B, ...input] -> [B, ...output]; keeps what the backward pass needs when `training`.
+    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor>;
+
+    /// dy: [B, ...output] -> dx: [B, ...input] (only when `need_dx`: the first layer's input
+    /// gradient is never used); stores the weights' gradients.
+    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>>;
+
+    /// The activation applied last, so a loss can fuse with it.
+    fn activation(&self) -> Activation {
+        Activation::Linear
+    }
+
+    /// Backward from the gradient w.r.t. the pre-activation values (the logits), used when
+    /// the loss has fused the activation's derivative (softmax/sigmoid + crossentropy).
+    fn backward_from_logits(&mut self, _dz: &Tensor, _need_dx: bool) -> Result<Option<Tensor>> {
+        Err(Error::Config(format!(
+            "layer {} has no logits to fuse a loss with",
+            self.kind()
+        )))
+    }
+
+    /// The pre-activation output of the last forward pass (training or not), if the layer
+    /// keeps it.
+    fn logits(&self) -> Option<&Tensor> {
+        None
+    }
+}

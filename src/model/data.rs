@@ -1,0 +1,162 @@
+//! Training data on its way in: validated once on the host (shapes, lengths, labels, finite
+//! values), labels made dense (sparse ids to one-hot), then kept resident on the device when
+//! it fits so that each batch is a gather of rows, not an upload.
+
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+
+use crate::device::Device;
+use crate::error::{Error, Result, ShapeError};
+use crate::layers::Dims;
+use crate::losses::Loss;
+use crate::ops::gather::gather_rows;
+use crate::shape::InputSpec;
+use crate::tensor::Tensor;
+
+/// Checks `x` against the model's input spec and returns its sample count.
+pub(crate) fn check_x(spec: &InputSpec, x: &ArrayViewD<'_, f32>, what: &str) -> Result<usize> {
+    let n = x.shape().first().copied().unwrap_or(0);
+    if x.ndim() == 0 || n == 0 {
+        return Err(Error::Data(format!(
+            "{what} is empty: there are no samples to use"
+        )));
+    }
+    spec.check(x.shape())?;
+    if let Some((i, _)) = x
+        .outer_iter()
+        .enumerate()
+        .find(|(_, s)| s.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::Data(format!(
+            "{what}: sample {i} contains NaN or infinite values"
+        )));
+    }
+    Ok(n)
+}
+
+/// Checks targets against the model's output and the loss, returning dense targets
+/// `[N, ...output]` (one-hot for the sparse loss).
+pub(crate) fn dense_targets(
+    loss: Loss,
+    output: &Dims,
+    y: &ArrayViewD<'_, f32>,
+    n: usize,
+    what: &str,
+) -> Result<ArrayD<f32>> {
+    let m = y.shape().first().copied().unwrap_or(0);
+    if y.ndim() == 0 || m != n {
+        return Err(Error::Data(format!(
+            "{what}: x has {n} samples but y has {m}; they must match one to one"
+        )));
+    }
+    if let Some((i, _)) = y
+        .outer_iter()
+        .enumerate()
+        .find(|(_, s)| s.iter().any(|v| !v.is_finite()))
+    {
+        return Err(Error::Data(format!(
+            "{what}: the label of sample {i} contains NaN or infinite values"
+        )));
+    }
+    let out: Vec<usize> = output.iter().map(|d| d.unwrap_or(0)).collect();
+    if loss == Loss::SparseCategoricalCrossentropy {
+        let classes = out.last().copied().unwrap_or(0);
+        let per_sample = y.len() / n;
+        if per_sample != 1 {
+            return Err(ShapeError::new(vec![None, Some(1)], y.shape().to_vec())
+                .because("sparse categorical crossentropy takes one integer class id per sample")
+                .into());
+        }
+        let mut dense = ArrayD::zeros(IxDyn(&[n, classes]));
+        for (i, &label) in y.iter().enumerate() {
+            if label < 0.0 || label.fract() != 0.0 || label as usize >= classes {
+                return Err(Error::Data(format!(
+                    "{what}: sample {i} has label {label}, but the model has {classes} classes (ids 0..{})",
+                    classes.saturating_sub(1)
+                )));
+            }
+            dense[[i, label as usize]] = 1.0;
+        }
+        return Ok(dense);
+    }
+    if y.shape()[1..] != out[..] {
+        let mut expected = vec![None];
+        expected.extend(output.iter().copied());
+        let mut err = ShapeError::new(expected, y.shape().to_vec())
+            .because(format!("{what}: targets must match the model's output"));
+        if loss == Loss::CategoricalCrossentropy {
+            err = err.because(format!(
+                "{what}: one-hot labels have {} classes but the model outputs {} (use to_categorical with num_classes = {})",
+                y.shape().last().copied().unwrap_or(0),
+                out.last().copied().unwrap_or(0),
+                out.last().copied().unwrap_or(0)
+            ));
+        }
+        return Err(err.into());
+    }
+    Ok(y.to_owned())
+}
+
+/// Samples ready for batching: on the device when they fit, else on the host.
+pub(crate) enum Source {
+    Resident { x: Tensor, y: Tensor },
+    Host { x: ArrayD<f32>, y: ArrayD<f32> },
+}
+
+/// Resident data may take at most this much of the device (x and y together).
+const RESIDENT_BUDGET: u64 = 1 << 30;
+
+impl Source {
+    pub(crate) fn new(device: &Device, x: ArrayD<f32>, y: ArrayD<f32>) -> Result<Source> {
+        let (xb, yb) = (x.len() as u64 * 4, y.len() as u64 * 4);
+        let fits = match device {
+            Device::Cpu => true,
+            Device::Gpu(ctx) => {
+                let limit = ctx.limits().max_storage_buffer_binding_size;
+                xb <= limit && yb <= limit && xb + yb <= RESIDENT_BUDGET
+            }
+        };
+        Ok(if fits {
+            let xt = Tensor::from_array(device, &x)?;
+            let yt = Tensor::from_array(device, &y)?;
+            let (n, xs, ys) = (
+                x.shape()[0],
+                x.len() / x.shape()[0],
+                y.len() / y.shape()[0].max(1),
+            );
+            Source::Resident {
+                x: xt.reshape([n, xs])?,
+                y: yt.reshape([n, ys])?,
+            }
+        } else {
+            Source::Host { x, y }
+        })
+    }
+
+    /// The batch of the given sample indices: x [B, ...] (flattened per sample) and y.
+    pub(crate) fn batch(
+        &self,
+        device: &Device,
+        idx: &[usize],
+        x_dims: &[usize],
+        y_dims: &[usize],
+    ) -> Result<(Tensor, Tensor)> {
+        let mut xd = vec![idx.len()];
+        xd.extend_from_slice(x_dims);
+        let mut yd = vec![idx.len()];
+        yd.extend_from_slice(y_dims);
+        match self {
+            Source::Resident { x, y } => {
+                let ids =
+                    Tensor::from_u32(device, [idx.len()], idx.iter().map(|&i| i as u32).collect())?;
+                Ok((
+                    gather_rows(x, &ids)?.reshape(xd)?,
+                    gather_rows(y, &ids)?.reshape(yd)?,
+                ))
+            }
+            Source::Host { x, y } => Ok((
+                Tensor::from_array(device, &x.select(Axis(0), idx))?,
+                Tensor::from_array(device, &y.select(Axis(0), idx))?,
+            )),
+        }
+    }
+}

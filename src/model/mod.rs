@@ -1,0 +1,11 @@
+//! Models: `Sequential`, compiled for a device, trained with `fit`.
+
+mod data;
+mod history;
+mod options;
+mod sequential;
+mod train;
+
+pub use history::{Evaluation, History};
+pub use options::FitOptions;
+pub use sequential::Sequential;

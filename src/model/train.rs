@@ -1,0 +1,338 @@
+//! `fit`, `evaluate`, `predict` and `train_on_batch`. A training step records forward, loss,
+//! backward and the optimizer updates, then submits once; the loss and metric sums stay on
+//! the device and are read at the end of the epoch (and a few times a second for the bar).
+
+use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::data::{check_x, dense_targets, Source};
+use super::history::{Evaluation, History};
+use super::options::FitOptions;
+use super::sequential::{Compiled, Sequential};
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::layers::Layer;
+use crate::losses::Grad;
+use crate::ops::elementwise::axpy;
+use crate::ops::reduce::sum;
+use crate::progress::Progress;
+use crate::tensor::Tensor;
+
+/// Running sums of per-sample loss and metrics, on the device.
+struct Sums {
+    loss: Tensor,
+    metrics: Vec<Tensor>,
+}
+
+impl Sums {
+    fn new(device: &Device, metrics: usize) -> Result<Sums> {
+        let zero = || Tensor::zeros(device, Vec::<usize>::new());
+        Ok(Sums {
+            loss: zero()?,
+            metrics: (0..metrics).map(|_| zero()).collect::<Result<_>>()?,
+        })
+    }
+
+    fn add(&self, loss_rows: &Tensor, metric_rows: &[Tensor]) -> Result<()> {
+        let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
+        axpy(&self.loss, 1.0, &total(loss_rows)?)?;
+        for (acc, rows) in self.metrics.iter().zip(metric_rows) {
+            axpy(acc, 1.0, &total(rows)?)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the sums back (blocking) as means over `samples`.
+    fn read(&self, compiled: &Compiled, samples: usize) -> Result<Evaluation> {
+        let mean =
+            |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0] / samples.max(1) as f32) };
+        Ok(Evaluation {
+            loss: mean(&self.loss)?,
+            metrics: compiled
+                .metrics
+                .iter()
+                .zip(&self.metrics)
+                .map(|(m, t)| Ok((m.name().to_string(), mean(t)?)))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+fn forward(layers: &mut [Box<dyn Layer>], x: &Tensor, training: bool) -> Result<Tensor> {
+    layers
+        .iter_mut()
+        .try_fold(x.clone(), |h, layer| layer.forward(&h, training))
+}
+
+/// Forward, loss and metrics into `sums`; with `train`, backward and the optimizer update.
+fn step(
+    layers: &mut [Box<dyn Layer>],
+    compiled: &mut Compiled,
+    x: &Tensor,
+    y: &Tensor,
+    sums: &Sums,
+    train: bool,
+) -> Result<Tensor> {
+    let pred = forward(layers, x, train)?;
+    let last = layers
+        .last_mut()
+        .expect("compile checked the model has layers");
+    let logits = last
+        .logits()
+        .map(|l| l.reshape(pred.dims().to_vec()))
+        .transpose()?;
+    let (loss_rows, grad) =
+        compiled
+            .loss
+            .forward_backward(&pred, logits.as_ref(), last.activation(), y, train)?;
+    let metric_rows: Vec<Tensor> = compiled
+        .metrics
+        .iter()
+        .map(|m| m.per_sample(compiled.loss, &pred, y))
+        .collect::<Result<_>>()?;
+    sums.add(&loss_rows, &metric_rows)?;
+    if let Some(grad) = grad {
+        let n = layers.len();
+        let mut d = match grad {
+            Grad::Logits(dz) => layers[n - 1].backward_from_logits(&dz, n > 1)?,
+            Grad::Output(dy) => layers[n - 1].backward(&dy, n > 1)?,
+        };
+        for i in (0..n - 1).rev() {
+            let dy = d
+                .take()
+                .expect("every layer but the first passes a gradient down");
+            d = layers[i].backward(&dy, i > 0)?;
+        }
+        let built = compiled
+            .built
+            .as_mut()
+            .expect("a model is built before it trains");
+        built.step += 1;
+        let params = layers.iter_mut().flat_map(|l| l.params_mut());
+        for (p, slots) in params.zip(&built.slots) {
+            let g = p
+                .grad
+                .take()
+                .ok_or_else(|| Error::Config(format!("no gradient for a {} weight", p.role)))?;
+            compiled.optimizer.apply(&p.value, slots, &g, built.step)?;
+        }
+    }
+    if let Device::Gpu(ctx) = &compiled.device {
+        ctx.flush()?;
+    }
+    Ok(pred)
+}
+
+/// Validated samples of one data set, with the per-sample dims of x and of the targets.
+struct Prepared {
+    source: Source,
+    n: usize,
+    x_dims: Vec<usize>,
+    y_dims: Vec<usize>,
+}
+
+fn prepare(
+    model: &mut Sequential,
+    x: ndarray::ArrayViewD<'_, f32>,
+    y: ndarray::ArrayViewD<'_, f32>,
+    what: &str,
+) -> Result<Prepared> {
+    model.ensure_built(x.shape())?;
+    let (_, compiled) = model.parts()?;
+    let built = compiled.built.as_ref().expect("ensure_built");
+    let n = check_x(&built.spec, &x, what)?;
+    let y = dense_targets(compiled.loss, &built.output, &y, n, what)?;
+    let (x_dims, y_dims) = (x.shape()[1..].to_vec(), y.shape()[1..].to_vec());
+    Ok(Prepared {
+        source: Source::new(&compiled.device, x.to_owned(), y)?,
+        n,
+        x_dims,
+        y_dims,
+    })
+}
+
+fn check_batch_size(batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::Config("batch_size must be at least 1".into()));
+    }
+    Ok(())
+}
+
+impl Sequential {
+    /// Trains for `opts.epochs` epochs on `x` `[N, ...input]` and targets `y` (one-hot
+    /// `[N, C]`, class ids `[N]` for the sparse loss, or values shaped like the output).
+    pub fn fit<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+        opts: FitOptions,
+    ) -> Result<History>
+    where
+        S1: Data<Elem = f32>,
+        D1: Dimension,
+        S2: Data<Elem = f32>,
+        D2: Dimension,
+    {
+        check_batch_size(opts.batch_size)?;
+        let (x, y) = (x.view().into_dyn(), y.view().into_dyn());
+        if !(0.0..1.0).contains(&opts.validation_split) {
+            return Err(Error::Config(format!(
+                "validation_split must be in [0, 1), got {}",
+                opts.validation_split
+            )));
+        }
+        let n_all = x.shape().first().copied().unwrap_or(0);
+        let split = ((n_all as f64) * (1.0 - f64::from(opts.validation_split))) as usize;
+        let (x_train, x_val) = x.split_at(Axis(0), split.min(n_all));
+        let (y_train, y_val) = if y.ndim() > 0 && y.shape()[0] == n_all {
+            y.split_at(Axis(0), split)
+        } else {
+            (y.view(), y.slice_axis(Axis(0), (0..0).into()))
+        };
+        let train = prepare(self, x_train, y_train, "x")?;
+        let val = match (&opts.validation_data, opts.validation_split > 0.0) {
+            (Some((vx, vy)), _) => Some(prepare(self, vx.view(), vy.view(), "validation data")?),
+            (None, true) => Some(prepare(self, x_val, y_val, "validation split")?),
+            (None, false) => None,
+        };
+        let mut rng = StdRng::seed_from_u64(opts.seed);
+        let mut order: Vec<usize> = (0..train.n).collect();
+        let mut history = History::default();
+        let (layers, compiled) = self.parts()?;
+        let steps = train.n.div_ceil(opts.batch_size);
+        for epoch in 0..opts.epochs {
+            if opts.shuffle {
+                order.shuffle(&mut rng);
+            }
+            let mut progress = Progress::new(opts.verbose, epoch, opts.epochs, steps);
+            let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
+            let mut seen = 0;
+            for (b, idx) in order.chunks(opts.batch_size).enumerate() {
+                let (xb, yb) =
+                    train
+                        .source
+                        .batch(&compiled.device, idx, &train.x_dims, &train.y_dims)?;
+                compiled
+                    .built
+                    .as_ref()
+                    .expect("prepared")
+                    .spec
+                    .check_batch(b, xb.dims())?;
+                step(layers, compiled, &xb, &yb, &sums, true)?;
+                seen += idx.len();
+                if progress.wants_update(b + 1) {
+                    progress.update(b + 1, &sums.read(compiled, seen)?.logs(""));
+                }
+            }
+            let mut logs = sums.read(compiled, train.n)?.logs("");
+            if let Some(val) = &val {
+                logs.extend(
+                    evaluate_prepared(layers, compiled, val, opts.batch_size)?.logs("val_"),
+                );
+            }
+            progress.finish(&logs);
+            history.push(&logs);
+        }
+        Ok(history)
+    }
+
+    /// Loss and metrics on `x`, `y` in batches of 32.
+    pub fn evaluate<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+    ) -> Result<Evaluation>
+    where
+        S1: Data<Elem = f32>,
+        D1: Dimension,
+        S2: Data<Elem = f32>,
+        D2: Dimension,
+    {
+        let data = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
+        let (layers, compiled) = self.parts()?;
+        evaluate_prepared(layers, compiled, &data, 32)
+    }
+
+    /// The model's outputs `[N, ...output]` for `x`, in batches of 32.
+    pub fn predict<S, D>(&mut self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>>
+    where
+        S: Data<Elem = f32>,
+        D: Dimension,
+    {
+        self.predict_batched(x, 32)
+    }
+
+    /// [`Sequential::predict`] with a batch size.
+    pub fn predict_batched<S, D>(
+        &mut self,
+        x: &ArrayBase<S, D>,
+        batch_size: usize,
+    ) -> Result<ArrayD<f32>>
+    where
+        S: Data<Elem = f32>,
+        D: Dimension,
+    {
+        check_batch_size(batch_size)?;
+        let x = x.view().into_dyn();
+        self.ensure_built(x.shape())?;
+        let (layers, compiled) = self.parts()?;
+        let n = check_x(&compiled.built.as_ref().expect("built").spec, &x, "x")?;
+        let mut outputs = Vec::new();
+        for start in (0..n).step_by(batch_size) {
+            let xb = Tensor::from_array(
+                &compiled.device,
+                &x.slice_axis(Axis(0), (start..(start + batch_size).min(n)).into()),
+            )?;
+            outputs.push(forward(layers, &xb, false)?);
+        }
+        let arrays: Vec<ArrayD<f32>> = outputs
+            .iter()
+            .map(Tensor::to_array_blocking)
+            .collect::<Result<_>>()?;
+        let views: Vec<_> = arrays.iter().map(|a| a.view()).collect();
+        ndarray::concatenate(Axis(0), &views)
+            .map_err(|e| Error::Data(format!("joining prediction batches: {e}")))
+    }
+
+    /// One training step on one batch; returns its mean loss (reading it back blocks).
+    pub fn train_on_batch<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+    ) -> Result<f32>
+    where
+        S1: Data<Elem = f32>,
+        D1: Dimension,
+        S2: Data<Elem = f32>,
+        D2: Dimension,
+    {
+        let data = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
+        let (layers, compiled) = self.parts()?;
+        let idx: Vec<usize> = (0..data.n).collect();
+        let (xb, yb) = data
+            .source
+            .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
+        let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
+        step(layers, compiled, &xb, &yb, &sums, true)?;
+        Ok(sums.read(compiled, data.n)?.loss)
+    }
+}
+
+fn evaluate_prepared(
+    layers: &mut [Box<dyn Layer>],
+    compiled: &mut Compiled,
+    data: &Prepared,
+    batch_size: usize,
+) -> Result<Evaluation> {
+    let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
+    let idx: Vec<usize> = (0..data.n).collect();
+    for chunk in idx.chunks(batch_size) {
+        let (xb, yb) = data
+            .source
+            .batch(&compiled.device, chunk, &data.x_dims, &data.y_dims)?;
+        step(layers, compiled, &xb, &yb, &sums, false)?;
+    }
+    sums.read(compiled, data.n)
+}
