@@ -66,7 +66,8 @@ fn forward(layers: &mut [Box<dyn Layer>], x: &Tensor, training: bool) -> Result<
         .try_fold(x.clone(), |h, layer| layer.forward(&h, training))
 }
 
-/// Forward, loss and metrics into `sums`; with `train`, backward and the optimizer update.
+/// Forward, loss and metrics into `sums`; with `train`, backward and the optimizer update;
+/// then one submit.
 fn step(
     layers: &mut [Box<dyn Layer>],
     compiled: &mut Compiled,
@@ -75,7 +76,27 @@ fn step(
     sums: &Sums,
     train: bool,
 ) -> Result<Tensor> {
-    let pred = forward(layers, x, train)?;
+    let pred = forward_backward(layers, compiled, x, y, sums, train)?;
+    if train {
+        update(layers, compiled)?;
+    }
+    if let Device::Gpu(ctx) = &compiled.device {
+        ctx.flush()?;
+    }
+    Ok(pred)
+}
+
+/// Forward, loss and metrics into `sums`, and with `grads` the backward pass, which leaves
+/// each weight's gradient in its `Param`.
+fn forward_backward(
+    layers: &mut [Box<dyn Layer>],
+    compiled: &Compiled,
+    x: &Tensor,
+    y: &Tensor,
+    sums: &Sums,
+    grads: bool,
+) -> Result<Tensor> {
+    let pred = forward(layers, x, grads)?;
     let last = layers
         .last_mut()
         .expect("compile checked the model has layers");
@@ -86,7 +107,7 @@ fn step(
     let (loss_rows, grad) =
         compiled
             .loss
-            .forward_backward(&pred, logits.as_ref(), last.activation(), y, train)?;
+            .forward_backward(&pred, logits.as_ref(), last.activation(), y, grads)?;
     let metric_rows: Vec<Tensor> = compiled
         .metrics
         .iter()
@@ -105,24 +126,26 @@ fn step(
                 .expect("every layer but the first passes a gradient down");
             d = layers[i].backward(&dy, i > 0)?;
         }
-        let built = compiled
-            .built
-            .as_mut()
-            .expect("a model is built before it trains");
-        built.step += 1;
-        let params = layers.iter_mut().flat_map(|l| l.params_mut());
-        for (p, slots) in params.zip(&built.slots) {
-            let g = p
-                .grad
-                .take()
-                .ok_or_else(|| Error::Config(format!("no gradient for a {} weight", p.role)))?;
-            compiled.optimizer.apply(&p.value, slots, &g, built.step)?;
-        }
-    }
-    if let Device::Gpu(ctx) = &compiled.device {
-        ctx.flush()?;
     }
     Ok(pred)
+}
+
+/// One optimizer step on every weight from the gradients the backward pass left.
+fn update(layers: &mut [Box<dyn Layer>], compiled: &mut Compiled) -> Result<()> {
+    let built = compiled
+        .built
+        .as_mut()
+        .expect("a model is built before it trains");
+    built.step += 1;
+    let params = layers.iter_mut().flat_map(|l| l.params_mut());
+    for (p, slots) in params.zip(&built.slots) {
+        let g = p
+            .grad
+            .take()
+            .ok_or_else(|| Error::Config(format!("no gradient for a {} weight", p.role)))?;
+        compiled.optimizer.apply(&p.value, slots, &g, built.step)?;
+    }
+    Ok(())
 }
 
 /// Validated samples of one data set, with the per-sample dims of x and of the targets.
@@ -317,6 +340,46 @@ impl Sequential {
         let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
         step(layers, compiled, &xb, &yb, &sums, true)?;
         Ok(sums.read(compiled, data.n)?.loss)
+    }
+}
+
+impl Sequential {
+    /// The gradient of the batch's mean loss w.r.t. every weight, by weight name, computed
+    /// as a training step would but without updating anything (for checks and parity tests).
+    pub fn gradients<S1, D1, S2, D2>(
+        &mut self,
+        x: &ArrayBase<S1, D1>,
+        y: &ArrayBase<S2, D2>,
+    ) -> Result<Vec<(String, ArrayD<f32>)>>
+    where
+        S1: Data<Elem = f32>,
+        D1: Dimension,
+        S2: Data<Elem = f32>,
+        D2: Dimension,
+    {
+        let data = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
+        let (layers, compiled) = self.parts()?;
+        let idx: Vec<usize> = (0..data.n).collect();
+        let (xb, yb) = data
+            .source
+            .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
+        let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
+        forward_backward(layers, compiled, &xb, &yb, &sums, true)?;
+        let mut out = Vec::new();
+        for (i, layer) in layers.iter_mut().enumerate() {
+            let kind = layer.kind();
+            for p in layer.params_mut() {
+                let g = p
+                    .grad
+                    .take()
+                    .ok_or_else(|| Error::Config(format!("no gradient for a {} weight", p.role)))?;
+                out.push((
+                    format!("layers.{i}.{kind}.{}", p.role),
+                    g.to_array_blocking()?,
+                ));
+            }
+        }
+        Ok(out)
     }
 }
 
