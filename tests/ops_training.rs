@@ -167,3 +167,82 @@ fn gathering_an_index_past_the_rows_is_a_data_error_on_the_cpu() {
         other => panic!("expected a data error, got {other:?}"),
     }
 }
+
+/// Batch-mean loss from per-row values, in f64.
+fn mean_of(rows: &Tensor) -> f64 {
+    let v = rows.to_vec_blocking().unwrap();
+    v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64
+}
+
+#[test]
+fn every_loss_gradient_matches_central_finite_differences_on_the_cpu() {
+    let device = Device::cpu();
+    let mut rng = rng("loss_fd");
+    let (r, c) = (3, 4);
+    let y_bin: Vec<f32> = (0..r * c)
+        .map(|_| f32::from(u8::from(rng.random_bool(0.5))))
+        .collect();
+    let mut y_hot = vec![0.0; r * c];
+    for row in 0..r {
+        y_hot[row * c + rng.random_range(0..c)] = 1.0;
+    }
+    let probs = uniform(&mut rng, r * c, 0.05, 0.95);
+    let logits = uniform(&mut rng, r * c, -3.0, 3.0);
+    type Fwd = Box<dyn Fn(&Tensor, &Tensor) -> Tensor>;
+    type Bwd = Box<dyn Fn(&Tensor, &Tensor) -> Tensor>;
+    let elem = 1.0 / (r * c) as f32;
+    let cases: Vec<(&str, Vec<f32>, Vec<f32>, Fwd, Bwd)> = vec![
+        (
+            "bce",
+            probs.clone(),
+            y_bin.clone(),
+            Box::new(|p, y| bce_forward(p, y).unwrap()),
+            Box::new(move |p, y| bce_backward(p, y, elem).unwrap()),
+        ),
+        (
+            "mse",
+            probs,
+            y_bin.clone(),
+            Box::new(|p, y| mse_forward(p, y).unwrap()),
+            Box::new(move |p, y| mse_backward(p, y, elem).unwrap()),
+        ),
+        (
+            "sigmoid_xent",
+            logits.clone(),
+            y_bin,
+            Box::new(|z, y| sigmoid_xent_forward(z, y).unwrap().1),
+            Box::new(move |z, y| {
+                let probs = sigmoid_xent_forward(z, y).unwrap().0;
+                wgfit::ops::softmax::softmax_xent_backward(&probs, y, elem).unwrap()
+            }),
+        ),
+        (
+            "softmax_xent",
+            logits,
+            y_hot,
+            Box::new(|z, y| wgfit::ops::softmax::softmax_xent_forward(z, y).unwrap().1),
+            Box::new(move |z, y| {
+                let probs = wgfit::ops::softmax::softmax_xent_forward(z, y).unwrap().0;
+                wgfit::ops::softmax::softmax_xent_backward(&probs, y, 1.0 / r as f32).unwrap()
+            }),
+        ),
+    ];
+    for (name, input, target, fwd, bwd) in cases {
+        let y = Tensor::from_vec(&device, [r, c], target).unwrap();
+        let at = |v: &[f32]| Tensor::from_vec(&device, [r, c], v.to_vec()).unwrap();
+        let grad = bwd(&at(&input), &y).to_vec_blocking().unwrap();
+        let h = 1e-3f32;
+        for i in 0..input.len() {
+            let (mut up, mut down) = (input.clone(), input.clone());
+            up[i] += h;
+            down[i] -= h;
+            let fd = ((mean_of(&fwd(&at(&up), &y)) - mean_of(&fwd(&at(&down), &y)))
+                / f64::from(2.0 * h)) as f32;
+            assert!(
+                (fd - grad[i]).abs() <= 1e-2 * grad[i].abs().max(fd.abs()) + 1e-4,
+                "{name}[{i}]: gradient {} but finite differences give {fd}",
+                grad[i]
+            );
+        }
+    }
+}
