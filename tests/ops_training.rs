@@ -190,8 +190,9 @@ fn every_loss_gradient_matches_central_finite_differences_on_the_cpu() {
     let logits = uniform(&mut rng, r * c, -3.0, 3.0);
     type Fwd = Box<dyn Fn(&Tensor, &Tensor) -> Tensor>;
     type Bwd = Box<dyn Fn(&Tensor, &Tensor) -> Tensor>;
+    type Case = (&'static str, Vec<f32>, Vec<f32>, Fwd, Bwd);
     let elem = 1.0 / (r * c) as f32;
-    let cases: Vec<(&str, Vec<f32>, Vec<f32>, Fwd, Bwd)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "bce",
             probs.clone(),
