@@ -7,6 +7,10 @@
 // bce_forward/backward: pred holds probabilities, clipped to [eps, 1 - eps] (zero gradient
 //                       where clipped): -(y log p + (1 - y) log(1 - p)).
 // mse_forward/backward: (p - y)^2, gradient 2 scale (p - y).
+// cce_forward/backward: categorical crossentropy of probabilities, as Keras: q = p / sum(p),
+//                       clipped to [eps, 1 - eps], loss = -sum_c y log q (summed over C, not
+//                       averaged); with a_c = -y_c / q_c (0 where clipped) the gradient is
+//                       scale (a_j - sum_c a_c q_c) / sum(p). One invocation per row.
 // accuracy_categorical: out[r] = 1 when argmax pred == argmax truth (first index on ties).
 // accuracy_binary:      out[r] = mean_c [(pred > 0.5) == (truth > 0.5)].
 
@@ -166,4 +170,51 @@ fn accuracy_binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         s += select(0.0, 1.0, (pred[i] > 0.5) == (truth[i] > 0.5));
     }
     out[r] = s / f32(p.cols);
+}
+
+@compute @workgroup_size(256)
+fn cce_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = index(gid, nwg);
+    if r >= p.rows {
+        return;
+    }
+    let base = r * p.cols;
+    var total = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        total += pred[base + c];
+    }
+    var s = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        s -= truth[base + c] * log_prob(clip(pred[base + c] / total));
+    }
+    out[r] = s;
+}
+
+@compute @workgroup_size(256)
+fn cce_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let r = index(gid, nwg);
+    if r >= p.rows {
+        return;
+    }
+    let base = r * p.cols;
+    var total = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        total += pred[base + c];
+    }
+    // sum_c a_c q_c, where a_c q_c = -y_c for every entry that was not clipped.
+    var dot = 0.0;
+    for (var c = 0u; c < p.cols; c++) {
+        let q = pred[base + c] / total;
+        if q >= p.eps && q <= 1.0 - p.eps {
+            dot -= truth[base + c];
+        }
+    }
+    for (var c = 0u; c < p.cols; c++) {
+        let q = pred[base + c] / total;
+        var a = 0.0;
+        if q >= p.eps && q <= 1.0 - p.eps {
+            a = -truth[base + c] / q;
+        }
+        out[base + c] = p.scale * (a - dot) / total;
+    }
 }

@@ -5,6 +5,8 @@
 //                       With m = max z and s = 1 + r = sum exp(z - m), it is computed as
 //                       (m - z_rc) + log1p(r): every term is non-negative, so a confident
 //                       row's small loss keeps its relative precision (log(s) would not).
+// softmax_backward:     probs: [R, C], dy: [R, C] -> dz: [R, C]; dz = probs (dy - sum(dy probs)),
+//                       the Jacobian product for a softmax output under any other loss.
 // softmax_xent_backward: probs: [R, C], y: [R, C] -> grad: [R, C]; grad = scale (probs - y),
 //                       the exact gradient of the loss above w.r.t. z (scale = 1/R for a mean).
 // The row kernels give each row one workgroup of 64 invocations that reduce through
@@ -139,4 +141,25 @@ fn softmax_xent_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
         return;
     }
     out[i] = p.scale * (in0[i] - in1[i]);
+}
+
+@compute @workgroup_size(64)
+fn softmax_backward(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let row = wid.x + wid.y * nwg.x;
+    if row >= p.rows {
+        return;
+    }
+    let base = row * p.cols;
+    var d = 0.0;
+    for (var c = lid.x; c < p.cols; c += LANES) {
+        d += in1[base + c] * in0[base + c];
+    }
+    d = reduce_sum(d, lid.x);
+    for (var c = lid.x; c < p.cols; c += LANES) {
+        out[base + c] = in0[base + c] * (in1[base + c] - d);
+    }
 }

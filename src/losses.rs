@@ -39,23 +39,6 @@ impl Loss {
         }
     }
 
-    /// Rejects combinations this version cannot train, at compile time.
-    pub(crate) fn check_output(self, last: Activation) -> Result<()> {
-        match (self, last) {
-            (Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy, Activation::Softmax) => Ok(()),
-            (Loss::CategoricalCrossentropy | Loss::SparseCategoricalCrossentropy, other) => Err(Error::Config(format!(
-                "{} needs a softmax output layer in this version (the last layer's activation is {})",
-                self.name(),
-                other.name()
-            ))),
-            (_, Activation::Softmax) => Err(Error::Config(format!(
-                "a softmax output trains only with (sparse) categorical crossentropy, not {}",
-                self.name()
-            ))),
-            _ => Ok(()),
-        }
-    }
-
     /// Per-sample losses `[B]` and the gradient of their batch mean, from the model's output
     /// `pred` (and `logits`, the last layer's pre-activation values, when the loss fuses).
     /// `y` is one-hot for the sparse loss (converted on the host).

@@ -8,8 +8,8 @@ use common::{cross_check, gpu, gpu_split, random_input, rng, uniform, Input, Tol
 use rand::Rng;
 use wgfit::ops::gather::gather_rows;
 use wgfit::ops::loss::{
-    accuracy_binary, accuracy_categorical, bce_backward, bce_forward, mse_backward, mse_forward,
-    sigmoid_xent_forward,
+    accuracy_binary, accuracy_categorical, bce_backward, bce_forward, cce_backward, cce_forward,
+    mse_backward, mse_forward, sigmoid_xent_forward,
 };
 use wgfit::ops::rmsprop::{rmsprop_update, RmsPropStep};
 use wgfit::ops::sgd::sgd_update;
@@ -68,6 +68,24 @@ fn losses_and_their_gradients_match_cpu() {
                     mse_backward(&t[0], &t[1], scale)?,
                 ])
             },
+        );
+        let positive = (vec![r, c], uniform(&mut rng, r * c, 0.01, 1.0));
+        cross_check(
+            &format!("cce {name}"),
+            &[positive.clone(), p.clone()],
+            Tol::Rel(1e-5),
+            |t| {
+                Ok(vec![
+                    cce_forward(&t[0], &t[1])?,
+                    cce_backward(&t[0], &t[1], scale)?,
+                ])
+            },
+        );
+        cross_check(
+            &format!("softmax_backward {name}"),
+            &[positive, z.clone()],
+            Tol::Rel(1e-5),
+            |t| Ok(vec![wgfit::ops::softmax::softmax_backward(&t[0], &t[1])?]),
         );
         cross_check(&format!("accuracy {name}"), &[z, p], Tol::Rel(0.0), |t| {
             Ok(vec![
@@ -192,7 +210,34 @@ fn every_loss_gradient_matches_central_finite_differences_on_the_cpu() {
     type Bwd = Box<dyn Fn(&Tensor, &Tensor) -> Tensor>;
     type Case = (&'static str, Vec<f32>, Vec<f32>, Fwd, Bwd);
     let elem = 1.0 / (r * c) as f32;
+    let positive = uniform(&mut rng, r * c, 0.05, 1.0);
+    let weights = uniform(&mut rng, r * c, -1.0, 1.0);
     let cases: Vec<Case> = vec![
+        (
+            "cce",
+            positive,
+            y_hot.clone(),
+            Box::new(|p, y| cce_forward(p, y).unwrap()),
+            Box::new(move |p, y| cce_backward(p, y, 1.0 / r as f32).unwrap()),
+        ),
+        (
+            // softmax then a weighted sum (w plays y): d/dz of mean_rows sum_c w_c softmax(z)_c
+            "softmax",
+            logits.clone(),
+            weights,
+            Box::new(|z, w| {
+                let p = wgfit::ops::softmax::softmax(z).unwrap();
+                let prod =
+                    wgfit::ops::elementwise::binary(&p, w, wgfit::ops::elementwise::BinaryOp::Mul)
+                        .unwrap();
+                wgfit::ops::reduce::sum(&prod, 1).unwrap()
+            }),
+            Box::new(move |z, w| {
+                let p = wgfit::ops::softmax::softmax(z).unwrap();
+                let dy = wgfit::ops::elementwise::affine(w, 1.0 / r as f32, 0.0).unwrap();
+                wgfit::ops::softmax::softmax_backward(&p, &dy).unwrap()
+            }),
+        ),
         (
             "bce",
             probs.clone(),

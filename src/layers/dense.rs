@@ -10,7 +10,7 @@ use crate::initializers::Initializer;
 use crate::ops::bias_act::{bias_act_backward, bias_act_forward};
 use crate::ops::matmul::{matmul, Transpose};
 use crate::ops::reduce::sum;
-use crate::ops::softmax::softmax;
+use crate::ops::softmax::{softmax, softmax_backward};
 use crate::tensor::Tensor;
 
 /// A fully connected layer, as Keras's `Dense(units, activation=..., use_bias=...)`.
@@ -186,7 +186,7 @@ impl Layer for Dense {
         Ok(out)
     }
 
-    // dlogits = dy * act'(y), then backward_from_logits
+    // dlogits = dy * act'(y) (softmax: y (dy - sum(dy y))), then backward_from_logits
     fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
         let cache = self
             .cache
@@ -194,11 +194,7 @@ impl Layer for Dense {
             .ok_or_else(|| Error::Config("Dense backward before a training forward".into()))?;
         let dy2 = dy.reshape(cache.y.dims().to_vec())?;
         let dz = match self.activation {
-            Activation::Softmax => {
-                return Err(Error::Config(
-                    "a softmax output trains only with (sparse) categorical crossentropy, which fuses its gradient".into(),
-                ))
-            }
+            Activation::Softmax => softmax_backward(&cache.y, &dy2)?,
             act => bias_act_backward(&dy2, &cache.y, act)?,
         };
         self.backward_from_logits(&dz, need_dx)

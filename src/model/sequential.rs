@@ -91,10 +91,11 @@ impl Sequential {
         loss: Loss,
         metrics: &[Metric],
     ) -> Result<()> {
-        let last = self.layers.last().ok_or_else(|| {
-            Error::Config("the model has no layers; add some before compile".into())
-        })?;
-        loss.check_output(last.activation())?;
+        if self.layers.is_empty() {
+            return Err(Error::Config(
+                "the model has no layers; add some before compile".into(),
+            ));
+        }
         for m in metrics {
             m.check(loss)?;
         }

@@ -32,6 +32,7 @@ struct Params {
 /// The row ops, with their CPU twins (per row of C values -> one value).
 #[derive(Clone, Copy)]
 enum RowOp {
+    Cce,
     Bce,
     Mse,
     AccuracyCategorical,
@@ -41,6 +42,7 @@ enum RowOp {
 impl RowOp {
     fn entry(self) -> &'static str {
         match self {
+            RowOp::Cce => "cce_forward",
             RowOp::Bce => "bce_forward",
             RowOp::Mse => "mse_forward",
             RowOp::AccuracyCategorical => "accuracy_categorical",
@@ -51,6 +53,13 @@ impl RowOp {
     fn cpu(self, p: &[f32], y: &[f32]) -> f32 {
         let c = p.len() as f32;
         match self {
+            RowOp::Cce => {
+                let total: f32 = p.iter().sum();
+                -p.iter()
+                    .zip(y)
+                    .map(|(&q, &t)| t * log_prob((q / total).clamp(EPSILON, 1.0 - EPSILON)))
+                    .sum::<f32>()
+            }
             RowOp::Bce => {
                 -p.iter()
                     .zip(y)
@@ -150,6 +159,65 @@ fn rows(op: RowOp, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
                 groups(r),
             )?;
             Ok(gpu_tensor(&device, shape, out))
+        }
+    }
+}
+
+/// Categorical crossentropy of probabilities per row, as Keras: normalised to sum 1, clipped
+/// to [1e-7, 1 - 1e-7], `-sum y log q` (summed over the classes).
+pub fn cce_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
+    rows(RowOp::Cce, pred, target)
+}
+
+/// Gradient of `scale * sum(cce)` w.r.t. the probabilities, through the normalisation (0
+/// through clipped entries).
+pub fn cce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor> {
+    let (device, r, c) = check("cce_backward", pred, target)?;
+    match &device {
+        Device::Cpu => {
+            let (ps, ys) = (host(pred), host(target));
+            let mut out = Vec::with_capacity(r * c);
+            for (p, y) in ps.f32().chunks(c).zip(ys.f32().chunks(c)) {
+                let total: f32 = p.iter().sum();
+                let a: Vec<f32> = p
+                    .iter()
+                    .zip(y)
+                    .map(|(&q, &t)| {
+                        let q = q / total;
+                        if (EPSILON..=1.0 - EPSILON).contains(&q) {
+                            -t / q
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                // sum_c a_c q_c, where a_c q_c = -y_c for every entry that was not clipped.
+                let dot: f32 = -p
+                    .iter()
+                    .zip(y)
+                    .filter(|(&q, _)| (EPSILON..=1.0 - EPSILON).contains(&(q / total)))
+                    .map(|(_, &t)| t)
+                    .sum::<f32>();
+                out.extend(a.iter().map(|&a| scale * (a - dot) / total));
+            }
+            Tensor::from_vec(&device, pred.shape().clone(), out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, pred.shape())?;
+            let params = Params {
+                rows: r as u32,
+                cols: c as u32,
+                eps: EPSILON,
+                scale,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "cce_backward",
+                &[buf(pred), buf(target), &out],
+                bytemuck::bytes_of(&params),
+                groups(r),
+            )?;
+            Ok(gpu_tensor(&device, pred.shape().clone(), out))
         }
     }
 }

@@ -114,6 +114,41 @@ pub fn softmax_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> 
     }
 }
 
+/// Backward of a softmax output under a loss that does not fuse with it:
+/// `dz = probs (dy - sum(dy probs))` per row.
+pub fn softmax_backward(probs: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    let device = f32_device("softmax_backward", &[probs, dy])?;
+    same_shape("softmax_backward", probs, dy)?;
+    let (rows, cols) = rows_cols(probs)?;
+    match &device {
+        Device::Cpu => {
+            let (p, g) = (host(probs), host(dy));
+            let mut out = Vec::with_capacity(rows * cols);
+            for (p, g) in p.f32().chunks(cols).zip(g.f32().chunks(cols)) {
+                let d: f32 = p.iter().zip(g).map(|(&p, &g)| g * p).sum();
+                out.extend(p.iter().zip(g).map(|(&p, &g)| p * (g - d)));
+            }
+            Tensor::from_vec(&device, probs.shape().clone(), out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, probs.shape())?;
+            let params = Params {
+                rows: rows as u32,
+                cols: cols as u32,
+                scale: 1.0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "softmax_backward",
+                &[buf(probs), &out, buf(dy)],
+                bytemuck::bytes_of(&params),
+                rows as u64,
+            )?;
+            Ok(gpu_tensor(&device, probs.shape().clone(), out))
+        }
+    }
+}
+
 /// Gradient of `scale * sum_rows(loss)` w.r.t. the logits: `scale * (probs - y)`.
 pub fn softmax_xent_backward(probs: &Tensor, y: &Tensor, scale: f32) -> Result<Tensor> {
     let device = f32_device("softmax_xent_backward", &[probs, y])?;
