@@ -9,6 +9,7 @@ pub mod bias_act;
 pub mod elementwise;
 pub mod gather;
 pub mod loss;
+pub mod lstm_cell;
 pub mod masked_reduce;
 pub mod matmul;
 pub mod reduce;

@@ -1,0 +1,95 @@
+// One LSTM time step, fused: recurrent matmul h(t-1) · R + input projection (bias included)
+// -> gates i, f, g, o (Keras order) -> c(t), h(t), with the mask applied (a masked step keeps
+// h and c unchanged). One invocation per (b, u); the host dispatches it once per step.
+// xp: [B, T, 4U] (x · kernel + bias), rk: [U, 4U], mask: [B, T] (1 keeps a step; read only
+// when has_mask), hseq, cseq: [B, T, U] (h and c after each step; step t - 1 is the state),
+// gates: [B, T, 4U] (i, f, g, o after their activations; 0 at masked steps),
+// hprev: [B, T, U] (h before each step, for the recurrent kernel's gradient).
+
+struct Params {
+    batch: u32,
+    steps: u32,
+    units: u32,
+    t: u32,
+    has_mask: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xp: array<f32>;
+@group(0) @binding(2) var<storage, read> rk: array<f32>;
+@group(0) @binding(3) var<storage, read> mask: array<f32>;
+@group(0) @binding(4) var<storage, read_write> hseq: array<f32>;
+@group(0) @binding(5) var<storage, read_write> cseq: array<f32>;
+@group(0) @binding(6) var<storage, read_write> gates: array<f32>;
+@group(0) @binding(7) var<storage, read_write> hprev: array<f32>;
+
+fn sigmoid(x: f32) -> f32 {
+    return 1.0 / (1.0 + exp(-x));
+}
+
+// Cephes tanhf, as in bias_act.wgsl and the CPU twin.
+fn tanh_f32(x: f32) -> f32 {
+    let z = min(abs(x), 9.0);
+    if z >= 0.625 {
+        return sign(x) * (1.0 - 2.0 / (exp(2.0 * z) + 1.0));
+    }
+    let z2 = x * x;
+    let poly = (((-5.70498872745e-3 * z2 + 2.06390887954e-2) * z2 - 5.37397155531e-2) * z2
+        + 1.33314422036e-1) * z2 - 3.33332819422e-1;
+    return poly * z2 * x + x;
+}
+
+@compute @workgroup_size(256)
+fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if i >= p.batch * p.units {
+        return;
+    }
+    let u_count = p.units;
+    let b = i / u_count;
+    let u = i % u_count;
+    let t = p.t;
+    let bt = b * p.steps + t;
+    var h_prev = 0.0;
+    var c_prev = 0.0;
+    if t > 0u {
+        h_prev = hseq[(bt - 1u) * u_count + u];
+        c_prev = cseq[(bt - 1u) * u_count + u];
+    }
+    hprev[bt * u_count + u] = h_prev;
+    let g_base = bt * 4u * u_count;
+    if p.has_mask != 0u && mask[bt] == 0.0 {
+        hseq[bt * u_count + u] = h_prev;
+        cseq[bt * u_count + u] = c_prev;
+        for (var k = 0u; k < 4u; k++) {
+            gates[g_base + k * u_count + u] = 0.0;
+        }
+        return;
+    }
+    var z: array<f32, 4>;
+    for (var k = 0u; k < 4u; k++) {
+        z[k] = xp[g_base + k * u_count + u];
+    }
+    if t > 0u {
+        let h_base = (bt - 1u) * u_count;
+        for (var j = 0u; j < u_count; j++) {
+            let hj = hseq[h_base + j];
+            let r_base = j * 4u * u_count + u;
+            for (var k = 0u; k < 4u; k++) {
+                z[k] += hj * rk[r_base + k * u_count];
+            }
+        }
+    }
+    let ig = sigmoid(z[0]);
+    let fg = sigmoid(z[1]);
+    let gg = tanh_f32(z[2]);
+    let og = sigmoid(z[3]);
+    let c = fg * c_prev + ig * gg;
+    let h = og * tanh_f32(c);
+    gates[g_base + u] = ig;
+    gates[g_base + u_count + u] = fg;
+    gates[g_base + 2u * u_count + u] = gg;
+    gates[g_base + 3u * u_count + u] = og;
+    cseq[bt * u_count + u] = c;
+    hseq[bt * u_count + u] = h;
+}

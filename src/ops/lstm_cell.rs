@@ -1,0 +1,366 @@
+//! The LSTM cell over a whole sequence, forward and backward through time
+//! (`shaders/lstm_cell.wgsl`, `shaders/lstm_cell_backward.wgsl`), with CPU twins.
+//!
+//! forward:  xp: [B, T, 4U] (x · kernel + bias), rk: [U, 4U], mask: [B, T] or none
+//!           -> hseq, cseq: [B, T, U], gates: [B, T, 4U], hprev: [B, T, U]
+//! backward: the forward's states, dh_last: [B, U] and/or dy_seq: [B, T, U]
+//!           -> dz: [B, T, 4U], the gradient w.r.t. the gates' pre-activations; from it the
+//!           layer gets dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz, dx = dz kernelᵀ.
+//! Gate order i, f, g (Keras's "c"), o. A masked step keeps h and c, so the final state is the
+//! state at the last unmasked step, whatever side the padding is on.
+
+use super::{buf, common_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::device::{Device, GpuBuffer, Kernel};
+use crate::error::Result;
+use crate::ops::bias_act::tanh_f32;
+use crate::ops::elementwise::affine;
+use crate::shape::Shape;
+use crate::tensor::{DType, Tensor};
+
+const FORWARD: Kernel = Kernel {
+    name: "lstm_cell",
+    source: include_str!("../../shaders/lstm_cell.wgsl"),
+};
+
+const BACKWARD: Kernel = Kernel {
+    name: "lstm_cell_backward",
+    source: include_str!("../../shaders/lstm_cell_backward.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    batch: u32,
+    steps: u32,
+    units: u32,
+    t: u32,
+    has_mask: u32,
+    has_dy_seq: u32,
+}
+
+/// What the forward pass keeps for the backward pass (and the outputs).
+#[derive(Debug, Clone)]
+pub struct LstmStates {
+    /// h after each step: [B, T, U] (the output sequence).
+    pub hseq: Tensor,
+    /// c after each step: [B, T, U].
+    pub cseq: Tensor,
+    /// i, f, g, o after their activations: [B, T, 4U].
+    pub gates: Tensor,
+    /// h before each step: [B, T, U].
+    pub hprev: Tensor,
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize, usize)> {
+    let &[u, u4] = rk.dims() else {
+        return Err(shape_error(
+            "lstm_cell",
+            &[None, None],
+            rk.dims(),
+            "the recurrent kernel must be [U, 4U]",
+        ));
+    };
+    if u4 != 4 * u {
+        return Err(shape_error(
+            "lstm_cell",
+            &[Some(u), Some(4 * u)],
+            rk.dims(),
+            "the recurrent kernel must be [U, 4U]",
+        ));
+    }
+    let &[b, t, g] = xp.dims() else {
+        return Err(shape_error(
+            "lstm_cell",
+            &[None, None, Some(4 * u)],
+            xp.dims(),
+            "the input projection must be [B, T, 4U]",
+        ));
+    };
+    if g != 4 * u {
+        return Err(shape_error(
+            "lstm_cell",
+            &[Some(b), Some(t), Some(4 * u)],
+            xp.dims(),
+            "the input projection must be [B, T, 4U]",
+        ));
+    }
+    if let Some(m) = mask {
+        if m.dims() != [b, t] {
+            return Err(shape_error(
+                "lstm_cell",
+                &[Some(b), Some(t)],
+                m.dims(),
+                "the mask must be [B, T]",
+            ));
+        }
+    }
+    Ok((b, t, u))
+}
+
+/// Runs the cell over all T steps (one dispatch per step on the GPU, all in one submit).
+pub fn lstm_forward(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<LstmStates> {
+    let inputs: Vec<(&Tensor, DType)> = [xp, rk]
+        .into_iter()
+        .chain(mask)
+        .map(|t| (t, DType::F32))
+        .collect();
+    let device = common_device("lstm_cell", &inputs)?;
+    let (b, t, u) = dims(xp, rk, mask)?;
+    let seq = Shape(vec![b, t, u]);
+    let gate_shape = Shape(vec![b, t, 4 * u]);
+    match &device {
+        Device::Cpu => {
+            let m = mask.map(|m| host(m).f32().to_vec());
+            let s = lstm_forward_cpu(host(xp).f32(), host(rk).f32(), m.as_deref(), b, t, u);
+            Ok(LstmStates {
+                hseq: Tensor::from_vec(&device, seq.clone(), s.0)?,
+                cseq: Tensor::from_vec(&device, seq.clone(), s.1)?,
+                gates: Tensor::from_vec(&device, gate_shape, s.2)?,
+                hprev: Tensor::from_vec(&device, seq, s.3)?,
+            })
+        }
+        Device::Gpu(ctx) => {
+            let (hseq, cseq) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
+            let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
+            let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
+            for step in 0..t {
+                let params = Params {
+                    batch: b as u32,
+                    steps: t as u32,
+                    units: u as u32,
+                    t: step as u32,
+                    has_mask: mask.is_some() as u32,
+                    has_dy_seq: 0,
+                };
+                ctx.dispatch(
+                    &FORWARD,
+                    "lstm_step",
+                    &[buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev],
+                    bytemuck::bytes_of(&params),
+                    groups(b * u),
+                )?;
+            }
+            Ok(LstmStates {
+                hseq: gpu_tensor(&device, seq.clone(), hseq),
+                cseq: gpu_tensor(&device, seq.clone(), cseq),
+                gates: gpu_tensor(&device, gate_shape, gates),
+                hprev: gpu_tensor(&device, seq, hprev),
+            })
+        }
+    }
+}
+
+/// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
+/// every step's h (`dy_seq`); returns dz: [B, T, 4U].
+pub fn lstm_backward(
+    states: &LstmStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    dh_last: Option<&Tensor>,
+    dy_seq: Option<&Tensor>,
+) -> Result<Tensor> {
+    let inputs: Vec<(&Tensor, DType)> = [&states.gates, rk]
+        .into_iter()
+        .chain(mask)
+        .chain(dh_last)
+        .chain(dy_seq)
+        .map(|t| (t, DType::F32))
+        .collect();
+    let device = common_device("lstm_cell_backward", &inputs)?;
+    let (b, t, u) = dims(&states.gates, rk, mask)?;
+    if let Some(d) = dh_last {
+        if d.dims() != [b, u] {
+            return Err(shape_error(
+                "lstm_cell_backward",
+                &[Some(b), Some(u)],
+                d.dims(),
+                "dh_last must be [B, U]",
+            ));
+        }
+    }
+    if let Some(d) = dy_seq {
+        if d.dims() != [b, t, u] {
+            return Err(shape_error(
+                "lstm_cell_backward",
+                &[Some(b), Some(t), Some(u)],
+                d.dims(),
+                "dy_seq must be [B, T, U]",
+            ));
+        }
+    }
+    let dz_shape = Shape(vec![b, t, 4 * u]);
+    // The running gradients start from dh_last (copied: the kernels update them in place).
+    let dh = match dh_last {
+        Some(d) => affine(d, 1.0, 0.0)?,
+        None => Tensor::zeros(&device, [b, u])?,
+    };
+    let dc = Tensor::zeros(&device, [b, u])?;
+    match &device {
+        Device::Cpu => {
+            let m = mask.map(|m| host(m).f32().to_vec());
+            let dy = dy_seq.map(|d| host(d).f32().to_vec());
+            let dz = lstm_backward_cpu(
+                host(&states.gates).f32(),
+                host(&states.cseq).f32(),
+                host(rk).f32(),
+                m.as_deref(),
+                host(&dh).f32().to_vec(),
+                dy.as_deref(),
+                (b, t, u),
+            );
+            Tensor::from_vec(&device, dz_shape, dz)
+        }
+        Device::Gpu(ctx) => {
+            let dz = gpu_output(ctx, &dz_shape)?;
+            let mask_buf = mask.map_or(buf(rk), buf);
+            let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
+            let (dh_buf, dc_buf) = (buf(&dh), buf(&dc));
+            for step in (0..t).rev() {
+                let params = Params {
+                    batch: b as u32,
+                    steps: t as u32,
+                    units: u as u32,
+                    t: step as u32,
+                    has_mask: mask.is_some() as u32,
+                    has_dy_seq: dy_seq.is_some() as u32,
+                };
+                let bytes = bytemuck::bytes_of(&params);
+                let all = [
+                    &dz,
+                    mask_buf,
+                    dh_buf,
+                    buf(rk),
+                    buf(&states.gates),
+                    buf(&states.cseq),
+                    dc_buf,
+                    dy_buf,
+                ];
+                ctx.dispatch(&BACKWARD, "lstm_backward_gates", &all, bytes, groups(b * u))?;
+                ctx.dispatch(
+                    &BACKWARD,
+                    "lstm_backward_h",
+                    &all[..4],
+                    bytes,
+                    groups(b * u),
+                )?;
+            }
+            Ok(gpu_tensor(&device, dz_shape, dz))
+        }
+    }
+}
+
+type CpuStates = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// CPU twin of the forward pass, step by step as the kernel runs.
+fn lstm_forward_cpu(
+    xp: &[f32],
+    rk: &[f32],
+    mask: Option<&[f32]>,
+    b: usize,
+    t: usize,
+    u: usize,
+) -> CpuStates {
+    let (mut hseq, mut cseq) = (vec![0.0; b * t * u], vec![0.0; b * t * u]);
+    let (mut gates, mut hprev) = (vec![0.0; b * t * 4 * u], vec![0.0; b * t * u]);
+    for step in 0..t {
+        for bi in 0..b {
+            let bt = bi * t + step;
+            for ui in 0..u {
+                let (h_prev, c_prev) = if step > 0 {
+                    (hseq[(bt - 1) * u + ui], cseq[(bt - 1) * u + ui])
+                } else {
+                    (0.0, 0.0)
+                };
+                hprev[bt * u + ui] = h_prev;
+                if mask.is_some_and(|m| m[bt] == 0.0) {
+                    hseq[bt * u + ui] = h_prev;
+                    cseq[bt * u + ui] = c_prev;
+                    continue;
+                }
+                let g_base = bt * 4 * u;
+                let mut z = [0.0f32; 4];
+                for (k, zk) in z.iter_mut().enumerate() {
+                    *zk = xp[g_base + k * u + ui];
+                }
+                if step > 0 {
+                    for j in 0..u {
+                        let hj = hseq[(bt - 1) * u + j];
+                        for (k, zk) in z.iter_mut().enumerate() {
+                            *zk += hj * rk[j * 4 * u + k * u + ui];
+                        }
+                    }
+                }
+                let (ig, fg, gg, og) =
+                    (sigmoid(z[0]), sigmoid(z[1]), tanh_f32(z[2]), sigmoid(z[3]));
+                let c = fg * c_prev + ig * gg;
+                for (k, v) in [ig, fg, gg, og].into_iter().enumerate() {
+                    gates[g_base + k * u + ui] = v;
+                }
+                cseq[bt * u + ui] = c;
+                hseq[bt * u + ui] = og * tanh_f32(c);
+            }
+        }
+    }
+    (hseq, cseq, gates, hprev)
+}
+
+/// CPU twin of backpropagation through time, in the kernels' order.
+fn lstm_backward_cpu(
+    gates: &[f32],
+    cseq: &[f32],
+    rk: &[f32],
+    mask: Option<&[f32]>,
+    mut dh: Vec<f32>,
+    dy: Option<&[f32]>,
+    (b, t, u): (usize, usize, usize),
+) -> Vec<f32> {
+    let mut dc = vec![0.0f32; b * u];
+    let mut dz = vec![0.0f32; b * t * 4 * u];
+    for step in (0..t).rev() {
+        for bi in 0..b {
+            let bt = bi * t + step;
+            let masked = mask.is_some_and(|m| m[bt] == 0.0);
+            let g_base = bt * 4 * u;
+            for ui in 0..u {
+                let i = bi * u + ui;
+                if let Some(dy) = dy {
+                    dh[i] += dy[bt * u + ui];
+                }
+                if masked {
+                    continue;
+                }
+                let (ig, fg, gg, og) = (
+                    gates[g_base + ui],
+                    gates[g_base + u + ui],
+                    gates[g_base + 2 * u + ui],
+                    gates[g_base + 3 * u + ui],
+                );
+                let c_prev = if step > 0 {
+                    cseq[(bt - 1) * u + ui]
+                } else {
+                    0.0
+                };
+                let tc = tanh_f32(cseq[bt * u + ui]);
+                let d_o = dh[i] * tc;
+                let dct = dc[i] + dh[i] * og * (1.0 - tc * tc);
+                dc[i] = dct * fg;
+                dz[g_base + ui] = dct * gg * ig * (1.0 - ig);
+                dz[g_base + u + ui] = dct * c_prev * fg * (1.0 - fg);
+                dz[g_base + 2 * u + ui] = dct * ig * (1.0 - gg * gg);
+                dz[g_base + 3 * u + ui] = d_o * og * (1.0 - og);
+            }
+            if masked {
+                continue;
+            }
+            for ui in 0..u {
+                let r_base = ui * 4 * u;
+                dh[bi * u + ui] = (0..4 * u).map(|k| dz[g_base + k] * rk[r_base + k]).sum();
+            }
+        }
+    }
+    dz
+}

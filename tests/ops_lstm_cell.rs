@@ -1,0 +1,53 @@
+//! The LSTM cell kernels against their CPU twins: forward over all steps and backward through
+//! time, with and without a mask, from the last state or from every step's output, for units
+//! below, at and past a workgroup and not a multiple of it. Outputs are poisoned beforehand.
+
+mod common;
+
+use common::{cross_check, rng, uniform, Input, Tol};
+use rand::Rng;
+use wgfit::ops::lstm_cell::{lstm_backward, lstm_forward};
+
+fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
+    // Each row keeps a random run of steps, padded before, after or both; row 0 keeps none.
+    let mut m = vec![0.0; b * t];
+    for row in 1..b {
+        let start = rng.random_range(0..t);
+        let end = rng.random_range(start + 1..=t);
+        m[row * t + start..row * t + end].fill(1.0);
+    }
+    m
+}
+
+#[test]
+fn lstm_forward_and_backward_match_cpu() {
+    let mut rng = rng("lstm_cell");
+    for &(b, t, u) in &[(1, 1, 1), (2, 7, 3), (3, 5, 13), (4, 3, 67), (2, 4, 257)] {
+        let xp: Input = (
+            vec![b, t, 4 * u],
+            uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
+        );
+        // Recurrent weights scaled like an orthogonal matrix's entries.
+        let scale = 1.0 / (u as f32).sqrt();
+        let rk: Input = (vec![u, 4 * u], uniform(&mut rng, u * 4 * u, -scale, scale));
+        let m: Input = (vec![b, t], mask(&mut rng, b, t));
+        let dh: Input = (vec![b, u], uniform(&mut rng, b * u, -1.0, 1.0));
+        let dy: Input = (vec![b, t, u], uniform(&mut rng, b * t * u, -1.0, 1.0));
+        let name = format!("lstm B={b} T={t} U={u}");
+        let inputs = [xp, rk, m, dh, dy];
+        for masked in [false, true] {
+            cross_check(
+                &format!("{name} masked={masked}"),
+                &inputs,
+                Tol::Norm(1e-5),
+                |x| {
+                    let mask = masked.then_some(&x[2]);
+                    let s = lstm_forward(&x[0], &x[1], mask)?;
+                    let from_last = lstm_backward(&s, &x[1], mask, Some(&x[3]), None)?;
+                    let from_seq = lstm_backward(&s, &x[1], mask, None, Some(&x[4]))?;
+                    Ok(vec![s.hseq, s.cseq, s.gates, s.hprev, from_last, from_seq])
+                },
+            );
+        }
+    }
+}
