@@ -7,10 +7,12 @@
 pub mod adam;
 pub mod bias_act;
 pub mod elementwise;
+pub mod embedding;
 pub mod gather;
 pub mod loss;
 pub mod lstm_cell;
 pub mod masked_reduce;
+pub mod masking;
 pub mod matmul;
 pub mod reduce;
 pub mod rmsprop;

@@ -1,0 +1,78 @@
+//! Embedding gradient (`shaders/embedding.wgsl`); the lookup itself is `gather::gather_rows`.
+//!
+//! ids: the batch's token ids (host, flat, each < V), dy: [P, D] (P = ids.len())
+//! -> grad: [V, D], grad[v] = Σ over positions p with ids[p] = v of dy[p], summed in position
+//! order (deterministic), 0 for unused tokens.
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::{Error, Result};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "embedding",
+    source: include_str!("../../shaders/embedding.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    vocab: u32,
+    dim: u32,
+}
+
+/// Positions grouped by token (a counting sort): `offsets[v]..offsets[v + 1]` index into
+/// `positions`, which lists each token's positions in increasing order.
+pub fn positions_by_token(ids: &[u32], vocab: usize) -> Result<(Vec<u32>, Vec<u32>)> {
+    let mut offsets = vec![0u32; vocab + 1];
+    for (p, &id) in ids.iter().enumerate() {
+        if id as usize >= vocab {
+            return Err(Error::Data(format!("token id {id} at position {p} is not below the vocabulary size {vocab}")));
+        }
+        offsets[id as usize + 1] += 1;
+    }
+    for v in 0..vocab {
+        offsets[v + 1] += offsets[v];
+    }
+    let mut next = offsets.clone();
+    let mut positions = vec![0u32; ids.len()];
+    for (p, &id) in ids.iter().enumerate() {
+        positions[next[id as usize] as usize] = p as u32;
+        next[id as usize] += 1;
+    }
+    Ok((offsets, positions))
+}
+
+/// d(loss)/d(embeddings) for a batch with token `ids` and output gradient `dy`: [P, D].
+pub fn embedding_backward(ids: &[u32], vocab: usize, dy: &Tensor) -> Result<Tensor> {
+    let device = f32_device("embedding_backward", &[dy])?;
+    let dim = dy.dims().last().copied().unwrap_or(0);
+    if dy.numel() != ids.len() * dim {
+        return Err(shape_error("embedding_backward", &[Some(ids.len()), Some(dim)], dy.dims(), "dy must have one row per token"));
+    }
+    let (offsets, positions) = positions_by_token(ids, vocab)?;
+    let out_shape = Shape(vec![vocab, dim]);
+    match &device {
+        Device::Cpu => {
+            let g = host(dy);
+            let mut grad = vec![0.0f32; vocab * dim];
+            for v in 0..vocab {
+                for &p in &positions[offsets[v] as usize..offsets[v + 1] as usize] {
+                    for d in 0..dim {
+                        grad[v * dim + d] += g.f32()[p as usize * dim + d];
+                    }
+                }
+            }
+            Tensor::from_vec(&device, out_shape, grad)
+        }
+        Device::Gpu(ctx) => {
+            let offsets = Tensor::from_u32(&device, [offsets.len()], offsets)?;
+            let positions = Tensor::from_u32(&device, [positions.len()], positions)?;
+            let out = gpu_output(ctx, &out_shape)?;
+            let params = Params { vocab: vocab as u32, dim: dim as u32 };
+            ctx.dispatch(&KERNEL, "embedding_backward", &[buf(&offsets), buf(&positions), buf(dy), &out], bytemuck::bytes_of(&params), groups(vocab * dim))?;
+            Ok(gpu_tensor(&device, out_shape, out))
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Keras's Masking as kernels (`shaders/masking.wgsl`).
+//!
+//! forward:  x: [B, T, F] -> (x with masked steps zeroed, mask: [B, T]); a step is masked
+//!           when all its features equal `mask_value`.
+//! backward: dy: [B, T, F], mask: [B, T] -> dx = dy * mask.
+
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use crate::device::{Device, Kernel};
+use crate::error::Result;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+const KERNEL: Kernel = Kernel {
+    name: "masking",
+    source: include_str!("../../shaders/masking.wgsl"),
+};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    rows: u32,
+    features: u32,
+    mask_value: f32,
+}
+
+fn steps(x: &Tensor) -> Result<(usize, usize, usize)> {
+    match *x.dims() {
+        [b, t, f] => Ok((b, t, f)),
+        _ => Err(shape_error("masking", &[None, None, None], x.dims(), "Masking takes [B, T, F] sequences")),
+    }
+}
+
+/// `(x * mask, mask)` with `mask[b, t] = any_f(x[b, t, f] != mask_value)`.
+pub fn masking_forward(x: &Tensor, mask_value: f32) -> Result<(Tensor, Tensor)> {
+    let device = f32_device("masking", &[x])?;
+    let (b, t, f) = steps(x)?;
+    let mask_shape = Shape(vec![b, t]);
+    match &device {
+        Device::Cpu => {
+            let xs = host(x);
+            let mut out = Vec::with_capacity(b * t * f);
+            let mut mask = Vec::with_capacity(b * t);
+            for step in xs.f32().chunks(f.max(1)).take(b * t) {
+                let m = f32::from(u8::from(step.iter().any(|&v| v != mask_value)));
+                mask.push(m);
+                out.extend(step.iter().map(|&v| v * m));
+            }
+            Ok((Tensor::from_vec(&device, x.shape().clone(), out)?, Tensor::from_vec(&device, mask_shape, mask)?))
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, x.shape())?;
+            let mask = gpu_output(ctx, &mask_shape)?;
+            let params = Params { rows: (b * t) as u32, features: f as u32, mask_value };
+            ctx.dispatch(&KERNEL, "masking_forward", &[buf(x), &out, &mask], bytemuck::bytes_of(&params), groups(b * t))?;
+            Ok((gpu_tensor(&device, x.shape().clone(), out), gpu_tensor(&device, mask_shape, mask)))
+        }
+    }
+}
+
+/// `dy * mask` broadcast over features.
+pub fn masking_backward(dy: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let device = f32_device("masking_backward", &[dy, mask])?;
+    let (b, t, f) = steps(dy)?;
+    if mask.dims() != [b, t] {
+        return Err(shape_error("masking_backward", &[Some(b), Some(t)], mask.dims(), "the mask must be [B, T]"));
+    }
+    match &device {
+        Device::Cpu => {
+            let (g, m) = (host(dy), host(mask));
+            let out = g.f32().iter().enumerate().map(|(i, &v)| v * m.f32()[i / f.max(1)]).collect();
+            Tensor::from_vec(&device, dy.shape().clone(), out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, dy.shape())?;
+            let params = Params { rows: (b * t) as u32, features: f as u32, mask_value: 0.0 };
+            // The mask is bound read-write (the forward writes it); this entry only reads it.
+            ctx.dispatch(&KERNEL, "masking_backward", &[buf(dy), &out, buf(mask)], bytemuck::bytes_of(&params), groups(b * t))?;
+            Ok(gpu_tensor(&device, dy.shape().clone(), out))
+        }
+    }
+}
