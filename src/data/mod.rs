@@ -1,4 +1,10 @@
-//! Host-side data helpers, as in `keras.utils`.
+//! Host-side data helpers, as in `keras.utils`, and datasets of variable-length sequences.
+
+mod dataset;
+mod pad;
+
+pub use dataset::SequenceDataset;
+pub use pad::{pad_feature_sequences, pad_sequences, PadOptions, Padding};
 
 use ndarray::{Array2, ArrayBase, Data, Dimension};
 

@@ -72,6 +72,16 @@ impl Layer for Flatten {
         x.reshape([batch, per_sample])
     }
 
+    // A flattened sequence has no time axis left to mask.
+    fn forward_masked(
+        &mut self,
+        x: &Tensor,
+        _mask: Option<&Tensor>,
+        training: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        Ok((self.forward(x, training)?, None))
+    }
+
     // dx = dy reshaped back to the input's shape
     fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
         need_dx

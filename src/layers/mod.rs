@@ -2,11 +2,18 @@
 //! whatever device its weights live on.
 
 mod dense;
+mod embedding;
 mod flatten;
+mod lstm;
+mod masking;
 
 pub use dense::Dense;
+pub use embedding::Embedding;
 pub use flatten::Flatten;
+pub use lstm::Lstm;
+pub use masking::Masking;
 
+use ndarray::ArrayViewD;
 use rand::rngs::StdRng;
 
 use crate::activation::Activation;
@@ -38,6 +45,24 @@ pub trait Layer: Send {
         None
     }
 
+    /// The per-sample input shape the layer accepts, given data whose samples have shape
+    /// `sample`: the model's input spec when nothing was declared. Fixed dims by default;
+    /// sequence layers leave the time axis free.
+    fn input_template(&self, sample: &[usize]) -> Dims {
+        sample.iter().map(|&d| Some(d)).collect()
+    }
+
+    /// True when the layer must see each batch's raw values on the host before its forward
+    /// pass (an Embedding validates token ids and groups positions by token there).
+    fn needs_host_input(&self) -> bool {
+        false
+    }
+
+    /// The batch's raw input on the host (only for the first layer, when it asks).
+    fn observe_input(&mut self, _x: &ArrayViewD<'_, f32>, _batch: usize) -> Result<()> {
+        Ok(())
+    }
+
     /// Creates the weights for a per-sample input shape on `device`; returns the per-sample
     /// output shape.
     fn build(&mut self, device: &Device, input: &[Option<usize>], rng: &mut StdRng)
@@ -51,6 +76,17 @@ pub trait Layer: Send {
 
     /// x: [B, ...input] -> [B, ...output]; keeps what the backward pass needs when `training`.
     fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor>;
+
+    /// Forward with a mask `[B, T]` (1 keeps a step): returns the output and the mask for the
+    /// next layer. By default the mask passes through unchanged, as through Keras's Dense.
+    fn forward_masked(
+        &mut self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        training: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        Ok((self.forward(x, training)?, mask.cloned()))
+    }
 
     /// dy: [B, ...output] -> dx: [B, ...input] (only when `need_dx`: the first layer's input
     /// gradient is never used); stores the weights' gradients.

@@ -78,6 +78,15 @@ pub(crate) fn dense_targets(
         }
         return Ok(dense);
     }
+    // Keras accepts [N] targets for a [N, 1] output.
+    let y = if y.ndim() == 1 && out == [1] {
+        y.to_shape((n, 1))
+            .expect("n elements")
+            .into_dyn()
+            .into_owned()
+    } else {
+        y.to_owned()
+    };
     if y.shape()[1..] != out[..] {
         let mut expected = vec![None];
         expected.extend(output.iter().copied());
@@ -93,7 +102,7 @@ pub(crate) fn dense_targets(
         }
         return Err(err.into());
     }
-    Ok(y.to_owned())
+    Ok(y)
 }
 
 /// Samples ready for batching: on the device when they fit, else on the host.
@@ -106,7 +115,14 @@ pub(crate) enum Source {
 const RESIDENT_BUDGET: u64 = 1 << 30;
 
 impl Source {
-    pub(crate) fn new(device: &Device, x: ArrayD<f32>, y: ArrayD<f32>) -> Result<Source> {
+    /// Resident on the device when it fits, unless the first layer must see batches on the
+    /// host anyway (`host_batches`).
+    pub(crate) fn new(
+        device: &Device,
+        x: ArrayD<f32>,
+        y: ArrayD<f32>,
+        host_batches: bool,
+    ) -> Result<Source> {
         let (xb, yb) = (x.len() as u64 * 4, y.len() as u64 * 4);
         let fits = match device {
             Device::Cpu => true,
@@ -115,7 +131,7 @@ impl Source {
                 xb <= limit && yb <= limit && xb + yb <= RESIDENT_BUDGET
             }
         };
-        Ok(if fits {
+        Ok(if fits && !host_batches {
             let xt = Tensor::from_array(device, &x)?;
             let yt = Tensor::from_array(device, &y)?;
             let (n, xs, ys) = (
@@ -132,14 +148,15 @@ impl Source {
         })
     }
 
-    /// The batch of the given sample indices: x [B, ...] (flattened per sample) and y.
+    /// The batch of the given sample indices: x [B, ...] and y on the device, and x on the
+    /// host when the data lives there.
     pub(crate) fn batch(
         &self,
         device: &Device,
         idx: &[usize],
         x_dims: &[usize],
         y_dims: &[usize],
-    ) -> Result<(Tensor, Tensor)> {
+    ) -> Result<(Tensor, Tensor, Option<ArrayD<f32>>)> {
         let mut xd = vec![idx.len()];
         xd.extend_from_slice(x_dims);
         let mut yd = vec![idx.len()];
@@ -151,12 +168,17 @@ impl Source {
                 Ok((
                     gather_rows(x, &ids)?.reshape(xd)?,
                     gather_rows(y, &ids)?.reshape(yd)?,
+                    None,
                 ))
             }
-            Source::Host { x, y } => Ok((
-                Tensor::from_array(device, &x.select(Axis(0), idx))?,
-                Tensor::from_array(device, &y.select(Axis(0), idx))?,
-            )),
+            Source::Host { x, y } => {
+                let xb = x.select(Axis(0), idx);
+                Ok((
+                    Tensor::from_array(device, &xb)?,
+                    Tensor::from_array(device, &y.select(Axis(0), idx))?,
+                    Some(xb),
+                ))
+            }
         }
     }
 }

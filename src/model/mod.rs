@@ -5,6 +5,7 @@ mod history;
 mod options;
 mod sequential;
 mod train;
+mod train_dataset;
 
 pub use history::{Evaluation, History};
 pub use options::FitOptions;

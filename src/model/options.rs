@@ -17,6 +17,7 @@ pub struct FitOptions {
     pub(crate) validation_split: f32,
     pub(crate) validation_data: Option<(ArrayD<f32>, ArrayD<f32>)>,
     pub(crate) verbose: u8,
+    pub(crate) validation_dataset: Option<crate::data::SequenceDataset>,
 }
 
 impl Default for FitOptions {
@@ -29,6 +30,7 @@ impl Default for FitOptions {
             validation_split: 0.0,
             validation_data: None,
             verbose: 1,
+            validation_dataset: None,
         }
     }
 }
@@ -76,6 +78,13 @@ impl FitOptions {
     #[must_use]
     pub fn validation_data(mut self, x: ArrayD<f32>, y: ArrayD<f32>) -> Self {
         self.validation_data = Some((x, y));
+        self
+    }
+
+    /// A dataset evaluated after each epoch of `fit_dataset`.
+    #[must_use]
+    pub fn validation_dataset(mut self, ds: crate::data::SequenceDataset) -> Self {
+        self.validation_dataset = Some(ds);
         self
     }
 

@@ -145,7 +145,7 @@ impl Sequential {
     pub(crate) fn ensure_built(&mut self, x_shape: &[usize]) -> Result<()> {
         let compiled = self.compiled.as_ref().ok_or_else(not_compiled)?;
         if compiled.built.is_none() {
-            let sample: Dims = x_shape.iter().skip(1).map(|&d| Some(d)).collect();
+            let sample = self.layers[0].input_template(x_shape.get(1..).unwrap_or(&[]));
             self.build(&sample)?;
         }
         Ok(())

@@ -21,13 +21,13 @@ use crate::progress::Progress;
 use crate::tensor::Tensor;
 
 /// Running sums of per-sample loss and metrics, on the device.
-struct Sums {
+pub(super) struct Sums {
     loss: Tensor,
     metrics: Vec<Tensor>,
 }
 
 impl Sums {
-    fn new(device: &Device, metrics: usize) -> Result<Sums> {
+    pub(super) fn new(device: &Device, metrics: usize) -> Result<Sums> {
         let zero = || Tensor::zeros(device, Vec::<usize>::new());
         Ok(Sums {
             loss: zero()?,
@@ -45,7 +45,7 @@ impl Sums {
     }
 
     /// Reads the sums back (blocking) as means over `samples`.
-    fn read(&self, compiled: &Compiled, samples: usize) -> Result<Evaluation> {
+    pub(super) fn read(&self, compiled: &Compiled, samples: usize) -> Result<Evaluation> {
         let mean =
             |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0] / samples.max(1) as f32) };
         Ok(Evaluation {
@@ -60,15 +60,38 @@ impl Sums {
     }
 }
 
-fn forward(layers: &mut [Box<dyn Layer>], x: &Tensor, training: bool) -> Result<Tensor> {
-    layers
-        .iter_mut()
-        .try_fold(x.clone(), |h, layer| layer.forward(&h, training))
+/// Runs the layers, passing each one's mask to the next; returns the output and its mask.
+pub(crate) fn forward(
+    layers: &mut [Box<dyn Layer>],
+    x: &Tensor,
+    training: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let mut h = x.clone();
+    let mut mask: Option<Tensor> = None;
+    for layer in layers.iter_mut() {
+        (h, mask) = layer.forward_masked(&h, mask.as_ref(), training)?;
+    }
+    Ok((h, mask))
+}
+
+/// Shows the first layer the batch's raw values when it asks (an Embedding's token ids).
+pub(crate) fn observe(
+    layers: &mut [Box<dyn Layer>],
+    host_x: Option<&ArrayD<f32>>,
+    batch: usize,
+) -> Result<()> {
+    if layers[0].needs_host_input() {
+        let x = host_x.ok_or_else(|| {
+            Error::Config("the first layer needs host batches but none were given".into())
+        })?;
+        layers[0].observe_input(&x.view(), batch)?;
+    }
+    Ok(())
 }
 
 /// Forward, loss and metrics into `sums`; with `train`, backward and the optimizer update;
 /// then one submit.
-fn step(
+pub(super) fn step(
     layers: &mut [Box<dyn Layer>],
     compiled: &mut Compiled,
     x: &Tensor,
@@ -96,7 +119,12 @@ fn forward_backward(
     sums: &Sums,
     grads: bool,
 ) -> Result<Tensor> {
-    let pred = forward(layers, x, grads)?;
+    let (pred, out_mask) = forward(layers, x, grads)?;
+    if out_mask.is_some() {
+        return Err(Error::Config(
+            "the model's output is a masked sequence (return_sequences after Masking or mask_zero); losses over masked sequences are not supported yet".into(),
+        ));
+    }
     let last = layers
         .last_mut()
         .expect("compile checked the model has layers");
@@ -168,15 +196,17 @@ fn prepare(
     let n = check_x(&built.spec, &x, what)?;
     let y = dense_targets(compiled.loss, &built.output, &y, n, what)?;
     let (x_dims, y_dims) = (x.shape()[1..].to_vec(), y.shape()[1..].to_vec());
+    let host = model.layers[0].needs_host_input();
+    let (_, compiled) = model.parts()?;
     Ok(Prepared {
-        source: Source::new(&compiled.device, x.to_owned(), y)?,
+        source: Source::new(&compiled.device, x.to_owned(), y, host)?,
         n,
         x_dims,
         y_dims,
     })
 }
 
-fn check_batch_size(batch_size: usize) -> Result<()> {
+pub(super) fn check_batch_size(batch_size: usize) -> Result<()> {
     if batch_size == 0 {
         return Err(Error::Config("batch_size must be at least 1".into()));
     }
@@ -233,10 +263,11 @@ impl Sequential {
             let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
             let mut seen = 0;
             for (b, idx) in order.chunks(opts.batch_size).enumerate() {
-                let (xb, yb) =
+                let (xb, yb, host_x) =
                     train
                         .source
                         .batch(&compiled.device, idx, &train.x_dims, &train.y_dims)?;
+                observe(layers, host_x.as_ref(), b)?;
                 compiled
                     .built
                     .as_ref()
@@ -303,12 +334,13 @@ impl Sequential {
         let (layers, compiled) = self.parts()?;
         let n = check_x(&compiled.built.as_ref().expect("built").spec, &x, "x")?;
         let mut outputs = Vec::new();
-        for start in (0..n).step_by(batch_size) {
-            let xb = Tensor::from_array(
-                &compiled.device,
-                &x.slice_axis(Axis(0), (start..(start + batch_size).min(n)).into()),
-            )?;
-            outputs.push(forward(layers, &xb, false)?);
+        for (b, start) in (0..n).step_by(batch_size).enumerate() {
+            let host = x
+                .slice_axis(Axis(0), (start..(start + batch_size).min(n)).into())
+                .to_owned();
+            observe(layers, Some(&host), b)?;
+            let xb = Tensor::from_array(&compiled.device, &host)?;
+            outputs.push(forward(layers, &xb, false)?.0);
         }
         let arrays: Vec<ArrayD<f32>> = outputs
             .iter()
@@ -334,9 +366,10 @@ impl Sequential {
         let data = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
         let (layers, compiled) = self.parts()?;
         let idx: Vec<usize> = (0..data.n).collect();
-        let (xb, yb) = data
-            .source
-            .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
+        let (xb, yb, host_x) =
+            data.source
+                .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
+        observe(layers, host_x.as_ref(), 0)?;
         let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
         step(layers, compiled, &xb, &yb, &sums, true)?;
         Ok(sums.read(compiled, data.n)?.loss)
@@ -360,9 +393,10 @@ impl Sequential {
         let data = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
         let (layers, compiled) = self.parts()?;
         let idx: Vec<usize> = (0..data.n).collect();
-        let (xb, yb) = data
-            .source
-            .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
+        let (xb, yb, host_x) =
+            data.source
+                .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
+        observe(layers, host_x.as_ref(), 0)?;
         let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
         forward_backward(layers, compiled, &xb, &yb, &sums, true)?;
         let mut out = Vec::new();
@@ -391,10 +425,11 @@ fn evaluate_prepared(
 ) -> Result<Evaluation> {
     let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
     let idx: Vec<usize> = (0..data.n).collect();
-    for chunk in idx.chunks(batch_size) {
-        let (xb, yb) = data
-            .source
-            .batch(&compiled.device, chunk, &data.x_dims, &data.y_dims)?;
+    for (b, chunk) in idx.chunks(batch_size).enumerate() {
+        let (xb, yb, host_x) =
+            data.source
+                .batch(&compiled.device, chunk, &data.x_dims, &data.y_dims)?;
+        observe(layers, host_x.as_ref(), b)?;
         step(layers, compiled, &xb, &yb, &sums, false)?;
     }
     sums.read(compiled, data.n)

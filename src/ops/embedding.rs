@@ -28,7 +28,9 @@ pub fn positions_by_token(ids: &[u32], vocab: usize) -> Result<(Vec<u32>, Vec<u3
     let mut offsets = vec![0u32; vocab + 1];
     for (p, &id) in ids.iter().enumerate() {
         if id as usize >= vocab {
-            return Err(Error::Data(format!("token id {id} at position {p} is not below the vocabulary size {vocab}")));
+            return Err(Error::Data(format!(
+                "token id {id} at position {p} is not below the vocabulary size {vocab}"
+            )));
         }
         offsets[id as usize + 1] += 1;
     }
@@ -49,7 +51,12 @@ pub fn embedding_backward(ids: &[u32], vocab: usize, dy: &Tensor) -> Result<Tens
     let device = f32_device("embedding_backward", &[dy])?;
     let dim = dy.dims().last().copied().unwrap_or(0);
     if dy.numel() != ids.len() * dim {
-        return Err(shape_error("embedding_backward", &[Some(ids.len()), Some(dim)], dy.dims(), "dy must have one row per token"));
+        return Err(shape_error(
+            "embedding_backward",
+            &[Some(ids.len()), Some(dim)],
+            dy.dims(),
+            "dy must have one row per token",
+        ));
     }
     let (offsets, positions) = positions_by_token(ids, vocab)?;
     let out_shape = Shape(vec![vocab, dim]);
@@ -70,8 +77,17 @@ pub fn embedding_backward(ids: &[u32], vocab: usize, dy: &Tensor) -> Result<Tens
             let offsets = Tensor::from_u32(&device, [offsets.len()], offsets)?;
             let positions = Tensor::from_u32(&device, [positions.len()], positions)?;
             let out = gpu_output(ctx, &out_shape)?;
-            let params = Params { vocab: vocab as u32, dim: dim as u32 };
-            ctx.dispatch(&KERNEL, "embedding_backward", &[buf(&offsets), buf(&positions), buf(dy), &out], bytemuck::bytes_of(&params), groups(vocab * dim))?;
+            let params = Params {
+                vocab: vocab as u32,
+                dim: dim as u32,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "embedding_backward",
+                &[buf(&offsets), buf(&positions), buf(dy), &out],
+                bytemuck::bytes_of(&params),
+                groups(vocab * dim),
+            )?;
             Ok(gpu_tensor(&device, out_shape, out))
         }
     }

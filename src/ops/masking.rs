@@ -26,7 +26,12 @@ struct Params {
 fn steps(x: &Tensor) -> Result<(usize, usize, usize)> {
     match *x.dims() {
         [b, t, f] => Ok((b, t, f)),
-        _ => Err(shape_error("masking", &[None, None, None], x.dims(), "Masking takes [B, T, F] sequences")),
+        _ => Err(shape_error(
+            "masking",
+            &[None, None, None],
+            x.dims(),
+            "Masking takes [B, T, F] sequences",
+        )),
     }
 }
 
@@ -45,14 +50,30 @@ pub fn masking_forward(x: &Tensor, mask_value: f32) -> Result<(Tensor, Tensor)> 
                 mask.push(m);
                 out.extend(step.iter().map(|&v| v * m));
             }
-            Ok((Tensor::from_vec(&device, x.shape().clone(), out)?, Tensor::from_vec(&device, mask_shape, mask)?))
+            Ok((
+                Tensor::from_vec(&device, x.shape().clone(), out)?,
+                Tensor::from_vec(&device, mask_shape, mask)?,
+            ))
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, x.shape())?;
             let mask = gpu_output(ctx, &mask_shape)?;
-            let params = Params { rows: (b * t) as u32, features: f as u32, mask_value };
-            ctx.dispatch(&KERNEL, "masking_forward", &[buf(x), &out, &mask], bytemuck::bytes_of(&params), groups(b * t))?;
-            Ok((gpu_tensor(&device, x.shape().clone(), out), gpu_tensor(&device, mask_shape, mask)))
+            let params = Params {
+                rows: (b * t) as u32,
+                features: f as u32,
+                mask_value,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "masking_forward",
+                &[buf(x), &out, &mask],
+                bytemuck::bytes_of(&params),
+                groups(b * t),
+            )?;
+            Ok((
+                gpu_tensor(&device, x.shape().clone(), out),
+                gpu_tensor(&device, mask_shape, mask),
+            ))
         }
     }
 }
@@ -62,19 +83,39 @@ pub fn masking_backward(dy: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let device = f32_device("masking_backward", &[dy, mask])?;
     let (b, t, f) = steps(dy)?;
     if mask.dims() != [b, t] {
-        return Err(shape_error("masking_backward", &[Some(b), Some(t)], mask.dims(), "the mask must be [B, T]"));
+        return Err(shape_error(
+            "masking_backward",
+            &[Some(b), Some(t)],
+            mask.dims(),
+            "the mask must be [B, T]",
+        ));
     }
     match &device {
         Device::Cpu => {
             let (g, m) = (host(dy), host(mask));
-            let out = g.f32().iter().enumerate().map(|(i, &v)| v * m.f32()[i / f.max(1)]).collect();
+            let out = g
+                .f32()
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| v * m.f32()[i / f.max(1)])
+                .collect();
             Tensor::from_vec(&device, dy.shape().clone(), out)
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, dy.shape())?;
-            let params = Params { rows: (b * t) as u32, features: f as u32, mask_value: 0.0 };
+            let params = Params {
+                rows: (b * t) as u32,
+                features: f as u32,
+                mask_value: 0.0,
+            };
             // The mask is bound read-write (the forward writes it); this entry only reads it.
-            ctx.dispatch(&KERNEL, "masking_backward", &[buf(dy), &out, buf(mask)], bytemuck::bytes_of(&params), groups(b * t))?;
+            ctx.dispatch(
+                &KERNEL,
+                "masking_backward",
+                &[buf(dy), &out, buf(mask)],
+                bytemuck::bytes_of(&params),
+                groups(b * t),
+            )?;
             Ok(gpu_tensor(&device, dy.shape().clone(), out))
         }
     }

@@ -1,0 +1,289 @@
+//! `SequenceDataset`: variable-length sequences with their targets, batched (and shuffled,
+//! seeded) so that each batch is padded only to its own longest sample. Bucketing by length
+//! puts sequences of similar length together, so a `fit` sees batches of different time
+//! lengths, each with little padding.
+
+use ndarray::{ArrayD, ArrayView2, Axis, IxDyn};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::pad::Padding;
+use crate::error::{Error, Result, ShapeError};
+
+/// Sequences `[T_i]` (token ids) or `[T_i, F]` (feature vectors) and targets `[N, ...]`.
+///
+/// ```
+/// use ndarray::{arr1, arr2};
+/// use wgfit::data::SequenceDataset;
+/// let xs = vec![arr2(&[[1.0, 2.0]]).into_dyn(), arr2(&[[3.0, 4.0], [5.0, 6.0]]).into_dyn()];
+/// let ds = SequenceDataset::new(xs, arr1(&[0.0, 1.0]).into_dyn())?.batch_size(2);
+/// assert_eq!(ds.len(), 2);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SequenceDataset {
+    xs: Vec<ArrayD<f32>>,
+    y: ArrayD<f32>,
+    batch_size: usize,
+    bucket: bool,
+    shuffle: bool,
+    seed: u64,
+    padding: Padding,
+    value: f32,
+}
+
+/// Time steps a pass over the data computes, padding included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaddingReport {
+    /// Steps in the samples themselves.
+    pub real: usize,
+    /// Steps when each batch is padded to its own longest sample (this dataset's batches).
+    pub batched: usize,
+    /// Steps when every sample is padded to the longest of the whole dataset.
+    pub global: usize,
+}
+
+impl SequenceDataset {
+    /// Checks the samples (at least one step each, one feature count) and the targets.
+    pub fn new(xs: Vec<ArrayD<f32>>, y: ArrayD<f32>) -> Result<Self> {
+        let Some(first) = xs.first() else {
+            return Err(Error::Data(
+                "a SequenceDataset needs at least one sequence".into(),
+            ));
+        };
+        if y.ndim() == 0 || y.shape()[0] != xs.len() {
+            return Err(Error::Data(format!(
+                "{} sequences but {} targets; they must match one to one",
+                xs.len(),
+                y.shape().first().unwrap_or(&0)
+            )));
+        }
+        let tail = first.shape().get(1..).unwrap_or(&[]).to_vec();
+        for (i, s) in xs.iter().enumerate() {
+            if s.ndim() == 0 || !(1..=2).contains(&s.ndim()) || s.shape()[1..] != tail[..] {
+                let mut expected = vec![None];
+                expected.extend(tail.iter().map(|&d| Some(d)));
+                return Err(ShapeError::new(expected, s.shape().to_vec())
+                    .at_sample(i)
+                    .because("every sequence must be [T] or [T, F] with the F of sequence 0")
+                    .into());
+            }
+            if s.shape()[0] == 0 {
+                return Err(Error::Data(format!(
+                    "sample {i} is an empty sequence: every sequence needs at least one step"
+                )));
+            }
+            if s.iter().any(|v| !v.is_finite()) {
+                return Err(Error::Data(format!(
+                    "sample {i} contains NaN or infinite values"
+                )));
+            }
+        }
+        Ok(SequenceDataset {
+            xs,
+            y,
+            batch_size: 32,
+            bucket: true,
+            shuffle: true,
+            seed: 0,
+            padding: Padding::Post,
+            value: 0.0,
+        })
+    }
+
+    /// From `[T_i, F]` views.
+    pub fn from_sequences(xs: &[ArrayView2<'_, f32>], y: ArrayD<f32>) -> Result<Self> {
+        Self::new(xs.iter().map(|s| s.to_owned().into_dyn()).collect(), y)
+    }
+
+    /// Samples per batch (default 32).
+    #[must_use]
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+
+    /// Group sequences of similar length into batches (default on).
+    #[must_use]
+    pub fn bucket_by_length(mut self, on: bool) -> Self {
+        self.bucket = on;
+        self
+    }
+
+    /// Shuffle every epoch, seeded (default on, seed 0).
+    #[must_use]
+    pub fn shuffle(mut self, on: bool) -> Self {
+        self.shuffle = on;
+        self
+    }
+
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Where each batch's padding goes (default `Post`; with masking either side gives the
+    /// same LSTM result).
+    #[must_use]
+    pub fn padding(mut self, p: Padding) -> Self {
+        self.padding = p;
+        self
+    }
+
+    /// The padding value (default 0; use the `Masking` layer's mask value).
+    #[must_use]
+    pub fn pad_value(mut self, v: f32) -> Self {
+        self.value = v;
+        self
+    }
+
+    /// Number of sequences.
+    pub fn len(&self) -> usize {
+        self.xs.len()
+    }
+
+    /// Always false: a dataset holds at least one sequence.
+    pub fn is_empty(&self) -> bool {
+        self.xs.is_empty()
+    }
+
+    /// The sample indices of each batch of epoch `epoch`.
+    pub fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..self.xs.len()).collect();
+        let mut rng = StdRng::seed_from_u64(self.seed.wrapping_add(epoch as u64));
+        if self.shuffle {
+            order.shuffle(&mut rng);
+        }
+        if self.bucket {
+            // Stable: equal lengths keep their shuffled order.
+            order.sort_by_key(|&i| self.xs[i].shape()[0]);
+        }
+        let mut batches: Vec<Vec<usize>> = order
+            .chunks(self.batch_size.max(1))
+            .map(<[usize]>::to_vec)
+            .collect();
+        if self.bucket && self.shuffle {
+            batches.shuffle(&mut rng);
+        }
+        batches
+    }
+
+    /// The samples `idx` padded to their own longest length: x `[B, T_max, ...]` and y.
+    pub fn padded_batch(&self, idx: &[usize]) -> (ArrayD<f32>, ArrayD<f32>) {
+        let t_max = idx
+            .iter()
+            .map(|&i| self.xs[i].shape()[0])
+            .max()
+            .unwrap_or(0);
+        let tail = self.xs[0].shape()[1..].to_vec();
+        let mut dims = vec![idx.len(), t_max];
+        dims.extend(&tail);
+        let mut x = ArrayD::from_elem(IxDyn(&dims), self.value);
+        for (row, &i) in idx.iter().enumerate() {
+            let s = &self.xs[i];
+            let len = s.shape()[0];
+            let start = match self.padding {
+                Padding::Pre => t_max - len,
+                Padding::Post => 0,
+            };
+            let mut dst = x.index_axis_mut(Axis(0), row);
+            dst.slice_axis_mut(Axis(0), (start..start + len).into())
+                .assign(s);
+        }
+        (x, self.y.select(Axis(0), idx))
+    }
+
+    /// Steps computed per epoch with this dataset's batches versus global padding.
+    pub fn padding_report(&self) -> PaddingReport {
+        let len = |i: usize| self.xs[i].shape()[0];
+        let real = (0..self.len()).map(len).sum();
+        let batched = self
+            .batches(0)
+            .iter()
+            .map(|b| b.len() * b.iter().map(|&i| len(i)).max().unwrap_or(0))
+            .sum();
+        let global = self.len() * (0..self.len()).map(len).max().unwrap_or(0);
+        PaddingReport {
+            real,
+            batched,
+            global,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{arr1, Array2};
+
+    fn dataset(lengths: &[usize]) -> SequenceDataset {
+        let xs = lengths
+            .iter()
+            .map(|&t| Array2::<f32>::ones((t, 3)).into_dyn())
+            .collect();
+        SequenceDataset::new(xs, arr1(&vec![0.0; lengths.len()]).into_dyn()).unwrap()
+    }
+
+    #[test]
+    fn bucketed_batches_cover_every_sample_once_with_similar_lengths() {
+        let lengths: Vec<usize> = (0..50).map(|i| 7 + (i * 13) % 23).collect();
+        let ds = dataset(&lengths).batch_size(8);
+        for epoch in 0..3 {
+            let batches = ds.batches(epoch);
+            let mut seen: Vec<usize> = batches.concat();
+            seen.sort_unstable();
+            assert_eq!(seen, (0..50).collect::<Vec<_>>());
+            for b in &batches {
+                let (lo, hi) = (
+                    b.iter().map(|&i| lengths[i]).min().unwrap(),
+                    b.iter().map(|&i| lengths[i]).max().unwrap(),
+                );
+                assert!(
+                    hi - lo <= 6,
+                    "epoch {epoch}: a batch spans lengths {lo}..{hi}"
+                );
+            }
+        }
+        assert_ne!(ds.batches(0), ds.batches(1), "shuffled per epoch");
+        let report = ds.padding_report();
+        assert!(
+            report.batched < report.global && report.real <= report.batched,
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn each_batch_is_padded_to_its_own_longest_sample() {
+        let ds = dataset(&[3, 5, 2]).padding(Padding::Pre).pad_value(-1.0);
+        let (x, _) = ds.padded_batch(&[0, 2]);
+        assert_eq!(x.shape(), &[2, 3, 3]);
+        assert_eq!(x[[1, 0, 0]], -1.0);
+        assert_eq!(x[[1, 1, 0]], 1.0);
+    }
+
+    #[test]
+    fn an_empty_sequence_or_mismatched_features_name_the_sample() {
+        let xs = vec![
+            Array2::<f32>::ones((2, 3)).into_dyn(),
+            Array2::<f32>::ones((0, 3)).into_dyn(),
+        ];
+        let err = SequenceDataset::new(xs, arr1(&[0.0, 1.0]).into_dyn()).unwrap_err();
+        assert!(
+            err.to_string().contains("sample 1 is an empty sequence"),
+            "{err}"
+        );
+        let xs = vec![
+            Array2::<f32>::ones((2, 3)).into_dyn(),
+            Array2::<f32>::ones((4, 2)).into_dyn(),
+        ];
+        match SequenceDataset::new(xs, arr1(&[0.0, 1.0]).into_dyn()).unwrap_err() {
+            Error::Shape(e) => {
+                assert_eq!(e.sample, Some(1));
+                assert_eq!(e.actual, vec![4, 2]);
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+}

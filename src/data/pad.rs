@@ -1,0 +1,187 @@
+//! `pad_sequences`, as `keras.utils.pad_sequences`: defaults padding "pre", truncating "pre",
+//! value 0, maxlen the longest sequence.
+
+use ndarray::{Array2, Array3, ArrayView2};
+
+use crate::error::{Error, Result};
+
+/// Which end of a sequence gets the padding (or loses steps when truncating).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// At the start (Keras's default).
+    #[default]
+    Pre,
+    /// At the end.
+    Post,
+}
+
+/// Options of [`pad_sequences`], Keras's defaults unless set.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PadOptions {
+    maxlen: Option<usize>,
+    padding: Padding,
+    truncating: Padding,
+    value: f32,
+}
+
+impl PadOptions {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The padded length (default: the longest sequence).
+    #[must_use]
+    pub fn maxlen(mut self, n: usize) -> Self {
+        self.maxlen = Some(n);
+        self
+    }
+
+    #[must_use]
+    pub fn padding(mut self, p: Padding) -> Self {
+        self.padding = p;
+        self
+    }
+
+    /// Which end loses steps when a sequence is longer than `maxlen`.
+    #[must_use]
+    pub fn truncating(mut self, p: Padding) -> Self {
+        self.truncating = p;
+        self
+    }
+
+    /// The padding value (default 0).
+    #[must_use]
+    pub fn value(mut self, v: f32) -> Self {
+        self.value = v;
+        self
+    }
+}
+
+/// The range of a sequence of `len` steps kept for `maxlen`, and where it goes in the row.
+fn placement(len: usize, maxlen: usize, o: &PadOptions) -> (std::ops::Range<usize>, usize) {
+    let kept = len.min(maxlen);
+    let src = match o.truncating {
+        Padding::Pre => len - kept..len,
+        Padding::Post => 0..kept,
+    };
+    let dst = match o.padding {
+        Padding::Pre => maxlen - kept,
+        Padding::Post => 0,
+    };
+    (src, dst)
+}
+
+/// Pads (and truncates) token sequences to `[N, maxlen]`.
+///
+/// ```
+/// use wgfit::data::{pad_sequences, PadOptions, Padding};
+/// let x = pad_sequences(&[vec![1.0, 2.0, 3.0], vec![4.0, 5.0]], PadOptions::new().padding(Padding::Post))?;
+/// assert_eq!(x, ndarray::arr2(&[[1.0, 2.0, 3.0], [4.0, 5.0, 0.0]]));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn pad_sequences<S: AsRef<[f32]>>(seqs: &[S], options: PadOptions) -> Result<Array2<f32>> {
+    let maxlen = options
+        .maxlen
+        .unwrap_or_else(|| seqs.iter().map(|s| s.as_ref().len()).max().unwrap_or(0));
+    let mut out = Array2::from_elem((seqs.len(), maxlen), options.value);
+    for (i, s) in seqs.iter().enumerate() {
+        let s = s.as_ref();
+        let (src, dst) = placement(s.len(), maxlen, &options);
+        for (k, &v) in s[src].iter().enumerate() {
+            out[[i, dst + k]] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// Pads (and truncates) sequences of feature vectors `[T_i, F]` to `[N, maxlen, F]`; every
+/// sequence must have the same F (the error names the first that does not).
+pub fn pad_feature_sequences(
+    seqs: &[ArrayView2<'_, f32>],
+    options: PadOptions,
+) -> Result<Array3<f32>> {
+    let features = seqs.first().map_or(0, |s| s.ncols());
+    if let Some((i, s)) = seqs.iter().enumerate().find(|(_, s)| s.ncols() != features) {
+        return Err(Error::Data(format!(
+            "pad_feature_sequences: sequence {i} has {} features per step but sequence 0 has {features}",
+            s.ncols()
+        )));
+    }
+    let maxlen = options
+        .maxlen
+        .unwrap_or_else(|| seqs.iter().map(|s| s.nrows()).max().unwrap_or(0));
+    let mut out = Array3::from_elem((seqs.len(), maxlen, features), options.value);
+    for (i, s) in seqs.iter().enumerate() {
+        let (src, dst) = placement(s.nrows(), maxlen, &options);
+        for (k, row) in src.enumerate() {
+            out.slice_mut(ndarray::s![i, dst + k, ..])
+                .assign(&s.row(row));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::arr2;
+
+    #[test]
+    fn defaults_pad_and_truncate_at_the_front_like_keras() {
+        let seqs = [
+            vec![1.0, 2.0, 3.0],
+            vec![4.0, 5.0],
+            vec![6.0, 7.0, 8.0, 9.0],
+        ];
+        let x = pad_sequences(&seqs, PadOptions::new()).unwrap();
+        assert_eq!(
+            x,
+            arr2(&[
+                [0.0, 1.0, 2.0, 3.0],
+                [0.0, 0.0, 4.0, 5.0],
+                [6.0, 7.0, 8.0, 9.0]
+            ])
+        );
+        let x = pad_sequences(&seqs, PadOptions::new().maxlen(3)).unwrap();
+        assert_eq!(
+            x,
+            arr2(&[[1.0, 2.0, 3.0], [0.0, 4.0, 5.0], [7.0, 8.0, 9.0]])
+        );
+    }
+
+    #[test]
+    fn post_padding_post_truncating_and_a_value() {
+        let seqs = [vec![1.0, 2.0, 3.0], vec![4.0]];
+        let x = pad_sequences(
+            &seqs,
+            PadOptions::new()
+                .maxlen(2)
+                .padding(Padding::Post)
+                .truncating(Padding::Post)
+                .value(-1.0),
+        )
+        .unwrap();
+        assert_eq!(x, arr2(&[[1.0, 2.0], [4.0, -1.0]]));
+    }
+
+    #[test]
+    fn feature_sequences_pad_whole_steps() {
+        let a = arr2(&[[1.0, 1.0], [2.0, 2.0]]);
+        let b = arr2(&[[3.0, 3.0]]);
+        let x = pad_feature_sequences(
+            &[a.view(), b.view()],
+            PadOptions::new().padding(Padding::Post),
+        )
+        .unwrap();
+        assert_eq!(x.shape(), &[2, 2, 2]);
+        assert_eq!(x[[1, 0, 1]], 3.0);
+        assert_eq!(x[[1, 1, 0]], 0.0);
+        let bad = arr2(&[[1.0, 2.0, 3.0]]);
+        assert!(
+            pad_feature_sequences(&[a.view(), bad.view()], PadOptions::new())
+                .unwrap_err()
+                .to_string()
+                .contains("sequence 1 has 3")
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! `Lstm`: Keras's `LSTM(units, return_sequences=...)` over `[B, T, F]` sequences of any T,
+//! consuming the mask of the layers before it. Forward and backward side by side.
+//!
+//! Weights as Keras: kernel [F, 4U] (glorot_uniform), recurrent_kernel [U, 4U] (orthogonal),
+//! bias [4U] (zeros, forget gate 1); gates i, f, c, o; tanh and sigmoid activations.
+
+use rand::rngs::StdRng;
+
+use super::{Dims, Layer, Param};
+use crate::activation::Activation;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::initializers::Initializer;
+use crate::ops::bias_act::bias_act_forward;
+use crate::ops::gather::gather_rows;
+use crate::ops::lstm_cell::{lstm_backward, lstm_forward, LstmStates};
+use crate::ops::matmul::{matmul, Transpose};
+use crate::ops::reduce::sum;
+use crate::tensor::Tensor;
+
+/// A long short-term memory layer.
+///
+/// ```
+/// use wgfit::layers::Lstm;
+/// let layer = Lstm::new(64);                       // the last state: [B, 64]
+/// let seq = Lstm::new(32).return_sequences(true);  // every step: [B, T, 32]
+/// ```
+#[doc(alias = "LSTM")]
+#[derive(Debug, Clone)]
+pub struct Lstm {
+    units: usize,
+    return_sequences: bool,
+    input: Option<Dims>,
+    kernel: Option<Param>,
+    recurrent: Option<Param>,
+    bias: Option<Param>,
+    cache: Option<Cache>,
+}
+
+#[derive(Debug, Clone)]
+struct Cache {
+    x: Tensor, // [B*T, F]
+    states: LstmStates,
+    mask: Option<Tensor>,
+    in_dims: Vec<usize>,
+}
+
+impl Lstm {
+    pub fn new(units: usize) -> Self {
+        Lstm {
+            units,
+            return_sequences: false,
+            input: None,
+            kernel: None,
+            recurrent: None,
+            bias: None,
+            cache: None,
+        }
+    }
+
+    /// Output every step's h `[B, T, U]` instead of the last state `[B, U]`.
+    #[must_use]
+    pub fn return_sequences(mut self, on: bool) -> Self {
+        self.return_sequences = on;
+        self
+    }
+
+    /// The per-sample input shape when this is the first layer, e.g. `[None, Some(10)]`.
+    #[must_use]
+    pub fn input_shape(mut self, dims: impl Into<Dims>) -> Self {
+        self.input = Some(dims.into());
+        self
+    }
+
+    fn weights(&self) -> Result<(&Tensor, &Tensor, &Tensor)> {
+        match (&self.kernel, &self.recurrent, &self.bias) {
+            (Some(k), Some(r), Some(b)) => Ok((&k.value, &r.value, &b.value)),
+            _ => Err(Error::Config(
+                "LSTM used before it was built (compile the model first)".into(),
+            )),
+        }
+    }
+}
+
+impl Layer for Lstm {
+    fn kind(&self) -> &'static str {
+        "lstm"
+    }
+
+    fn declared_input(&self) -> Option<Dims> {
+        self.input.clone()
+    }
+
+    // [T, F] with any T.
+    fn input_template(&self, sample: &[usize]) -> Dims {
+        let mut dims: Dims = sample.iter().map(|&d| Some(d)).collect();
+        if let Some(first) = dims.first_mut() {
+            *first = None;
+        }
+        dims
+    }
+
+    fn build(
+        &mut self,
+        device: &Device,
+        input: &[Option<usize>],
+        rng: &mut StdRng,
+    ) -> Result<Dims> {
+        let [time, Some(features)] = *input else {
+            return Err(Error::Config(format!(
+                "LSTM takes [T, F] samples with F known, got {}",
+                crate::error::fmt_dims(input)
+            )));
+        };
+        let u = self.units;
+        let kernel = Initializer::GlorotUniform.sample(&[features, 4 * u], rng);
+        let recurrent = Initializer::Orthogonal.sample(&[u, 4 * u], rng);
+        let mut bias = vec![0.0; 4 * u];
+        // unit_forget_bias: the forget gate starts open.
+        bias[u..2 * u].fill(1.0);
+        self.kernel = Some(Param {
+            role: "kernel",
+            value: Tensor::from_vec(device, [features, 4 * u], kernel)?,
+            grad: None,
+        });
+        self.recurrent = Some(Param {
+            role: "recurrent_kernel",
+            value: Tensor::from_vec(device, [u, 4 * u], recurrent)?,
+            grad: None,
+        });
+        self.bias = Some(Param {
+            role: "bias",
+            value: Tensor::from_vec(device, [4 * u], bias)?,
+            grad: None,
+        });
+        Ok(if self.return_sequences {
+            vec![time, Some(u)]
+        } else {
+            vec![Some(u)]
+        })
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.kernel
+            .iter()
+            .chain(&self.recurrent)
+            .chain(&self.bias)
+            .collect()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.kernel
+            .iter_mut()
+            .chain(self.recurrent.iter_mut())
+            .chain(self.bias.iter_mut())
+            .collect()
+    }
+
+    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
+        Ok(self.forward_masked(x, None, training)?.0)
+    }
+
+    // x: [B, T, F]; xp = x · kernel + bias: [B, T, 4U]; the cell runs over T steps;
+    // out = h at every step [B, T, U], or the last state [B, U] (the state at the last
+    // unmasked step, since masked steps carry it)
+    fn forward_masked(
+        &mut self,
+        x: &Tensor,
+        mask: Option<&Tensor>,
+        training: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
+        let (kernel, recurrent, bias) = self.weights()?;
+        let &[b, t, f] = x.dims() else {
+            return Err(crate::ops::shape_error(
+                "lstm",
+                &[None, None, Some(kernel.dims()[0])],
+                x.dims(),
+                "LSTM takes [B, T, F] batches",
+            ));
+        };
+        if t == 0 {
+            return Err(Error::Data(
+                "LSTM got sequences of length 0: every sample needs at least one step".into(),
+            ));
+        }
+        let x2 = x.reshape([b * t, f])?;
+        let xp = bias_act_forward(
+            &matmul(&x2, kernel, Transpose::None)?,
+            Some(bias),
+            Activation::Linear,
+        )?;
+        let states = lstm_forward(&xp.reshape([b, t, 4 * self.units])?, recurrent, mask)?;
+        let (out, out_mask) = if self.return_sequences {
+            (states.hseq.clone(), mask.cloned())
+        } else {
+            let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
+            let idx = Tensor::from_u32(x.device(), [b], last)?;
+            (
+                gather_rows(&states.hseq.reshape([b * t, self.units])?, &idx)?,
+                None,
+            )
+        };
+        self.cache = training.then(|| Cache {
+            x: x2,
+            states,
+            mask: mask.cloned(),
+            in_dims: vec![b, t, f],
+        });
+        Ok((out, out_mask))
+    }
+
+    // dz = BPTT(dy) [B*T, 4U]; dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz,
+    // dx = dz kernelᵀ
+    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
+        let cache = self
+            .cache
+            .take()
+            .ok_or_else(|| Error::Config("LSTM backward before a training forward".into()))?;
+        let (kernel, recurrent, _) = self.weights()?;
+        let (kernel, recurrent) = (kernel.clone(), recurrent.clone());
+        let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
+        let u = self.units;
+        let (dh_last, dy_seq) = if self.return_sequences {
+            (None, Some(dy))
+        } else {
+            (Some(dy), None)
+        };
+        let dz = lstm_backward(
+            &cache.states,
+            &recurrent,
+            cache.mask.as_ref(),
+            dh_last,
+            dy_seq,
+        )?
+        .reshape([b * t, 4 * u])?;
+        let dkernel = matmul(&cache.x, &dz, Transpose::A)?;
+        let drecurrent = matmul(&cache.states.hprev.reshape([b * t, u])?, &dz, Transpose::A)?;
+        let dbias = sum(&dz, 0)?;
+        for (param, grad) in self
+            .params_mut()
+            .into_iter()
+            .zip([dkernel, drecurrent, dbias])
+        {
+            param.grad = Some(grad);
+        }
+        need_dx
+            .then(|| matmul(&dz, &kernel, Transpose::B)?.reshape(cache.in_dims))
+            .transpose()
+    }
+}

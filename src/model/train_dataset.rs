@@ -1,0 +1,138 @@
+//! `fit`, `evaluate` and `predict` on a `SequenceDataset`: each batch is padded on the host to
+//! its own longest sample, checked against the model's input spec (errors name the batch),
+//! uploaded, and trained like any other batch.
+
+use ndarray::{ArrayD, Axis};
+
+use super::data::dense_targets;
+use super::history::{Evaluation, History};
+use super::options::FitOptions;
+use super::sequential::{not_compiled, Compiled, Sequential};
+use super::train::{forward, observe, step, Sums};
+use crate::data::SequenceDataset;
+use crate::error::{Error, Result};
+use crate::layers::Layer;
+use crate::progress::Progress;
+use crate::tensor::Tensor;
+
+/// Pads batch `b`, validates it and uploads it.
+fn batch_tensors(
+    layers: &mut [Box<dyn Layer>],
+    compiled: &Compiled,
+    ds: &SequenceDataset,
+    idx: &[usize],
+    b: usize,
+) -> Result<(Tensor, Tensor)> {
+    let (x, y) = ds.padded_batch(idx);
+    let built = compiled.built.as_ref().ok_or_else(not_compiled)?;
+    built.spec.check_batch(b, x.shape())?;
+    let y = dense_targets(
+        compiled.loss,
+        &built.output,
+        &y.view(),
+        idx.len(),
+        &format!("batch {b}"),
+    )?;
+    observe(layers, Some(&x), b)?;
+    Ok((
+        Tensor::from_array(&compiled.device, &x)?,
+        Tensor::from_array(&compiled.device, &y)?,
+    ))
+}
+
+fn run_epoch(
+    layers: &mut [Box<dyn Layer>],
+    compiled: &mut Compiled,
+    ds: &SequenceDataset,
+    epoch: usize,
+    train: bool,
+    mut progress: Option<&mut Progress>,
+) -> Result<Evaluation> {
+    let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
+    let mut seen = 0;
+    for (b, idx) in ds.batches(epoch).iter().enumerate() {
+        let (xb, yb) = batch_tensors(layers, compiled, ds, idx, b)?;
+        step(layers, compiled, &xb, &yb, &sums, train)?;
+        seen += idx.len();
+        if let Some(p) = progress.as_deref_mut() {
+            if p.wants_update(b + 1) {
+                p.update(b + 1, &sums.read(compiled, seen)?.logs(""));
+            }
+        }
+    }
+    sums.read(compiled, ds.len())
+}
+
+impl Sequential {
+    fn build_for(&mut self, ds: &SequenceDataset) -> Result<()> {
+        let (x, _) = ds.padded_batch(&[0]);
+        self.ensure_built(x.shape())
+    }
+
+    /// Trains on a dataset of variable-length sequences for `opts.epochs` epochs; the
+    /// dataset's own batch size, shuffling and bucketing apply (`opts.batch_size` and
+    /// `opts.shuffle` do not). `opts.validation_dataset` is evaluated after each epoch.
+    pub fn fit_dataset(&mut self, ds: &SequenceDataset, opts: FitOptions) -> Result<History> {
+        if opts.validation_data.is_some() || opts.validation_split > 0.0 {
+            return Err(Error::Config(
+                "fit_dataset takes its validation data as FitOptions::validation_dataset(..)"
+                    .into(),
+            ));
+        }
+        self.build_for(ds)?;
+        let mut history = History::default();
+        let steps = ds.batches(0).len();
+        let (layers, compiled) = self.parts()?;
+        for epoch in 0..opts.epochs {
+            let mut progress = Progress::new(opts.verbose, epoch, opts.epochs, steps);
+            let mut logs =
+                run_epoch(layers, compiled, ds, epoch, true, Some(&mut progress))?.logs("");
+            if let Some(val) = &opts.validation_dataset {
+                logs.extend(run_epoch(layers, compiled, val, 0, false, None)?.logs("val_"));
+            }
+            progress.finish(&logs);
+            history.push(&logs);
+        }
+        Ok(history)
+    }
+
+    /// Loss and metrics over a dataset.
+    pub fn evaluate_dataset(&mut self, ds: &SequenceDataset) -> Result<Evaluation> {
+        self.build_for(ds)?;
+        let (layers, compiled) = self.parts()?;
+        run_epoch(layers, compiled, ds, 0, false, None)
+    }
+
+    /// Outputs for every sequence, in the dataset's sample order: `[N, ...output]` (the
+    /// output must not have a time axis, since samples differ in length).
+    pub fn predict_dataset(&mut self, ds: &SequenceDataset) -> Result<ArrayD<f32>> {
+        self.build_for(ds)?;
+        let (layers, compiled) = self.parts()?;
+        let mut rows: Vec<Option<ArrayD<f32>>> = vec![None; ds.len()];
+        for (b, idx) in ds.batches(0).iter().enumerate() {
+            let (x, _) = ds.padded_batch(idx);
+            compiled
+                .built
+                .as_ref()
+                .ok_or_else(not_compiled)?
+                .spec
+                .check_batch(b, x.shape())?;
+            observe(layers, Some(&x), b)?;
+            let xb = Tensor::from_array(&compiled.device, &x)?;
+            let out = forward(layers, &xb, false)?.0.to_array_blocking()?;
+            for (row, &i) in idx.iter().enumerate() {
+                rows[i] = Some(out.index_axis(Axis(0), row).to_owned());
+            }
+        }
+        let rows: Vec<ArrayD<f32>> = rows
+            .into_iter()
+            .map(|r| r.expect("every sample is in one batch"))
+            .collect();
+        let views: Vec<_> = rows.iter().map(|r| r.view().insert_axis(Axis(0))).collect();
+        ndarray::concatenate(Axis(0), &views).map_err(|e| {
+            Error::Data(format!(
+                "joining predictions: {e} (outputs with a time axis differ in length)"
+            ))
+        })
+    }
+}
