@@ -36,21 +36,21 @@ pub use activation::Activation;
 pub use device::{Backend, Device, DeviceInfo, GpuContext, GpuOptions};
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
-pub use layers::{Dense, Flatten, Layer};
+pub use layers::{Dense, Embedding, Flatten, Layer, Lstm, Masking};
 pub use losses::Loss;
 pub use metrics::Metric;
-pub use model::{Evaluation, FitOptions, History, Sequential};
+pub use model::{Call, Evaluation, FitOptions, History, Input, Model, Node, Sequential};
 pub use optimizers::Optimizer;
 pub use shape::{stack_samples, InputSpec, Shape};
 pub use tensor::{DType, Tensor};
 
 /// The names most programs need.
 pub mod prelude {
-    pub use crate::data::to_categorical;
+    pub use crate::data::{pad_sequences, to_categorical, PadOptions, Padding, SequenceDataset};
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
     pub use crate::{
-        Activation, Dense, Device, Error, FitOptions, Flatten, InputSpec, Loss, Metric, Optimizer,
-        Result, Sequential, Shape, Tensor,
+        Activation, Call, Dense, Device, Embedding, Error, FitOptions, Flatten, Input, InputSpec,
+        Loss, Lstm, Masking, Metric, Model, Optimizer, Result, Sequential, Shape, Tensor,
     };
 }

@@ -1,12 +1,14 @@
-//! Models: `Sequential`, compiled for a device, trained with `fit`.
+//! Models: `Sequential` and the functional `Model`, compiled for a device, trained with `fit`.
 
 mod data;
+mod functional;
 mod history;
 mod options;
 mod sequential;
 mod train;
 mod train_dataset;
 
+pub use functional::{Call, Input, Model, Node};
 pub use history::{Evaluation, History};
 pub use options::FitOptions;
 pub use sequential::Sequential;

@@ -27,6 +27,7 @@ use crate::tensor::Tensor;
 /// ```
 pub struct Sequential {
     pub(crate) layers: Vec<Box<dyn Layer>>,
+    input: Option<Dims>,
     seed: u64,
     pub(crate) compiled: Option<Compiled>,
 }
@@ -62,6 +63,7 @@ impl Sequential {
     pub fn new() -> Self {
         Sequential {
             layers: Vec::new(),
+            input: None,
             seed: 0,
             compiled: None,
         }
@@ -72,6 +74,20 @@ impl Sequential {
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Layer + 'static) -> Self {
         self.layers.push(Box::new(layer));
+        self
+    }
+    /// Appends a boxed layer.
+    #[must_use]
+    pub fn add_boxed(mut self, layer: Box<dyn Layer>) -> Self {
+        self.layers.push(layer);
+        self
+    }
+
+    /// The per-sample input shape (`None` for any size), when the first layer does not
+    /// declare one: `[None, Some(10)]` takes sequences of any length with 10 features.
+    #[must_use]
+    pub fn input_shape(mut self, dims: impl Into<Dims>) -> Self {
+        self.input = Some(dims.into());
         self
     }
 
@@ -107,7 +123,11 @@ impl Sequential {
             built: None,
             rng: StdRng::seed_from_u64(self.seed),
         });
-        if let Some(input) = self.layers[0].declared_input() {
+        if let Some(input) = self
+            .input
+            .clone()
+            .or_else(|| self.layers[0].declared_input())
+        {
             self.build(&input)?;
         }
         Ok(())
