@@ -77,7 +77,12 @@ impl Layer for Embedding {
     }
 
     // Checks every id (an integer in 0..input_dim) and keeps them for the lookup and gradient.
-    fn observe_input(&mut self, x: &ArrayViewD<'_, f32>, batch: usize) -> Result<()> {
+    fn observe_input(
+        &mut self,
+        x: &ArrayViewD<'_, f32>,
+        batch: usize,
+        samples: &[usize],
+    ) -> Result<()> {
         let &[b, t] = x.shape() else {
             return Err(Error::Data(format!(
                 "batch {batch}: Embedding takes [B, T] token ids, got {:?}",
@@ -89,7 +94,7 @@ impl Layer for Embedding {
             if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < self.input_dim) {
                 return Err(Error::Data(format!(
                     "batch {batch}, sample {}, step {}: token id {v} is not an integer in 0..{} (the Embedding's input_dim)",
-                    i / t.max(1),
+                    samples.get(i / t.max(1)).copied().unwrap_or(i / t.max(1)),
                     i % t.max(1),
                     self.input_dim
                 )));

@@ -58,8 +58,14 @@ pub trait Layer: Send {
         false
     }
 
-    /// The batch's raw input on the host (only for the first layer, when it asks).
-    fn observe_input(&mut self, _x: &ArrayViewD<'_, f32>, _batch: usize) -> Result<()> {
+    /// The batch's raw input on the host (only for the first layer, when it asks); row `r` of
+    /// the batch is sample `samples[r]` of the data, for error messages.
+    fn observe_input(
+        &mut self,
+        _x: &ArrayViewD<'_, f32>,
+        _batch: usize,
+        _samples: &[usize],
+    ) -> Result<()> {
         Ok(())
     }
 

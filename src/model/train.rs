@@ -79,12 +79,13 @@ pub(crate) fn observe(
     layers: &mut [Box<dyn Layer>],
     host_x: Option<&ArrayD<f32>>,
     batch: usize,
+    samples: &[usize],
 ) -> Result<()> {
     if layers[0].needs_host_input() {
         let x = host_x.ok_or_else(|| {
             Error::Config("the first layer needs host batches but none were given".into())
         })?;
-        layers[0].observe_input(&x.view(), batch)?;
+        layers[0].observe_input(&x.view(), batch, samples)?;
     }
     Ok(())
 }
@@ -267,7 +268,7 @@ impl Sequential {
                     train
                         .source
                         .batch(&compiled.device, idx, &train.x_dims, &train.y_dims)?;
-                observe(layers, host_x.as_ref(), b)?;
+                observe(layers, host_x.as_ref(), b, idx)?;
                 compiled
                     .built
                     .as_ref()
@@ -338,7 +339,8 @@ impl Sequential {
             let host = x
                 .slice_axis(Axis(0), (start..(start + batch_size).min(n)).into())
                 .to_owned();
-            observe(layers, Some(&host), b)?;
+            let ids: Vec<usize> = (start..(start + batch_size).min(n)).collect();
+            observe(layers, Some(&host), b, &ids)?;
             let xb = Tensor::from_array(&compiled.device, &host)?;
             outputs.push(forward(layers, &xb, false)?.0);
         }
@@ -369,7 +371,7 @@ impl Sequential {
         let (xb, yb, host_x) =
             data.source
                 .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
-        observe(layers, host_x.as_ref(), 0)?;
+        observe(layers, host_x.as_ref(), 0, &idx)?;
         let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
         step(layers, compiled, &xb, &yb, &sums, true)?;
         Ok(sums.read(compiled, data.n)?.loss)
@@ -396,7 +398,7 @@ impl Sequential {
         let (xb, yb, host_x) =
             data.source
                 .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
-        observe(layers, host_x.as_ref(), 0)?;
+        observe(layers, host_x.as_ref(), 0, &idx)?;
         let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
         forward_backward(layers, compiled, &xb, &yb, &sums, true)?;
         let mut out = Vec::new();
@@ -429,7 +431,7 @@ fn evaluate_prepared(
         let (xb, yb, host_x) =
             data.source
                 .batch(&compiled.device, chunk, &data.x_dims, &data.y_dims)?;
-        observe(layers, host_x.as_ref(), b)?;
+        observe(layers, host_x.as_ref(), b, chunk)?;
         step(layers, compiled, &xb, &yb, &sums, false)?;
     }
     sums.read(compiled, data.n)

@@ -33,7 +33,7 @@ fn batch_tensors(
         idx.len(),
         &format!("batch {b}"),
     )?;
-    observe(layers, Some(&x), b)?;
+    observe(layers, Some(&x), b, idx)?;
     Ok((
         Tensor::from_array(&compiled.device, &x)?,
         Tensor::from_array(&compiled.device, &y)?,
@@ -117,7 +117,7 @@ impl Sequential {
                 .ok_or_else(not_compiled)?
                 .spec
                 .check_batch(b, x.shape())?;
-            observe(layers, Some(&x), b)?;
+            observe(layers, Some(&x), b, idx)?;
             let xb = Tensor::from_array(&compiled.device, &x)?;
             let out = forward(layers, &xb, false)?.0.to_array_blocking()?;
             for (row, &i) in idx.iter().enumerate() {
