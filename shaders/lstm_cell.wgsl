@@ -93,3 +93,64 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     cseq[bt * u_count + u] = c;
     hseq[bt * u_count + u] = h;
 }
+
+// The whole sequence in one dispatch, for units <= 64: one workgroup per batch row loops over
+// all T steps with h in workgroup memory. Invocation k < 4U computes gate pre-activation k,
+// then invocation u < U updates unit u. It trades the per-step dispatches for a workgroup per
+// row (few workgroups when B is small); on lavapipe it measured 3x slower than per-step
+// dispatches (BENCHMARKS.md), so the host uses it only when asked.
+var<workgroup> h_shared: array<f32, 64>;
+var<workgroup> z_shared: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn lstm_sequence_persistent(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) k: u32,
+) {
+    let b = wid.x + wid.y * nwg.x;
+    if b >= p.batch {
+        return;
+    }
+    let n = p.units;
+    var c = 0.0;
+    if k < n {
+        h_shared[k] = 0.0;
+    }
+    workgroupBarrier();
+    for (var t = 0u; t < p.steps; t++) {
+        let bt = b * p.steps + t;
+        let g_base = bt * 4u * n;
+        if k < 4u * n {
+            var z = xp[g_base + k];
+            for (var j = 0u; j < n; j++) {
+                z += h_shared[j] * rk[j * 4u * n + k];
+            }
+            z_shared[k] = z;
+        }
+        workgroupBarrier();
+        if k < n {
+            let h_prev = h_shared[k];
+            hprev[bt * n + k] = h_prev;
+            if p.has_mask != 0u && mask[bt] == 0.0 {
+                for (var g = 0u; g < 4u; g++) {
+                    gates[g_base + g * n + k] = 0.0;
+                }
+            } else {
+                let ig = sigmoid(z_shared[k]);
+                let fg = sigmoid(z_shared[n + k]);
+                let gg = tanh_f32(z_shared[2u * n + k]);
+                let og = sigmoid(z_shared[3u * n + k]);
+                c = fg * c + ig * gg;
+                h_shared[k] = og * tanh_f32(c);
+                gates[g_base + k] = ig;
+                gates[g_base + n + k] = fg;
+                gates[g_base + 2u * n + k] = gg;
+                gates[g_base + 3u * n + k] = og;
+            }
+            hseq[bt * n + k] = h_shared[k];
+            cseq[bt * n + k] = c;
+        }
+        workgroupBarrier();
+    }
+}

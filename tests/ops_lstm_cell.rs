@@ -6,7 +6,7 @@ mod common;
 
 use common::{cross_check, rng, uniform, Input, Tol};
 use rand::Rng;
-use wgfit::ops::lstm_cell::{lstm_backward, lstm_forward};
+use wgfit::ops::lstm_cell::{lstm_backward, lstm_forward_with, LstmKernel, PERSISTENT_MAX_UNITS};
 
 fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
     // Each row keeps a random run of steps, padded before, after or both; row 0 keeps none.
@@ -22,7 +22,14 @@ fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
 #[test]
 fn lstm_forward_and_backward_match_cpu() {
     let mut rng = rng("lstm_cell");
-    for &(b, t, u) in &[(1, 1, 1), (2, 7, 3), (3, 5, 13), (4, 3, 67), (2, 4, 257)] {
+    for &(b, t, u) in &[
+        (1, 1, 1),
+        (2, 7, 3),
+        (3, 5, 13),
+        (5, 9, 64),
+        (4, 3, 67),
+        (2, 4, 257),
+    ] {
         let xp: Input = (
             vec![b, t, 4 * u],
             uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
@@ -35,14 +42,22 @@ fn lstm_forward_and_backward_match_cpu() {
         let dy: Input = (vec![b, t, u], uniform(&mut rng, b * t * u, -1.0, 1.0));
         let name = format!("lstm B={b} T={t} U={u}");
         let inputs = [xp, rk, m, dh, dy];
-        for masked in [false, true] {
+        let kernels: &[LstmKernel] = if u <= PERSISTENT_MAX_UNITS {
+            &[LstmKernel::PerStep, LstmKernel::Persistent]
+        } else {
+            &[LstmKernel::PerStep]
+        };
+        for (masked, &kernel) in [false, true]
+            .into_iter()
+            .flat_map(|m| kernels.iter().map(move |k| (m, k)))
+        {
             cross_check(
-                &format!("{name} masked={masked}"),
+                &format!("{name} masked={masked} {kernel:?}"),
                 &inputs,
                 Tol::Norm(1e-5),
                 |x| {
                     let mask = masked.then_some(&x[2]);
-                    let s = lstm_forward(&x[0], &x[1], mask)?;
+                    let s = lstm_forward_with(&x[0], &x[1], mask, kernel)?;
                     let from_last = lstm_backward(&s, &x[1], mask, Some(&x[3]), None)?;
                     let from_seq = lstm_backward(&s, &x[1], mask, None, Some(&x[4]))?;
                     Ok(vec![s.hseq, s.cseq, s.gates, s.hprev, from_last, from_seq])

@@ -101,8 +101,32 @@ fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize
     Ok((b, t, u))
 }
 
-/// Runs the cell over all T steps (one dispatch per step on the GPU, all in one submit).
+/// How the GPU runs the forward pass over T steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LstmKernel {
+    /// The faster of the two as measured (BENCHMARKS.md): per-step, so far.
+    Auto,
+    /// One dispatch per step, one invocation per (b, u).
+    PerStep,
+    /// One dispatch for the whole sequence, a workgroup per batch row (units <= 64 only).
+    Persistent,
+}
+
+/// The largest `units` the persistent kernel handles (its workgroup has 4 x 64 invocations).
+pub const PERSISTENT_MAX_UNITS: usize = 64;
+
+/// Runs the cell over all T steps, with the kernel chosen for the shape.
 pub fn lstm_forward(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<LstmStates> {
+    lstm_forward_with(xp, rk, mask, LstmKernel::Auto)
+}
+
+/// [`lstm_forward`] with an explicit GPU kernel (the CPU ignores it).
+pub fn lstm_forward_with(
+    xp: &Tensor,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    kernel: LstmKernel,
+) -> Result<LstmStates> {
     let inputs: Vec<(&Tensor, DType)> = [xp, rk]
         .into_iter()
         .chain(mask)
@@ -127,7 +151,37 @@ pub fn lstm_forward(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<L
             let (hseq, cseq) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
             let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
             let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
-            for step in 0..t {
+            let persistent = match kernel {
+                                // Measured (BENCHMARKS.md): per-step dispatches win at every shape tried on
+                // lavapipe, by 3x at B=64, T=100, U=32 and 64; no real GPU was measured yet.
+                LstmKernel::Auto => false,
+                LstmKernel::PerStep => false,
+                LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => true,
+                LstmKernel::Persistent => {
+                    return Err(crate::error::Error::Config(format!(
+                        "the persistent LSTM kernel takes at most {PERSISTENT_MAX_UNITS} units, not {u}"
+                    )))
+                }
+            };
+            let all = [buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev];
+            if persistent {
+                let params = Params {
+                    batch: b as u32,
+                    steps: t as u32,
+                    units: u as u32,
+                    t: 0,
+                    has_mask: mask.is_some() as u32,
+                    has_dy_seq: 0,
+                };
+                ctx.dispatch(
+                    &FORWARD,
+                    "lstm_sequence_persistent",
+                    &all,
+                    bytemuck::bytes_of(&params),
+                    b as u64,
+                )?;
+            }
+            for step in (0..t).filter(|_| !persistent) {
                 let params = Params {
                     batch: b as u32,
                     steps: t as u32,
@@ -139,7 +193,7 @@ pub fn lstm_forward(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<L
                 ctx.dispatch(
                     &FORWARD,
                     "lstm_step",
-                    &[buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev],
+                    &all,
                     bytemuck::bytes_of(&params),
                     groups(b * u),
                 )?;
