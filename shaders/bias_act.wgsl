@@ -1,3 +1,4 @@
+// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
 // Bias add fused with an elementwise activation, and its backward.
 // bias_act_forward:  x: [R, C], bias: [C] (unused unless has_bias), y: [R, C]; y = act(x + bias)
 // bias_act_backward: dy: [R, C], y: [R, C] (the forward output), dx: [R, C]; dx = dy * act'(y)
@@ -15,18 +16,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-// Cephes tanhf, as the CPU twin computes it: WGSL's tanh has no useful accuracy bound near 0.
-fn tanh_f32(x: f32) -> f32 {
-    let z = min(abs(x), 9.0);
-    if z >= 0.625 {
-        return sign(x) * (1.0 - 2.0 / (exp(2.0 * z) + 1.0));
-    }
-    let z2 = x * x;
-    let poly = (((-5.70498872745e-3 * z2 + 2.06390887954e-2) * z2 - 5.37397155531e-2) * z2
-        + 1.33314422036e-1) * z2 - 3.33332819422e-1;
-    return poly * z2 * x + x;
-}
 
 fn activate(v: f32) -> f32 {
     switch p.act {

@@ -1,3 +1,4 @@
+// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
 // Per-sample losses, their gradients, and accuracy, over rows of C values (the last axis).
 // pred, truth (the targets): [R, C]. Row kernels write out: [R]; gradient kernels write out: [R, C].
 // Losses average over the last axis, as Keras's do; `scale` folds in the batch mean
@@ -29,22 +30,6 @@ struct Params {
 
 fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
-}
-
-// log(1 + r) for r >= 0 to a few ulp (see softmax.wgsl).
-fn log1p_pos(r: f32) -> f32 {
-    if r > 1.0 {
-        return log(1.0 + r);
-    }
-    let w = r / (2.0 + r);
-    let w2 = w * w;
-    var term = w;
-    var acc = w;
-    for (var k = 3.0; k < 24.0; k += 2.0) {
-        term *= w2;
-        acc += term / k;
-    }
-    return 2.0 * acc;
 }
 
 @compute @workgroup_size(256)

@@ -1,3 +1,4 @@
+// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
 // One LSTM time step, fused: recurrent matmul h(t-1) · R + input projection (bias included)
 // -> gates i, f, g, o (Keras order) -> c(t), h(t), with the mask applied (a masked step keeps
 // h and c unchanged). One invocation per (b, u); the host dispatches it once per step.
@@ -22,22 +23,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> cseq: array<f32>;
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;
 @group(0) @binding(7) var<storage, read_write> hprev: array<f32>;
-
-fn sigmoid(x: f32) -> f32 {
-    return 1.0 / (1.0 + exp(-x));
-}
-
-// Cephes tanhf, as in bias_act.wgsl and the CPU twin.
-fn tanh_f32(x: f32) -> f32 {
-    let z = min(abs(x), 9.0);
-    if z >= 0.625 {
-        return sign(x) * (1.0 - 2.0 / (exp(2.0 * z) + 1.0));
-    }
-    let z2 = x * x;
-    let poly = (((-5.70498872745e-3 * z2 + 2.06390887954e-2) * z2 - 5.37397155531e-2) * z2
-        + 1.33314422036e-1) * z2 - 3.33332819422e-1;
-    return poly * z2 * x + x;
-}
 
 @compute @workgroup_size(256)
 fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -1,3 +1,4 @@
+// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
 // Backpropagation through one LSTM time step, in two dispatches per step (t descending):
 // lstm_backward_gates, per (b, u): adds dy(t) to dh when the whole sequence is an output,
 //   then dz(t) = gate pre-activation gradients (0 at masked steps) and dc <- dc(t - 1);
@@ -24,18 +25,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read> cseq: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dc: array<f32>;
 @group(0) @binding(8) var<storage, read> dy_seq: array<f32>;
-
-// Cephes tanhf, as in lstm_cell.wgsl.
-fn tanh_f32(x: f32) -> f32 {
-    let z = min(abs(x), 9.0);
-    if z >= 0.625 {
-        return sign(x) * (1.0 - 2.0 / (exp(2.0 * z) + 1.0));
-    }
-    let z2 = x * x;
-    let poly = (((-5.70498872745e-3 * z2 + 2.06390887954e-2) * z2 - 5.37397155531e-2) * z2
-        + 1.33314422036e-1) * z2 - 3.33332819422e-1;
-    return poly * z2 * x + x;
-}
 
 fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;

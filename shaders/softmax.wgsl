@@ -1,3 +1,4 @@
+// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
 // Row-wise softmax and the fused softmax + crossentropy, over the last axis.
 // softmax_forward:      z: [R, C] -> probs: [R, C]
 // softmax_xent_forward: z: [R, C], y: [R, C] -> probs: [R, C], loss: [R];
@@ -53,23 +54,6 @@ fn reduce_sum(v: f32, lane: u32) -> f32 {
     let r = red[0];
     workgroupBarrier();
     return r;
-}
-
-// log(1 + r) for r >= 0, accurate to a few ulp relative: WGSL only bounds log's absolute
-// error near 1, so small r goes through 2 atanh(w), w = r / (2 + r) <= 1/3, as a series.
-fn log1p_pos(r: f32) -> f32 {
-    if r > 1.0 {
-        return log(1.0 + r);
-    }
-    let w = r / (2.0 + r);
-    let w2 = w * w;
-    var term = w;
-    var acc = w;
-    for (var k = 3.0; k < 24.0; k += 2.0) {
-        term *= w2;
-        acc += term / k;
-    }
-    return 2.0 * acc;
 }
 
 // Writes probs for row `row` into `out` and returns (max, r) with sum exp(z - max) = 1 + r.

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::gpu;
+use common::{check_finite_differences, gpu};
 use ndarray::{Array1, Array2, Array3, ArrayD, Axis};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -133,11 +133,6 @@ fn gpu_and_cpu_follow_the_same_loss_trajectory_to_the_same_weights() {
     }
 }
 
-/// Loss at the current weights, on the CPU reference.
-fn loss_at(m: &mut Sequential, x: &Array3<f32>, y: &ArrayD<f32>) -> f64 {
-    f64::from(m.evaluate(x, y).unwrap().loss)
-}
-
 #[test]
 fn dense_gradients_match_central_finite_differences() {
     let cases = [
@@ -182,31 +177,12 @@ fn dense_gradients_match_central_finite_differences() {
         let device = Device::cpu();
         let mut m = model(&device, hidden, units, out, loss, Optimizer::sgd());
         let (x, y) = data(6, loss, units, 2);
-        let grads = m.gradients(&x, &y).unwrap();
-        let weights: Vec<ArrayD<f32>> = m
-            .get_weights()
-            .unwrap()
-            .into_iter()
-            .map(|(_, w)| w)
-            .collect();
-        let h = 1e-2f32;
-        for (t, (name, g)) in grads.iter().enumerate() {
-            for i in 0..g.len() {
-                let mut probe = |delta: f32| {
-                    let mut w = weights.clone();
-                    w[t].as_slice_mut().unwrap()[i] += delta;
-                    m.set_weights(&w).unwrap();
-                    loss_at(&mut m, &x, &y)
-                };
-                let fd = ((probe(h) - probe(-h)) / f64::from(2.0 * h)) as f32;
-                let an = g.as_slice().unwrap()[i];
-                assert!(
-                    (fd - an).abs() <= 2e-2 * an.abs().max(fd.abs()) + 1e-3,
-                    "{hidden:?} -> {out:?} with {loss:?}: {name}[{i}] is {an} but finite differences give {fd}"
-                );
-            }
-        }
-        m.set_weights(&weights).unwrap();
+        check_finite_differences(
+            &mut m,
+            &x.into_dyn(),
+            &y,
+            &format!("{hidden:?} -> {out:?} with {loss:?}"),
+        );
     }
 }
 

@@ -5,6 +5,7 @@ mod functional;
 mod history;
 mod options;
 mod sequential;
+mod step;
 mod train;
 mod train_dataset;
 

@@ -11,171 +11,11 @@ use super::data::{check_x, dense_targets, Source};
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sequential::{Compiled, Sequential};
-use crate::device::Device;
+use super::step::{forward, forward_backward, observe, step, Sums};
 use crate::error::{Error, Result};
 use crate::layers::Layer;
-use crate::losses::Grad;
-use crate::ops::elementwise::axpy;
-use crate::ops::reduce::sum;
 use crate::progress::Progress;
 use crate::tensor::Tensor;
-
-/// Running sums of per-sample loss and metrics, on the device.
-pub(super) struct Sums {
-    loss: Tensor,
-    metrics: Vec<Tensor>,
-}
-
-impl Sums {
-    pub(super) fn new(device: &Device, metrics: usize) -> Result<Sums> {
-        let zero = || Tensor::zeros(device, Vec::<usize>::new());
-        Ok(Sums {
-            loss: zero()?,
-            metrics: (0..metrics).map(|_| zero()).collect::<Result<_>>()?,
-        })
-    }
-
-    fn add(&self, loss_rows: &Tensor, metric_rows: &[Tensor]) -> Result<()> {
-        let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
-        axpy(&self.loss, 1.0, &total(loss_rows)?)?;
-        for (acc, rows) in self.metrics.iter().zip(metric_rows) {
-            axpy(acc, 1.0, &total(rows)?)?;
-        }
-        Ok(())
-    }
-
-    /// Reads the sums back (blocking) as means over `samples`.
-    pub(super) fn read(&self, compiled: &Compiled, samples: usize) -> Result<Evaluation> {
-        let mean =
-            |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0] / samples.max(1) as f32) };
-        Ok(Evaluation {
-            loss: mean(&self.loss)?,
-            metrics: compiled
-                .metrics
-                .iter()
-                .zip(&self.metrics)
-                .map(|(m, t)| Ok((m.name().to_string(), mean(t)?)))
-                .collect::<Result<_>>()?,
-        })
-    }
-}
-
-/// Runs the layers, passing each one's mask to the next; returns the output and its mask.
-pub(crate) fn forward(
-    layers: &mut [Box<dyn Layer>],
-    x: &Tensor,
-    training: bool,
-) -> Result<(Tensor, Option<Tensor>)> {
-    let mut h = x.clone();
-    let mut mask: Option<Tensor> = None;
-    for layer in layers.iter_mut() {
-        (h, mask) = layer.forward_masked(&h, mask.as_ref(), training)?;
-    }
-    Ok((h, mask))
-}
-
-/// Shows the first layer the batch's raw values when it asks (an Embedding's token ids).
-pub(crate) fn observe(
-    layers: &mut [Box<dyn Layer>],
-    host_x: Option<&ArrayD<f32>>,
-    batch: usize,
-    samples: &[usize],
-) -> Result<()> {
-    if layers[0].needs_host_input() {
-        let x = host_x.ok_or_else(|| {
-            Error::Config("the first layer needs host batches but none were given".into())
-        })?;
-        layers[0].observe_input(&x.view(), batch, samples)?;
-    }
-    Ok(())
-}
-
-/// Forward, loss and metrics into `sums`; with `train`, backward and the optimizer update;
-/// then one submit.
-pub(super) fn step(
-    layers: &mut [Box<dyn Layer>],
-    compiled: &mut Compiled,
-    x: &Tensor,
-    y: &Tensor,
-    sums: &Sums,
-    train: bool,
-) -> Result<Tensor> {
-    let pred = forward_backward(layers, compiled, x, y, sums, train)?;
-    if train {
-        update(layers, compiled)?;
-    }
-    if let Device::Gpu(ctx) = &compiled.device {
-        ctx.flush()?;
-    }
-    Ok(pred)
-}
-
-/// Forward, loss and metrics into `sums`, and with `grads` the backward pass, which leaves
-/// each weight's gradient in its `Param`.
-fn forward_backward(
-    layers: &mut [Box<dyn Layer>],
-    compiled: &Compiled,
-    x: &Tensor,
-    y: &Tensor,
-    sums: &Sums,
-    grads: bool,
-) -> Result<Tensor> {
-    let (pred, out_mask) = forward(layers, x, grads)?;
-    if out_mask.is_some() {
-        return Err(Error::Config(
-            "the model's output is a masked sequence (return_sequences after Masking or mask_zero); losses over masked sequences are not supported yet".into(),
-        ));
-    }
-    let last = layers
-        .last_mut()
-        .expect("compile checked the model has layers");
-    let logits = last
-        .logits()
-        .map(|l| l.reshape(pred.dims().to_vec()))
-        .transpose()?;
-    let (loss_rows, grad) =
-        compiled
-            .loss
-            .forward_backward(&pred, logits.as_ref(), last.activation(), y, grads)?;
-    let metric_rows: Vec<Tensor> = compiled
-        .metrics
-        .iter()
-        .map(|m| m.per_sample(compiled.loss, &pred, y))
-        .collect::<Result<_>>()?;
-    sums.add(&loss_rows, &metric_rows)?;
-    if let Some(grad) = grad {
-        let n = layers.len();
-        let mut d = match grad {
-            Grad::Logits(dz) => layers[n - 1].backward_from_logits(&dz, n > 1)?,
-            Grad::Output(dy) => layers[n - 1].backward(&dy, n > 1)?,
-        };
-        for i in (0..n - 1).rev() {
-            let dy = d
-                .take()
-                .expect("every layer but the first passes a gradient down");
-            d = layers[i].backward(&dy, i > 0)?;
-        }
-    }
-    Ok(pred)
-}
-
-/// One optimizer step on every weight from the gradients the backward pass left.
-fn update(layers: &mut [Box<dyn Layer>], compiled: &mut Compiled) -> Result<()> {
-    let built = compiled
-        .built
-        .as_mut()
-        .expect("a model is built before it trains");
-    built.step += 1;
-    let params = layers.iter_mut().flat_map(|l| l.params_mut());
-    for (p, slots) in params.zip(&built.slots) {
-        let g = p
-            .grad
-            .take()
-            .ok_or_else(|| Error::Config(format!("no gradient for a {} weight", p.role)))?;
-        compiled.optimizer.apply(&p.value, slots, &g, built.step)?;
-    }
-    Ok(())
-}
 
 /// Validated samples of one data set, with the per-sample dims of x and of the targets.
 struct Prepared {
@@ -205,6 +45,23 @@ fn prepare(
         x_dims,
         y_dims,
     })
+}
+
+/// All of `x`, `y` as one validated batch on the device (shown to the first layer when it
+/// asks); returns x, y and the sample count.
+fn one_batch(
+    model: &mut Sequential,
+    x: ndarray::ArrayViewD<'_, f32>,
+    y: ndarray::ArrayViewD<'_, f32>,
+) -> Result<(Tensor, Tensor, usize)> {
+    let data = prepare(model, x, y, "x")?;
+    let (layers, compiled) = model.parts()?;
+    let idx: Vec<usize> = (0..data.n).collect();
+    let (xb, yb, host_x) = data
+        .source
+        .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
+    observe(layers, host_x.as_ref(), 0, &idx)?;
+    Ok((xb, yb, data.n))
 }
 
 pub(super) fn check_batch_size(batch_size: usize) -> Result<()> {
@@ -365,16 +222,11 @@ impl Sequential {
         S2: Data<Elem = f32>,
         D2: Dimension,
     {
-        let data = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
+        let (xb, yb, n) = one_batch(self, x.view().into_dyn(), y.view().into_dyn())?;
         let (layers, compiled) = self.parts()?;
-        let idx: Vec<usize> = (0..data.n).collect();
-        let (xb, yb, host_x) =
-            data.source
-                .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
-        observe(layers, host_x.as_ref(), 0, &idx)?;
         let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
         step(layers, compiled, &xb, &yb, &sums, true)?;
-        Ok(sums.read(compiled, data.n)?.loss)
+        Ok(sums.read(compiled, n)?.loss)
     }
 }
 
@@ -392,13 +244,8 @@ impl Sequential {
         S2: Data<Elem = f32>,
         D2: Dimension,
     {
-        let data = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
+        let (xb, yb, _) = one_batch(self, x.view().into_dyn(), y.view().into_dyn())?;
         let (layers, compiled) = self.parts()?;
-        let idx: Vec<usize> = (0..data.n).collect();
-        let (xb, yb, host_x) =
-            data.source
-                .batch(&compiled.device, &idx, &data.x_dims, &data.y_dims)?;
-        observe(layers, host_x.as_ref(), 0, &idx)?;
         let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
         forward_backward(layers, compiled, &xb, &yb, &sums, true)?;
         let mut out = Vec::new();

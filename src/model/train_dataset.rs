@@ -8,7 +8,7 @@ use super::data::dense_targets;
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sequential::{not_compiled, Compiled, Sequential};
-use super::train::{forward, observe, step, Sums};
+use super::step::{forward, observe, step, Sums};
 use crate::data::SequenceDataset;
 use crate::error::{Error, Result};
 use crate::layers::Layer;

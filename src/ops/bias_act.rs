@@ -12,7 +12,10 @@ use crate::tensor::Tensor;
 
 const KERNEL: Kernel = Kernel {
     name: "bias_act",
-    source: include_str!("../../shaders/bias_act.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/math.wgsl"),
+        include_str!("../../shaders/bias_act.wgsl")
+    ),
 };
 
 #[repr(C)]

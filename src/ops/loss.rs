@@ -14,7 +14,10 @@ use crate::tensor::Tensor;
 
 const KERNEL: Kernel = Kernel {
     name: "loss",
-    source: include_str!("../../shaders/loss.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/math.wgsl"),
+        include_str!("../../shaders/loss.wgsl")
+    ),
 };
 
 /// Keras's `epsilon()`: probabilities are clipped to [EPSILON, 1 - EPSILON] before a log.

@@ -12,7 +12,10 @@ use crate::tensor::Tensor;
 
 const KERNEL: Kernel = Kernel {
     name: "softmax",
-    source: include_str!("../../shaders/softmax.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/math.wgsl"),
+        include_str!("../../shaders/softmax.wgsl")
+    ),
 };
 
 #[repr(C)]

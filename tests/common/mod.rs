@@ -157,3 +157,38 @@ pub fn random_input(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Input {
         uniform(rng, shape.iter().product(), -1.0, 1.0),
     )
 }
+
+/// Checks every weight gradient of `model` on (`x`, `y`) against central finite differences
+/// of the loss (f64 differences of f32 losses, step 1e-2), on whatever device it runs.
+pub fn check_finite_differences(
+    model: &mut wgfit::Sequential,
+    x: &ndarray::ArrayD<f32>,
+    y: &ndarray::ArrayD<f32>,
+    case: &str,
+) {
+    let grads = model.gradients(x, y).unwrap();
+    let weights: Vec<ndarray::ArrayD<f32>> = model
+        .get_weights()
+        .unwrap()
+        .into_iter()
+        .map(|(_, w)| w)
+        .collect();
+    let h = 1e-2f32;
+    for (t, (name, g)) in grads.iter().enumerate() {
+        for i in 0..g.len() {
+            let mut probe = |delta: f32| {
+                let mut w = weights.clone();
+                w[t].as_slice_mut().unwrap()[i] += delta;
+                model.set_weights(&w).unwrap();
+                f64::from(model.evaluate(x, y).unwrap().loss)
+            };
+            let fd = ((probe(h) - probe(-h)) / f64::from(2.0 * h)) as f32;
+            let an = g.as_slice().unwrap()[i];
+            assert!(
+                (fd - an).abs() <= 2e-2 * an.abs().max(fd.abs()) + 1e-3,
+                "{case}: {name}[{i}] is {an} but finite differences give {fd}"
+            );
+        }
+    }
+    model.set_weights(&weights).unwrap();
+}

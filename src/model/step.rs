@@ -1,0 +1,171 @@
+//! One step of the model: forward (with masks), loss and metric sums kept on the device,
+//! backward, the optimizer update, and the one submit that ends a step.
+
+use ndarray::ArrayD;
+
+use super::history::Evaluation;
+use super::sequential::Compiled;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::layers::Layer;
+use crate::losses::Grad;
+use crate::ops::elementwise::axpy;
+use crate::ops::reduce::sum;
+use crate::tensor::Tensor;
+
+/// Running sums of per-sample loss and metrics, on the device.
+pub(crate) struct Sums {
+    loss: Tensor,
+    metrics: Vec<Tensor>,
+}
+
+impl Sums {
+    pub(crate) fn new(device: &Device, metrics: usize) -> Result<Sums> {
+        let zero = || Tensor::zeros(device, Vec::<usize>::new());
+        Ok(Sums {
+            loss: zero()?,
+            metrics: (0..metrics).map(|_| zero()).collect::<Result<_>>()?,
+        })
+    }
+
+    fn add(&self, loss_rows: &Tensor, metric_rows: &[Tensor]) -> Result<()> {
+        let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
+        axpy(&self.loss, 1.0, &total(loss_rows)?)?;
+        for (acc, rows) in self.metrics.iter().zip(metric_rows) {
+            axpy(acc, 1.0, &total(rows)?)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the sums back (blocking) as means over `samples`.
+    pub(crate) fn read(&self, compiled: &Compiled, samples: usize) -> Result<Evaluation> {
+        let mean =
+            |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0] / samples.max(1) as f32) };
+        Ok(Evaluation {
+            loss: mean(&self.loss)?,
+            metrics: compiled
+                .metrics
+                .iter()
+                .zip(&self.metrics)
+                .map(|(m, t)| Ok((m.name().to_string(), mean(t)?)))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// Runs the layers, passing each one's mask to the next; returns the output and its mask.
+pub(crate) fn forward(
+    layers: &mut [Box<dyn Layer>],
+    x: &Tensor,
+    training: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let mut h = x.clone();
+    let mut mask: Option<Tensor> = None;
+    for layer in layers.iter_mut() {
+        (h, mask) = layer.forward_masked(&h, mask.as_ref(), training)?;
+    }
+    Ok((h, mask))
+}
+
+/// Shows the first layer the batch's raw values when it asks (an Embedding's token ids).
+pub(crate) fn observe(
+    layers: &mut [Box<dyn Layer>],
+    host_x: Option<&ArrayD<f32>>,
+    batch: usize,
+    samples: &[usize],
+) -> Result<()> {
+    if layers[0].needs_host_input() {
+        let x = host_x.ok_or_else(|| {
+            Error::Config("the first layer needs host batches but none were given".into())
+        })?;
+        layers[0].observe_input(&x.view(), batch, samples)?;
+    }
+    Ok(())
+}
+
+/// Forward, loss and metrics into `sums`; with `train`, backward and the optimizer update;
+/// then one submit.
+pub(crate) fn step(
+    layers: &mut [Box<dyn Layer>],
+    compiled: &mut Compiled,
+    x: &Tensor,
+    y: &Tensor,
+    sums: &Sums,
+    train: bool,
+) -> Result<Tensor> {
+    let pred = forward_backward(layers, compiled, x, y, sums, train)?;
+    if train {
+        update(layers, compiled)?;
+    }
+    if let Device::Gpu(ctx) = &compiled.device {
+        ctx.flush()?;
+    }
+    Ok(pred)
+}
+
+/// Forward, loss and metrics into `sums`, and with `grads` the backward pass, which leaves
+/// each weight's gradient in its `Param`.
+pub(crate) fn forward_backward(
+    layers: &mut [Box<dyn Layer>],
+    compiled: &Compiled,
+    x: &Tensor,
+    y: &Tensor,
+    sums: &Sums,
+    grads: bool,
+) -> Result<Tensor> {
+    let (pred, out_mask) = forward(layers, x, grads)?;
+    if out_mask.is_some() {
+        return Err(Error::Config(
+            "the model's output is a masked sequence (return_sequences after Masking or mask_zero); losses over masked sequences are not supported yet".into(),
+        ));
+    }
+    let last = layers
+        .last_mut()
+        .expect("compile checked the model has layers");
+    let logits = last
+        .logits()
+        .map(|l| l.reshape(pred.dims().to_vec()))
+        .transpose()?;
+    let (loss_rows, grad) =
+        compiled
+            .loss
+            .forward_backward(&pred, logits.as_ref(), last.activation(), y, grads)?;
+    let metric_rows: Vec<Tensor> = compiled
+        .metrics
+        .iter()
+        .map(|m| m.per_sample(compiled.loss, &pred, y))
+        .collect::<Result<_>>()?;
+    sums.add(&loss_rows, &metric_rows)?;
+    if let Some(grad) = grad {
+        let n = layers.len();
+        let mut d = match grad {
+            Grad::Logits(dz) => layers[n - 1].backward_from_logits(&dz, n > 1)?,
+            Grad::Output(dy) => layers[n - 1].backward(&dy, n > 1)?,
+        };
+        for i in (0..n - 1).rev() {
+            let dy = d
+                .take()
+                .expect("every layer but the first passes a gradient down");
+            d = layers[i].backward(&dy, i > 0)?;
+        }
+    }
+    Ok(pred)
+}
+
+/// One optimizer step on every weight from the gradients the backward pass left.
+fn update(layers: &mut [Box<dyn Layer>], compiled: &mut Compiled) -> Result<()> {
+    let built = compiled
+        .built
+        .as_mut()
+        .expect("a model is built before it trains");
+    built.step += 1;
+    let params = layers.iter_mut().flat_map(|l| l.params_mut());
+    for (p, slots) in params.zip(&built.slots) {
+        let g = p
+            .grad
+            .take()
+            .ok_or_else(|| Error::Config(format!("no gradient for a {} weight", p.role)))?;
+        compiled.optimizer.apply(&p.value, slots, &g, built.step)?;
+    }
+    Ok(())
+}
