@@ -1,7 +1,7 @@
 // Elementwise arithmetic on flat f32 arrays of n elements; out may be bound alone (fill).
 // fill:   out = alpha
 // affine: out = alpha * a + beta                     (scale, add a scalar)
-// binary: out = a (op) b, op 0 add, 1 sub, 2 mul, 3 div
+// binary: out = a (op) b, op 0 add, 1 sub, 2 mul, 3 div, 4 div_no_nan (0 where b is 0)
 // axpy:   out += alpha * a                           (in place: out is also read)
 
 struct Params {
@@ -48,7 +48,8 @@ fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         case 0u: { out[i] = x + y; }
         case 1u: { out[i] = x - y; }
         case 2u: { out[i] = x * y; }
-        default: { out[i] = x / y; }
+        case 3u: { out[i] = x / y; }
+        default: { out[i] = select(x / y, 0.0, y == 0.0); }
     }
 }
 

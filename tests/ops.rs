@@ -231,7 +231,13 @@ fn elementwise_ops_match_cpu() {
             Tol::Rel(1e-5),
             |t| Ok(vec![affine(&t[0], -1.5, 0.25)?]),
         );
-        for op in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
+        for op in [
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::DivNoNan,
+        ] {
             cross_check(
                 &format!("{name} {op:?}"),
                 &[a.clone(), b.clone()],
@@ -301,5 +307,57 @@ fn adam_update_matches_cpu_over_several_steps() {
             }
             Ok(vec![t[0].clone(), t[1].clone(), t[2].clone()])
         });
+    }
+}
+
+#[test]
+fn divide_no_nan_gives_zero_where_the_divisor_is_zero() {
+    let devices: Vec<Device> = std::iter::once(Device::cpu()).chain(gpu()).collect();
+    for device in devices {
+        let a = Tensor::from_vec(&device, [3], vec![1.0, 2.0, 3.0]).unwrap();
+        let b = Tensor::from_vec(&device, [3], vec![0.0, 2.0, 0.0]).unwrap();
+        let q = binary(&a, &b, BinaryOp::DivNoNan)
+            .unwrap()
+            .to_vec_blocking()
+            .unwrap();
+        assert_eq!(q, vec![0.0, 1.0, 0.0], "on {}", device.info());
+    }
+}
+
+#[test]
+fn masked_scale_matches_cpu_and_zeroes_everything_for_an_empty_mask() {
+    let mut rng = rng("masked_scale");
+    for &(r, c) in &[(1, 1), (7, 3), (131, 5), (300, 2)] {
+        let x = random_input(&mut rng, &[r, c]);
+        let mask: Vec<f32> = (0..r)
+            .map(|_| f32::from(u8::from(rng.random_bool(0.6))))
+            .collect();
+        let total = mask.iter().sum::<f32>();
+        let inputs = [x, (vec![r], mask), (vec![], vec![total])];
+        cross_check(
+            &format!("masked_scale [{r}, {c}]"),
+            &inputs,
+            Tol::Rel(1e-5),
+            |t| {
+                Ok(vec![wgfit::ops::masked_reduce::masked_scale(
+                    &t[0], &t[1], &t[2],
+                )?])
+            },
+        );
+        let inputs = [
+            random_input(&mut rng, &[r, c]),
+            (vec![r], vec![0.0; r]),
+            (vec![], vec![0.0]),
+        ];
+        cross_check(
+            &format!("masked_scale [{r}, {c}] empty"),
+            &inputs,
+            Tol::Rel(0.0),
+            |t| {
+                let out = wgfit::ops::masked_reduce::masked_scale(&t[0], &t[1], &t[2])?;
+                assert!(out.to_vec_blocking()?.iter().all(|&v| v == 0.0));
+                Ok(vec![out])
+            },
+        );
     }
 }

@@ -345,3 +345,82 @@ fn bad_sequence_input_is_a_typed_error_naming_batch_and_sample() {
         r => panic!("empty sequence: {r:?}"),
     }
 }
+
+/// LSTM(return_sequences) -> Dense(2, softmax) over masked sequences: a loss over the steps.
+fn sequence_tagger(device: &Device) -> Model {
+    let inputs = Input::new([None, Some(3)]);
+    let h = Lstm::new(4)
+        .return_sequences(true)
+        .call(&Masking::new(0.0).call(&inputs));
+    let outputs = Dense::new(2).activation(Activation::Softmax).call(&h);
+    let mut model = Model::new(&inputs, &outputs).unwrap();
+    model
+        .compile(
+            device,
+            Optimizer::adam().learning_rate(0.02),
+            Loss::SparseCategoricalCrossentropy,
+            &[Metric::Accuracy],
+        )
+        .unwrap();
+    model
+}
+
+fn tagged_batch() -> (Array3<f32>, ArrayD<f32>) {
+    let seqs = sequences(4, 3, 2..7, 9);
+    let x = pad(&seqs, 7, Padding::Post);
+    let y = ndarray::Array2::from_shape_fn((4, 7), |(b, t)| ((b + t) % 2) as f32);
+    (x, y.into_dyn())
+}
+
+#[test]
+fn a_masked_sequence_loss_averages_over_the_unmasked_steps_only() {
+    let (x, y) = tagged_batch();
+    for device in devices() {
+        let mut model = sequence_tagger(&device);
+        let p = model.predict(&x).unwrap();
+        let (mut sum, mut hits, mut count) = (0.0f64, 0.0f64, 0.0f64);
+        for b in 0..4 {
+            for t in 0..7 {
+                if x.slice(s![b, t, ..]).iter().all(|&v| v == 0.0) {
+                    continue;
+                }
+                let label = y[[b, t]] as usize;
+                sum -= f64::from(p[[b, t, label]]).ln();
+                hits += f64::from(u8::from((p[[b, t, 1]] > p[[b, t, 0]]) == (label == 1)));
+                count += 1.0;
+            }
+        }
+        let e = model.evaluate(&x, &y).unwrap();
+        assert!(
+            (f64::from(e.loss) - sum / count).abs() <= 1e-5 * sum / count,
+            "loss {} vs {} on {}",
+            e.loss,
+            sum / count,
+            device.info()
+        );
+        assert!(
+            (f64::from(e.get("accuracy").unwrap()) - hits / count).abs() <= 1e-6,
+            "accuracy on {}",
+            device.info()
+        );
+    }
+}
+
+#[test]
+fn masked_sequence_loss_gradients_match_finite_differences_and_the_gpu() {
+    let (x, y) = tagged_batch();
+    let mut model = sequence_tagger(&Device::cpu());
+    check_finite_differences(
+        &mut model,
+        &x.clone().into_dyn(),
+        &y,
+        "masked sequence loss",
+    );
+    let Some(gpu) = gpu() else { return };
+    let run = |device: &Device| {
+        let mut m = sequence_tagger(device);
+        let losses: Vec<f32> = (0..20).map(|_| m.train_on_batch(&x, &y).unwrap()).collect();
+        (losses, m.get_weights().unwrap())
+    };
+    compare(run(&Device::cpu()), run(&gpu), "masked sequence loss");
+}

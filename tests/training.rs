@@ -528,3 +528,35 @@ fn bad_training_input_is_a_typed_error_saying_what_and_where() {
         e => panic!("fit before compile: {e:?}"),
     }
 }
+
+#[test]
+fn categorical_crossentropy_after_a_non_softmax_output_normalises_and_clips_like_keras() {
+    // Keras: q = p / sum(p), clipped to [1e-7, 1 - 1e-7], loss = -sum(y log q), batch mean.
+    for device in std::iter::once(Device::cpu()).chain(gpu()) {
+        let mut m = model(
+            &device,
+            Activation::Relu,
+            4,
+            Activation::Sigmoid,
+            Loss::CategoricalCrossentropy,
+            Optimizer::adam(),
+        );
+        let (x, y) = data(6, Loss::CategoricalCrossentropy, 4, 8);
+        let p = m.predict(&x).unwrap();
+        let mut expected = 0.0f64;
+        for (prow, yrow) in p.outer_iter().zip(y.outer_iter()) {
+            let total: f32 = prow.sum();
+            for (&pv, &yv) in prow.iter().zip(yrow.iter()) {
+                let q = (pv / total).clamp(1e-7, 1.0 - 1e-7);
+                expected -= f64::from(yv) * f64::from(q).ln();
+            }
+        }
+        expected /= 6.0;
+        let got = f64::from(m.evaluate(&x, &y).unwrap().loss);
+        assert!(
+            (got - expected).abs() <= 1e-5 * expected,
+            "{got} vs {expected} on {}",
+            device.info()
+        );
+    }
+}

@@ -58,23 +58,37 @@ pub(crate) fn dense_targets(
         )));
     }
     let out: Vec<usize> = output.iter().map(|d| d.unwrap_or(0)).collect();
+    // Dims of the output that a target must match; None (a free time axis) matches any.
+    let fits = |got: &[usize], want: &[Option<usize>]| {
+        got.len() == want.len() && got.iter().zip(want).all(|(g, w)| w.is_none_or(|w| w == *g))
+    };
     if loss == Loss::SparseCategoricalCrossentropy {
         let classes = out.last().copied().unwrap_or(0);
-        let per_sample = y.len() / n;
-        if per_sample != 1 {
-            return Err(ShapeError::new(vec![None, Some(1)], y.shape().to_vec())
-                .because("sparse categorical crossentropy takes one integer class id per sample")
+        // One class id per output row: [N] for [N, C] outputs, [N, T] for [N, T, C].
+        let row_dims = &output[..output.len().saturating_sub(1)];
+        let ids_shape = if y.ndim() == row_dims.len() + 2 && y.shape().last() == Some(&1) { &y.shape()[1..y.ndim() - 1] } else { &y.shape()[1..] };
+        if !fits(ids_shape, row_dims) {
+            let mut expected = vec![None];
+            expected.extend(row_dims.iter().copied());
+            return Err(ShapeError::new(expected, y.shape().to_vec())
+                .because(format!("{what}: sparse categorical crossentropy takes one integer class id per output row"))
                 .into());
         }
-        let mut dense = ArrayD::zeros(IxDyn(&[n, classes]));
+        let mut dims = vec![n];
+        dims.extend_from_slice(ids_shape);
+        let per_sample = y.len() / n;
+        dims.push(classes);
+        let mut dense = ArrayD::zeros(IxDyn(&dims));
+        let flat = dense.as_slice_mut().expect("a new array is contiguous");
         for (i, &label) in y.iter().enumerate() {
             if label < 0.0 || label.fract() != 0.0 || label as usize >= classes {
                 return Err(Error::Data(format!(
-                    "{what}: sample {i} has label {label}, but the model has {classes} classes (ids 0..{})",
+                    "{what}: sample {} has label {label}, but the model has {classes} classes (ids 0..{})",
+                    i / per_sample.max(1),
                     classes.saturating_sub(1)
                 )));
             }
-            dense[[i, label as usize]] = 1.0;
+            flat[i * classes + label as usize] = 1.0;
         }
         return Ok(dense);
     }
@@ -87,7 +101,7 @@ pub(crate) fn dense_targets(
     } else {
         y.to_owned()
     };
-    if y.shape()[1..] != out[..] {
+    if !fits(&y.shape()[1..], output) {
         let mut expected = vec![None];
         expected.extend(output.iter().copied());
         let mut err = ShapeError::new(expected, y.shape().to_vec())

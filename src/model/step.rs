@@ -9,14 +9,22 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::layers::Layer;
 use crate::losses::Grad;
-use crate::ops::elementwise::axpy;
+use std::cell::Cell;
+
+use crate::ops::elementwise::{axpy, binary, BinaryOp};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
-/// Running sums of per-sample loss and metrics, on the device.
+/// Running sums of loss and metrics for an epoch, on the device, weighted as Keras weights
+/// them: the loss as the batch-size-weighted mean of each batch's loss (itself a mean over
+/// the batch's rows, or over its unmasked steps); each metric as a mean over all rows (or all
+/// unmasked steps) of the epoch.
 pub(crate) struct Sums {
     loss: Tensor,
     metrics: Vec<Tensor>,
+    /// Rows counted on the host (batches without a mask) and on the device (mask sums).
+    rows_host: Cell<usize>,
+    rows_device: Tensor,
 }
 
 impl Sums {
@@ -25,29 +33,52 @@ impl Sums {
         Ok(Sums {
             loss: zero()?,
             metrics: (0..metrics).map(|_| zero()).collect::<Result<_>>()?,
+            rows_host: Cell::new(0),
+            rows_device: zero()?,
         })
     }
 
-    fn add(&self, loss_rows: &Tensor, metric_rows: &[Tensor]) -> Result<()> {
+    /// Adds a batch of `batch` samples: per-row losses and metric values (already multiplied
+    /// by the mask when there is one) and the mask's sum.
+    fn add(
+        &self,
+        batch: usize,
+        loss_rows: &Tensor,
+        metric_rows: &[Tensor],
+        mask_total: Option<&Tensor>,
+    ) -> Result<()> {
         let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
-        axpy(&self.loss, 1.0, &total(loss_rows)?)?;
+        match mask_total {
+            None => {
+                let rows = loss_rows.numel();
+                axpy(&self.loss, batch as f32 / rows as f32, &total(loss_rows)?)?;
+                self.rows_host.set(self.rows_host.get() + rows);
+            }
+            Some(count) => {
+                let batch_mean = binary(&total(loss_rows)?, count, BinaryOp::DivNoNan)?;
+                axpy(&self.loss, batch as f32, &batch_mean)?;
+                axpy(&self.rows_device, 1.0, count)?;
+            }
+        }
         for (acc, rows) in self.metrics.iter().zip(metric_rows) {
             axpy(acc, 1.0, &total(rows)?)?;
         }
         Ok(())
     }
 
-    /// Reads the sums back (blocking) as means over `samples`.
+    /// Reads the sums back (blocking): the loss per sample over `samples`, the metrics per row.
     pub(crate) fn read(&self, compiled: &Compiled, samples: usize) -> Result<Evaluation> {
-        let mean =
-            |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0] / samples.max(1) as f32) };
+        let value = |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0]) };
+        let rows = self.rows_host.get() as f32 + value(&self.rows_device)?;
+        let per_row =
+            |t: &Tensor| -> Result<f32> { Ok(if rows > 0.0 { value(t)? / rows } else { 0.0 }) };
         Ok(Evaluation {
-            loss: mean(&self.loss)?,
+            loss: value(&self.loss)? / samples.max(1) as f32,
             metrics: compiled
                 .metrics
                 .iter()
                 .zip(&self.metrics)
-                .map(|(m, t)| Ok((m.name().to_string(), mean(t)?)))
+                .map(|(m, t)| Ok((m.name().to_string(), per_row(t)?)))
                 .collect::<Result<_>>()?,
         })
     }
@@ -114,11 +145,6 @@ pub(crate) fn forward_backward(
     grads: bool,
 ) -> Result<Tensor> {
     let (pred, out_mask) = forward(layers, x, grads)?;
-    if out_mask.is_some() {
-        return Err(Error::Config(
-            "the model's output is a masked sequence (return_sequences after Masking or mask_zero); losses over masked sequences are not supported yet".into(),
-        ));
-    }
     let last = layers
         .last_mut()
         .expect("compile checked the model has layers");
@@ -126,16 +152,27 @@ pub(crate) fn forward_backward(
         .logits()
         .map(|l| l.reshape(pred.dims().to_vec()))
         .transpose()?;
-    let (loss_rows, grad) =
-        compiled
-            .loss
-            .forward_backward(&pred, logits.as_ref(), last.activation(), y, grads)?;
-    let metric_rows: Vec<Tensor> = compiled
+    let batch = x.dims().first().copied().unwrap_or(0);
+    let (loss_rows, grad, mask_total) = compiled.loss.forward_backward(
+        &pred,
+        logits.as_ref(),
+        last.activation(),
+        y,
+        grads,
+        out_mask.as_ref(),
+    )?;
+    let mut metric_rows: Vec<Tensor> = compiled
         .metrics
         .iter()
         .map(|m| m.per_sample(compiled.loss, &pred, y))
         .collect::<Result<_>>()?;
-    sums.add(&loss_rows, &metric_rows)?;
+    if let Some(mask) = &out_mask {
+        let m = mask.reshape([mask.numel()])?;
+        for rows in &mut metric_rows {
+            *rows = binary(&rows.reshape([m.numel()])?, &m, BinaryOp::Mul)?;
+        }
+    }
+    sums.add(batch, &loss_rows, &metric_rows, mask_total.as_ref())?;
     if let Some(grad) = grad {
         let n = layers.len();
         let mut d = match grad {

@@ -30,6 +30,8 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
+    /// `a / b`, or 0 where `b` is 0 (Keras's `divide_no_nan`).
+    DivNoNan,
 }
 
 impl BinaryOp {
@@ -39,6 +41,13 @@ impl BinaryOp {
             BinaryOp::Sub => x - y,
             BinaryOp::Mul => x * y,
             BinaryOp::Div => x / y,
+            BinaryOp::DivNoNan => {
+                if y == 0.0 {
+                    0.0
+                } else {
+                    x / y
+                }
+            }
         }
     }
 }

@@ -91,6 +91,57 @@ fn masked_reduce(x: &Tensor, mask: &Tensor, mean: bool) -> Result<Tensor> {
     }
 }
 
+/// `x * mask[r] / total` per row r of x: [..., C] (mask: one value per row, total: its sum,
+/// one element); 0 everywhere when total is 0.
+pub fn masked_scale(x: &Tensor, mask: &Tensor, total: &Tensor) -> Result<Tensor> {
+    let device = f32_device("masked_scale", &[x, mask, total])?;
+    let cols = x.dims().last().copied().unwrap_or(1).max(1);
+    let rows = x.numel() / cols;
+    if mask.numel() != rows || total.numel() != 1 {
+        return Err(shape_error(
+            "masked_scale",
+            &[Some(rows)],
+            mask.dims(),
+            "the mask needs one value per row of x, and total one value",
+        ));
+    }
+    match &device {
+        Device::Cpu => {
+            let (xs, m, t) = (host(x), host(mask), host(total).f32()[0]);
+            let out = xs
+                .f32()
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| {
+                    if t > 0.0 {
+                        v * m.f32()[i / cols] / t
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            Tensor::from_vec(&device, x.shape().clone(), out)
+        }
+        Device::Gpu(ctx) => {
+            let out = gpu_output(ctx, x.shape())?;
+            let params = Params {
+                batch: rows as u32,
+                steps: 0,
+                features: cols as u32,
+                mean: 0,
+            };
+            ctx.dispatch(
+                &KERNEL,
+                "masked_scale",
+                &[buf(x), buf(mask), &out, buf(total)],
+                bytemuck::bytes_of(&params),
+                groups(rows * cols),
+            )?;
+            Ok(gpu_tensor(&device, x.shape().clone(), out))
+        }
+    }
+}
+
 /// CPU twin: for each (b, f), sum x over kept t in order; the mean divides by the count.
 fn masked_reduce_cpu(
     x: &[f32],
