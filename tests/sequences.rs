@@ -424,3 +424,26 @@ fn masked_sequence_loss_gradients_match_finite_differences_and_the_gpu() {
     };
     compare(run(&Device::cpu()), run(&gpu), "masked sequence loss");
 }
+
+#[test]
+fn a_dense_first_model_built_from_data_accepts_other_leading_dims() {
+    // Dense acts on the last axis, so a model built from [N, 5, 3] data takes [N, 9, 3] too.
+    let mut model = Sequential::new().add(Dense::new(2));
+    model
+        .compile(
+            &Device::cpu(),
+            Optimizer::sgd(),
+            Loss::MeanSquaredError,
+            &[],
+        )
+        .unwrap();
+    let y5 = model.predict(&Array3::<f32>::ones((2, 5, 3))).unwrap();
+    let y9 = model.predict(&Array3::<f32>::ones((2, 9, 3))).unwrap();
+    assert_eq!(y5.shape(), &[2, 5, 2]);
+    assert_eq!(y9.shape(), &[2, 9, 2]);
+    assert_eq!(y5[[1, 4, 1]], y9[[0, 8, 1]]);
+    assert!(
+        model.predict(&Array3::<f32>::ones((2, 5, 4))).is_err(),
+        "the feature count stays fixed"
+    );
+}

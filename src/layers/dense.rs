@@ -108,6 +108,15 @@ impl Layer for Dense {
         self.input.clone()
     }
 
+    // Dense acts on the last axis: leading dims may be anything.
+    fn input_template(&self, sample: &[usize]) -> Dims {
+        let mut dims = vec![None; sample.len()];
+        if let (Some(last), Some(&n)) = (dims.last_mut(), sample.last()) {
+            *last = Some(n);
+        }
+        dims
+    }
+
     fn build(
         &mut self,
         device: &Device,

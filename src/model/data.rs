@@ -66,7 +66,11 @@ pub(crate) fn dense_targets(
         let classes = out.last().copied().unwrap_or(0);
         // One class id per output row: [N] for [N, C] outputs, [N, T] for [N, T, C].
         let row_dims = &output[..output.len().saturating_sub(1)];
-        let ids_shape = if y.ndim() == row_dims.len() + 2 && y.shape().last() == Some(&1) { &y.shape()[1..y.ndim() - 1] } else { &y.shape()[1..] };
+        let ids_shape = if y.ndim() == row_dims.len() + 2 && y.shape().last() == Some(&1) {
+            &y.shape()[1..y.ndim() - 1]
+        } else {
+            &y.shape()[1..]
+        };
         if !fits(ids_shape, row_dims) {
             let mut expected = vec![None];
             expected.extend(row_dims.iter().copied());
