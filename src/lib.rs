@@ -17,6 +17,7 @@
 //! ```
 
 pub mod activation;
+pub mod callbacks;
 pub mod data;
 pub mod device;
 pub mod error;
@@ -33,6 +34,7 @@ pub mod shape;
 pub mod tensor;
 
 pub use activation::Activation;
+pub use callbacks::{Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN};
 pub use device::{Backend, Device, DeviceInfo, GpuContext, GpuOptions};
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;

@@ -93,13 +93,28 @@ impl Optimizer {
         self
     }
 
+    /// Keras's name for it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Adam { .. } => "adam",
+            Optimizer::Sgd { .. } => "sgd",
+            Optimizer::RmsProp { .. } => "rmsprop",
+        }
+    }
+
+    /// The names of the state it keeps per weight, in slot order.
+    pub(crate) fn slot_names(&self) -> &'static [&'static str] {
+        match self {
+            Optimizer::Adam { .. } => &["m", "v"],
+            Optimizer::Sgd { .. } => &["momentum"],
+            Optimizer::RmsProp { .. } => &["velocity", "momentum"],
+        }
+    }
+
     /// Zeroed state slots for one weight (Adam: m, v; SGD: momentum; RMSprop: velocity,
     /// momentum).
     pub(crate) fn new_slots(&self, device: &Device, weight: &Tensor) -> Result<Vec<Tensor>> {
-        let n = match self {
-            Optimizer::Adam { .. } | Optimizer::RmsProp { .. } => 2,
-            Optimizer::Sgd { .. } => 1,
-        };
+        let n = self.slot_names().len();
         (0..n)
             .map(|_| Tensor::zeros(device, weight.shape().clone()))
             .collect()

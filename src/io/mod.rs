@@ -1,3 +1,5 @@
-//! Files: model weights as safetensors.
+//! Files: model weights and training checkpoints as safetensors.
 
+mod checkpoint;
+mod file;
 mod weights;

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 pub struct History {
     /// Each logged value, one entry per epoch.
     pub history: BTreeMap<String, Vec<f32>>,
+    /// Why training stopped before its last epoch, when a callback stopped it.
+    pub stopped: Option<String>,
 }
 
 impl History {

@@ -12,4 +12,5 @@ mod train_dataset;
 pub use functional::{Call, Input, Model, Node};
 pub use history::{Evaluation, History};
 pub use options::FitOptions;
+pub(crate) use sequential::not_compiled;
 pub use sequential::Sequential;

@@ -1,6 +1,10 @@
 //! `FitOptions`: Keras's `fit` keyword arguments as a builder.
 
+use std::sync::{Arc, Mutex};
+
 use ndarray::ArrayD;
+
+use crate::callbacks::Callback;
 
 /// How `fit` runs: batch size, epochs, shuffling, validation and verbosity.
 ///
@@ -18,6 +22,8 @@ pub struct FitOptions {
     pub(crate) validation_data: Option<(ArrayD<f32>, ArrayD<f32>)>,
     pub(crate) verbose: u8,
     pub(crate) validation_dataset: Option<crate::data::SequenceDataset>,
+    pub(crate) initial_epoch: usize,
+    pub(crate) callbacks: Vec<Arc<Mutex<dyn Callback>>>,
 }
 
 impl Default for FitOptions {
@@ -31,6 +37,8 @@ impl Default for FitOptions {
             validation_data: None,
             verbose: 1,
             validation_dataset: None,
+            initial_epoch: 0,
+            callbacks: Vec::new(),
         }
     }
 }
@@ -85,6 +93,21 @@ impl FitOptions {
     #[must_use]
     pub fn validation_dataset(mut self, ds: crate::data::SequenceDataset) -> Self {
         self.validation_dataset = Some(ds);
+        self
+    }
+
+    /// The epoch to start from (the epochs a loaded checkpoint had done); `epochs` stays the
+    /// last epoch's number, as in Keras.
+    #[must_use]
+    pub fn initial_epoch(mut self, epoch: usize) -> Self {
+        self.initial_epoch = epoch;
+        self
+    }
+
+    /// Adds a callback (`TerminateOnNaN`, `EarlyStopping`, `ModelCheckpoint`, your own).
+    #[must_use]
+    pub fn callback(mut self, callback: impl Callback + 'static) -> Self {
+        self.callbacks.push(Arc::new(Mutex::new(callback)));
         self
     }
 

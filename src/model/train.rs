@@ -12,6 +12,7 @@ use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sequential::{Compiled, Sequential};
 use super::step::{forward, forward_backward, observe, step, Sums};
+use crate::callbacks::{Callback, Control};
 use crate::error::{Error, Result};
 use crate::layers::Layer;
 use crate::progress::Progress;
@@ -64,6 +65,25 @@ fn one_batch(
     Ok((xb, yb, data.n))
 }
 
+/// The sample order of epoch `epoch`: a function of the seed and the epoch alone, so a run
+/// resumed at any epoch sees the batches an uninterrupted run would.
+pub(super) fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    if shuffle {
+        let mut rng =
+            StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        order.shuffle(&mut rng);
+    }
+    order
+}
+
+/// A callback's lock (a callback that panicked leaves its state usable).
+pub(super) fn lock<'a>(
+    c: &'a std::sync::Mutex<dyn Callback + 'static>,
+) -> std::sync::MutexGuard<'a, dyn Callback + 'static> {
+    c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub(super) fn check_batch_size(batch_size: usize) -> Result<()> {
     if batch_size == 0 {
         return Err(Error::Config("batch_size must be at least 1".into()));
@@ -108,18 +128,15 @@ impl Sequential {
             (None, true) => Some(prepare(self, x_val, y_val, "validation split")?),
             (None, false) => None,
         };
-        let mut rng = StdRng::seed_from_u64(opts.seed);
-        let mut order: Vec<usize> = (0..train.n).collect();
         let mut history = History::default();
-        let (layers, compiled) = self.parts()?;
         let steps = train.n.div_ceil(opts.batch_size);
-        for epoch in 0..opts.epochs {
-            if opts.shuffle {
-                order.shuffle(&mut rng);
-            }
+        let batch_losses = opts.callbacks.iter().any(|c| lock(c).wants_batch_loss());
+        for epoch in opts.initial_epoch..opts.epochs {
+            let order = epoch_order(train.n, opts.shuffle, opts.seed, epoch);
             let mut progress = Progress::new(opts.verbose, epoch, opts.epochs, steps);
+            let (layers, compiled) = self.parts()?;
             let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
-            let mut seen = 0;
+            let (mut seen, mut before) = (0, 0.0);
             for (b, idx) in order.chunks(opts.batch_size).enumerate() {
                 let (xb, yb, host_x) =
                     train
@@ -134,11 +151,25 @@ impl Sequential {
                     .check_batch(b, xb.dims())?;
                 step(layers, compiled, &xb, &yb, &sums, true)?;
                 seen += idx.len();
+                if batch_losses {
+                    // One readback per step, only for callbacks that ask for batch losses.
+                    let total = sums.read(compiled, 1)?.loss;
+                    let loss = (total - before) / idx.len() as f32;
+                    before = total;
+                    for c in &opts.callbacks {
+                        if let Control::Stop(why) = lock(c).on_batch_end(epoch, b, loss)? {
+                            history.stopped.get_or_insert(why);
+                        }
+                    }
+                    if history.stopped.is_some() {
+                        break;
+                    }
+                }
                 if progress.wants_update(b + 1) {
                     progress.update(b + 1, &sums.read(compiled, seen)?.logs(""));
                 }
             }
-            let mut logs = sums.read(compiled, train.n)?.logs("");
+            let mut logs = sums.read(compiled, seen)?.logs("");
             if let Some(val) = &val {
                 logs.extend(
                     evaluate_prepared(layers, compiled, val, opts.batch_size)?.logs("val_"),
@@ -146,6 +177,17 @@ impl Sequential {
             }
             progress.finish(&logs);
             history.push(&logs);
+            for c in &opts.callbacks {
+                if let Control::Stop(why) = lock(c).on_epoch_end(self, epoch, &logs)? {
+                    history.stopped.get_or_insert(why);
+                }
+            }
+            if let Some(why) = history.stopped.as_ref().filter(|_| opts.verbose > 0) {
+                println!("{why}");
+            }
+            if history.stopped.is_some() {
+                break;
+            }
         }
         Ok(history)
     }

@@ -9,6 +9,8 @@ use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sequential::{not_compiled, Compiled, Sequential};
 use super::step::{forward, observe, step, Sums};
+use super::train::lock;
+use crate::callbacks::Control;
 use crate::data::SequenceDataset;
 use crate::error::{Error, Result};
 use crate::layers::Layer;
@@ -82,9 +84,9 @@ impl Sequential {
         self.build_for(ds)?;
         let mut history = History::default();
         let steps = ds.batches(0).len();
-        let (layers, compiled) = self.parts()?;
-        for epoch in 0..opts.epochs {
+        for epoch in opts.initial_epoch..opts.epochs {
             let mut progress = Progress::new(opts.verbose, epoch, opts.epochs, steps);
+            let (layers, compiled) = self.parts()?;
             let mut logs =
                 run_epoch(layers, compiled, ds, epoch, true, Some(&mut progress))?.logs("");
             if let Some(val) = &opts.validation_dataset {
@@ -92,6 +94,14 @@ impl Sequential {
             }
             progress.finish(&logs);
             history.push(&logs);
+            for c in &opts.callbacks {
+                if let Control::Stop(why) = lock(c).on_epoch_end(self, epoch, &logs)? {
+                    history.stopped.get_or_insert(why);
+                }
+            }
+            if history.stopped.is_some() {
+                break;
+            }
         }
         Ok(history)
     }

@@ -1,0 +1,115 @@
+//! Training checkpoints: the weights, the optimizer's state (Adam's moments, momentum and
+//! velocity buffers) and step count, and the epochs done, in one safetensors file written
+//! atomically. `fit` resumes from one with `FitOptions::initial_epoch`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use ndarray::ArrayD;
+
+use super::file::{file_error, read_checked, write_atomically};
+use crate::error::{Error, Result};
+use crate::model::Sequential;
+
+/// A checkpoint's tensors by name, the optimizer's name and its step count.
+type Snapshot = (Vec<(String, ArrayD<f32>)>, &'static str, u64);
+
+/// The file name of an optimizer slot of weight `name`.
+fn slot_name(weight: &str, slot: &str) -> String {
+    format!("optimizer.{weight}.{slot}")
+}
+
+impl Sequential {
+    /// Everything a checkpoint holds, by name, with the optimizer's kind and step.
+    fn checkpoint_tensors(&self) -> Result<Snapshot> {
+        let compiled = self
+            .compiled
+            .as_ref()
+            .ok_or_else(crate::model::not_compiled)?;
+        let built = compiled.built.as_ref().ok_or_else(|| {
+            Error::Config(
+                "the model has no weights yet: build it (fit, or an input shape) first".into(),
+            )
+        })?;
+        let mut tensors = self.get_weights()?;
+        let slot_names = compiled.optimizer.slot_names();
+        for ((name, _), slots) in self.named_params().into_iter().zip(&built.slots) {
+            for (slot, tensor) in slot_names.iter().zip(slots) {
+                tensors.push((slot_name(&name, slot), tensor.to_array_blocking()?));
+            }
+        }
+        Ok((tensors, compiled.optimizer.name(), built.step))
+    }
+
+    /// Saves the weights, the optimizer state and `epochs_done` to `path`, atomically (a
+    /// temporary file, synced, then renamed over `path`).
+    pub fn save_checkpoint(&self, path: impl AsRef<Path>, epochs_done: usize) -> Result<()> {
+        let (tensors, optimizer, step) = self.checkpoint_tensors()?;
+        let meta = HashMap::from([
+            ("format".to_string(), "wgfit-checkpoint".to_string()),
+            ("optimizer".to_string(), optimizer.to_string()),
+            ("step".to_string(), step.to_string()),
+            ("epoch".to_string(), epochs_done.to_string()),
+        ]);
+        write_atomically(path.as_ref(), &tensors, meta)
+    }
+
+    /// Restores weights and optimizer state from a checkpoint of this model (same layers and
+    /// optimizer) and returns the epochs it had done: pass it to `FitOptions::initial_epoch`.
+    pub fn load_checkpoint(&mut self, path: impl AsRef<Path>) -> Result<usize> {
+        let path = path.as_ref();
+        let (tensors, optimizer, _) = self.checkpoint_tensors()?;
+        let expected: BTreeMap<String, Vec<usize>> = tensors
+            .iter()
+            .map(|(n, t)| (n.clone(), t.shape().to_vec()))
+            .collect();
+        let (values, meta) = read_checked(path, &expected)?;
+        let field = |key: &str| -> Result<u64> {
+            meta.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| {
+                file_error(
+                    path,
+                    format!("is not a wgfit checkpoint (no {key} in its metadata)"),
+                )
+            })
+        };
+        let (epoch, step) = (field("epoch")?, field("step")?);
+        if meta.get("optimizer").map(String::as_str) != Some(optimizer) {
+            return Err(file_error(
+                path,
+                format!(
+                    "holds {} optimizer state, but this model is compiled with {optimizer}",
+                    meta.get("optimizer").map_or("no", String::as_str)
+                ),
+            ));
+        }
+        for (name, p) in self.named_params() {
+            p.value.write_from_slice(&values[&name])?;
+        }
+        let compiled = self
+            .compiled
+            .as_mut()
+            .ok_or_else(crate::model::not_compiled)?;
+        let slot_names = compiled.optimizer.slot_names();
+        let built = compiled
+            .built
+            .as_mut()
+            .expect("checked by checkpoint_tensors");
+        let names: Vec<String> = self
+            .layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                l.params()
+                    .into_iter()
+                    .map(move |p| format!("layers.{i}.{}.{}", l.kind(), p.role))
+            })
+            .collect();
+        for (name, slots) in names.iter().zip(&built.slots) {
+            for (slot, tensor) in slot_names.iter().zip(slots) {
+                tensor.write_from_slice(&values[&slot_name(name, slot)])?;
+            }
+        }
+        built.step = step;
+        Ok(epoch as usize)
+    }
+}

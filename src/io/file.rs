@@ -1,0 +1,113 @@
+//! Named f32 tensors in a safetensors file: written atomically, read back with every name,
+//! shape and dtype checked before anything is used.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use ndarray::ArrayD;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+
+use crate::error::{Error, Result};
+
+/// Tensors by name with their values, and the file's metadata.
+pub(crate) type Contents = (BTreeMap<String, Vec<f32>>, HashMap<String, String>);
+
+pub(crate) fn file_error(path: &Path, what: impl std::fmt::Display) -> Error {
+    Error::Data(format!("file {}: {what}", path.display()))
+}
+
+/// Writes `tensors` and `metadata` to `path` through a temporary file that is synced and then
+/// renamed over `path`, so a crash mid-write leaves the previous file intact.
+pub(crate) fn write_atomically(
+    path: &Path,
+    tensors: &[(String, ArrayD<f32>)],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, t)| {
+            (
+                name.clone(),
+                t.shape().to_vec(),
+                t.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, shape, data)| {
+            Ok((
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), data)
+                    .map_err(|e| file_error(path, e))?,
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut tmp_name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|e| file_error(&tmp, e))?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    // The rename itself is durable once the directory is synced (where the OS allows it).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Reads exactly the tensors named in `expected` (name -> shape), all F32, and the metadata.
+/// Missing or unexpected tensors are listed; a wrong shape or dtype names the tensor.
+pub(crate) fn read_checked(
+    path: &Path,
+    expected: &BTreeMap<String, Vec<usize>>,
+) -> Result<Contents> {
+    let buffer = std::fs::read(path)?;
+    let (_, header) = SafeTensors::read_metadata(&buffer)
+        .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
+    let file = SafeTensors::deserialize(&buffer)
+        .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
+    let found: BTreeSet<String> = file.names().into_iter().map(str::to_string).collect();
+    let wanted: BTreeSet<String> = expected.keys().cloned().collect();
+    let missing: Vec<_> = wanted.difference(&found).cloned().collect();
+    let extra: Vec<_> = found.difference(&wanted).cloned().collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        return Err(file_error(
+            path,
+            format!("does not fit this model: missing {missing:?}, unexpected {extra:?}"),
+        ));
+    }
+    let mut values = BTreeMap::new();
+    for (name, shape) in expected {
+        let view = file
+            .tensor(name)
+            .map_err(|e| file_error(path, format!("{name}: {e}")))?;
+        if view.dtype() != Dtype::F32 {
+            return Err(file_error(
+                path,
+                format!("tensor {name} is {:?}; wgfit tensors are F32", view.dtype()),
+            ));
+        }
+        if view.shape() != shape.as_slice() {
+            return Err(file_error(
+                path,
+                format!(
+                    "tensor {name} has shape {:?} but this model's is {shape:?}",
+                    view.shape()
+                ),
+            ));
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        values.insert(name.clone(), data);
+    }
+    Ok((values, header.metadata().clone().unwrap_or_default()))
+}
