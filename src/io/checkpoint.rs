@@ -2,7 +2,7 @@
 //! velocity buffers) and step count, and the epochs done, in one safetensors file written
 //! atomically. `fit` resumes from one with `FitOptions::initial_epoch`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use ndarray::ArrayD;
@@ -59,7 +59,7 @@ impl Sequential {
     pub fn load_checkpoint(&mut self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
         let (tensors, optimizer, _) = self.checkpoint_tensors()?;
-        let expected: BTreeMap<String, Vec<usize>> = tensors
+        let expected: Vec<(String, Vec<usize>)> = tensors
             .iter()
             .map(|(n, t)| (n.clone(), t.shape().to_vec()))
             .collect();

@@ -61,11 +61,12 @@ pub(crate) fn write_atomically(
     Ok(())
 }
 
-/// Reads exactly the tensors named in `expected` (name -> shape), all F32, and the metadata.
-/// Missing or unexpected tensors are listed; a wrong shape or dtype names the tensor.
+/// Reads exactly the tensors named in `expected` (name and shape, checked in this order), all
+/// F32, and the metadata. Missing or unexpected tensors are listed; a wrong shape or dtype
+/// names the first tensor that has one.
 pub(crate) fn read_checked(
     path: &Path,
-    expected: &BTreeMap<String, Vec<usize>>,
+    expected: &[(String, Vec<usize>)],
 ) -> Result<Contents> {
     let buffer = std::fs::read(path)?;
     let (_, header) = SafeTensors::read_metadata(&buffer)
@@ -73,7 +74,7 @@ pub(crate) fn read_checked(
     let file = SafeTensors::deserialize(&buffer)
         .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
     let found: BTreeSet<String> = file.names().into_iter().map(str::to_string).collect();
-    let wanted: BTreeSet<String> = expected.keys().cloned().collect();
+    let wanted: BTreeSet<String> = expected.iter().map(|(n, _)| n.clone()).collect();
     let missing: Vec<_> = wanted.difference(&found).cloned().collect();
     let extra: Vec<_> = found.difference(&wanted).cloned().collect();
     if !missing.is_empty() || !extra.is_empty() {

@@ -1,7 +1,7 @@
 //! `save_weights` / `load_weights` in safetensors, with Keras's layouts and wgfit's names
 //! `layers.{i}.{kind}.{role}` (e.g. `layers.1.dense.kernel`, shaped `[in, units]`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::file::{read_checked, write_atomically};
@@ -28,7 +28,7 @@ impl Sequential {
     /// name, shape and dtype is checked before anything is replaced; missing or extra tensors
     /// are listed.
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        let expected: BTreeMap<String, Vec<usize>> = self
+        let expected: Vec<(String, Vec<usize>)> = self
             .named_params()
             .into_iter()
             .map(|(n, p)| (n, p.value.dims().to_vec()))
