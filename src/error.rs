@@ -13,7 +13,45 @@ pub enum Error {
     /// several shapes and names, and errors travel through every `Result`).
     #[error("{0}")]
     Shape(Box<ShapeError>),
-    /// Input data is invalid (lengths, values, ranges), independent of shapes.
+    /// x and y (or sequences and their targets) hold different numbers of samples.
+    #[error("{what}: x has {x} samples but y has {y}; they must match one to one")]
+    Length { what: String, x: usize, y: usize },
+    /// A label that is not a class id of the model (negative, fractional, or too large).
+    #[error("{}sample {sample} has label {label}, but the model has {classes} classes (ids 0..{})", batch_prefix(*batch), classes.saturating_sub(1))]
+    Label {
+        batch: Option<usize>,
+        sample: usize,
+        label: f32,
+        classes: usize,
+    },
+    /// A token id that is not an integer in 0..vocab (an Embedding's input_dim).
+    #[error("{}sample {sample}, step {step}: token id {id} is not an integer in 0..{vocab} (the Embedding's input_dim)", batch_prefix(*batch))]
+    Token {
+        batch: Option<usize>,
+        sample: usize,
+        step: usize,
+        id: f32,
+        vocab: usize,
+    },
+    /// NaN or an infinity in the inputs (`what` = "x") or the labels ("y").
+    #[error("{}sample {sample} of {what} contains NaN or infinite values", batch_prefix(*batch))]
+    NonFinite {
+        what: &'static str,
+        batch: Option<usize>,
+        sample: usize,
+    },
+    /// Nothing to work on: no samples, or (with `sample`) a sequence of length 0.
+    #[error("{what} is empty{}", sample.map_or(String::new(), |s| format!(" (sample {s}): every sequence needs at least one step")))]
+    Empty { what: String, sample: Option<usize> },
+    /// A weights or checkpoint file that cannot be used here: unreadable, truncated, corrupt,
+    /// for another model (`tensor` names the mismatch), of another dtype or optimizer.
+    #[error("file {}: {problem}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        tensor: Option<String>,
+        problem: String,
+    },
+    /// Other invalid input data.
     #[error("data error: {0}")]
     Data(String),
     /// The GPU (or the wgpu runtime) refused or lost something: validation errors, out of
@@ -102,6 +140,10 @@ impl ShapeError {
         self.reason = Some(reason.into());
         self
     }
+}
+
+fn batch_prefix(batch: Option<usize>) -> String {
+    batch.map_or(String::new(), |b| format!("batch {b}, "))
 }
 
 /// Formats dims as `[*, 28, 28]`.

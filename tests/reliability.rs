@@ -152,18 +152,21 @@ fn an_interrupted_checkpoint_write_leaves_the_previous_checkpoint_intact() {
     std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
     assert!(matches!(
         restored.load_checkpoint(&path),
-        Err(Error::Data(_))
+        Err(Error::File { .. })
     ));
     std::fs::write(&path, b"not a checkpoint").unwrap();
     assert!(matches!(
         restored.load_checkpoint(&path),
-        Err(Error::Data(_))
+        Err(Error::File { .. })
     ));
     // Another optimizer's state is refused, naming both.
     std::fs::write(&path, &bytes).unwrap();
     let mut sgd = model(&Device::cpu(), Optimizer::sgd().momentum(0.9));
     match sgd.load_checkpoint(&path) {
-        Err(Error::Data(msg)) => assert!(msg.contains("optimizer"), "{msg}"),
+        Err(Error::File { problem, .. }) => assert!(
+            problem.contains("adam") && problem.contains("sgd"),
+            "{problem}"
+        ),
         r => panic!("expected a data error, got {r:?}"),
     }
     std::fs::remove_dir_all(&dir).ok();

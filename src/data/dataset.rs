@@ -48,16 +48,28 @@ impl SequenceDataset {
     /// Checks the samples (at least one step each, one feature count) and the targets.
     pub fn new(xs: Vec<ArrayD<f32>>, y: ArrayD<f32>) -> Result<Self> {
         let Some(first) = xs.first() else {
-            return Err(Error::Data(
-                "a SequenceDataset needs at least one sequence".into(),
-            ));
+            return Err(Error::Empty {
+                what: "the SequenceDataset".into(),
+                sample: None,
+            });
         };
         if y.ndim() == 0 || y.shape()[0] != xs.len() {
-            return Err(Error::Data(format!(
-                "{} sequences but {} targets; they must match one to one",
-                xs.len(),
-                y.shape().first().unwrap_or(&0)
-            )));
+            return Err(Error::Length {
+                what: "SequenceDataset".into(),
+                x: xs.len(),
+                y: y.shape().first().copied().unwrap_or(0),
+            });
+        }
+        if let Some((i, _)) = y
+            .outer_iter()
+            .enumerate()
+            .find(|(_, t)| t.iter().any(|v| !v.is_finite()))
+        {
+            return Err(Error::NonFinite {
+                what: "y",
+                batch: None,
+                sample: i,
+            });
         }
         let tail = first.shape().get(1..).unwrap_or(&[]).to_vec();
         for (i, s) in xs.iter().enumerate() {
@@ -70,14 +82,17 @@ impl SequenceDataset {
                     .into());
             }
             if s.shape()[0] == 0 {
-                return Err(Error::Data(format!(
-                    "sample {i} is an empty sequence: every sequence needs at least one step"
-                )));
+                return Err(Error::Empty {
+                    what: "a sequence".into(),
+                    sample: Some(i),
+                });
             }
             if s.iter().any(|v| !v.is_finite()) {
-                return Err(Error::Data(format!(
-                    "sample {i} contains NaN or infinite values"
-                )));
+                return Err(Error::NonFinite {
+                    what: "x",
+                    batch: None,
+                    sample: i,
+                });
             }
         }
         Ok(SequenceDataset {
@@ -271,7 +286,13 @@ mod tests {
         ];
         let err = SequenceDataset::new(xs, arr1(&[0.0, 1.0]).into_dyn()).unwrap_err();
         assert!(
-            err.to_string().contains("sample 1 is an empty sequence"),
+            matches!(
+                err,
+                Error::Empty {
+                    sample: Some(1),
+                    ..
+                }
+            ),
             "{err}"
         );
         let xs = vec![

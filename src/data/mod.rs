@@ -26,9 +26,12 @@ where
     let mut out = Array2::zeros((labels.len(), num_classes));
     for (i, &label) in labels.iter().enumerate() {
         if label < 0.0 || label.fract() != 0.0 || label as usize >= num_classes {
-            return Err(Error::Data(format!(
-                "to_categorical: label {label} at index {i} is not a class id below {num_classes}"
-            )));
+            return Err(Error::Label {
+                batch: None,
+                sample: i,
+                label,
+                classes: num_classes,
+            });
         }
         out[[i, label as usize]] = 1.0;
     }

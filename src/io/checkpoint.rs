@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ndarray::ArrayD;
 
-use super::file::{file_error, read_checked, write_atomically};
+use super::file::{file_error, read_checked, read_metadata, write_atomically};
 use crate::error::{Error, Result};
 use crate::model::Sequential;
 
@@ -63,7 +63,8 @@ impl Sequential {
             .iter()
             .map(|(n, t)| (n.clone(), t.shape().to_vec()))
             .collect();
-        let (values, meta) = read_checked(path, &expected)?;
+        // The metadata first: another optimizer's state is named as such, not as tensors.
+        let meta = read_metadata(path)?;
         let field = |key: &str| -> Result<u64> {
             meta.get(key).and_then(|v| v.parse().ok()).ok_or_else(|| {
                 file_error(
@@ -82,6 +83,7 @@ impl Sequential {
                 ),
             ));
         }
+        let (values, _) = read_checked(path, &expected)?;
         for (name, p) in self.named_params() {
             p.value.write_from_slice(&values[&name])?;
         }

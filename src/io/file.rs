@@ -13,7 +13,19 @@ use crate::error::{Error, Result};
 pub(crate) type Contents = (BTreeMap<String, Vec<f32>>, HashMap<String, String>);
 
 pub(crate) fn file_error(path: &Path, what: impl std::fmt::Display) -> Error {
-    Error::Data(format!("file {}: {what}", path.display()))
+    Error::File {
+        path: path.to_path_buf(),
+        tensor: None,
+        problem: what.to_string(),
+    }
+}
+
+fn tensor_error(path: &Path, tensor: &str, what: impl std::fmt::Display) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        tensor: Some(tensor.to_string()),
+        problem: what.to_string(),
+    }
 }
 
 /// Writes `tensors` and `metadata` to `path` through a temporary file that is synced and then
@@ -61,13 +73,18 @@ pub(crate) fn write_atomically(
     Ok(())
 }
 
+/// The metadata of a safetensors file, without reading its tensors' data.
+pub(crate) fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let buffer = std::fs::read(path)?;
+    let (_, header) = SafeTensors::read_metadata(&buffer)
+        .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
+    Ok(header.metadata().clone().unwrap_or_default())
+}
+
 /// Reads exactly the tensors named in `expected` (name and shape, checked in this order), all
 /// F32, and the metadata. Missing or unexpected tensors are listed; a wrong shape or dtype
 /// names the first tensor that has one.
-pub(crate) fn read_checked(
-    path: &Path,
-    expected: &[(String, Vec<usize>)],
-) -> Result<Contents> {
+pub(crate) fn read_checked(path: &Path, expected: &[(String, Vec<usize>)]) -> Result<Contents> {
     let buffer = std::fs::read(path)?;
     let (_, header) = SafeTensors::read_metadata(&buffer)
         .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
@@ -85,18 +102,18 @@ pub(crate) fn read_checked(
     }
     let mut values = BTreeMap::new();
     for (name, shape) in expected {
-        let view = file
-            .tensor(name)
-            .map_err(|e| file_error(path, format!("{name}: {e}")))?;
+        let view = file.tensor(name).map_err(|e| tensor_error(path, name, e))?;
         if view.dtype() != Dtype::F32 {
-            return Err(file_error(
+            return Err(tensor_error(
                 path,
+                name,
                 format!("tensor {name} is {:?}; wgfit tensors are F32", view.dtype()),
             ));
         }
         if view.shape() != shape.as_slice() {
-            return Err(file_error(
+            return Err(tensor_error(
                 path,
+                name,
                 format!(
                     "tensor {name} has shape {:?} but this model's is {shape:?}",
                     view.shape()

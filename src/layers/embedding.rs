@@ -92,12 +92,14 @@ impl Layer for Embedding {
         let mut ids = Vec::with_capacity(b * t);
         for (i, &v) in x.iter().enumerate() {
             if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < self.input_dim) {
-                return Err(Error::Data(format!(
-                    "batch {batch}, sample {}, step {}: token id {v} is not an integer in 0..{} (the Embedding's input_dim)",
-                    samples.get(i / t.max(1)).copied().unwrap_or(i / t.max(1)),
-                    i % t.max(1),
-                    self.input_dim
-                )));
+                let row = i / t.max(1);
+                return Err(Error::Token {
+                    batch: Some(batch),
+                    sample: samples.get(row).copied().unwrap_or(row),
+                    step: i % t.max(1),
+                    id: v,
+                    vocab: self.input_dim,
+                });
             }
             ids.push(v as u32);
         }

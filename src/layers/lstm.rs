@@ -179,9 +179,10 @@ impl Layer for Lstm {
             ));
         };
         if t == 0 {
-            return Err(Error::Data(
-                "LSTM got sequences of length 0: every sample needs at least one step".into(),
-            ));
+            return Err(Error::Empty {
+                what: "an LSTM batch of sequences of length 0".into(),
+                sample: None,
+            });
         }
         let x2 = x.reshape([b * t, f])?;
         let xp = bias_act_forward(

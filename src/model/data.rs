@@ -16,9 +16,10 @@ use crate::tensor::Tensor;
 pub(crate) fn check_x(spec: &InputSpec, x: &ArrayViewD<'_, f32>, what: &str) -> Result<usize> {
     let n = x.shape().first().copied().unwrap_or(0);
     if x.ndim() == 0 || n == 0 {
-        return Err(Error::Data(format!(
-            "{what} is empty: there are no samples to use"
-        )));
+        return Err(Error::Empty {
+            what: what.to_string(),
+            sample: None,
+        });
     }
     spec.check(x.shape())?;
     if let Some((i, _)) = x
@@ -26,9 +27,11 @@ pub(crate) fn check_x(spec: &InputSpec, x: &ArrayViewD<'_, f32>, what: &str) -> 
         .enumerate()
         .find(|(_, s)| s.iter().any(|v| !v.is_finite()))
     {
-        return Err(Error::Data(format!(
-            "{what}: sample {i} contains NaN or infinite values"
-        )));
+        return Err(Error::NonFinite {
+            what: "x",
+            batch: None,
+            sample: i,
+        });
     }
     Ok(n)
 }
@@ -41,21 +44,26 @@ pub(crate) fn dense_targets(
     y: &ArrayViewD<'_, f32>,
     n: usize,
     what: &str,
+    batch: Option<usize>,
 ) -> Result<ArrayD<f32>> {
     let m = y.shape().first().copied().unwrap_or(0);
     if y.ndim() == 0 || m != n {
-        return Err(Error::Data(format!(
-            "{what}: x has {n} samples but y has {m}; they must match one to one"
-        )));
+        return Err(Error::Length {
+            what: what.to_string(),
+            x: n,
+            y: m,
+        });
     }
     if let Some((i, _)) = y
         .outer_iter()
         .enumerate()
         .find(|(_, s)| s.iter().any(|v| !v.is_finite()))
     {
-        return Err(Error::Data(format!(
-            "{what}: the label of sample {i} contains NaN or infinite values"
-        )));
+        return Err(Error::NonFinite {
+            what: "y",
+            batch,
+            sample: i,
+        });
     }
     let out: Vec<usize> = output.iter().map(|d| d.unwrap_or(0)).collect();
     // Dims of the output that a target must match; None (a free time axis) matches any.
@@ -86,11 +94,12 @@ pub(crate) fn dense_targets(
         let flat = dense.as_slice_mut().expect("a new array is contiguous");
         for (i, &label) in y.iter().enumerate() {
             if label < 0.0 || label.fract() != 0.0 || label as usize >= classes {
-                return Err(Error::Data(format!(
-                    "{what}: sample {} has label {label}, but the model has {classes} classes (ids 0..{})",
-                    i / per_sample.max(1),
-                    classes.saturating_sub(1)
-                )));
+                return Err(Error::Label {
+                    batch,
+                    sample: i / per_sample.max(1),
+                    label,
+                    classes,
+                });
             }
             flat[i * classes + label as usize] = 1.0;
         }

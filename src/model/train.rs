@@ -36,7 +36,7 @@ fn prepare(
     let (_, compiled) = model.parts()?;
     let built = compiled.built.as_ref().expect("ensure_built");
     let n = check_x(&built.spec, &x, what)?;
-    let y = dense_targets(compiled.loss, &built.output, &y, n, what)?;
+    let y = dense_targets(compiled.loss, &built.output, &y, n, what, None)?;
     let (x_dims, y_dims) = (x.shape()[1..].to_vec(), y.shape()[1..].to_vec());
     let host = model.layers[0].needs_host_input();
     let (_, compiled) = model.parts()?;

@@ -28,13 +28,38 @@ fn batch_tensors(
     let (x, y) = ds.padded_batch(idx);
     let built = compiled.built.as_ref().ok_or_else(not_compiled)?;
     built.spec.check_batch(b, x.shape())?;
+    // Errors name the sample by its index in the dataset, not its row in the batch.
     let y = dense_targets(
         compiled.loss,
         &built.output,
         &y.view(),
         idx.len(),
         &format!("batch {b}"),
-    )?;
+        Some(b),
+    )
+    .map_err(|e| match e {
+        Error::Label {
+            batch,
+            sample,
+            label,
+            classes,
+        } => Error::Label {
+            batch,
+            sample: idx[sample],
+            label,
+            classes,
+        },
+        Error::NonFinite {
+            what,
+            batch,
+            sample,
+        } => Error::NonFinite {
+            what,
+            batch,
+            sample: idx[sample],
+        },
+        other => other,
+    })?;
     observe(layers, Some(&x), b, idx)?;
     Ok((
         Tensor::from_array(&compiled.device, &x)?,

@@ -1,0 +1,146 @@
+//! Bad input is a typed error naming what and where; the rows of the README's "Errors and
+//! guarantees" table not already asserted beside their feature (training.rs, sequences.rs,
+//! shape.rs, reliability.rs) are asserted here.
+
+use ndarray::{arr1, arr2, Array1, Array2, Array3};
+use wgfit::prelude::*;
+
+fn dense_model() -> Sequential {
+    let mut m = Sequential::new()
+        .add(Flatten::new().input_shape([3, 4]))
+        .add(Dense::new(3).activation(Activation::Softmax));
+    m.compile(
+        &Device::cpu(),
+        Optimizer::adam(),
+        Loss::SparseCategoricalCrossentropy,
+        &[Metric::Accuracy],
+    )
+    .unwrap();
+    m
+}
+
+#[test]
+fn a_batch_of_the_wrong_rank_names_both_ranks() {
+    let err = dense_model()
+        .fit(
+            &Array2::<f32>::zeros((5, 12)),
+            &Array1::<f32>::zeros(5),
+            FitOptions::new().verbose(0),
+        )
+        .unwrap_err();
+    let Error::Shape(e) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(e.layer.as_deref(), Some("flatten"));
+    assert_eq!(e.actual, vec![5, 12]);
+    assert!(e.reason.unwrap().contains("rank 2 where rank 3"));
+}
+
+#[test]
+fn a_negative_token_id_is_named_with_its_batch_sample_and_step() {
+    let mut m = Sequential::new()
+        .add(Embedding::new(5, 2))
+        .add(Lstm::new(2))
+        .add(Dense::new(1));
+    m.compile(
+        &Device::cpu(),
+        Optimizer::adam(),
+        Loss::MeanSquaredError,
+        &[],
+    )
+    .unwrap();
+    let x = arr2(&[[1.0f32, 2.0], [3.0, -1.0]]);
+    match m.predict(&x).unwrap_err() {
+        Error::Token {
+            batch: Some(0),
+            sample: 1,
+            step: 1,
+            id,
+            vocab: 5,
+        } => assert_eq!(id, -1.0),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn a_nan_label_names_the_sample_and_says_it_is_a_label() {
+    let mut y = Array1::<f32>::zeros(4);
+    y[2] = f32::NAN;
+    match dense_model()
+        .fit(
+            &Array3::<f32>::zeros((4, 3, 4)),
+            &y,
+            FitOptions::new().verbose(0),
+        )
+        .unwrap_err()
+    {
+        Error::NonFinite {
+            what: "y",
+            batch: None,
+            sample: 2,
+        } => {}
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn an_empty_sequence_dataset_is_refused() {
+    match SequenceDataset::new(Vec::new(), Array1::<f32>::zeros(0).into_dyn()).unwrap_err() {
+        Error::Empty { sample: None, .. } => {}
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn predicting_with_a_model_that_was_never_compiled_says_so() {
+    let mut m = Sequential::new().add(Dense::new(1));
+    match m.predict(&arr2(&[[1.0f32]])).unwrap_err() {
+        Error::Config(msg) => assert!(msg.contains("not compiled"), "{msg}"),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn a_weights_file_of_another_dtype_names_the_tensor() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let mut m = dense_model();
+    let dir = std::env::temp_dir().join(format!("wgfit-dtype-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("f64.safetensors");
+    let kernel = vec![0u8; 12 * 3 * 8];
+    let bias = vec![0u8; 3 * 4];
+    let views = vec![
+        (
+            "layers.1.dense.kernel".to_string(),
+            TensorView::new(Dtype::F64, vec![12, 3], &kernel).unwrap(),
+        ),
+        (
+            "layers.1.dense.bias".to_string(),
+            TensorView::new(Dtype::F32, vec![3], &bias).unwrap(),
+        ),
+    ];
+    safetensors::serialize_to_file(views, None, &path).unwrap();
+    match m.load_weights(&path).unwrap_err() {
+        Error::File {
+            tensor, problem, ..
+        } => {
+            assert_eq!(tensor.as_deref(), Some("layers.1.dense.kernel"));
+            assert!(problem.contains("F64"), "{problem}");
+        }
+        e => panic!("{e:?}"),
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn to_categorical_names_a_label_that_is_not_a_class() {
+    match to_categorical(&arr1(&[0.0f32, 2.5]), 3).unwrap_err() {
+        Error::Label {
+            batch: None,
+            sample: 1,
+            label,
+            classes: 3,
+        } => assert_eq!(label, 2.5),
+        e => panic!("{e:?}"),
+    }
+}
