@@ -337,10 +337,10 @@ fn bad_sequence_input_is_a_typed_error_naming_batch_and_sample() {
                 batch: Some(0),
                 sample: 1,
                 step: 1,
-                id,
+                id: 12.0,
                 vocab: 10,
             },
-        ) if id == 12.0 => {
+        ) => {
             assert!(
                 e.to_string()
                     .starts_with("batch 0, sample 1, step 1: token id 12"),

@@ -525,9 +525,9 @@ fn bad_training_input_is_a_typed_error_saying_what_and_where() {
         e @ Error::Label {
             batch: None,
             sample: 2,
-            label,
+            label: 7.0,
             classes: 5,
-        } if label == 7.0 => {
+        } => {
             assert!(e.to_string().contains("sample 2 has label 7"), "{e}");
         }
         e => panic!("label out of range: {e:?}"),
