@@ -108,6 +108,12 @@ impl Sequential {
     {
         check_batch_size(opts.batch_size)?;
         let (x, y) = (x.view().into_dyn(), y.view().into_dyn());
+        if x.ndim() == 0 || y.ndim() == 0 {
+            return Err(Error::Empty {
+                what: "x or y (a scalar, not samples)".into(),
+                sample: None,
+            });
+        }
         if !(0.0..1.0).contains(&opts.validation_split) {
             return Err(Error::Config(format!(
                 "validation_split must be in [0, 1), got {}",
