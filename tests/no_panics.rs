@@ -103,7 +103,7 @@ fn case() -> impl Strategy<Value = Case> {
                 prop::collection::vec(label(), ny),
             )
                 .prop_map(move |(x_values, y_values)| Case {
-                    kind: kind.clone(),
+                    kind,
                     x_dims: x_dims.clone(),
                     x_values,
                     y_dims: y_dims.clone(),
