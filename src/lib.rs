@@ -41,7 +41,10 @@ pub use initializers::Initializer;
 pub use layers::{Dense, Embedding, Flatten, Layer, Lstm, Masking};
 pub use losses::Loss;
 pub use metrics::Metric;
-pub use model::{Call, Evaluation, FitOptions, History, Input, Model, Node, Sequential};
+pub use model::{
+    Call, Evaluation, FitOptions, History, Input, Model, Node, Sequential, Trainer, TrainerState,
+    WeightBuffer,
+};
 pub use optimizers::Optimizer;
 pub use shape::{stack_samples, InputSpec, Shape};
 pub use tensor::{DType, Tensor};

@@ -212,6 +212,13 @@ impl Tensor {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// The wgpu buffer holding a GPU tensor and the bytes it uses (from offset 0), for
+    /// passes of an app's own on the same device; `None` on the CPU.
+    pub fn wgpu_buffer(&self) -> Option<(&wgpu::Buffer, u64)> {
+        self.gpu_buffer()
+            .map(|b| (b.raw(), self.numel() as u64 * 4))
+    }
+
     pub(crate) fn expect_dtype(&self, dtype: DType, what: &str) -> Result<()> {
         if self.dtype != dtype {
             return Err(Error::Data(format!(

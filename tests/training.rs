@@ -570,3 +570,49 @@ fn categorical_crossentropy_after_a_non_softmax_output_normalises_and_clips_like
         );
     }
 }
+
+#[test]
+fn a_trainer_stepping_between_frames_trains_exactly_like_fit() {
+    let device = Device::cpu();
+    let (x, y) = data(20, Loss::CategoricalCrossentropy, 5, 9);
+    let opts = || FitOptions::new().batch_size(6).epochs(3).seed(4).verbose(0);
+    let mut fitted = model(
+        &device,
+        Activation::Relu,
+        5,
+        Activation::Softmax,
+        Loss::CategoricalCrossentropy,
+        Optimizer::adam(),
+    );
+    let h = fitted.fit(&x, &y, opts()).unwrap();
+    let mut stepped = model(
+        &device,
+        Activation::Relu,
+        5,
+        Activation::Softmax,
+        Loss::CategoricalCrossentropy,
+        Optimizer::adam(),
+    );
+    let mut trainer = stepped.trainer(&x, &y, opts()).unwrap();
+    let mut calls = 0;
+    while !trainer.step(2).unwrap().done {
+        calls += 1;
+    }
+    assert_eq!(calls, 5, "12 batches at 2 per call");
+    assert_eq!(trainer.history().loss(), h.loss());
+    drop(trainer);
+    assert_eq!(
+        stepped.get_weights().unwrap(),
+        fitted.get_weights().unwrap()
+    );
+
+    let mut cancelled = stepped.trainer(&x, &y, opts()).unwrap();
+    cancelled.step(5).unwrap();
+    cancelled.cancel();
+    assert!(cancelled.step(100).unwrap().done);
+    assert_eq!(
+        cancelled.history().epochs(),
+        1,
+        "one full epoch of four batches, then cancelled"
+    );
+}

@@ -224,6 +224,22 @@ impl Sequential {
         Ok(())
     }
 
+    /// A weight's GPU buffer, for an app's own compute passes on wgfit's device (no copy
+    /// through the CPU). `name` is the weights-file name (`layers.1.dense.kernel`); `None` on
+    /// the CPU reference or for an unknown name. Layout: f32, row-major, `shape` as in the
+    /// weights file (a Dense kernel is `[in, units]`), starting at offset 0; the buffer may be
+    /// larger than the tensor, so bind `size` bytes. The buffer stays valid while the model
+    /// lives; training updates it in place.
+    pub fn weight_buffer(&self, name: &str) -> Option<WeightBuffer<'_>> {
+        let (_, p) = self.named_params().into_iter().find(|(n, _)| n == name)?;
+        let (buffer, size) = p.value.wgpu_buffer()?;
+        Some(WeightBuffer {
+            buffer,
+            shape: p.value.dims().to_vec(),
+            size,
+        })
+    }
+
     /// Each weight with its file name `layers.{i}.{kind}.{role}`.
     pub(crate) fn named_params(&self) -> Vec<(String, &Param)> {
         self.layers
@@ -266,6 +282,16 @@ impl Sequential {
         s += &format!("{line}\nTotal params: {}\n", self.count_params());
         s
     }
+}
+
+/// A weight's wgpu buffer and layout (see [`Sequential::weight_buffer`]).
+#[derive(Debug, Clone)]
+pub struct WeightBuffer<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    /// The weight's shape; values are f32, row-major, from offset 0.
+    pub shape: Vec<usize>,
+    /// Bytes the weight occupies (the buffer itself may be larger).
+    pub size: u64,
 }
 
 pub(crate) fn not_compiled() -> Error {

@@ -19,14 +19,14 @@ use crate::progress::Progress;
 use crate::tensor::Tensor;
 
 /// Validated samples of one data set, with the per-sample dims of x and of the targets.
-struct Prepared {
-    source: Source,
-    n: usize,
-    x_dims: Vec<usize>,
-    y_dims: Vec<usize>,
+pub(super) struct Prepared {
+    pub(super) source: Source,
+    pub(super) n: usize,
+    pub(super) x_dims: Vec<usize>,
+    pub(super) y_dims: Vec<usize>,
 }
 
-fn prepare(
+pub(super) fn prepare(
     model: &mut Sequential,
     x: ndarray::ArrayViewD<'_, f32>,
     y: ndarray::ArrayViewD<'_, f32>,
@@ -314,7 +314,7 @@ impl Sequential {
     }
 }
 
-fn evaluate_prepared(
+pub(super) fn evaluate_prepared(
     layers: &mut [Box<dyn Layer>],
     compiled: &mut Compiled,
     data: &Prepared,
