@@ -18,7 +18,7 @@ pub enum Initializer {
     RandomNormal { mean: f32, stddev: f32 },
 }
 
-/// (fan_in, fan_out) as Keras computes them: for [in, out] the two dims; for a vector its
+/// (fan_in, fan_out) as Keras computes them: for `[in, out]` the two dims; for a vector its
 /// length twice; for more dims the receptive field multiplies both.
 fn fans(shape: &[usize]) -> (f64, f64) {
     match shape {
@@ -62,7 +62,7 @@ impl Initializer {
     }
 }
 
-/// Keras's orthogonal: a normal [rows, cols] matrix (rows = all dims but the last) through QR,
+/// Keras's orthogonal: a normal `[rows, cols]` matrix (rows = all dims but the last) through QR,
 /// with Q's columns signed by R's diagonal; transposed when there are fewer rows than columns.
 fn orthogonal(shape: &[usize], rng: &mut StdRng) -> Vec<f32> {
     let cols = shape.last().copied().unwrap_or(1);

@@ -20,7 +20,7 @@ pub enum Loss {
     CategoricalCrossentropy,
     /// Integer class targets `[B]` (or `[B, 1]`), converted to one-hot on the host.
     SparseCategoricalCrossentropy,
-    /// Targets in [0, 1]; after a sigmoid output it is computed from the logits.
+    /// Targets in `[0, 1]`; after a sigmoid output it is computed from the logits.
     BinaryCrossentropy,
     /// `mean((pred - y)²)` over the last axis.
     MeanSquaredError,

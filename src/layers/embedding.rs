@@ -27,7 +27,7 @@ pub struct Embedding {
     mask_zero: bool,
     input_length: Option<usize>,
     embeddings: Option<Param>,
-    /// The current batch's ids, from `observe_input`, and its [B, T].
+    /// The current batch's ids, from `observe_input`, and its `[B, T]`.
     ids: Option<(Vec<u32>, usize, usize)>,
 }
 

@@ -1,4 +1,4 @@
-//! `Flatten`: [B, d1, d2, ...] -> [B, d1·d2·...]; a reshape, forward and backward.
+//! `Flatten`: `[B, d1, d2, ...]` -> `[B, d1·d2·...]`; a reshape, forward and backward.
 
 use rand::rngs::StdRng;
 

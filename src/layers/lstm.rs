@@ -1,8 +1,8 @@
 //! `Lstm`: Keras's `LSTM(units, return_sequences=...)` over `[B, T, F]` sequences of any T,
 //! consuming the mask of the layers before it. Forward and backward side by side.
 //!
-//! Weights as Keras: kernel [F, 4U] (glorot_uniform), recurrent_kernel [U, 4U] (orthogonal),
-//! bias [4U] (zeros, forget gate 1); gates i, f, c, o; tanh and sigmoid activations.
+//! Weights as Keras: kernel `[F, 4U]` (glorot_uniform), recurrent_kernel `[U, 4U]` (orthogonal),
+//! bias `[4U]` (zeros, forget gate 1); gates i, f, c, o; tanh and sigmoid activations.
 
 use rand::rngs::StdRng;
 

@@ -80,7 +80,7 @@ pub trait Layer: Send {
     /// The weights, mutably (the optimizer reads their gradients, loading replaces values).
     fn params_mut(&mut self) -> Vec<&mut Param>;
 
-    /// x: [B, ...input] -> [B, ...output]; keeps what the backward pass needs when `training`.
+    /// x: `[B, ...input]` -> `[B, ...output]`; keeps what the backward pass needs when `training`.
     fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor>;
 
     /// Forward with a mask `[B, T]` (1 keeps a step): returns the output and the mask for the
@@ -94,7 +94,7 @@ pub trait Layer: Send {
         Ok((self.forward(x, training)?, mask.cloned()))
     }
 
-    /// dy: [B, ...output] -> dx: [B, ...input] (only when `need_dx`: the first layer's input
+    /// dy: `[B, ...output]` -> dx: `[B, ...input]` (only when `need_dx`: the first layer's input
     /// gradient is never used); stores the weights' gradients.
     fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>>;
 

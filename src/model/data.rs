@@ -175,7 +175,7 @@ impl Source {
         })
     }
 
-    /// The batch of the given sample indices: x [B, ...] and y on the device, and x on the
+    /// The batch of the given sample indices: x `[B, ...]` and y on the device, and x on the
     /// host when the data lives there.
     pub(crate) fn batch(
         &self,

@@ -1,6 +1,6 @@
 //! Fused Adam update, in place on the weights and both moments (`shaders/adam.wgsl`).
 //!
-//! w, m, v, g: [n] (any shape, the same for all four).
+//! w, m, v, g: `[n]` (any shape, the same for all four).
 
 use super::{buf, f32_device, groups, host, same_shapes, with_host_mut};
 use crate::device::{Device, Kernel};

@@ -1,7 +1,7 @@
 //! Bias add fused with an activation, forward and backward (`shaders/bias_act.wgsl`).
 //!
-//! forward:  x: [R, C], bias: [C] or none -> y: [R, C], y = act(x + bias)
-//! backward: dy: [R, C], y: [R, C] -> dx: [R, C], dx = dy * act'(y) (the bias gradient is
+//! forward:  x: `[R, C]`, bias: `[C]` or none -> y: `[R, C]`, y = act(x + bias)
+//! backward: dy: `[R, C]`, y: `[R, C]` -> dx: `[R, C]`, dx = dy * act'(y) (the bias gradient is
 //! the column sum of dx, `reduce::sum(dx, 0)`).
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
@@ -41,7 +41,7 @@ fn code(act: Activation) -> Result<u32> {
     })
 }
 
-/// Rows and columns of a tensor seen as [R, C] (C the last dim).
+/// Rows and columns of a tensor seen as `[R, C]` (C the last dim).
 fn rows_cols(dims: &[usize]) -> (usize, usize) {
     let cols = dims.last().copied().unwrap_or(1);
     let rows = dims
@@ -52,7 +52,7 @@ fn rows_cols(dims: &[usize]) -> (usize, usize) {
     (rows, cols)
 }
 
-/// `y = act(x + bias)`; x: [..., C], bias: [C].
+/// `y = act(x + bias)`; x: `[..., C]`, bias: `[C]`.
 pub fn bias_act_forward(x: &Tensor, bias: Option<&Tensor>, act: Activation) -> Result<Tensor> {
     let inputs: Vec<&Tensor> = std::iter::once(x).chain(bias).collect();
     let device = f32_device("bias_act", &inputs)?;

@@ -1,7 +1,7 @@
 //! Elementwise arithmetic the optimizers and losses need (`shaders/elementwise.wgsl`).
 //!
-//! All tensors are flat views of n elements: fill -> [n]; affine a: [n] -> [n];
-//! add/sub/mul/div a, b: [n] (same shape) -> [n]; axpy: y: [n] += alpha * x: [n], in place.
+//! All tensors are flat views of n elements: fill -> `[n]`; affine a: `[n]` -> `[n]`;
+//! add/sub/mul/div a, b: `[n]` (same shape) -> `[n]`; axpy: y: `[n]` += alpha * x: `[n]`, in place.
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
 use crate::device::{Device, Kernel};

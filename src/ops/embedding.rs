@@ -1,7 +1,7 @@
 //! Embedding gradient (`shaders/embedding.wgsl`); the lookup itself is `gather::gather_rows`.
 //!
-//! ids: the batch's token ids (host, flat, each < V), dy: [P, D] (P = ids.len())
-//! -> grad: [V, D], grad[v] = Σ over positions p with ids[p] = v of dy[p], summed in position
+//! ids: the batch's token ids (host, flat, each < V), dy: `[P, D]` (P = ids.len())
+//! -> grad: `[V, D]`, grad\[v\] = Σ over positions p with ids\[p\] = v of dy\[p\], summed in position
 //! order (deterministic), 0 for unused tokens.
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
@@ -46,7 +46,7 @@ pub fn positions_by_token(ids: &[u32], vocab: usize) -> Result<(Vec<u32>, Vec<u3
     Ok((offsets, positions))
 }
 
-/// d(loss)/d(embeddings) for a batch with token `ids` and output gradient `dy`: [P, D].
+/// d(loss)/d(embeddings) for a batch with token `ids` and output gradient `dy`: `[P, D]`.
 pub fn embedding_backward(ids: &[u32], vocab: usize, dy: &Tensor) -> Result<Tensor> {
     let device = f32_device("embedding_backward", &[dy])?;
     let dim = dy.dims().last().copied().unwrap_or(0);

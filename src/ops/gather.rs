@@ -1,5 +1,5 @@
-//! Row gather (`shaders/gather.wgsl`): src: [R, ...], idx: [B] (u32) -> out: [B, ...],
-//! out[b] = src[idx[b]]. Indices must be < R; the CPU twin checks, the GPU trusts the host.
+//! Row gather (`shaders/gather.wgsl`): src: `[R, ...]`, idx: `[B]` (u32) -> out: `[B, ...]`,
+//! out\[b\] = src[idx\[b\]]. Indices must be < R; the CPU twin checks, the GPU trusts the host.
 
 use super::{buf, common_device, gpu_output, gpu_tensor, host, shape_error};
 use crate::device::{Device, Kernel};

@@ -1,7 +1,7 @@
 //! Per-sample losses, their gradients and accuracy (`shaders/loss.wgsl`).
 //!
-//! pred, target: [..., C] seen as [R, C]. Row ops return [R] (the mean over C, as Keras's
-//! losses take it); gradient ops return [R, C] with `scale` folded in (1 / (R C) for the
+//! pred, target: `[..., C]` seen as `[R, C]`. Row ops return `[R]` (the mean over C, as Keras's
+//! losses take it); gradient ops return `[R, C]` with `scale` folded in (1 / (R C) for the
 //! batch mean of row means). The sigmoid + binary crossentropy gradient is
 //! `softmax::softmax_xent_backward(probs, y, scale)`: both are `scale (p - y)`.
 
@@ -20,7 +20,7 @@ const KERNEL: Kernel = Kernel {
     ),
 };
 
-/// Keras's `epsilon()`: probabilities are clipped to [EPSILON, 1 - EPSILON] before a log.
+/// Keras's `epsilon()`: probabilities are clipped to `[EPSILON, 1 - EPSILON]` before a log.
 pub const EPSILON: f32 = 1e-7;
 
 #[repr(C)]
@@ -167,7 +167,7 @@ fn rows(op: RowOp, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
 }
 
 /// Categorical crossentropy of probabilities per row, as Keras: normalised to sum 1, clipped
-/// to [1e-7, 1 - 1e-7], `-sum y log q` (summed over the classes).
+/// to `[1e-7, 1 - 1e-7]`, `-sum y log q` (summed over the classes).
 pub fn cce_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     rows(RowOp::Cce, pred, target)
 }
@@ -225,7 +225,7 @@ pub fn cce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor
     }
 }
 
-/// Binary crossentropy of probabilities per row (clipped to [1e-7, 1 - 1e-7]).
+/// Binary crossentropy of probabilities per row (clipped to `[1e-7, 1 - 1e-7]`).
 pub fn bce_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     rows(RowOp::Bce, pred, target)
 }

@@ -1,7 +1,7 @@
 //! Masked sum and mean over time (`shaders/masked_reduce.wgsl`).
 //!
-//! x: [B, T, F] (or [B, T]), mask: [B, T] with 1 for kept steps and 0 for masked ones
-//! -> out: [B, F] (or [B]). The mean is over kept steps only; a row with no kept step gives 0.
+//! x: `[B, T, F]` (or `[B, T]`), mask: `[B, T]` with 1 for kept steps and 0 for masked ones
+//! -> out: `[B, F]` (or `[B]`). The mean is over kept steps only; a row with no kept step gives 0.
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
 use crate::device::{Device, Kernel};
@@ -91,7 +91,7 @@ fn masked_reduce(x: &Tensor, mask: &Tensor, mean: bool) -> Result<Tensor> {
     }
 }
 
-/// `x * mask[r] / total` per row r of x: [..., C] (mask: one value per row, total: its sum,
+/// `x * mask[r] / total` per row r of x: `[..., C]` (mask: one value per row, total: its sum,
 /// one element); 0 everywhere when total is 0.
 pub fn masked_scale(x: &Tensor, mask: &Tensor, total: &Tensor) -> Result<Tensor> {
     let device = f32_device("masked_scale", &[x, mask, total])?;

@@ -1,8 +1,8 @@
 //! Keras's Masking as kernels (`shaders/masking.wgsl`).
 //!
-//! forward:  x: [B, T, F] -> (x with masked steps zeroed, mask: [B, T]); a step is masked
+//! forward:  x: `[B, T, F]` -> (x with masked steps zeroed, mask: `[B, T]`); a step is masked
 //!           when all its features equal `mask_value`.
-//! backward: dy: [B, T, F], mask: [B, T] -> dx = dy * mask.
+//! backward: dy: `[B, T, F]`, mask: `[B, T]` -> dx = dy * mask.
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
 use crate::device::{Device, Kernel};

@@ -1,7 +1,7 @@
 //! Batched matmul `C = op(A) · op(B)`, dispatching `shaders/matmul.wgsl`; CPU twin below.
 //!
-//! a: [..., M, K] (or [..., K, M] with A transposed), b: [..., K, N] (or [..., N, K]) or a
-//! single [K, N] matrix shared by the whole batch; out: [..., M, N].
+//! a: `[..., M, K]` (or `[..., K, M]` with A transposed), b: `[..., K, N]` (or `[..., N, K]`) or a
+//! single `[K, N]` matrix shared by the whole batch; out: `[..., M, N]`.
 
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
 

@@ -1,6 +1,6 @@
 //! Sum and mean over one axis (`shaders/reduce.wgsl`).
 //!
-//! x: [d0, ..., dk, ...] -> out: x's shape without axis k (x seen as [outer, n, inner]).
+//! x: `[d0, ..., dk, ...]` -> out: x's shape without axis k (x seen as `[outer, n, inner]`).
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
 use crate::device::{Device, Kernel};

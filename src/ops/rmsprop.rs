@@ -1,6 +1,6 @@
 //! Fused RMSprop update, in place (`shaders/rmsprop.wgsl`).
 //!
-//! w, velocity, mom (untouched when momentum is 0), g: [n].
+//! w, velocity, mom (untouched when momentum is 0), g: `[n]`.
 
 use super::{buf, f32_device, groups, host, same_shapes};
 use crate::device::{Device, Kernel};

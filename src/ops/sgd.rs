@@ -1,6 +1,6 @@
 //! Fused SGD update with momentum and Nesterov, in place (`shaders/sgd.wgsl`).
 //!
-//! w, m (velocity; untouched when momentum is 0), g: [n].
+//! w, m (velocity; untouched when momentum is 0), g: `[n]`.
 
 use super::{buf, f32_device, groups, host, same_shapes};
 use crate::device::{Device, Kernel};

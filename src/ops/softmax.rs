@@ -1,8 +1,8 @@
 //! Row-wise softmax and fused softmax + crossentropy (`shaders/softmax.wgsl`).
 //!
-//! softmax:               z: [..., C] -> probs: [..., C]
-//! softmax_xent_forward:  z: [..., C], y: [..., C] -> (probs, loss per row: [...])
-//! softmax_xent_backward: probs, y: [..., C] -> grad = scale (probs - y)
+//! softmax:               z: `[..., C]` -> probs: `[..., C]`
+//! softmax_xent_forward:  z: `[..., C]`, y: `[..., C]` -> (probs, loss per row: `[...]`)
+//! softmax_xent_backward: probs, y: `[..., C]` -> grad = scale (probs - y)
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, host, shape_error};
 use crate::device::{Device, Kernel};

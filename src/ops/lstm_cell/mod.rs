@@ -1,10 +1,10 @@
 //! The LSTM cell over a whole sequence, forward and backward through time
 //! (`shaders/lstm_cell.wgsl`, `shaders/lstm_cell_backward.wgsl`), with CPU twins.
 //!
-//! forward:  xp: [B, T, 4U] (x · kernel + bias), rk: [U, 4U], mask: [B, T] or none
-//!           -> hseq, cseq: [B, T, U], gates: [B, T, 4U], hprev: [B, T, U]
-//! backward: the forward's states, dh_last: [B, U] and/or dy_seq: [B, T, U]
-//!           -> dz: [B, T, 4U], the gradient w.r.t. the gates' pre-activations; from it the
+//! forward:  xp: `[B, T, 4U]` (x · kernel + bias), rk: `[U, 4U]`, mask: `[B, T]` or none
+//!           -> hseq, cseq: `[B, T, U]`, gates: `[B, T, 4U]`, hprev: `[B, T, U]`
+//! backward: the forward's states, dh_last: `[B, U]` and/or dy_seq: `[B, T, U]`
+//!           -> dz: `[B, T, 4U]`, the gradient w.r.t. the gates' pre-activations; from it the
 //!           layer gets dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz, dx = dz kernelᵀ.
 //! Gate order i, f, g (Keras's "c"), o. A masked step keeps h and c, so the final state is the
 //! state at the last unmasked step, whatever side the padding is on.
@@ -50,13 +50,13 @@ struct Params {
 /// What the forward pass keeps for the backward pass (and the outputs).
 #[derive(Debug, Clone)]
 pub struct LstmStates {
-    /// h after each step: [B, T, U] (the output sequence).
+    /// h after each step: `[B, T, U]` (the output sequence).
     pub hseq: Tensor,
-    /// c after each step: [B, T, U].
+    /// c after each step: `[B, T, U]`.
     pub cseq: Tensor,
-    /// i, f, g, o after their activations: [B, T, 4U].
+    /// i, f, g, o after their activations: `[B, T, 4U]`.
     pub gates: Tensor,
-    /// h before each step: [B, T, U].
+    /// h before each step: `[B, T, U]`.
     pub hprev: Tensor,
 }
 
@@ -214,7 +214,7 @@ pub fn lstm_forward_with(
 }
 
 /// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
-/// every step's h (`dy_seq`); returns dz: [B, T, 4U].
+/// every step's h (`dy_seq`); returns dz: `[B, T, 4U]`.
 pub fn lstm_backward(
     states: &LstmStates,
     rk: &Tensor,
