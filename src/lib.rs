@@ -22,7 +22,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod initializers;
-mod io;
+pub mod io;
 pub mod layers;
 pub mod losses;
 pub mod metrics;

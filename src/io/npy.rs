@@ -1,0 +1,101 @@
+//! `.npy` and `.npz` input, for data a Python user has at hand: float32, float64, int64,
+//! int32, uint8 and bool arrays all come in as f32.
+
+use std::fs::File;
+use std::path::Path;
+
+use ndarray::{ArrayD, IxDyn, OwnedRepr};
+use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError};
+
+use crate::error::{Error, Result};
+
+fn npy_error(path: &Path, tensor: Option<&str>, problem: impl std::fmt::Display) -> Error {
+    Error::File {
+        path: path.to_path_buf(),
+        tensor: tensor.map(str::to_string),
+        problem: problem.to_string(),
+    }
+}
+
+/// Returns the array as f32 from the first dtype that reads: `$read!(T)` gives `Some(array)`,
+/// or `None` when the file holds another dtype (it returns early on any other error).
+macro_rules! first_dtype {
+    ($read:ident) => {
+        if let Some(a) = $read!(f32) {
+            return Ok(a);
+        }
+        if let Some(a) = $read!(f64) {
+            return Ok(a.mapv(|v| v as f32));
+        }
+        if let Some(a) = $read!(i64) {
+            return Ok(a.mapv(|v| v as f32));
+        }
+        if let Some(a) = $read!(i32) {
+            return Ok(a.mapv(|v| v as f32));
+        }
+        if let Some(a) = $read!(u8) {
+            return Ok(a.mapv(f32::from));
+        }
+        if let Some(a) = $read!(bool) {
+            return Ok(a.mapv(|v| f32::from(u8::from(v))));
+        }
+    };
+}
+
+const DTYPES: &str = "its dtype is not float32, float64, int64, int32, uint8 or bool";
+
+/// Reads a `.npy` file (as `numpy.save` writes it) into an f32 array.
+///
+/// ```no_run
+/// let x = wgfit::io::read_npy("x_train.npy")?;
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn read_npy(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
+    let path = path.as_ref();
+    macro_rules! read {
+        ($t:ty) => {
+            match ArrayD::<$t>::read_npy(File::open(path)?) {
+                Ok(a) => Some(a),
+                Err(ReadNpyError::WrongDescriptor(_)) => None,
+                Err(e) => return Err(npy_error(path, None, e)),
+            }
+        };
+    }
+    first_dtype!(read);
+    Err(npy_error(path, None, DTYPES))
+}
+
+/// Reads array `name` (with or without `.npy`) of a `.npz` file (as `numpy.savez` writes it)
+/// into an f32 array; an unknown name lists the ones the file has.
+///
+/// ```no_run
+/// let x = wgfit::io::read_npz("data.npz", "x_train")?;
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn read_npz(path: impl AsRef<Path>, name: &str) -> Result<ArrayD<f32>> {
+    let path = path.as_ref();
+    let mut npz = NpzReader::new(File::open(path)?).map_err(|e| npy_error(path, None, e))?;
+    let names = npz.names().map_err(|e| npy_error(path, None, e))?;
+    let bare = name.strip_suffix(".npy").unwrap_or(name);
+    let entry = [bare.to_string(), format!("{bare}.npy")]
+        .into_iter()
+        .find(|n| names.contains(n))
+        .ok_or_else(|| {
+            npy_error(
+                path,
+                Some(name),
+                format!("has no array {name:?}; it has {names:?}"),
+            )
+        })?;
+    macro_rules! read {
+        ($t:ty) => {
+            match npz.by_name::<OwnedRepr<$t>, IxDyn>(&entry) {
+                Ok(a) => Some(a),
+                Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => None,
+                Err(e) => return Err(npy_error(path, Some(name), e)),
+            }
+        };
+    }
+    first_dtype!(read);
+    Err(npy_error(path, Some(name), DTYPES))
+}
