@@ -93,11 +93,7 @@ impl Layer for Lstm {
 
     // [T, F] with any T.
     fn input_template(&self, sample: &[usize]) -> Dims {
-        let mut dims: Dims = sample.iter().map(|&d| Some(d)).collect();
-        if let Some(first) = dims.first_mut() {
-            *first = None;
-        }
-        dims
+        super::any_length(sample)
     }
 
     fn build(

@@ -35,6 +35,16 @@ pub struct Param {
 /// A per-sample shape; `None` for a dim of any size (a sequence's time axis).
 pub type Dims = Vec<Option<usize>>;
 
+/// A sequence layer's template: the data's per-sample dims with the time axis (the first)
+/// left free, so batches of any length pass the input spec.
+pub(crate) fn any_length(sample: &[usize]) -> Dims {
+    sample
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| (i > 0).then_some(d))
+        .collect()
+}
+
 /// What every layer provides to a model.
 pub trait Layer: Send {
     /// The kind used in weight names (`dense`) and summaries.

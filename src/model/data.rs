@@ -117,16 +117,18 @@ pub(crate) fn dense_targets(
     if !fits(&y.shape()[1..], output) {
         let mut expected = vec![None];
         expected.extend(output.iter().copied());
-        let mut err = ShapeError::new(expected, y.shape().to_vec())
-            .because(format!("{what}: targets must match the model's output"));
-        if loss == Loss::CategoricalCrossentropy {
-            err = err.because(format!(
+        let err = ShapeError::new(expected, y.shape().to_vec());
+        let classes_differ = y.shape().last() != out.last();
+        let err = if loss == Loss::CategoricalCrossentropy && classes_differ {
+            err.because(format!(
                 "{what}: one-hot labels have {} classes but the model outputs {} (use to_categorical with num_classes = {})",
                 y.shape().last().copied().unwrap_or(0),
                 out.last().copied().unwrap_or(0),
                 out.last().copied().unwrap_or(0)
-            ));
-        }
+            ))
+        } else {
+            err.because(format!("{what}: targets must match the model's output"))
+        };
         return Err(err.into());
     }
     Ok(y)
