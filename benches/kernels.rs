@@ -3,8 +3,8 @@
 //!
 //!     cargo bench --bench kernels
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use wgfit::ops::matmul::{matmul_with, MatmulKernel, Transpose};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_with};
 use wgfit::{Device, Tensor};
 
 fn matmul_gflops(c: &mut Criterion) {

@@ -4,9 +4,9 @@
 //!
 //!     cargo bench --bench training
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array1, Array3};
-use wgfit::ops::lstm_cell::{lstm_forward_with, LstmKernel};
+use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_with};
 use wgfit::prelude::*;
 
 fn values(n: usize, scale: f32) -> Vec<f32> {

@@ -10,9 +10,9 @@ use std::fs::File;
 
 use flate2::read::GzDecoder;
 use ndarray::{Array1, Array2, Axis};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use wgfit::prelude::*;
 
 /// Pixels scaled to [0, 1] `[N, 8, 8]` and class ids `[N]`.
@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     print!("{}", model.summary());
 
-    model.fit(
+    let history = model.fit(
         &x_train,
         &y_train,
         FitOptions::new()
@@ -75,6 +75,10 @@ fn main() -> anyhow::Result<()> {
             .validation_split(0.1)
             .verbose(2),
     )?;
+    let plot = plot_path("digits_history.png");
+    history.plot(&plot)?;
+    history.plot(plot.with_extension("svg"))?;
+    println!("loss and accuracy per epoch: {}", plot.display());
     let test_eval = model.evaluate(&x_test, &y_test)?;
     let accuracy = test_eval.get("accuracy").unwrap_or(0.0);
     println!(
@@ -86,4 +90,11 @@ fn main() -> anyhow::Result<()> {
         "test accuracy {accuracy:.4} is below 0.95"
     );
     Ok(())
+}
+
+/// Where the example writes its plots: `target/`, beside the build.
+fn plot_path(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(name)
 }

@@ -43,7 +43,9 @@ fn main() -> anyhow::Result<()> {
         power_preference: wgpu::PowerPreference::HighPerformance,
         ..Default::default()
     })) else {
-        println!("device: none (this example needs a wgpu adapter; on Linux install mesa-vulkan-drivers)");
+        println!(
+            "device: none (this example needs a wgpu adapter; on Linux install mesa-vulkan-drivers)"
+        );
         return Ok(());
     };
     let (gpu, queue) =

@@ -11,7 +11,7 @@
 //!     cargo run --release --example embedding_lstm
 
 use ndarray::arr1;
-use wgfit::data::{pad_sequences, PadOptions, Padding};
+use wgfit::data::{PadOptions, Padding, pad_sequences};
 use wgfit::layers::{Embedding, Lstm};
 use wgfit::prelude::*;
 

@@ -40,7 +40,10 @@ fn main() -> anyhow::Result<()> {
         .sum();
     let norm: f64 = reference.iter().map(|&y| f64::from(y).powi(2)).sum();
     let rel = (diff / norm).sqrt();
-    println!("matmul [{m}, {k}] x [{k}, {n}]: {:.1} ms (first run, pipelines included), relative error vs CPU reference {rel:.2e}", elapsed.as_secs_f64() * 1e3);
+    println!(
+        "matmul [{m}, {k}] x [{k}, {n}]: {:.1} ms (first run, pipelines included), relative error vs CPU reference {rel:.2e}",
+        elapsed.as_secs_f64() * 1e3
+    );
     anyhow::ensure!(
         rel <= 1e-5,
         "the device's matmul differs from the CPU reference by {rel:e}"

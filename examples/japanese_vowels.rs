@@ -8,7 +8,7 @@
 //! Data: UCI "Japanese Vowels" (M. Kudo, J. Toyama, M. Shimbo, 1999), CC BY 4.0, as shipped in
 //! aeon 1.6.0 (`examples/data/JapaneseVowels_{TRAIN,TEST}.ts`).
 
-use anyhow::{ensure, Context};
+use anyhow::{Context, ensure};
 use ndarray::{Array1, Array2, ArrayD};
 use wgfit::prelude::*;
 
@@ -117,7 +117,20 @@ fn main() -> anyhow::Result<()> {
     )?;
     print!("{}", model.summary());
 
-    model.fit_dataset(&train, FitOptions::new().epochs(40).verbose(2))?;
+    // As the dataset's users do in Keras, the test speakers double as validation data, so the
+    // plot shows how well each epoch generalises.
+    let history = model.fit_dataset(
+        &train,
+        FitOptions::new()
+            .epochs(40)
+            .verbose(2)
+            .validation_dataset(test.clone()),
+    )?;
+    let plot =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/japanese_vowels_history.png");
+    history.plot(&plot)?;
+    history.plot(plot.with_extension("svg"))?;
+    println!("loss and accuracy per epoch: {}", plot.display());
     let result = model.evaluate_dataset(&test)?;
     let accuracy = result.get("accuracy").unwrap_or(0.0);
     println!("test loss {:.4}, test accuracy {accuracy:.4}", result.loss);

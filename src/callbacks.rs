@@ -8,15 +8,48 @@ use ndarray::ArrayD;
 use crate::error::{Error, Result};
 use crate::model::Sequential;
 
-/// What a callback tells `fit` to do next.
+/// What a callback tells `fit` to do next (Keras's `model.stop_training = True`, as a value).
+///
+/// ```
+/// use wgfit::callbacks::{Callback, Control, TerminateOnNaN};
+/// let mut guard = TerminateOnNaN;
+/// assert_eq!(guard.on_batch_end(0, 0, 0.5)?, Control::Continue);
+/// assert!(matches!(guard.on_batch_end(0, 1, f32::NAN)?, Control::Stop(_)));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Control {
+    /// Go on training.
     Continue,
     /// Stop training, saying why (recorded in `History::stopped`).
     Stop(String),
 }
 
-/// Something `fit` calls during training.
+/// Something `fit` calls during training, as a subclass of Keras's `keras.callbacks.Callback`.
+///
+/// Every method has a default that does nothing, so a callback implements only what it
+/// needs. Pass one with [`FitOptions::callback`](crate::FitOptions::callback). `fit` calls
+/// both hooks; `fit_dataset` calls only `on_epoch_end`; a [`Trainer`](crate::Trainer) calls
+/// neither. An `Err` from a hook ends `fit` with that error.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// use wgfit::callbacks::{Callback, Control};
+/// #[derive(Debug)]
+/// struct StopAt(usize); // stops after this many epochs
+/// impl Callback for StopAt {
+///     fn on_epoch_end(&mut self, _: &mut Sequential, epoch: usize, _: &[(String, f32)]) -> Result<Control> {
+///         Ok(if epoch + 1 >= self.0 { Control::Stop("enough".into()) } else { Control::Continue })
+///     }
+/// }
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+/// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+/// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+/// let history = model.fit(&x, &y, FitOptions::new().epochs(10).verbose(0).callback(StopAt(3)))?;
+/// assert_eq!(history.epochs(), 3);
+/// assert_eq!(history.stopped.as_deref(), Some("enough"));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub trait Callback: Send + std::fmt::Debug {
     /// True when the callback needs each batch's loss: `fit` then reads it back after every
     /// batch, one sync per step, which a run without such callbacks avoids.
@@ -24,12 +57,14 @@ pub trait Callback: Send + std::fmt::Debug {
         false
     }
 
-    /// After each training batch, with its mean loss.
+    /// After each training batch (`epoch` and `batch` from 0), with its mean loss; called
+    /// only when [`Callback::wants_batch_loss`] is true.
     fn on_batch_end(&mut self, _epoch: usize, _batch: usize, _loss: f32) -> Result<Control> {
         Ok(Control::Continue)
     }
 
-    /// After each epoch, with its logs (`loss`, metrics, `val_` ones).
+    /// After each epoch (`epoch` from 0), with its logs (`loss`, metrics, `val_` ones, in
+    /// that order) and the model, whose weights the callback may read, save or replace.
     fn on_epoch_end(
         &mut self,
         _model: &mut Sequential,
@@ -40,7 +75,25 @@ pub trait Callback: Send + std::fmt::Debug {
     }
 }
 
-/// Stops training at the first batch whose loss is NaN or infinite, naming epoch and batch.
+/// Stops training at the first batch whose loss is NaN or infinite, naming epoch and batch
+/// in `History::stopped` (Keras's `TerminateOnNaN`).
+///
+/// It reads every batch's loss back, one sync per step. With `fit_dataset` it is not called
+/// per batch (only `on_epoch_end` is), so there it does nothing.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// use wgfit::TerminateOnNaN;
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+/// // A learning rate this large makes the loss overflow within a few steps.
+/// model.compile(&Device::cpu(), Optimizer::sgd().learning_rate(1e30), Loss::MeanSquaredError, &[])?;
+/// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+/// let opts = FitOptions::new().batch_size(1).epochs(50).verbose(0).callback(TerminateOnNaN);
+/// let history = model.fit(&x, &y, opts)?;
+/// assert!(history.stopped.as_deref().unwrap().starts_with("TerminateOnNaN"));
+/// assert!(history.epochs() < 50);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct TerminateOnNaN;
 
@@ -82,7 +135,27 @@ fn improved(monitor: &str, value: f32, best: Option<f32>, min_delta: f32) -> boo
 }
 
 /// Stops when `monitor` has not improved for `patience` epochs, optionally restoring the
-/// best epoch's weights (Keras's defaults: `val_loss`, patience 0, min_delta 0, no restore).
+/// best epoch's weights (Keras's `EarlyStopping`; defaults patience 0, min_delta 0, no
+/// restore).
+///
+/// A monitored name containing `acc` must rise to improve; anything else must fall (Keras's
+/// `mode='auto'`). It never stops after the first epoch. A `monitor` that is not logged
+/// (`val_loss` without validation data) ends `fit` with [`Error::Config`] listing the
+/// logged names.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// use wgfit::EarlyStopping;
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+/// // A learning rate of 0: the loss never improves, so training stops at the second epoch.
+/// model.compile(&Device::cpu(), Optimizer::sgd().learning_rate(0.0), Loss::MeanSquaredError, &[])?;
+/// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+/// let stop = EarlyStopping::new("loss").patience(0);
+/// let history = model.fit(&x, &y, FitOptions::new().epochs(10).verbose(0).callback(stop))?;
+/// assert_eq!(history.epochs(), 2);
+/// assert!(history.stopped.is_some());
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct EarlyStopping {
     monitor: String,
@@ -95,6 +168,8 @@ pub struct EarlyStopping {
 }
 
 impl EarlyStopping {
+    /// Watches the logged value `monitor` (`"loss"`, `"val_loss"`, `"val_accuracy"`...);
+    /// Keras's default is `"val_loss"`.
     pub fn new(monitor: impl Into<String>) -> Self {
         EarlyStopping {
             monitor: monitor.into(),
@@ -107,18 +182,22 @@ impl EarlyStopping {
         }
     }
 
+    /// Epochs without improvement after which training stops (default 0).
     #[must_use]
     pub fn patience(mut self, epochs: usize) -> Self {
         self.patience = epochs;
         self
     }
 
+    /// The smallest change that counts as an improvement (default 0).
     #[must_use]
     pub fn min_delta(mut self, delta: f32) -> Self {
         self.min_delta = delta;
         self
     }
 
+    /// When stopping, put back the weights of the best epoch seen (default off: the last
+    /// epoch's weights stay). Costs one read-back of the weights per improvement.
     #[must_use]
     pub fn restore_best_weights(mut self, on: bool) -> Self {
         self.restore_best_weights = on;
@@ -164,7 +243,28 @@ impl Callback for EarlyStopping {
 }
 
 /// Saves a checkpoint (weights, optimizer state, epochs done) after every epoch, or only when
-/// `monitor` improves. `{epoch}` in the path becomes the epoch number (from 1).
+/// `monitor` improves (Keras's `ModelCheckpoint`). `{epoch}` in the path becomes the epoch
+/// number (from 1). Load one with [`Sequential::load_checkpoint`] and resume with
+/// [`FitOptions::initial_epoch`](crate::FitOptions::initial_epoch).
+///
+/// The model must have its weights when the callback runs (it does during `fit`). With
+/// `save_best_only` a `monitor` that is not logged ends `fit` with [`Error::Config`].
+///
+/// ```
+/// use wgfit::prelude::*;
+/// use wgfit::ModelCheckpoint;
+/// let dir = std::env::temp_dir().join(format!("wgfit-doc-mc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+/// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+/// let save = ModelCheckpoint::new(dir.join("ckpt-{epoch}.safetensors"));
+/// model.fit(&x, &y, FitOptions::new().epochs(2).verbose(0).callback(save))?;
+/// assert!(dir.join("ckpt-2.safetensors").exists());
+/// assert_eq!(model.load_checkpoint(dir.join("ckpt-1.safetensors"))?, 1);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ModelCheckpoint {
     path: PathBuf,
@@ -174,6 +274,8 @@ pub struct ModelCheckpoint {
 }
 
 impl ModelCheckpoint {
+    /// Saves to `path` (Keras's `filepath`), where `{epoch}` is replaced by the epoch number;
+    /// monitors `val_loss` for `save_best_only`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         ModelCheckpoint {
             path: path.into(),
@@ -183,12 +285,15 @@ impl ModelCheckpoint {
         }
     }
 
+    /// The logged value that decides what is best (default `"val_loss"`; a name containing
+    /// `acc` must rise, anything else fall).
     #[must_use]
     pub fn monitor(mut self, name: impl Into<String>) -> Self {
         self.monitor = name.into();
         self
     }
 
+    /// Save only when `monitor` improves on the best value so far (default off: every epoch).
     #[must_use]
     pub fn save_best_only(mut self, on: bool) -> Self {
         self.save_best_only = on;

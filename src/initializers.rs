@@ -1,21 +1,47 @@
 //! Weight initializers with Keras's definitions and defaults, seeded and reproducible.
 
-use rand::rngs::StdRng;
 use rand::Rng;
+use rand::rngs::StdRng;
 
-/// How a weight tensor's initial values are drawn.
+/// How a weight tensor's initial values are drawn, as Keras's `kernel_initializer=` and
+/// `bias_initializer=` (see [`Dense::kernel_initializer`](crate::layers::Dense::kernel_initializer)).
+///
+/// Values come from the model's seeded generator ([`Sequential::seed`](crate::Sequential::seed)),
+/// so the same seed gives the same initial weights on every device.
+///
+/// ```
+/// use rand::{SeedableRng, rngs::StdRng};
+/// use wgfit::Initializer;
+/// let mut rng = StdRng::seed_from_u64(0);
+/// let w = Initializer::Uniform { min: -0.1, max: 0.1 }.sample(&[3, 4], &mut rng);
+/// assert_eq!(w.len(), 12);
+/// assert!(w.iter().all(|v| (-0.1..0.1).contains(v)));
+/// assert_eq!(Initializer::Zeros.sample(&[2], &mut rng), vec![0.0, 0.0]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Initializer {
-    /// Uniform in ±sqrt(6 / (fan_in + fan_out)) (Keras's default for kernels).
+    /// Uniform in `±sqrt(6 / (fan_in + fan_out))` (Keras's `GlorotUniform`, its default for
+    /// kernels). For a `[in, out]` kernel the fans are `in` and `out`.
     GlorotUniform,
-    /// All zeros (Keras's default for biases).
+    /// All zeros (Keras's `Zeros`, its default for biases).
     Zeros,
-    /// A random orthogonal matrix (Keras's default for recurrent kernels).
+    /// A random orthogonal matrix (Keras's `Orthogonal`, its default for recurrent kernels):
+    /// the columns (or rows, for a wide matrix) of `[rows, cols]` are orthonormal.
     Orthogonal,
-    /// Uniform in [min, max) (Keras's `RandomUniform`, default ±0.05).
-    Uniform { min: f32, max: f32 },
+    /// Uniform in `[min, max)` (Keras's `RandomUniform`, default ±0.05).
+    Uniform {
+        /// The lowest value (inclusive).
+        min: f32,
+        /// The highest value (exclusive); must be above `min`.
+        max: f32,
+    },
     /// Normal with this mean and standard deviation (Keras's `RandomNormal`, default 0, 0.05).
-    RandomNormal { mean: f32, stddev: f32 },
+    RandomNormal {
+        /// The mean of the distribution.
+        mean: f32,
+        /// The standard deviation of the distribution.
+        stddev: f32,
+    },
 }
 
 /// (fan_in, fan_out) as Keras computes them: for `[in, out]` the two dims; for a vector its
@@ -41,7 +67,19 @@ fn normal(rng: &mut StdRng) -> f64 {
 }
 
 impl Initializer {
-    /// Row-major values for a tensor of `shape`.
+    /// Row-major values for a tensor of `shape`, drawn from `rng`.
+    ///
+    /// Panics (in `rand`) for `Uniform { min, max }` with `min >= max`.
+    ///
+    /// ```
+    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use wgfit::Initializer;
+    /// let a = Initializer::GlorotUniform.sample(&[4, 2], &mut StdRng::seed_from_u64(7));
+    /// let b = Initializer::GlorotUniform.sample(&[4, 2], &mut StdRng::seed_from_u64(7));
+    /// assert_eq!(a, b); // seeded: reproducible
+    /// let limit = (6.0f32 / (4.0 + 2.0)).sqrt();
+    /// assert!(a.iter().all(|v| v.abs() <= limit));
+    /// ```
     pub fn sample(&self, shape: &[usize], rng: &mut StdRng) -> Vec<f32> {
         let n: usize = shape.iter().product();
         match *self {

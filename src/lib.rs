@@ -16,6 +16,8 @@
 //! # Ok::<(), wgfit::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod activation;
 pub mod callbacks;
 pub mod data;
@@ -46,12 +48,12 @@ pub use model::{
     WeightBuffer,
 };
 pub use optimizers::Optimizer;
-pub use shape::{stack_samples, InputSpec, Shape};
+pub use shape::{InputSpec, Shape, stack_samples};
 pub use tensor::{DType, Tensor};
 
 /// The names most programs need.
 pub mod prelude {
-    pub use crate::data::{pad_sequences, to_categorical, PadOptions, Padding, SequenceDataset};
+    pub use crate::data::{PadOptions, Padding, SequenceDataset, pad_sequences, to_categorical};
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
     pub use crate::{

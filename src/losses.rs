@@ -3,7 +3,7 @@
 
 use crate::activation::Activation;
 use crate::error::{Error, Result};
-use crate::ops::elementwise::{binary, BinaryOp};
+use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::loss::{
     bce_backward, bce_forward, cce_backward, cce_forward, mse_backward, mse_forward,
     sigmoid_xent_forward,
@@ -13,16 +13,40 @@ use crate::ops::reduce::sum;
 use crate::ops::softmax::{softmax_xent_backward, softmax_xent_forward};
 use crate::tensor::Tensor;
 
-/// A training loss, as Keras's `loss=` strings.
+/// A training loss, as Keras's `loss=` strings; passed to
+/// [`Sequential::compile`](crate::Sequential::compile).
+///
+/// The batch's loss is the mean of a per-sample loss (per step, for sequence outputs; masked
+/// steps do not count). The targets `y` given to `fit` and `evaluate` are checked against
+/// the loss and the model's output: a mismatch is an [`Error::Shape`], and a class id that
+/// does not fit the output an [`Error::Label`].
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([2]));
+/// model.compile(&Device::cpu(), Optimizer::sgd().learning_rate(0.1), Loss::MeanSquaredError, &[])?;
+/// let x = ndarray::arr2(&[[0.0f32, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]);
+/// let y = ndarray::arr1(&[1.0f32, -1.0, 0.0, 0.5]);
+/// let history = model.fit(&x, &y, FitOptions::new().epochs(20).verbose(0))?;
+/// assert!(history.loss()[19] < history.loss()[0]);
+/// assert_eq!(Loss::MeanSquaredError.name(), "mean_squared_error");
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loss {
-    /// One-hot targets `[B, C]`; after a softmax output it is computed from the logits.
+    /// Keras's `'categorical_crossentropy'`: one-hot targets `y: [N, C]` (see
+    /// [`to_categorical`](crate::data::to_categorical)) for a `[N, C]` output; after a softmax
+    /// output it is computed from the logits.
     CategoricalCrossentropy,
-    /// Integer class targets `[B]` (or `[B, 1]`), converted to one-hot on the host.
+    /// Keras's `'sparse_categorical_crossentropy'`: integer class ids `y: [N]` (or `[N, 1]`;
+    /// `[N, T]` for a `[N, T, C]` sequence output), converted to one-hot on the host. An id
+    /// that is negative, fractional or `>= C` is an [`Error::Label`] naming the sample.
     SparseCategoricalCrossentropy,
-    /// Targets in `[0, 1]`; after a sigmoid output it is computed from the logits.
+    /// Keras's `'binary_crossentropy'`: targets in `[0, 1]` shaped like the output (`[N]` is
+    /// accepted for a `[N, 1]` output); after a sigmoid output it is computed from the logits.
     BinaryCrossentropy,
-    /// `mean((pred - y)²)` over the last axis.
+    /// Keras's `'mean_squared_error'`: `mean((pred - y)²)` over the last axis; targets shaped
+    /// like the output (`[N]` is accepted for a `[N, 1]` output).
     MeanSquaredError,
 }
 
@@ -33,7 +57,11 @@ pub(crate) enum Grad {
 }
 
 impl Loss {
-    /// Keras's name for it.
+    /// Keras's name for it (`"binary_crossentropy"`, ...), as in the `loss=` string.
+    ///
+    /// ```
+    /// assert_eq!(wgfit::Loss::SparseCategoricalCrossentropy.name(), "sparse_categorical_crossentropy");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Loss::CategoricalCrossentropy => "categorical_crossentropy",

@@ -2,35 +2,59 @@
 
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::adam::{adam_update, AdamStep};
-use crate::ops::rmsprop::{rmsprop_update, RmsPropStep};
+use crate::ops::adam::{AdamStep, adam_update};
+use crate::ops::rmsprop::{RmsPropStep, rmsprop_update};
 use crate::ops::sgd::sgd_update;
 use crate::tensor::Tensor;
 
-/// An optimizer and its hyperparameters.
+/// An optimizer and its hyperparameters, as Keras's `optimizer='adam'` (or
+/// `keras.optimizers.Adam(learning_rate=...)`); passed to
+/// [`Sequential::compile`](crate::Sequential::compile).
+///
+/// Build one with [`Optimizer::adam`], [`Optimizer::sgd`] or [`Optimizer::rmsprop`] (Keras's
+/// defaults) and adjust it with the builder methods; the variants' fields are public for
+/// matching. Each update is one fused kernel per weight; its state (moments, momentum) is
+/// saved in checkpoints.
 ///
 /// ```
 /// use wgfit::Optimizer;
 /// let adam = Optimizer::adam().learning_rate(0.01);
+/// assert!(matches!(adam, Optimizer::Adam { learning_rate, beta_1, .. } if learning_rate == 0.01 && beta_1 == 0.9));
 /// let sgd = Optimizer::sgd().momentum(0.9).nesterov(true);
+/// assert_eq!(sgd, Optimizer::Sgd { learning_rate: 0.01, momentum: 0.9, nesterov: true });
+/// assert_eq!(Optimizer::rmsprop().name(), "rmsprop");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Optimizer {
+    /// Adam (Keras's `Adam`), with Keras 3's bias-corrected update.
     Adam {
+        /// Step size (Keras's default 0.001).
         learning_rate: f32,
+        /// Decay of the first-moment estimate (default 0.9).
         beta_1: f32,
+        /// Decay of the second-moment estimate (default 0.999).
         beta_2: f32,
+        /// Added to the denominator for stability (default 1e-7).
         epsilon: f32,
     },
+    /// Stochastic gradient descent (Keras's `SGD`), optionally with (Nesterov) momentum.
     Sgd {
+        /// Step size (Keras's default 0.01).
         learning_rate: f32,
+        /// Momentum factor in `[0, 1)`; 0 for plain SGD (the default).
         momentum: f32,
+        /// Nesterov momentum instead of classical momentum (default false).
         nesterov: bool,
     },
+    /// RMSprop (Keras's `RMSprop`), optionally with momentum.
     RmsProp {
+        /// Step size (Keras's default 0.001).
         learning_rate: f32,
+        /// Decay of the moving average of squared gradients (default 0.9).
         rho: f32,
+        /// Momentum factor; 0 for none (the default).
         momentum: f32,
+        /// Added to the denominator for stability (default 1e-7).
         epsilon: f32,
     },
 }
@@ -65,6 +89,12 @@ impl Optimizer {
         }
     }
 
+    /// Sets the learning rate, whatever the optimizer (Keras's `learning_rate=`).
+    ///
+    /// ```
+    /// let sgd = wgfit::Optimizer::sgd().learning_rate(0.5);
+    /// assert!(matches!(sgd, wgfit::Optimizer::Sgd { learning_rate: 0.5, .. }));
+    /// ```
     #[must_use]
     pub fn learning_rate(mut self, lr: f32) -> Self {
         match &mut self {
@@ -75,7 +105,7 @@ impl Optimizer {
         self
     }
 
-    /// Momentum for SGD and RMSprop (Adam ignores it).
+    /// Momentum for SGD and RMSprop (Adam ignores it: the value is silently dropped).
     #[must_use]
     pub fn momentum(mut self, m: f32) -> Self {
         if let Optimizer::Sgd { momentum, .. } | Optimizer::RmsProp { momentum, .. } = &mut self {
@@ -84,7 +114,7 @@ impl Optimizer {
         self
     }
 
-    /// Nesterov momentum for SGD.
+    /// Nesterov momentum for SGD (the other optimizers ignore it).
     #[must_use]
     pub fn nesterov(mut self, on: bool) -> Self {
         if let Optimizer::Sgd { nesterov, .. } = &mut self {
@@ -93,7 +123,7 @@ impl Optimizer {
         self
     }
 
-    /// Keras's name for it.
+    /// Keras's name for it (`"adam"`, `"sgd"`, `"rmsprop"`), also stored in checkpoints.
     pub fn name(&self) -> &'static str {
         match self {
             Optimizer::Adam { .. } => "adam",

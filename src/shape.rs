@@ -3,9 +3,21 @@
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 
-use crate::error::{fmt_dims, Error, Result, ShapeError};
+use crate::error::{Error, Result, ShapeError, fmt_dims};
 
-/// A concrete tensor shape, outermost dim first.
+/// A concrete tensor shape, outermost dim first (row-major, like NumPy's `shape`).
+///
+/// Built from an array, a `Vec` or a slice of `usize`; functions taking
+/// `impl Into<Shape>` accept any of them. The empty shape is a scalar (one element).
+///
+/// ```
+/// use wgfit::Shape;
+/// let s = Shape::from([2, 3, 4]);
+/// assert_eq!((s.rank(), s.numel()), (3, 24));
+/// assert_eq!(s.to_string(), "[2, 3, 4]");
+/// assert_eq!(Shape::default().numel(), 1); // a scalar
+/// assert_eq!(Shape::from(vec![2, 3, 4]), s);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Shape(pub Vec<usize>);
 
@@ -49,7 +61,12 @@ impl std::fmt::Display for Shape {
     }
 }
 
-/// The shape a layer (or model) accepts, batch dim included; `None` means any size.
+/// The shape a layer (or model) accepts, batch dim included; `None` means any size (Keras's
+/// `None` in `Input(shape=(None, 10))`, plus the batch dim).
+///
+/// The checks return [`Error::Shape`] naming the layer, and the batch
+/// or sample when checked through [`check_batch`](Self::check_batch) or
+/// [`check_sample`](Self::check_sample).
 ///
 /// ```
 /// use wgfit::InputSpec;
@@ -85,6 +102,9 @@ impl InputSpec {
     }
 
     /// Checks a whole batch's shape (batch dim first).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the rank differs or a fixed dim does not match.
     pub fn check(&self, batch_shape: &[usize]) -> Result<()> {
         let mismatch = batch_shape.len() != self.dims.len()
             || self
@@ -110,6 +130,9 @@ impl InputSpec {
     }
 
     /// Checks batch number `batch` of an epoch or dataset; the error names the batch.
+    ///
+    /// # Errors
+    /// As [`check`](Self::check), with [`ShapeError::batch`] set to `batch`.
     pub fn check_batch(&self, batch: usize, batch_shape: &[usize]) -> Result<()> {
         self.check(batch_shape).map_err(|e| match e {
             Error::Shape(s) => Error::from(s.in_batch(batch)),
@@ -118,6 +141,14 @@ impl InputSpec {
     }
 
     /// Checks one sample (the spec without its batch dim); the error names the sample.
+    ///
+    /// ```
+    /// use wgfit::InputSpec;
+    /// let spec = InputSpec::new("dense", [None, Some(4)]);
+    /// assert!(spec.check_sample(0, &[4]).is_ok());
+    /// let wgfit::Error::Shape(e) = spec.check_sample(7, &[5]).unwrap_err() else { panic!() };
+    /// assert_eq!((e.sample, e.expected.clone()), (Some(7), vec![Some(4)]));
+    /// ```
     pub fn check_sample(&self, sample: usize, sample_shape: &[usize]) -> Result<()> {
         let per_sample = &self.dims[1.min(self.dims.len())..];
         let ok = per_sample.len() == sample_shape.len()
@@ -136,11 +167,28 @@ impl InputSpec {
     }
 }
 
-/// Stacks samples of one shape into a batch `[n, ...sample]`.
+/// Stacks samples of one shape into a batch `[n, ...sample]` (NumPy's `np.stack`).
 ///
 /// A ragged batch (samples of different shapes) is rejected naming the first sample that
 /// differs from sample 0, its shape and the shape expected; with a `spec`, every sample is
-/// also checked against it. Pad variable-length sequences first (`pad_sequences`).
+/// also checked against it. Pad variable-length sequences first
+/// ([`pad_sequences`](crate::data::pad_sequences)).
+///
+/// # Errors
+/// [`Error::Shape`] for no samples, a ragged batch, or a sample that `spec` rejects.
+///
+/// ```
+/// use ndarray::arr1;
+/// use wgfit::{Error, stack_samples};
+/// let (a, b) = (arr1(&[1.0f32, 2.0]).into_dyn(), arr1(&[3.0f32, 4.0]).into_dyn());
+/// let batch = stack_samples(&[a.view(), b.view()], None)?;
+/// assert_eq!(batch.shape(), &[2, 2]);
+/// assert_eq!(batch[[1, 0]], 3.0);
+/// let short = arr1(&[5.0f32]).into_dyn();
+/// let err = stack_samples(&[a.view(), short.view()], None).unwrap_err();
+/// assert!(matches!(err, Error::Shape(ref s) if s.sample == Some(1) && s.actual == vec![1]));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn stack_samples(
     samples: &[ArrayViewD<'_, f32>],
     spec: Option<&InputSpec>,

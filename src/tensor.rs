@@ -10,9 +10,18 @@ use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 
 use crate::device::{Device, GpuBuffer};
 use crate::error::{Error, Result, ShapeError};
-use crate::shape::{check_numel, Shape};
+use crate::shape::{Shape, check_numel};
 
 /// Element type of a tensor.
+///
+/// ```
+/// use wgfit::{DType, Device, Tensor};
+/// let ids = Tensor::from_u32(&Device::cpu(), [3], vec![4, 0, 2])?;
+/// assert_eq!(ids.dtype(), DType::U32);
+/// assert_eq!(ids.to_u32_vec_blocking()?, vec![4, 0, 2]);
+/// assert!(ids.to_vec_blocking().is_err()); // f32 readback of a u32 tensor
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DType {
     /// 32-bit float: activations, weights, gradients.
@@ -34,6 +43,13 @@ pub(crate) enum Storage {
 }
 
 /// An n-dimensional array on a [`Device`].
+///
+/// Row-major like a NumPy array, but it lives on a device: host memory for
+/// [`Device::cpu`], a wgpu buffer for a GPU. Clones (and [`reshape`](Tensor::reshape)s)
+/// share storage, so an in-place update such as
+/// [`write_from_slice`](Tensor::write_from_slice) is seen through all of them. Reading back
+/// is explicit: [`to_vec_blocking`](Tensor::to_vec_blocking),
+/// [`to_array_blocking`](Tensor::to_array_blocking).
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -64,6 +80,10 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     /// A f32 tensor from row-major values.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when `data.len()` is not the shape's element count;
+    /// [`Error::Device`] when the GPU upload fails.
     pub fn from_vec(device: &Device, shape: impl Into<Shape>, data: Vec<f32>) -> Result<Tensor> {
         let shape = shape.into();
         check_numel(shape.dims(), data.len())?;
@@ -75,6 +95,9 @@ impl Tensor {
     }
 
     /// A u32 tensor (token ids, labels) from row-major values.
+    ///
+    /// # Errors
+    /// As [`from_vec`](Tensor::from_vec).
     pub fn from_u32(device: &Device, shape: impl Into<Shape>, data: Vec<u32>) -> Result<Tensor> {
         let shape = shape.into();
         check_numel(shape.dims(), data.len())?;
@@ -86,6 +109,15 @@ impl Tensor {
     }
 
     /// A f32 tensor from any ndarray array (copied in logical, row-major order).
+    ///
+    /// ```
+    /// use wgfit::{Device, Tensor};
+    /// let a = ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]]);
+    /// let t = Tensor::from_array(&Device::cpu(), &a.t())?; // a transposed view
+    /// assert_eq!(t.to_vec_blocking()?, vec![1.0, 3.0, 2.0, 4.0]);
+    /// assert_eq!(t.to_array_blocking()?, a.t().into_dyn());
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn from_array<S, D>(device: &Device, array: &ArrayBase<S, D>) -> Result<Tensor>
     where
         S: Data<Elem = f32>,
@@ -141,6 +173,18 @@ impl Tensor {
     }
 
     /// The same data under another shape with as many elements (no copy; shares storage).
+    ///
+    /// # Errors
+    /// [`Error::Shape`] when the element counts differ.
+    ///
+    /// ```
+    /// use wgfit::{Device, Tensor};
+    /// let t = Tensor::zeros(&Device::cpu(), [2, 3])?;
+    /// let flat = t.reshape([6])?;
+    /// assert!(flat.shares_storage(&t));
+    /// assert!(matches!(t.reshape([4]), Err(wgfit::Error::Shape(_))));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn reshape(&self, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();
         if shape.numel() != self.numel() {
@@ -158,6 +202,9 @@ impl Tensor {
     }
 
     /// Copies a f32 tensor back to the host (blocks until the GPU is done).
+    ///
+    /// # Errors
+    /// [`Error::Data`] for a u32 tensor; [`Error::Device`] when the GPU fails.
     pub fn to_vec_blocking(&self) -> Result<Vec<f32>> {
         self.expect_dtype(DType::F32, "to_vec_blocking")?;
         match &*self.storage {
@@ -173,6 +220,9 @@ impl Tensor {
     }
 
     /// Copies a u32 tensor back to the host (blocks until the GPU is done).
+    ///
+    /// # Errors
+    /// [`Error::Data`] for a f32 tensor; [`Error::Device`] when the GPU fails.
     pub fn to_u32_vec_blocking(&self) -> Result<Vec<u32>> {
         self.expect_dtype(DType::U32, "to_u32_vec_blocking")?;
         match &*self.storage {
@@ -195,6 +245,20 @@ impl Tensor {
     }
 
     /// Overwrites the values of a f32 tensor in place (every clone sees them).
+    ///
+    /// # Errors
+    /// [`Error::Data`] for a u32 tensor; [`Error::Shape`] when `values.len()` is not
+    /// [`numel`](Tensor::numel).
+    ///
+    /// ```
+    /// use wgfit::{Device, Tensor};
+    /// let w = Tensor::zeros(&Device::cpu(), [2])?;
+    /// let alias = w.clone();
+    /// w.write_from_slice(&[1.0, 2.0])?;
+    /// assert_eq!(alias.to_vec_blocking()?, vec![1.0, 2.0]);
+    /// assert!(w.write_from_slice(&[1.0]).is_err());
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn write_from_slice(&self, values: &[f32]) -> Result<()> {
         self.expect_dtype(DType::F32, "write_from_slice")?;
         check_numel(self.dims(), values.len())?;

@@ -4,8 +4,8 @@
 mod common;
 
 use common::gpu;
-use wgfit::ops::elementwise::{binary, BinaryOp};
-use wgfit::ops::matmul::{matmul, Transpose};
+use wgfit::ops::elementwise::{BinaryOp, binary};
+use wgfit::ops::matmul::{Transpose, matmul};
 use wgfit::{Backend, Device, Error, GpuOptions, Tensor};
 
 #[test]

@@ -2,7 +2,7 @@
 //! guarantees" table not already asserted beside their feature (training.rs, sequences.rs,
 //! shape.rs, reliability.rs) are asserted here.
 
-use ndarray::{arr1, arr2, Array1, Array2, Array3};
+use ndarray::{Array1, Array2, Array3, arr1, arr2};
 use wgfit::prelude::*;
 
 fn dense_model() -> Sequential {

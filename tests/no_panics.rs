@@ -183,10 +183,17 @@ static TRIED: AtomicUsize = AtomicUsize::new(0);
 /// checks its own cases): a generator that produced only errors would test nothing.
 #[test]
 fn the_generator_reaches_training() {
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 64,
-        ..ProptestConfig::default()
-    });
+    // A fixed generator seed: the share of valid cases is a property of the generator, and a
+    // random seed made this count flaky (about 10% train; 64 draws sometimes gave 5).
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(
+        ProptestConfig {
+            cases: 64,
+            ..ProptestConfig::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
     let mut ok = 0;
     for _ in 0..64 {
         let c = case().new_tree(&mut runner).unwrap().current();
@@ -205,5 +212,6 @@ fn the_generator_reaches_training() {
             .is_ok(),
         );
     }
+    eprintln!("{ok} of 64 generated cases trained");
     assert!(ok >= 6, "only {ok} of 64 generated cases trained");
 }

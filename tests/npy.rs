@@ -1,10 +1,10 @@
 //! `.npy` / `.npz` input: the dtypes numpy writes by default come in as f32, and a missing
 //! array or an unsupported dtype is a typed error naming it.
 
-use ndarray::{arr1, arr2, ArrayD};
-use ndarray_npy::{write_npy, NpzWriter};
-use wgfit::io::{read_npy, read_npz};
+use ndarray::{ArrayD, arr1, arr2};
+use ndarray_npy::{NpzWriter, write_npy};
 use wgfit::Error;
+use wgfit::io::{read_npy, read_npz};
 
 fn dir(test: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("wgfit-npy-{test}-{}", std::process::id()));

@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{cross_check, gpu, gpu_split, random_input, rng, uniform, Input, Tol};
+use common::{Input, Tol, cross_check, gpu, gpu_split, random_input, rng, uniform};
 use rand::Rng;
-use wgfit::ops::adam::{adam_update, AdamStep};
+use wgfit::ops::adam::{AdamStep, adam_update};
 use wgfit::ops::bias_act::{bias_act_backward, bias_act_forward};
-use wgfit::ops::elementwise::{affine, axpy, binary, fill, BinaryOp};
+use wgfit::ops::elementwise::{BinaryOp, affine, axpy, binary, fill};
 use wgfit::ops::masked_reduce::{masked_mean, masked_sum};
-use wgfit::ops::matmul::{matmul_with, MatmulKernel, Transpose};
+use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_with};
 use wgfit::ops::reduce::{mean, sum};
 use wgfit::ops::softmax::{softmax, softmax_xent_backward, softmax_xent_forward};
 use wgfit::{Activation, Device, Tensor};

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{cross_check, rng, uniform, Input, Tol};
+use common::{Input, Tol, cross_check, rng, uniform};
 use rand::Rng;
-use wgfit::ops::lstm_cell::{lstm_backward, lstm_forward_with, LstmKernel, PERSISTENT_MAX_UNITS};
+use wgfit::ops::lstm_cell::{LstmKernel, PERSISTENT_MAX_UNITS, lstm_backward, lstm_forward_with};
 
 fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
     // Each row keeps a random run of steps, padded before, after or both; row 0 keeps none.

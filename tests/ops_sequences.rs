@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cross_check, gpu, gpu_split, rng, uniform, Tol};
+use common::{Tol, cross_check, gpu, gpu_split, rng, uniform};
 use rand::Rng;
 use wgfit::ops::embedding::embedding_backward;
 use wgfit::ops::masking::{masking_backward, masking_forward};
@@ -76,7 +76,7 @@ fn embedding_gradients_match_cpu_and_sum_repeated_tokens_in_order() {
                 let direct: f32 = ids
                     .iter()
                     .enumerate()
-                    .filter(|(_, &id)| id as usize == v)
+                    .filter(|&(_, &id)| id as usize == v)
                     .map(|(p, _)| dy[p * dim + d])
                     .sum();
                 assert!((want[v * dim + d] - direct).abs() <= 1e-6 * direct.abs().max(1.0));

@@ -4,14 +4,14 @@
 
 mod common;
 
-use common::{cross_check, gpu, gpu_split, random_input, rng, uniform, Input, Tol};
+use common::{Input, Tol, cross_check, gpu, gpu_split, random_input, rng, uniform};
 use rand::Rng;
 use wgfit::ops::gather::gather_rows;
 use wgfit::ops::loss::{
     accuracy_binary, accuracy_categorical, bce_backward, bce_forward, cce_backward, cce_forward,
     mse_backward, mse_forward, sigmoid_xent_forward,
 };
-use wgfit::ops::rmsprop::{rmsprop_update, RmsPropStep};
+use wgfit::ops::rmsprop::{RmsPropStep, rmsprop_update};
 use wgfit::ops::sgd::sgd_update;
 use wgfit::{Device, Tensor};
 

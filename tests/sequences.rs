@@ -5,7 +5,7 @@
 mod common;
 
 use common::{check_finite_differences, gpu};
-use ndarray::{s, Array1, Array2, Array3, ArrayD, Axis};
+use ndarray::{Array1, Array2, Array3, ArrayD, Axis, s};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wgfit::data::pad_feature_sequences;

@@ -2,8 +2,8 @@
 //! layer, expected and actual shape.
 
 use ndarray::{ArrayD, IxDyn};
-use wgfit::ops::matmul::{matmul, Transpose};
-use wgfit::{stack_samples, Device, Error, InputSpec, ShapeError, Tensor};
+use wgfit::ops::matmul::{Transpose, matmul};
+use wgfit::{Device, Error, InputSpec, ShapeError, Tensor, stack_samples};
 
 fn shape_err(r: wgfit::Result<impl std::fmt::Debug>) -> ShapeError {
     match r {

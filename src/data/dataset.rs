@@ -4,14 +4,20 @@
 //! lengths, each with little padding.
 
 use ndarray::{ArrayD, ArrayView2, Axis, IxDyn};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 use super::pad::Padding;
 use crate::error::{Error, Result, ShapeError};
 
-/// Sequences `[T_i]` (token ids) or `[T_i, F]` (feature vectors) and targets `[N, ...]`.
+/// Sequences `[T_i]` (token ids) or `[T_i, F]` (feature vectors) and targets `[N, ...]`, for
+/// [`Sequential::fit_dataset`](crate::Sequential::fit_dataset). Keras's nearest equivalent is
+/// a `tf.data` pipeline with `bucket_by_sequence_length` / `padded_batch`.
+///
+/// Unlike [`pad_sequences`](crate::data::pad_sequences), which pads everything to the
+/// longest sequence, each batch is padded only to its own longest sample, and bucketing
+/// (on by default) batches sequences of similar length together.
 ///
 /// ```
 /// use ndarray::{arr1, arr2};
@@ -19,6 +25,10 @@ use crate::error::{Error, Result, ShapeError};
 /// let xs = vec![arr2(&[[1.0, 2.0]]).into_dyn(), arr2(&[[3.0, 4.0], [5.0, 6.0]]).into_dyn()];
 /// let ds = SequenceDataset::new(xs, arr1(&[0.0, 1.0]).into_dyn())?.batch_size(2);
 /// assert_eq!(ds.len(), 2);
+/// let (x, y) = ds.padded_batch(&[0, 1]);
+/// assert_eq!(x.shape(), &[2, 2, 2]); // padded to the longer sample: 2 steps of 2 features
+/// assert_eq!(x[[0, 1, 0]], 0.0);     // sample 0's padding (Post, value 0)
+/// assert_eq!(y, arr1(&[0.0, 1.0]).into_dyn());
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -33,7 +43,17 @@ pub struct SequenceDataset {
     value: f32,
 }
 
-/// Time steps a pass over the data computes, padding included.
+/// Time steps a pass over the data computes, padding included: returned by
+/// [`SequenceDataset::padding_report`] to show what per-batch padding saves.
+///
+/// ```
+/// use wgfit::data::SequenceDataset;
+/// let xs = [1, 1, 8, 8].iter().map(|&t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
+/// let ds = SequenceDataset::new(xs, ndarray::Array1::<f32>::zeros(4).into_dyn())?.batch_size(2);
+/// let report = ds.padding_report();
+/// assert_eq!((report.real, report.batched, report.global), (18, 18, 32));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PaddingReport {
     /// Steps in the samples themselves.
@@ -45,7 +65,21 @@ pub struct PaddingReport {
 }
 
 impl SequenceDataset {
-    /// Checks the samples (at least one step each, one feature count) and the targets.
+    /// A dataset of the sequences `xs` (each `[T_i]` or `[T_i, F]`) and targets `y: [N, ...]`,
+    /// shaped as for `fit` (one-hot rows, class ids or values). Defaults: batch size 32,
+    /// bucketing and shuffling on (seed 0), padding `Post` with 0.
+    ///
+    /// Errors: [`Error::Empty`] for no sequences or one of length 0 (naming it),
+    /// [`Error::Length`] when `y` has another number of samples, [`Error::Shape`] for a
+    /// sequence that is not `[T]` / `[T, F]` or whose `F` differs from sequence 0's,
+    /// [`Error::NonFinite`] for NaN or infinite values in `xs` or `y`.
+    ///
+    /// ```
+    /// use wgfit::{Error, data::SequenceDataset};
+    /// let xs = vec![ndarray::Array2::<f32>::ones((3, 2)).into_dyn(), ndarray::Array2::<f32>::ones((0, 2)).into_dyn()];
+    /// let err = SequenceDataset::new(xs, ndarray::arr1(&[0.0, 1.0]).into_dyn()).unwrap_err();
+    /// assert!(matches!(err, Error::Empty { sample: Some(1), .. }));
+    /// ```
     pub fn new(xs: Vec<ArrayD<f32>>, y: ArrayD<f32>) -> Result<Self> {
         let Some(first) = xs.first() else {
             return Err(Error::Empty {
@@ -107,19 +141,29 @@ impl SequenceDataset {
         })
     }
 
-    /// From `[T_i, F]` views.
+    /// From `[T_i, F]` views (copied), with the checks and defaults of [`SequenceDataset::new`].
+    ///
+    /// ```
+    /// use wgfit::data::SequenceDataset;
+    /// let (a, b) = (ndarray::Array2::<f32>::ones((3, 2)), ndarray::Array2::<f32>::ones((5, 2)));
+    /// let ds = SequenceDataset::from_sequences(&[a.view(), b.view()], ndarray::arr1(&[0.0, 1.0]).into_dyn())?;
+    /// assert_eq!(ds.padded_batch(&[0, 1]).0.shape(), &[2, 5, 2]);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn from_sequences(xs: &[ArrayView2<'_, f32>], y: ArrayD<f32>) -> Result<Self> {
         Self::new(xs.iter().map(|s| s.to_owned().into_dyn()).collect(), y)
     }
 
-    /// Samples per batch (default 32).
+    /// Samples per batch (default 32; 0 is taken as 1). The last batch (of a length bucket)
+    /// may be smaller.
     #[must_use]
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch_size = n;
         self
     }
 
-    /// Group sequences of similar length into batches (default on).
+    /// Group sequences of similar length into batches (default on): the samples are sorted by
+    /// length (after shuffling) and cut into batches, and the batches are shuffled.
     #[must_use]
     pub fn bucket_by_length(mut self, on: bool) -> Self {
         self.bucket = on;
@@ -133,6 +177,7 @@ impl SequenceDataset {
         self
     }
 
+    /// The seed of the shuffling (default 0); epoch `e` uses `seed + e`, so runs repeat exactly.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -164,7 +209,19 @@ impl SequenceDataset {
         self.xs.is_empty()
     }
 
-    /// The sample indices of each batch of epoch `epoch`.
+    /// The sample indices of each batch of epoch `epoch` (every sample exactly once), as
+    /// `fit_dataset` sees them.
+    ///
+    /// ```
+    /// use wgfit::data::SequenceDataset;
+    /// let xs = [2, 9, 3, 8].iter().map(|&t| ndarray::Array1::<f32>::ones(t).into_dyn()).collect();
+    /// let ds = SequenceDataset::new(xs, ndarray::Array1::<f32>::zeros(4).into_dyn())?.batch_size(2);
+    /// let mut batches = ds.batches(0);
+    /// batches.iter_mut().for_each(|b| b.sort());
+    /// batches.sort();
+    /// assert_eq!(batches, vec![vec![0, 2], vec![1, 3]]); // short with short, long with long
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn batches(&self, epoch: usize) -> Vec<Vec<usize>> {
         let mut order: Vec<usize> = (0..self.xs.len()).collect();
         let mut rng = StdRng::seed_from_u64(self.seed.wrapping_add(epoch as u64));
@@ -185,7 +242,8 @@ impl SequenceDataset {
         batches
     }
 
-    /// The samples `idx` padded to their own longest length: x `[B, T_max, ...]` and y.
+    /// The samples `idx` padded to their own longest length: `x: [B, T_max]` (token ids) or
+    /// `[B, T_max, F]`, and their targets `y: [B, ...]`. Panics if an index is out of range.
     pub fn padded_batch(&self, idx: &[usize]) -> (ArrayD<f32>, ArrayD<f32>) {
         let t_max = idx
             .iter()
@@ -210,7 +268,9 @@ impl SequenceDataset {
         (x, self.y.select(Axis(0), idx))
     }
 
-    /// Steps computed per epoch with this dataset's batches versus global padding.
+    /// Steps computed per epoch with this dataset's batches (those of epoch 0) versus padding
+    /// everything to the longest sequence, as [`pad_sequences`](crate::data::pad_sequences)
+    /// does.
     pub fn padding_report(&self) -> PaddingReport {
         let len = |i: usize| self.xs[i].shape()[0];
         let real = (0..self.len()).map(len).sum();
@@ -231,7 +291,7 @@ impl SequenceDataset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{arr1, Array2};
+    use ndarray::{Array2, arr1};
 
     fn dataset(lengths: &[usize]) -> SequenceDataset {
         let xs = lengths

@@ -4,18 +4,26 @@ mod dataset;
 mod pad;
 
 pub use dataset::SequenceDataset;
-pub use pad::{pad_feature_sequences, pad_sequences, PadOptions, Padding};
+pub use pad::{PadOptions, Padding, pad_feature_sequences, pad_sequences};
 
 use ndarray::{Array2, ArrayBase, Data, Dimension};
 
 use crate::error::{Error, Result};
 
 /// One-hot rows `[N, num_classes]` for integer class ids (given as f32, as ndarray data
-/// usually is); an id that is negative, fractional or `>= num_classes` is an error naming it.
+/// usually is), as `keras.utils.to_categorical(labels, num_classes)`: the targets of
+/// [`Loss::CategoricalCrossentropy`](crate::Loss::CategoricalCrossentropy). Labels of any
+/// shape are read in row-major order, one row per label.
+///
+/// An id that is negative, fractional or `>= num_classes` is an [`Error::Label`] naming its
+/// position (`sample`) and value.
 ///
 /// ```
-/// let y = wgfit::data::to_categorical(&ndarray::arr1(&[2.0, 0.0]), 3)?;
+/// use wgfit::{Error, data::to_categorical};
+/// let y = to_categorical(&ndarray::arr1(&[2.0, 0.0]), 3)?;
 /// assert_eq!(y, ndarray::arr2(&[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]));
+/// let err = to_categorical(&ndarray::arr1(&[1.0, 3.0]), 3).unwrap_err();
+/// assert!(matches!(err, Error::Label { sample: 1, label, classes: 3, .. } if label == 3.0));
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn to_categorical<S, D>(labels: &ArrayBase<S, D>, num_classes: usize) -> Result<Array2<f32>>

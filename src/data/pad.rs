@@ -5,7 +5,18 @@ use ndarray::{Array2, Array3, ArrayView2};
 
 use crate::error::{Error, Result};
 
-/// Which end of a sequence gets the padding (or loses steps when truncating).
+/// Which end of a sequence gets the padding (or loses steps when truncating): Keras's
+/// `padding='pre'` / `'post'` and `truncating='pre'` / `'post'`.
+///
+/// ```
+/// use wgfit::data::{pad_sequences, PadOptions, Padding};
+/// let seqs = [vec![1.0, 2.0, 3.0], vec![4.0]];
+/// let pre = pad_sequences(&seqs, PadOptions::new().maxlen(2))?;
+/// assert_eq!(pre, ndarray::arr2(&[[2.0, 3.0], [0.0, 4.0]])); // Keras's defaults: both Pre
+/// let post = pad_sequences(&seqs, PadOptions::new().maxlen(2).padding(Padding::Post).truncating(Padding::Post))?;
+/// assert_eq!(post, ndarray::arr2(&[[1.0, 2.0], [4.0, 0.0]]));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Padding {
     /// At the start (Keras's default).
@@ -15,7 +26,15 @@ pub enum Padding {
     Post,
 }
 
-/// Options of [`pad_sequences`], Keras's defaults unless set.
+/// Options of [`pad_sequences`] and [`pad_feature_sequences`], Keras's defaults unless set:
+/// `maxlen` the longest sequence, padding and truncating `Pre`, value 0.
+///
+/// ```
+/// use wgfit::data::{pad_sequences, PadOptions};
+/// let x = pad_sequences(&[vec![1.0, 2.0], vec![3.0]], PadOptions::new().maxlen(3).value(-1.0))?;
+/// assert_eq!(x, ndarray::arr2(&[[-1.0, 1.0, 2.0], [-1.0, -1.0, 3.0]]));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct PadOptions {
     maxlen: Option<usize>,
@@ -25,6 +44,7 @@ pub struct PadOptions {
 }
 
 impl PadOptions {
+    /// Keras's defaults (`maxlen=None, padding='pre', truncating='pre', value=0.0`).
     pub fn new() -> Self {
         Self::default()
     }
@@ -36,6 +56,7 @@ impl PadOptions {
         self
     }
 
+    /// Which end gets the padding (Keras's `padding=`; default `Pre`).
     #[must_use]
     pub fn padding(mut self, p: Padding) -> Self {
         self.padding = p;
@@ -71,7 +92,10 @@ fn placement(len: usize, maxlen: usize, o: &PadOptions) -> (std::ops::Range<usiz
     (src, dst)
 }
 
-/// Pads (and truncates) token sequences to `[N, maxlen]`.
+/// Pads (and truncates) token sequences to `[N, maxlen]`, as
+/// `keras.utils.pad_sequences(seqs, maxlen=..., padding=..., truncating=..., value=...)`;
+/// the result is the `x` of a model starting with an [`Embedding`](crate::layers::Embedding).
+/// Currently it never fails (the `Result` is for future checks); no sequences give `[0, 0]`.
 ///
 /// ```
 /// use wgfit::data::{pad_sequences, PadOptions, Padding};
@@ -95,7 +119,21 @@ pub fn pad_sequences<S: AsRef<[f32]>>(seqs: &[S], options: PadOptions) -> Result
 }
 
 /// Pads (and truncates) sequences of feature vectors `[T_i, F]` to `[N, maxlen, F]`; every
-/// sequence must have the same F (the error names the first that does not).
+/// sequence must have the same `F` (else an [`Error::Data`] naming the first that does not).
+/// Whole steps are padded with `value`, so a [`Masking`](crate::layers::Masking) layer with
+/// the same value masks them.
+///
+/// ```
+/// use wgfit::data::{pad_feature_sequences, PadOptions, Padding};
+/// let a = ndarray::arr2(&[[1.0f32, 1.0], [2.0, 2.0], [3.0, 3.0]]); // 3 steps, 2 features
+/// let b = ndarray::arr2(&[[4.0f32, 4.0]]);                         // 1 step
+/// let x = pad_feature_sequences(&[a.view(), b.view()], PadOptions::new().padding(Padding::Post))?;
+/// assert_eq!(x.shape(), &[2, 3, 2]);
+/// assert_eq!(x.slice(ndarray::s![1, .., 0]).to_vec(), vec![4.0, 0.0, 0.0]);
+/// let c = ndarray::arr2(&[[1.0f32, 2.0, 3.0]]);                    // 3 features
+/// assert!(matches!(pad_feature_sequences(&[a.view(), c.view()], PadOptions::new()), Err(wgfit::Error::Data(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn pad_feature_sequences(
     seqs: &[ArrayView2<'_, f32>],
     options: PadOptions,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::gpu::{lock, GpuContext};
+use super::gpu::{GpuContext, lock};
 use super::pool::size_class;
 use crate::error::Result;
 

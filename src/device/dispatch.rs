@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use wgpu::util::DeviceExt;
 
-use super::gpu::{lock, GpuContext};
 use super::GpuBuffer;
+use super::gpu::{GpuContext, lock};
 use crate::error::{Error, Result};
 
 /// One WGSL file: its name (as in `shaders/{name}.wgsl`) and source.

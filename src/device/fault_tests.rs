@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{Device, GpuContext, GpuOptions, Kernel};
 use crate::error::Error;
-use crate::ops::elementwise::{binary, BinaryOp};
+use crate::ops::elementwise::{BinaryOp, binary};
 use crate::tensor::Tensor;
 
 fn gpu() -> Option<(Device, Arc<GpuContext>)> {

@@ -14,7 +14,20 @@ use super::pool::BufferPool;
 use super::{DeviceInfo, GpuBuffer};
 use crate::error::{Error, Result};
 
-/// Options for a GPU context.
+/// Options for a GPU context, for [`Device::gpu_with`](crate::Device::gpu_with) and
+/// [`Device::auto_with`](crate::Device::auto_with). The defaults are right for training;
+/// the options exist for testing kernels.
+///
+/// ```
+/// use wgfit::{Device, GpuOptions};
+/// let opts = GpuOptions { poison_outputs: true, ..GpuOptions::default() };
+/// assert!(opts.max_workgroups_per_dim.is_none());
+/// assert!(!GpuOptions::default().poison_outputs);
+/// // Opening a GPU with them (not run here: it needs an adapter).
+/// fn poisoned_gpu(opts: GpuOptions) -> wgfit::Result<Device> {
+///     Device::gpu_with(opts)
+/// }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct GpuOptions {
     /// Fill every op's freshly allocated output with NaN before the op runs, so that an
@@ -26,17 +39,43 @@ pub struct GpuOptions {
     pub max_workgroups_per_dim: Option<u32>,
 }
 
-/// Counters for measuring step overhead.
+/// Counters for measuring step overhead, from [`GpuContext::counters`]. Take two snapshots
+/// and subtract to count what one training step or one op costs.
+///
+/// ```
+/// use wgfit::Device;
+/// use wgfit::device::GpuCounters;
+/// assert_eq!(GpuCounters::default().dispatches, 0);
+/// // Only a GPU device has counters.
+/// let counters = Device::cpu().gpu_context().map(|ctx| ctx.counters());
+/// assert_eq!(counters, None);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GpuCounters {
+    /// Compute dispatches recorded (one per op on the GPU; one per step for the LSTM).
     pub dispatches: u64,
+    /// Queue submits (a training step does one; every readback flushes pending work too).
     pub submits: u64,
+    /// Blocking readbacks to the host (`to_vec_blocking` and friends).
     pub readbacks: u64,
     /// Bytes held by the buffer pool (tensors alive, plus free buffers kept for reuse).
     pub pooled_bytes: u64,
 }
 
 /// A wgpu device and queue with wgfit's pipelines, buffer pool and pending work.
+///
+/// Reached through [`Device::gpu_context`](crate::Device::gpu_context); apps that run their
+/// own wgpu passes on wgfit's buffers use [`wgpu_device`](GpuContext::wgpu_device) and
+/// [`wgpu_queue`](GpuContext::wgpu_queue) (and [`Tensor::wgpu_buffer`](crate::Tensor::wgpu_buffer)).
+///
+/// ```
+/// use wgfit::Device;
+/// let device = Device::cpu();
+/// // The CPU reference has no wgpu context; on a GPU device this reports its counters.
+/// let submits = device.gpu_context().map_or(0, |ctx| ctx.counters().submits);
+/// assert_eq!(submits, 0);
+/// assert!(device.gpu_context().is_none());
+/// ```
 pub struct GpuContext {
     pub(super) device: wgpu::Device,
     pub(super) queue: wgpu::Queue,
@@ -78,6 +117,9 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
 impl GpuContext {
     /// Opens the best adapter among `backends` (discrete, then integrated, virtual, software;
     /// native APIs before GL). `WGPU_BACKEND` narrows the search further.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when no adapter is found; [`Error::Device`] when it cannot be opened.
     pub fn new(backends: wgpu::Backends, options: GpuOptions) -> Result<GpuContext> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         desc.backends &= backends;
@@ -210,6 +252,10 @@ impl GpuContext {
     }
 
     /// Submits the pending commands (one submit) without waiting for them.
+    ///
+    /// # Errors
+    /// [`Error::Device`] for a validation error, out of memory or a lost device, whether
+    /// caught now or left by earlier work.
     pub fn flush(&self) -> Result<()> {
         // The lock is held through the submit: were it released after `take`, another
         // thread's flush could submit later commands (say, a readback's copy) first.
@@ -229,6 +275,9 @@ impl GpuContext {
     }
 
     /// Submits pending work and blocks until the GPU has finished all of it.
+    ///
+    /// # Errors
+    /// As [`flush`](GpuContext::flush), and when waiting for the GPU fails.
     pub fn wait_idle_blocking(&self) -> Result<()> {
         self.flush()?;
         self.device

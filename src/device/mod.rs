@@ -22,6 +22,21 @@ pub use gpu::{GpuContext, GpuCounters, GpuOptions};
 use crate::error::{Error, Result};
 
 /// Where tensors live and ops run. Cheap to clone: clones share one GPU context.
+///
+/// [`Device::auto`] is what a training program usually wants; [`Device::cpu`] is the
+/// deterministic reference (and what tests and these examples use). Tensors and models are
+/// tied to the device they were created on, and an op refuses inputs from two devices.
+///
+/// ```
+/// use wgfit::{Device, DeviceInfo, Tensor};
+/// let device = Device::cpu();
+/// assert!(!device.is_gpu() && device.gpu_context().is_none());
+/// assert_eq!(device.info(), DeviceInfo::Cpu);
+/// let t = Tensor::zeros(&device, [2])?;
+/// assert!(!t.device().is_gpu());
+/// device.synchronize_blocking()?; // a no-op on the CPU
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Clone)]
 pub enum Device {
     /// The CPU reference backend: plain, deterministic f32 code that every kernel is checked
@@ -32,11 +47,25 @@ pub enum Device {
 }
 
 /// A wgpu backend that `WGFIT_DEVICE` (or [`Device::with_backend`]) can ask for.
+///
+/// ```
+/// use wgfit::{Backend, Device};
+/// // Asking for one backend never falls back: an error if it has no adapter here.
+/// fn vulkan_only() -> wgfit::Result<Device> {
+///     Device::with_backend(Backend::Vulkan)
+/// }
+/// assert_ne!(Backend::Vulkan, Backend::Gl);
+/// assert_eq!(format!("{:?}", Backend::Dx12), "Dx12");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// Vulkan (Linux, Windows, Android; lavapipe without a GPU). `WGFIT_DEVICE=vulkan`.
     Vulkan,
+    /// Metal (macOS, iOS). `WGFIT_DEVICE=metal`.
     Metal,
+    /// Direct3D 12 (Windows). `WGFIT_DEVICE=dx12`.
     Dx12,
+    /// OpenGL / OpenGL ES (the fallback of the native APIs). `WGFIT_DEVICE=gl`.
     Gl,
 }
 
@@ -72,7 +101,7 @@ fn parse_choice(value: &str) -> Result<Choice> {
         other => {
             return Err(Error::Config(format!(
                 "WGFIT_DEVICE={other:?} is not one of cpu, gpu, vulkan, metal, dx12, gl, auto"
-            )))
+            )));
         }
     })
 }
@@ -82,6 +111,11 @@ static FALLBACK_NOTICE: Once = Once::new();
 impl Device {
     /// The best device available: `WGFIT_DEVICE` if set, else the best wgpu adapter
     /// (discrete over integrated over software), else the CPU reference (printing why, once).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown `WGFIT_DEVICE` value, or one that names a GPU or
+    /// backend this machine lacks; [`Error::Device`] when the chosen adapter fails to open.
+    /// With `WGFIT_DEVICE` unset, a missing GPU is not an error.
     pub fn auto() -> Result<Device> {
         Self::auto_with(GpuOptions::default())
     }
@@ -113,12 +147,18 @@ impl Device {
         Device::Cpu
     }
 
-    /// The best wgpu adapter on any backend; an error if there is none.
+    /// The best wgpu adapter on any backend.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when wgpu finds no adapter; [`Error::Device`] when it cannot open it.
     pub fn gpu() -> Result<Device> {
         GpuContext::new(wgpu::Backends::all(), GpuOptions::default()).map(Device::from)
     }
 
-    /// The best adapter of one backend; an error if that backend has none here.
+    /// The best adapter of one backend.
+    ///
+    /// # Errors
+    /// [`Error::Config`] (listing the adapters that do exist) when that backend has none here.
     pub fn with_backend(backend: Backend) -> Result<Device> {
         Self::with_backend_and(backend, GpuOptions::default())
     }
@@ -212,12 +252,28 @@ impl fmt::Debug for Device {
 }
 
 /// A device's description: adapter name, backend and device type, or the CPU reference.
+///
+/// ```
+/// use wgfit::{Device, DeviceInfo};
+/// assert_eq!(Device::cpu().info().to_string(), "cpu reference");
+/// let gpu = DeviceInfo::Gpu {
+///     name: "llvmpipe".into(),
+///     backend: "Vulkan".into(),
+///     device_type: "Cpu".into(),
+/// };
+/// assert_eq!(gpu.to_string(), "llvmpipe [Vulkan, Cpu]");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceInfo {
+    /// The CPU reference backend.
     Cpu,
+    /// A wgpu adapter.
     Gpu {
+        /// The adapter's name, e.g. `NVIDIA GeForce RTX 4090` or `llvmpipe (LLVM 15.0.6, 256 bits)`.
         name: String,
+        /// The wgpu backend, e.g. `Vulkan`, `Metal`.
         backend: String,
+        /// wgpu's device type: `DiscreteGpu`, `IntegratedGpu`, `VirtualGpu`, `Cpu` or `Other`.
         device_type: String,
     },
 }

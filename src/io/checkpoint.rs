@@ -42,7 +42,31 @@ impl Sequential {
     }
 
     /// Saves the weights, the optimizer state and `epochs_done` to `path`, atomically (a
-    /// temporary file, synced, then renamed over `path`).
+    /// temporary file, synced, then renamed over `path`): Keras's `model.save(...)` for
+    /// resuming training. [`ModelCheckpoint`](crate::ModelCheckpoint) calls it during `fit`.
+    ///
+    /// Errors: [`Error::Config`] when the model is not compiled or has no weights yet,
+    /// [`Error::Io`] or [`Error::File`] when writing fails.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let path = std::env::temp_dir().join(format!("wgfit-doc-ckpt-{}.safetensors", std::process::id()));
+    /// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// model.fit(&x, &y, FitOptions::new().epochs(3).verbose(0))?;
+    /// model.save_checkpoint(&path, 3)?;
+    /// // Later, or in another process: the same model, restored, resumes at epoch 3.
+    /// let mut resumed = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// resumed.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// let done = resumed.load_checkpoint(&path)?;
+    /// assert_eq!(done, 3);
+    /// assert_eq!(resumed.get_weights()?, model.get_weights()?);
+    /// let history = resumed.fit(&x, &y, FitOptions::new().epochs(5).initial_epoch(done).verbose(0))?;
+    /// assert_eq!(history.epochs(), 2); // epochs 4 and 5
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn save_checkpoint(&self, path: impl AsRef<Path>, epochs_done: usize) -> Result<()> {
         let (tensors, optimizer, step) = self.checkpoint_tensors()?;
         let meta = HashMap::from([
@@ -56,6 +80,25 @@ impl Sequential {
 
     /// Restores weights and optimizer state from a checkpoint of this model (same layers and
     /// optimizer) and returns the epochs it had done: pass it to `FitOptions::initial_epoch`.
+    /// The model must be compiled and built (an input shape declared, or data seen) first.
+    ///
+    /// Errors: [`Error::Config`] before that; [`Error::Io`] when the file cannot be read;
+    /// [`Error::File`] when it is not a wgfit checkpoint, holds another optimizer's state, or
+    /// does not fit this model's weights (checked before anything is replaced).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let path = std::env::temp_dir().join(format!("wgfit-doc-ckpt-sgd-{}.safetensors", std::process::id()));
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// model.save_checkpoint(&path, 0)?;
+    /// let mut adam = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// adam.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// assert!(matches!(adam.load_checkpoint(&path), Err(Error::File { .. }))); // sgd state
+    /// assert_eq!(model.load_checkpoint(&path)?, 0);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn load_checkpoint(&mut self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
         let (tensors, optimizer, _) = self.checkpoint_tensors()?;

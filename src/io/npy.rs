@@ -44,10 +44,21 @@ macro_rules! first_dtype {
 
 const DTYPES: &str = "its dtype is not float32, float64, int64, int32, uint8 or bool";
 
-/// Reads a `.npy` file (as `numpy.save` writes it) into an f32 array.
+/// Reads a `.npy` file (as `numpy.save` writes it) into an f32 array of the same shape,
+/// ready for `fit` (`x = np.load("x_train.npy")` in Python).
 ///
-/// ```no_run
-/// let x = wgfit::io::read_npy("x_train.npy")?;
+/// Float32, float64, int64, int32, uint8 and bool arrays are converted to f32. Errors: [`Error::Io`] when the file cannot be opened; [`Error::File`] for a file
+/// that is not `.npy`, is truncated, or holds another dtype.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("wgfit-doc-{}.npy", std::process::id()));
+/// let labels = ndarray::arr2(&[[1i64, 2, 3], [4, 5, 6]]); // numpy's default integers
+/// ndarray_npy::write_npy(&path, &labels).unwrap();
+/// let y = wgfit::io::read_npy(&path)?;
+/// assert_eq!(y, ndarray::arr2(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]]).into_dyn());
+/// std::fs::write(&path, b"not a numpy file")?;
+/// assert!(matches!(wgfit::io::read_npy(&path), Err(wgfit::Error::File { .. })));
+/// # std::fs::remove_file(&path)?;
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn read_npy(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
@@ -66,10 +77,26 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
 }
 
 /// Reads array `name` (with or without `.npy`) of a `.npz` file (as `numpy.savez` writes it)
-/// into an f32 array; an unknown name lists the ones the file has.
+/// into an f32 array (`np.load("data.npz")["x_train"]` in Python); dtypes as for
+/// [`read_npy`].
 ///
-/// ```no_run
-/// let x = wgfit::io::read_npz("data.npz", "x_train")?;
+/// Errors: [`Error::Io`] when the file cannot be opened; [`Error::File`] for a file that is
+/// not a readable `.npz`, an array of another dtype, or an unknown `name` (the error lists the
+/// names the file has).
+///
+/// ```
+/// use ndarray::{arr1, arr2};
+/// let path = std::env::temp_dir().join(format!("wgfit-doc-{}.npz", std::process::id()));
+/// let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&path)?);
+/// npz.add_array("x_train", &arr2(&[[0.5f64, 1.5]])).unwrap();
+/// npz.add_array("y_train", &arr1(&[1u8])).unwrap();
+/// npz.finish().unwrap();
+/// let x = wgfit::io::read_npz(&path, "x_train")?;
+/// assert_eq!(x, arr2(&[[0.5f32, 1.5]]).into_dyn());
+/// assert_eq!(wgfit::io::read_npz(&path, "y_train.npy")?, arr1(&[1.0f32]).into_dyn());
+/// let err = wgfit::io::read_npz(&path, "x_test").unwrap_err();
+/// assert!(matches!(err, wgfit::Error::File { .. }) && err.to_string().contains("x_train"));
+/// # std::fs::remove_file(&path)?;
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn read_npz(path: impl AsRef<Path>, name: &str) -> Result<ArrayD<f32>> {

@@ -14,7 +14,27 @@ fn no_weights() -> Error {
 
 impl Sequential {
     /// Writes every weight to a safetensors file (through a temporary file and a rename, so
-    /// an interrupted save leaves any previous file intact).
+    /// an interrupted save leaves any previous file intact), as Keras's
+    /// `model.save_weights(path)`. Tensors are named `layers.{i}.{kind}.{role}`, f32, in
+    /// Keras's layouts.
+    ///
+    /// Errors: [`Error::Config`] when the model has no weights yet (not compiled, or its
+    /// input shape still unknown), [`Error::Io`] or [`Error::File`] when writing fails.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let path = std::env::temp_dir().join(format!("wgfit-doc-weights-{}.safetensors", std::process::id()));
+    /// let mut model = Sequential::new().seed(1).add(Dense::new(3).input_shape([2]));
+    /// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// model.save_weights(&path)?;
+    /// let mut copy = Sequential::new().seed(2).add(Dense::new(3).input_shape([2]));
+    /// copy.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// assert_ne!(copy.get_weights()?, model.get_weights()?);
+    /// copy.load_weights(&path)?;
+    /// assert_eq!(copy.get_weights()?, model.get_weights()?);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn save_weights(&self, path: impl AsRef<Path>) -> Result<()> {
         let weights = self.get_weights()?;
         if weights.is_empty() {
@@ -24,9 +44,27 @@ impl Sequential {
         write_atomically(path.as_ref(), &weights, meta)
     }
 
-    /// Reads weights saved by [`Sequential::save_weights`] (or converted from Keras). Every
-    /// name, shape and dtype is checked before anything is replaced; missing or extra tensors
-    /// are listed.
+    /// Reads weights saved by [`Sequential::save_weights`] (or converted from Keras), as
+    /// Keras's `model.load_weights(path)`. Every name, shape and dtype is checked before
+    /// anything is replaced; the optimizer state is kept (use a checkpoint to restore it).
+    ///
+    /// Errors: [`Error::Config`] when the model has no weights yet; [`Error::Io`] when the
+    /// file cannot be read; [`Error::File`] when it is not safetensors, lists missing or extra
+    /// tensors, or names the first tensor of the wrong shape or dtype.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let path = std::env::temp_dir().join(format!("wgfit-doc-load-{}.safetensors", std::process::id()));
+    /// let mut small = Sequential::new().add(Dense::new(3).input_shape([2]));
+    /// small.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// small.save_weights(&path)?;
+    /// let mut wide = Sequential::new().add(Dense::new(4).input_shape([2]));
+    /// wide.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// let err = wide.load_weights(&path).unwrap_err();
+    /// assert!(matches!(&err, Error::File { tensor: Some(t), .. } if t == "layers.0.dense.kernel"));
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let expected: Vec<(String, Vec<usize>)> = self
             .named_params()

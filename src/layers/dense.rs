@@ -8,16 +8,29 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::ops::bias_act::{bias_act_backward, bias_act_forward};
-use crate::ops::matmul::{matmul, Transpose};
+use crate::ops::matmul::{Transpose, matmul};
 use crate::ops::reduce::sum;
 use crate::ops::softmax::{softmax, softmax_backward};
 use crate::tensor::Tensor;
 
-/// A fully connected layer, as Keras's `Dense(units, activation=..., use_bias=...)`.
+/// A fully connected layer, as Keras's `Dense(units, activation=..., use_bias=...)`:
+/// `y = activation(x · kernel + bias)` on the last axis, `x: [B, ..., in]` ->
+/// `y: [B, ..., units]` (leading axes, such as a sequence's time axis, pass through).
+///
+/// Weights (Keras's layout): `kernel: [in, units]` (Glorot uniform), `bias: [units]` (zeros),
+/// named `layers.{i}.dense.kernel` / `.bias` in weights files. A mask from the layer before
+/// passes through unchanged.
 ///
 /// ```
-/// use wgfit::{layers::Dense, Activation};
-/// let layer = Dense::new(128).activation(Activation::Relu);
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new()
+///     .add(Dense::new(8).activation(Activation::Relu).input_shape([4]))
+///     .add(Dense::new(2).use_bias(false));
+/// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// assert_eq!(model.count_params(), 4 * 8 + 8 + 8 * 2);
+/// let y = model.predict(&ndarray::Array2::<f32>::zeros((5, 4)))?;
+/// assert_eq!(y.shape(), &[5, 2]);
+/// # Ok::<(), wgfit::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Dense {
@@ -41,7 +54,8 @@ struct Cache {
 }
 
 impl Dense {
-    /// `units` outputs, linear activation, with bias; Keras's initializers.
+    /// `units` outputs, linear activation, with bias; Keras's initializers (Glorot uniform
+    /// kernel, zero bias).
     pub fn new(units: usize) -> Self {
         Dense {
             units,
@@ -57,31 +71,49 @@ impl Dense {
         }
     }
 
+    /// The activation applied to the output (Keras's `activation=`; default linear).
     #[must_use]
     pub fn activation(mut self, activation: Activation) -> Self {
         self.activation = activation;
         self
     }
 
+    /// Whether the layer adds a bias (Keras's `use_bias=`; default true).
     #[must_use]
     pub fn use_bias(mut self, use_bias: bool) -> Self {
         self.use_bias = use_bias;
         self
     }
 
+    /// How the kernel's initial values are drawn (Keras's `kernel_initializer=`; default
+    /// [`Initializer::GlorotUniform`]).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// use wgfit::Initializer;
+    /// let mut model = Sequential::new().add(Dense::new(2).kernel_initializer(Initializer::Zeros).input_shape([3]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// let weights = model.get_weights()?;
+    /// assert_eq!(weights[0].0, "layers.0.dense.kernel");
+    /// assert!(weights[0].1.iter().all(|&v| v == 0.0));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     #[must_use]
     pub fn kernel_initializer(mut self, init: Initializer) -> Self {
         self.kernel_initializer = init;
         self
     }
 
+    /// How the bias's initial values are drawn (Keras's `bias_initializer=`; default
+    /// [`Initializer::Zeros`]).
     #[must_use]
     pub fn bias_initializer(mut self, init: Initializer) -> Self {
         self.bias_initializer = init;
         self
     }
 
-    /// The per-sample input shape, when this is the model's first layer.
+    /// The per-sample input shape, when this is the model's first layer (Keras's
+    /// `input_shape=(4,)`): the model's weights are then created at `compile`.
     #[must_use]
     pub fn input_shape<const N: usize>(mut self, dims: [usize; N]) -> Self {
         self.input = Some(dims.iter().map(|&d| Some(d)).collect());

@@ -13,12 +13,25 @@ use crate::ops::embedding::embedding_backward;
 use crate::ops::gather::gather_rows;
 use crate::tensor::Tensor;
 
-/// A lookup table of `input_dim` vectors of `output_dim` values.
+/// A lookup table of `input_dim` vectors of `output_dim` values, as Keras's
+/// `Embedding(input_dim, output_dim, mask_zero=..., input_length=...)`: token ids
+/// `x: [B, T]` (integers stored as f32) -> `[B, T, output_dim]`.
+///
+/// It must be the model's first layer (it reads the ids on the host). An id that is not an
+/// integer in `0..input_dim` is an [`Error::Token`] naming the batch, sample and step. The
+/// table `embeddings: [input_dim, output_dim]` starts uniform in ±0.05, as Keras's.
 ///
 /// ```
-/// use wgfit::layers::Embedding;
-/// let layer = Embedding::new(10, 32).input_length(4);
-/// let masked = Embedding::new(1000, 64).mask_zero(true);
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new()
+///     .add(Embedding::new(10, 3).input_length(4))
+///     .add(Lstm::new(5));
+/// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// let ids = ndarray::arr2(&[[1.0f32, 2.0, 3.0, 0.0], [4.0, 5.0, 0.0, 0.0]]);
+/// assert_eq!(model.predict(&ids)?.shape(), &[2, 5]);
+/// let bad = ndarray::arr2(&[[1.0f32, 2.0, 10.0, 0.0]]); // 10 is not in 0..10
+/// assert!(matches!(model.predict(&bad), Err(Error::Token { step: 2, vocab: 10, .. })));
+/// # Ok::<(), wgfit::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Embedding {
@@ -32,7 +45,7 @@ pub struct Embedding {
 }
 
 impl Embedding {
-    /// `input_dim` tokens (ids 0..input_dim) of `output_dim` values each.
+    /// `input_dim` tokens (ids `0..input_dim`) of `output_dim` values each.
     pub fn new(input_dim: usize, output_dim: usize) -> Self {
         Embedding {
             input_dim,
@@ -44,14 +57,28 @@ impl Embedding {
         }
     }
 
-    /// Treat id 0 as padding: its steps are masked for the layers downstream.
+    /// Treat id 0 as padding (Keras's `mask_zero=True`): its steps are masked for the layers
+    /// downstream, so an [`Lstm`](crate::layers::Lstm) skips them (default off).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Embedding::new(10, 3).mask_zero(true)).add(Lstm::new(2));
+    /// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// // Post-padding with 0 does not change an LSTM's last state.
+    /// let padded = model.predict(&ndarray::arr2(&[[3.0f32, 7.0, 0.0, 0.0]]))?;
+    /// let short = model.predict(&ndarray::arr2(&[[3.0f32, 7.0]]))?;
+    /// assert!(padded.iter().zip(short.iter()).all(|(a, b)| (a - b).abs() < 1e-6));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     #[must_use]
     pub fn mask_zero(mut self, on: bool) -> Self {
         self.mask_zero = on;
         self
     }
 
-    /// A fixed sequence length (Keras's `input_length`); without it any length is accepted.
+    /// A fixed sequence length (Keras's `input_length`): the model's weights are then created
+    /// at `compile`, and a batch of another length is an [`Error::Shape`]. Without it any
+    /// length is accepted.
     #[must_use]
     pub fn input_length(mut self, steps: usize) -> Self {
         self.input_length = Some(steps);

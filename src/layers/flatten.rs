@@ -7,11 +7,20 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-/// Flattens each sample to a vector, as Keras's `Flatten`.
+/// Flattens each sample to a vector, as Keras's `Flatten`: `x: [B, d1, d2, ...]` ->
+/// `[B, d1·d2·...]`. No weights. Every input dim must be known (building it after a
+/// sequence's free time axis is an [`Error::Config`]); a mask from the layer before stops here.
 ///
 /// ```
-/// use wgfit::layers::Flatten;
-/// let layer = Flatten::new().input_shape([28, 28]);
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new()
+///     .add(Flatten::new().input_shape([28, 28]))
+///     .add(Dense::new(10).activation(Activation::Softmax));
+/// model.compile(&Device::cpu(), Optimizer::adam(), Loss::CategoricalCrossentropy, &[])?;
+/// assert_eq!(model.count_params(), 28 * 28 * 10 + 10);
+/// let y = model.predict(&ndarray::Array3::<f32>::zeros((3, 28, 28)))?;
+/// assert_eq!(y.shape(), &[3, 10]);
+/// # Ok::<(), wgfit::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Flatten {
@@ -20,11 +29,13 @@ pub struct Flatten {
 }
 
 impl Flatten {
+    /// A flatten layer; its input shape comes from [`Flatten::input_shape`] or the data.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// The per-sample input shape (Keras's `input_shape=(28, 28)`).
+    /// The per-sample input shape (Keras's `input_shape=(28, 28)`), when this is the model's
+    /// first layer: the model's weights are then created at `compile`.
     #[must_use]
     pub fn input_shape<const N: usize>(mut self, dims: [usize; N]) -> Self {
         self.input = Some(dims.iter().map(|&d| Some(d)).collect());

@@ -13,17 +13,32 @@ use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::ops::bias_act::bias_act_forward;
 use crate::ops::gather::gather_rows;
-use crate::ops::lstm_cell::{lstm_backward, lstm_forward, LstmStates};
-use crate::ops::matmul::{matmul, Transpose};
+use crate::ops::lstm_cell::{LstmStates, lstm_backward, lstm_forward};
+use crate::ops::matmul::{Transpose, matmul};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
-/// A long short-term memory layer.
+/// A long short-term memory layer, as Keras's `LSTM(units, return_sequences=...)`:
+/// `x: [B, T, F]` (any `T`) -> the last state `[B, units]`, or every step's output
+/// `[B, T, units]` with `return_sequences`.
+///
+/// Masked steps (from [`Masking`](crate::layers::Masking) or
+/// [`Embedding::mask_zero`](crate::layers::Embedding::mask_zero)) are skipped: the state is
+/// carried over them. Weights as Keras's: `kernel: [F, 4·units]`,
+/// `recurrent_kernel: [units, 4·units]`, `bias: [4·units]` (gates i, f, c, o). A batch that
+/// is not `[B, T, F]` is an [`Error::Shape`]; one with `T = 0`, [`Error::Empty`].
 ///
 /// ```
-/// use wgfit::layers::Lstm;
-/// let layer = Lstm::new(64);                       // the last state: [B, 64]
-/// let seq = Lstm::new(32).return_sequences(true);  // every step: [B, T, 32]
+/// use wgfit::prelude::*;
+/// let x = ndarray::Array3::<f32>::zeros((2, 7, 3)); // 2 sequences, 7 steps, 3 features
+/// let mut last = Sequential::new().add(Lstm::new(4).input_shape([None, Some(3)]));
+/// last.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// assert_eq!(last.predict(&x)?.shape(), &[2, 4]);           // the last state
+/// assert_eq!(last.count_params(), 3 * 16 + 4 * 16 + 16);
+/// let mut seq = Sequential::new().add(Lstm::new(4).return_sequences(true).input_shape([None, Some(3)]));
+/// seq.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// assert_eq!(seq.predict(&x)?.shape(), &[2, 7, 4]);         // every step
+/// # Ok::<(), wgfit::Error>(())
 /// ```
 #[doc(alias = "LSTM")]
 #[derive(Debug, Clone)]
@@ -46,6 +61,8 @@ struct Cache {
 }
 
 impl Lstm {
+    /// An LSTM of `units` units (Keras's defaults: tanh and sigmoid activations, Glorot
+    /// uniform kernel, orthogonal recurrent kernel, unit forget bias), returning the last state.
     pub fn new(units: usize) -> Self {
         Lstm {
             units,
@@ -58,14 +75,16 @@ impl Lstm {
         }
     }
 
-    /// Output every step's h `[B, T, U]` instead of the last state `[B, U]`.
+    /// Output every step's h `[B, T, units]` instead of the last state `[B, units]` (Keras's
+    /// `return_sequences=True`, for stacking LSTMs or a per-step output); the mask passes on.
     #[must_use]
     pub fn return_sequences(mut self, on: bool) -> Self {
         self.return_sequences = on;
         self
     }
 
-    /// The per-sample input shape when this is the first layer, e.g. `[None, Some(10)]`.
+    /// The per-sample input shape when this is the first layer, e.g. `[None, Some(10)]` for
+    /// any length of 10 features (Keras's `input_shape=(None, 10)`).
     #[must_use]
     pub fn input_shape(mut self, dims: impl Into<Dims>) -> Self {
         self.input = Some(dims.into());

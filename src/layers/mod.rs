@@ -1,5 +1,9 @@
 //! Layers: each implements its forward and backward side by side (no autograd tape), on
 //! whatever device its weights live on.
+//!
+//! The Keras layers [`Dense`], [`Embedding`], [`Flatten`], [`Lstm`] and [`Masking`] are here;
+//! a layer of your own implements [`Layer`]. Shapes below are per batch: `B` samples, `T`
+//! time steps, `F` features.
 
 mod dense;
 mod embedding;
@@ -21,7 +25,20 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-/// A trainable weight and, after a backward pass, its gradient.
+/// A trainable weight and, after a backward pass, its gradient (Keras's `layer.weights`
+/// entries). Layers create them in [`Layer::build`] and list them in [`Layer::params`].
+///
+/// ```
+/// use rand::{SeedableRng, rngs::StdRng};
+/// use wgfit::layers::{Dense, Layer};
+/// let mut dense = Dense::new(3);
+/// dense.build(&wgfit::Device::cpu(), &[Some(2)], &mut StdRng::seed_from_u64(0))?;
+/// let params = dense.params();
+/// assert_eq!(params[0].role, "kernel");
+/// assert_eq!(params[0].value.dims(), &[2, 3]);
+/// assert!(params[1].grad.is_none()); // no backward pass yet
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Param {
     /// Keras's name for it: `kernel`, `bias`, `recurrent_kernel`, `embeddings`.
@@ -32,7 +49,15 @@ pub struct Param {
     pub grad: Option<Tensor>,
 }
 
-/// A per-sample shape; `None` for a dim of any size (a sequence's time axis).
+/// A per-sample shape (no batch dim); `None` for a dim of any size (a sequence's time axis),
+/// as a `None` in Keras's `input_shape=(None, 10)`.
+///
+/// ```
+/// use wgfit::layers::{Dims, Lstm};
+/// let any_length: Dims = vec![None, Some(10)]; // sequences of any length, 10 features
+/// let lstm = Lstm::new(8).input_shape(any_length);
+/// # let _ = lstm;
+/// ```
 pub type Dims = Vec<Option<usize>>;
 
 /// A sequence layer's template: the data's per-sample dims with the time axis (the first)
@@ -45,7 +70,38 @@ pub(crate) fn any_length(sample: &[usize]) -> Dims {
         .collect()
 }
 
-/// What every layer provides to a model.
+/// What every layer provides to a model: building its weights, forward and backward passes
+/// (Keras's `build`, `call` and the gradient autograd would give).
+///
+/// A model calls `build` once with the per-sample input shape, then per batch `forward`
+/// (through `forward_masked`) with `training` set while fitting, and `backward` with the
+/// gradient of the loss w.r.t. the layer's output. Implement it to add a layer of your own:
+///
+/// ```
+/// use rand::rngs::StdRng;
+/// use wgfit::layers::{Dims, Layer, Param};
+/// use wgfit::ops::elementwise::affine;
+/// use wgfit::prelude::*;
+/// /// Multiplies its input by a constant; no weights.
+/// struct Scale(f32);
+/// impl Layer for Scale {
+///     fn kind(&self) -> &'static str { "scale" }
+///     fn build(&mut self, _: &Device, input: &[Option<usize>], _: &mut StdRng) -> Result<Dims> {
+///         Ok(input.to_vec()) // the output shape is the input shape
+///     }
+///     fn params(&self) -> Vec<&Param> { Vec::new() }
+///     fn params_mut(&mut self) -> Vec<&mut Param> { Vec::new() }
+///     fn forward(&mut self, x: &Tensor, _training: bool) -> Result<Tensor> { affine(x, self.0, 0.0) }
+///     fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
+///         need_dx.then(|| affine(dy, self.0, 0.0)).transpose()
+///     }
+/// }
+/// let mut model = Sequential::new().input_shape([Some(2)]).add(Scale(3.0));
+/// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+/// let y = model.predict(&ndarray::arr2(&[[1.0f32, -2.0]]))?;
+/// assert_eq!(y, ndarray::arr2(&[[3.0f32, -6.0]]).into_dyn());
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub trait Layer: Send {
     /// The kind used in weight names (`dense`) and summaries.
     fn kind(&self) -> &'static str;
@@ -79,10 +135,11 @@ pub trait Layer: Send {
         Ok(())
     }
 
-    /// Creates the weights for a per-sample input shape on `device`; returns the per-sample
-    /// output shape.
+    /// Creates the weights for a per-sample input shape on `device`, drawing initial values
+    /// from `rng`; returns the per-sample output shape. An input the layer cannot take (a
+    /// wrong rank, an unknown dim it needs) is an [`Error::Config`].
     fn build(&mut self, device: &Device, input: &[Option<usize>], rng: &mut StdRng)
-        -> Result<Dims>;
+    -> Result<Dims>;
 
     /// The weights, in Keras's order.
     fn params(&self) -> Vec<&Param>;
@@ -90,7 +147,8 @@ pub trait Layer: Send {
     /// The weights, mutably (the optimizer reads their gradients, loading replaces values).
     fn params_mut(&mut self) -> Vec<&mut Param>;
 
-    /// x: `[B, ...input]` -> `[B, ...output]`; keeps what the backward pass needs when `training`.
+    /// `x: [B, ...input]` -> `[B, ...output]`; keeps what the backward pass needs when
+    /// `training`. Using a layer before `build` is an [`Error::Config`].
     fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor>;
 
     /// Forward with a mask `[B, T]` (1 keeps a step): returns the output and the mask for the
@@ -104,8 +162,9 @@ pub trait Layer: Send {
         Ok((self.forward(x, training)?, mask.cloned()))
     }
 
-    /// dy: `[B, ...output]` -> dx: `[B, ...input]` (only when `need_dx`: the first layer's input
-    /// gradient is never used); stores the weights' gradients.
+    /// `dy: [B, ...output]` -> `dx: [B, ...input]` (only when `need_dx`: the first layer's
+    /// input gradient is never used); stores the weights' gradients in their [`Param::grad`].
+    /// Called after a training forward; before one it is an [`Error::Config`].
     fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>>;
 
     /// The activation applied last, so a loss can fuse with it.

@@ -37,6 +37,7 @@ impl History {
 /// Loss and metrics from `evaluate` (or one epoch of `fit`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
+    /// The loss, averaged over the samples as Keras reports it.
     pub loss: f32,
     /// `(name, value)` for each compiled metric, in compile order.
     pub metrics: Vec<(String, f32)>,

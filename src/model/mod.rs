@@ -4,6 +4,7 @@ mod data;
 mod functional;
 mod history;
 mod options;
+mod plot;
 mod sequential;
 mod step;
 mod train;

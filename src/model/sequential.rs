@@ -1,11 +1,11 @@
 //! `Sequential`: a stack of layers, compiled for a device with an optimizer, a loss and
 //! metrics; `fit`, `evaluate` and `predict` live in `train.rs`, weights files in `io`.
 
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use crate::device::Device;
-use crate::error::{fmt_dims, Error, Result};
+use crate::error::{Error, Result, fmt_dims};
 use crate::layers::{Dims, Layer, Param};
 use crate::losses::Loss;
 use crate::metrics::Metric;
@@ -13,7 +13,13 @@ use crate::optimizers::Optimizer;
 use crate::shape::InputSpec;
 use crate::tensor::Tensor;
 
-/// A linear stack of layers, as Keras's `Sequential`.
+/// A linear stack of layers, as Keras's `Sequential`: build it with [`Sequential::add`],
+/// bind it to a device with [`Sequential::compile`], then [`fit`](Sequential::fit),
+/// [`evaluate`](Sequential::evaluate) and [`predict`](Sequential::predict) on ndarray data
+/// (`x: [N, ...input]`); weights go to files with [`save_weights`](Sequential::save_weights)
+/// and training state with [`save_checkpoint`](Sequential::save_checkpoint).
+///
+/// Every call that needs a compiled model returns [`Error::Config`] before `compile`.
 ///
 /// ```
 /// use wgfit::prelude::*;
@@ -60,6 +66,12 @@ impl Default for Sequential {
 
 impl Sequential {
     /// An empty model; weights are drawn from seed 0 unless [`Sequential::seed`] says otherwise.
+    ///
+    /// ```
+    /// let model = wgfit::Sequential::new();
+    /// assert_eq!(model.count_params(), 0);
+    /// assert!(model.device().is_none()); // not compiled
+    /// ```
     pub fn new() -> Self {
         Sequential {
             layers: Vec::new(),
@@ -69,14 +81,26 @@ impl Sequential {
         }
     }
 
-    /// Appends a layer (Keras's name, hence not `std::ops::Add`).
+    /// Appends a layer (Keras's `model.add(layer)`; Keras's name, hence not `std::ops::Add`).
+    /// The first layer may declare the model's input shape (`input_shape(...)` on it).
     #[must_use]
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl Layer + 'static) -> Self {
         self.layers.push(Box::new(layer));
         self
     }
-    /// Appends a boxed layer.
+    /// Appends a boxed layer (for layers chosen at run time).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// use wgfit::layers::Layer;
+    /// let hidden: Vec<Box<dyn Layer>> = (0..3).map(|_| Box::new(Dense::new(4)) as Box<dyn Layer>).collect();
+    /// let mut model = Sequential::new().input_shape([Some(2)]);
+    /// for layer in hidden { model = model.add_boxed(layer); }
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// assert_eq!(model.count_params(), (2 * 4 + 4) + 2 * (4 * 4 + 4));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     #[must_use]
     pub fn add_boxed(mut self, layer: Box<dyn Layer>) -> Self {
         self.layers.push(layer);
@@ -84,22 +108,52 @@ impl Sequential {
     }
 
     /// The per-sample input shape (`None` for any size), when the first layer does not
-    /// declare one: `[None, Some(10)]` takes sequences of any length with 10 features.
+    /// declare one: `[None, Some(10)]` takes sequences of any length with 10 features (as
+    /// Keras's `keras.Input(shape=(None, 10))` first in a `Sequential`). With it the weights
+    /// are created at `compile`; without it, at the first data seen.
     #[must_use]
     pub fn input_shape(mut self, dims: impl Into<Dims>) -> Self {
         self.input = Some(dims.into());
         self
     }
 
-    /// The seed of the initial weights.
+    /// The seed of the initial weights (default 0): the same seed gives the same weights.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let make = |seed| -> Result<_> {
+    ///     let mut m = Sequential::new().seed(seed).add(Dense::new(3).input_shape([2]));
+    ///     m.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    ///     m.get_weights()
+    /// };
+    /// assert_eq!(make(7)?, make(7)?);
+    /// assert_ne!(make(7)?, make(8)?);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
 
-    /// Binds the model to a device with an optimizer, a loss and metrics. Weights are created
-    /// here when the first layer declares its input shape, else at the first data seen.
+    /// Binds the model to a device with an optimizer, a loss and metrics (Keras's
+    /// `model.compile(optimizer=..., loss=..., metrics=[...])`). Weights are created here when
+    /// the model or its first layer declares its input shape, else at the first data seen.
+    /// Compiling again starts over: new weights from the seed, fresh optimizer state.
+    ///
+    /// Errors: [`Error::Config`] for a model without layers or a metric the loss cannot
+    /// resolve; a layer that cannot take the declared input shape fails here too.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let device = Device::cpu();
+    /// let mut model = Sequential::new().add(Dense::new(3).activation(Activation::Softmax).input_shape([4]));
+    /// model.compile(&device, Optimizer::adam(), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    /// assert_eq!(model.count_params(), 4 * 3 + 3); // built: the input shape was declared
+    /// let empty = Sequential::new().compile(&device, Optimizer::adam(), Loss::MeanSquaredError, &[]);
+    /// assert!(matches!(empty, Err(Error::Config(_))));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn compile(
         &mut self,
         device: &Device,
@@ -176,12 +230,12 @@ impl Sequential {
         Ok((&mut self.layers, compiled))
     }
 
-    /// The device the model was compiled for.
+    /// The device the model was compiled for (`None` before `compile`).
     pub fn device(&self) -> Option<&Device> {
         self.compiled.as_ref().map(|c| &c.device)
     }
 
-    /// Total number of weights (0 before the model is built).
+    /// Total number of weights (Keras's `model.count_params()`; 0 before the model is built).
     pub fn count_params(&self) -> usize {
         self.layers
             .iter()
@@ -190,7 +244,20 @@ impl Sequential {
             .sum()
     }
 
-    /// The weights by name (`layers.{i}.{kind}.{role}`), read back to the host.
+    /// The weights by name (`layers.{i}.{kind}.{role}`, e.g. `layers.0.dense.kernel`), read
+    /// back to the host, in Keras's `model.get_weights()` order (empty before the model is
+    /// built).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(3).input_shape([2]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// let weights = model.get_weights()?;
+    /// assert_eq!(weights[0].0, "layers.0.dense.kernel");
+    /// assert_eq!(weights[0].1.shape(), &[2, 3]);
+    /// assert_eq!(weights[1].0, "layers.0.dense.bias");
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn get_weights(&self) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> {
         self.named_params()
             .into_iter()
@@ -198,7 +265,24 @@ impl Sequential {
             .collect()
     }
 
-    /// Replaces the weights in the order of [`Sequential::get_weights`], checking each shape.
+    /// Replaces the weights in the order of [`Sequential::get_weights`], checking each shape
+    /// (Keras's `model.set_weights`).
+    ///
+    /// Errors: [`Error::Data`] when the number of arrays differs from the model's weights,
+    /// [`Error::Shape`] naming the first weight whose shape differs. The count is checked
+    /// before anything is written; shapes as each weight is written.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([2]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// let kernel = ndarray::arr2(&[[1.0f32], [2.0]]).into_dyn();
+    /// let bias = ndarray::arr1(&[0.5f32]).into_dyn();
+    /// model.set_weights(&[kernel, bias.clone()])?;
+    /// assert_eq!(model.predict(&ndarray::arr2(&[[1.0f32, 1.0]]))?[[0, 0]], 3.5);
+    /// assert!(matches!(model.set_weights(&[bias.clone(), bias]), Err(Error::Shape(_))));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn set_weights(&mut self, weights: &[ndarray::ArrayD<f32>]) -> Result<()> {
         let params = self.named_params();
         if weights.len() != params.len() {
@@ -230,6 +314,15 @@ impl Sequential {
     /// weights file (a Dense kernel is `[in, units]`), starting at offset 0; the buffer may be
     /// larger than the tensor, so bind `size` bytes. The buffer stays valid while the model
     /// lives; training updates it in place.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(2).input_shape([3]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// // The CPU reference has no GPU buffers; on a GPU device this is `Some`.
+    /// assert!(model.weight_buffer("layers.0.dense.kernel").is_none());
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn weight_buffer(&self, name: &str) -> Option<WeightBuffer<'_>> {
         let (_, p) = self.named_params().into_iter().find(|(n, _)| n == name)?;
         let (buffer, size) = p.value.wgpu_buffer()?;
@@ -253,7 +346,18 @@ impl Sequential {
             .collect()
     }
 
-    /// A Keras-like table of layers, output shapes and parameter counts.
+    /// A Keras-like table of layers, output shapes and parameter counts (Keras's
+    /// `model.summary()`, returned rather than printed).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(2).input_shape([3]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// let table = model.summary();
+    /// assert!(table.contains("dense_0 (dense)") && table.contains("[*, 2]"));
+    /// assert!(table.contains("Total params: 8"));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn summary(&self) -> String {
         let outputs = self
             .compiled
@@ -284,9 +388,27 @@ impl Sequential {
     }
 }
 
-/// A weight's wgpu buffer and layout (see [`Sequential::weight_buffer`]).
+/// A weight's wgpu buffer and layout (see [`Sequential::weight_buffer`]), for binding a
+/// trained weight in an app's own shaders without a copy through the CPU.
+///
+/// Only a GPU-compiled model has them; on [`Device::cpu`] `weight_buffer` returns `None`.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new().add(Dense::new(2).input_shape([3]));
+/// let device = Device::cpu(); // or Device::auto()? for a GPU
+/// model.compile(&device, Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+/// if let Some(wb) = model.weight_buffer("layers.0.dense.kernel") {
+///     assert_eq!(wb.shape, vec![3, 2]);
+///     assert_eq!(wb.size, 3 * 2 * 4); // f32 bytes
+/// } else {
+///     assert!(matches!(device, Device::Cpu));
+/// }
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct WeightBuffer<'a> {
+    /// The buffer holding the weight (usage includes `STORAGE`), owned by the model.
     pub buffer: &'a wgpu::Buffer,
     /// The weight's shape; values are f32, row-major, from offset 0.
     pub shape: Vec<usize>,

@@ -11,7 +11,7 @@ use crate::layers::Layer;
 use crate::losses::Grad;
 use std::cell::Cell;
 
-use crate::ops::elementwise::{axpy, binary, BinaryOp};
+use crate::ops::elementwise::{BinaryOp, axpy, binary};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 

@@ -3,15 +3,15 @@
 //! the device and are read at the end of the epoch (and a few times a second for the bar).
 
 use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
-use super::data::{check_x, dense_targets, Source};
+use super::data::{Source, check_x, dense_targets};
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sequential::{Compiled, Sequential};
-use super::step::{forward, forward_backward, observe, step, Sums};
+use super::step::{Sums, forward, forward_backward, observe, step};
 use crate::callbacks::{Callback, Control};
 use crate::error::{Error, Result};
 use crate::layers::Layer;
@@ -92,8 +92,32 @@ pub(super) fn check_batch_size(batch_size: usize) -> Result<()> {
 }
 
 impl Sequential {
-    /// Trains for `opts.epochs` epochs on `x` `[N, ...input]` and targets `y` (one-hot
-    /// `[N, C]`, class ids `[N]` for the sparse loss, or values shaped like the output).
+    /// Trains for `opts.epochs` epochs on `x: [N, ...input]` and targets `y` (one-hot
+    /// `[N, C]`, class ids `[N]` for the sparse loss, or values shaped like the output), as
+    /// Keras's `model.fit(x, y, ...)`; returns the per-epoch logs.
+    ///
+    /// All data is checked before the first step. Errors: [`Error::Config`] before `compile`,
+    /// for `batch_size` 0 or a `validation_split` outside `[0, 1)`; [`Error::Empty`] for no
+    /// samples; [`Error::Shape`] for `x` that does not fit the model's input or `y` that does
+    /// not fit its output; [`Error::Length`] when `x` and `y` hold different numbers of
+    /// samples; [`Error::NonFinite`] for NaN or infinite values; [`Error::Label`] for a class
+    /// id out of range. A callback's error ends training with it.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new()
+    ///     .add(Dense::new(8).activation(Activation::Tanh).input_shape([2]))
+    ///     .add(Dense::new(2).activation(Activation::Softmax));
+    /// model.compile(&Device::cpu(), Optimizer::adam().learning_rate(0.05), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    /// let x = ndarray::arr2(&[[0.0f32, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]);
+    /// let y = ndarray::arr1(&[0.0f32, 1.0, 1.0, 1.0]); // class ids: OR
+    /// let history = model.fit(&x, &y, FitOptions::new().epochs(30).verbose(0))?;
+    /// assert!(history.loss()[29] < history.loss()[0]);
+    /// assert_eq!(history.get("accuracy").unwrap().len(), 30);
+    /// let bad = ndarray::arr1(&[0.0f32, 1.0, 2.0, 1.0]); // 2 is not a class of 2 outputs
+    /// assert!(matches!(model.fit(&x, &bad, FitOptions::new().verbose(0)), Err(Error::Label { sample: 2, .. })));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn fit<S1, D1, S2, D2>(
         &mut self,
         x: &ArrayBase<S1, D1>,
@@ -198,7 +222,21 @@ impl Sequential {
         Ok(history)
     }
 
-    /// Loss and metrics on `x`, `y` in batches of 32.
+    /// Loss and metrics on `x`, `y` in batches of 32 (Keras's `model.evaluate(x, y)`), without
+    /// training; `x` and `y` are checked as in [`Sequential::fit`], with the same errors.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// model.set_weights(&[ndarray::arr2(&[[2.0f32]]).into_dyn(), ndarray::arr1(&[0.0f32]).into_dyn()])?;
+    /// let x = ndarray::arr2(&[[1.0f32], [2.0]]);
+    /// let eval = model.evaluate(&x, &ndarray::arr1(&[2.0f32, 5.0]))?; // predictions 2 and 4
+    /// assert!((eval.loss - 0.5).abs() < 1e-6); // (0² + 1²) / 2
+    /// let short = ndarray::arr1(&[2.0f32]);
+    /// assert!(matches!(model.evaluate(&x, &short), Err(Error::Length { x: 2, y: 1, .. })));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn evaluate<S1, D1, S2, D2>(
         &mut self,
         x: &ArrayBase<S1, D1>,
@@ -215,7 +253,23 @@ impl Sequential {
         evaluate_prepared(layers, compiled, &data, 32)
     }
 
-    /// The model's outputs `[N, ...output]` for `x`, in batches of 32.
+    /// The model's outputs `[N, ...output]` for `x: [N, ...input]`, in batches of 32 (Keras's
+    /// `model.predict(x)`). Errors: [`Error::Config`] before `compile`, [`Error::Empty`],
+    /// [`Error::Shape`] or [`Error::NonFinite`] for `x` as in [`Sequential::fit`].
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new()
+    ///     .add(Flatten::new().input_shape([2, 3]))
+    ///     .add(Dense::new(4).activation(Activation::Sigmoid));
+    /// model.compile(&Device::cpu(), Optimizer::adam(), Loss::BinaryCrossentropy, &[])?;
+    /// let y = model.predict(&ndarray::Array3::<f32>::ones((5, 2, 3)))?;
+    /// assert_eq!(y.shape(), &[5, 4]);
+    /// assert!(y.iter().all(|&p| p > 0.0 && p < 1.0));
+    /// let wrong = ndarray::Array3::<f32>::ones((5, 3, 2));
+    /// assert!(matches!(model.predict(&wrong), Err(Error::Shape(_))));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn predict<S, D>(&mut self, x: &ArrayBase<S, D>) -> Result<ArrayD<f32>>
     where
         S: Data<Elem = f32>,
@@ -224,7 +278,8 @@ impl Sequential {
         self.predict_batched(x, 32)
     }
 
-    /// [`Sequential::predict`] with a batch size.
+    /// [`Sequential::predict`] with a batch size (Keras's `predict(x, batch_size=...)`);
+    /// 0 is an [`Error::Config`]. The result does not depend on the batch size.
     pub fn predict_batched<S, D>(
         &mut self,
         x: &ArrayBase<S, D>,
@@ -258,7 +313,20 @@ impl Sequential {
             .map_err(|e| Error::Data(format!("joining prediction batches: {e}")))
     }
 
-    /// One training step on one batch; returns its mean loss (reading it back blocks).
+    /// One training step on one batch (Keras's `model.train_on_batch(x, y)`); returns its
+    /// mean loss before the update (reading it back blocks). `x` and `y` are checked as in
+    /// [`Sequential::fit`], with the same errors.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd().learning_rate(0.1), Loss::MeanSquaredError, &[])?;
+    /// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+    /// let first = model.train_on_batch(&x, &y)?;
+    /// let second = model.train_on_batch(&x, &y)?;
+    /// assert!(second < first);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn train_on_batch<S1, D1, S2, D2>(
         &mut self,
         x: &ArrayBase<S1, D1>,
@@ -280,7 +348,21 @@ impl Sequential {
 
 impl Sequential {
     /// The gradient of the batch's mean loss w.r.t. every weight, by weight name, computed
-    /// as a training step would but without updating anything (for checks and parity tests).
+    /// as a training step would but without updating anything (for checks and parity tests;
+    /// as `tape.gradient(loss, model.trainable_weights)` in Keras).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// model.set_weights(&[ndarray::arr2(&[[0.0f32]]).into_dyn(), ndarray::arr1(&[0.0f32]).into_dyn()])?;
+    /// // loss = (w·x + b - y)², x = 1, y = 3: d/dw = d/db = 2 (0 - 3) = -6
+    /// let grads = model.gradients(&ndarray::arr2(&[[1.0f32]]), &ndarray::arr1(&[3.0f32]))?;
+    /// assert_eq!(grads[0].0, "layers.0.dense.kernel");
+    /// assert_eq!(grads[0].1.iter().copied().collect::<Vec<_>>(), vec![-6.0]);
+    /// assert_eq!(grads[1].1.iter().copied().collect::<Vec<_>>(), vec![-6.0]);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn gradients<S1, D1, S2, D2>(
         &mut self,
         x: &ArrayBase<S1, D1>,

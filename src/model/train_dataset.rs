@@ -7,8 +7,8 @@ use ndarray::{ArrayD, Axis};
 use super::data::dense_targets;
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
-use super::sequential::{not_compiled, Compiled, Sequential};
-use super::step::{forward, observe, step, Sums};
+use super::sequential::{Compiled, Sequential, not_compiled};
+use super::step::{Sums, forward, observe, step};
 use super::train::lock;
 use crate::callbacks::Control;
 use crate::data::SequenceDataset;
@@ -81,10 +81,10 @@ fn run_epoch(
         let (xb, yb) = batch_tensors(layers, compiled, ds, idx, b)?;
         step(layers, compiled, &xb, &yb, &sums, train)?;
         seen += idx.len();
-        if let Some(p) = progress.as_deref_mut() {
-            if p.wants_update(b + 1) {
-                p.update(b + 1, &sums.read(compiled, seen)?.logs(""));
-            }
+        if let Some(p) = progress.as_deref_mut()
+            && p.wants_update(b + 1)
+        {
+            p.update(b + 1, &sums.read(compiled, seen)?.logs(""));
         }
     }
     sums.read(compiled, ds.len())
@@ -99,6 +99,28 @@ impl Sequential {
     /// Trains on a dataset of variable-length sequences for `opts.epochs` epochs; the
     /// dataset's own batch size, shuffling and bucketing apply (`opts.batch_size` and
     /// `opts.shuffle` do not). `opts.validation_dataset` is evaluated after each epoch.
+    /// Keras's equivalent is `fit` on a `tf.data` dataset padded per batch.
+    ///
+    /// Each batch is checked as it comes: errors name the batch and the sample's index in
+    /// the dataset ([`Error::Shape`], [`Error::Label`], [`Error::Token`]). `validation_data`
+    /// or `validation_split` in `opts` is an [`Error::Config`]. Callbacks get
+    /// `on_epoch_end` only.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let xs = (1..=6).map(|t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
+    /// let ds = SequenceDataset::new(xs, ndarray::arr1(&[0.0f32, 0.0, 0.0, 1.0, 1.0, 1.0]).into_dyn())?.batch_size(2);
+    /// let mut model = Sequential::new()
+    ///     .add(Masking::new(0.0).input_shape([None, Some(2)]))
+    ///     .add(Lstm::new(4))
+    ///     .add(Dense::new(1).activation(Activation::Sigmoid));
+    /// model.compile(&Device::cpu(), Optimizer::adam().learning_rate(0.05), Loss::BinaryCrossentropy, &[Metric::Accuracy])?;
+    /// let history = model.fit_dataset(&ds, FitOptions::new().epochs(15).verbose(0))?;
+    /// assert!(history.loss()[14] < history.loss()[0]);
+    /// assert_eq!(model.predict_dataset(&ds)?.shape(), &[6, 1]);
+    /// assert!(model.evaluate_dataset(&ds)?.get("accuracy").is_some());
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
     pub fn fit_dataset(&mut self, ds: &SequenceDataset, opts: FitOptions) -> Result<History> {
         if opts.validation_data.is_some() || opts.validation_split > 0.0 {
             return Err(Error::Config(
@@ -131,7 +153,8 @@ impl Sequential {
         Ok(history)
     }
 
-    /// Loss and metrics over a dataset.
+    /// Loss and metrics over a dataset (Keras's `evaluate` on a dataset), in the dataset's
+    /// epoch-0 batches; errors as in [`Sequential::fit_dataset`].
     pub fn evaluate_dataset(&mut self, ds: &SequenceDataset) -> Result<Evaluation> {
         self.build_for(ds)?;
         let (layers, compiled) = self.parts()?;
@@ -139,7 +162,8 @@ impl Sequential {
     }
 
     /// Outputs for every sequence, in the dataset's sample order: `[N, ...output]` (the
-    /// output must not have a time axis, since samples differ in length).
+    /// output must not have a time axis, since samples differ in length: that is an
+    /// [`Error::Data`] unless every batch has the same length). Keras's `predict` on a dataset.
     pub fn predict_dataset(&mut self, ds: &SequenceDataset) -> Result<ArrayD<f32>> {
         self.build_for(ds)?;
         let (layers, compiled) = self.parts()?;

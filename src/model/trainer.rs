@@ -7,23 +7,60 @@ use ndarray::{ArrayBase, Data, Dimension};
 use super::history::History;
 use super::options::FitOptions;
 use super::sequential::Sequential;
-use super::step::{observe, step, Sums};
-use super::train::{check_batch_size, epoch_order, evaluate_prepared, prepare, Prepared};
+use super::step::{Sums, observe, step};
+use super::train::{Prepared, check_batch_size, epoch_order, evaluate_prepared, prepare};
 use crate::error::Result;
 
-/// Where a `Trainer` is.
+/// Where a [`Trainer`] is: returned by [`Trainer::step`] and [`Trainer::state`], e.g. to draw
+/// a progress bar between frames.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+/// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+/// let (x, y) = (ndarray::Array2::<f32>::ones((5, 1)), ndarray::Array1::<f32>::ones(5));
+/// let mut trainer = model.trainer(&x, &y, FitOptions::new().batch_size(2).epochs(2))?;
+/// let state = trainer.step(1)?;
+/// assert_eq!((state.epoch, state.batch, state.batches_per_epoch), (0, 1, 3));
+/// let state = trainer.step(2)?; // the epoch's last two batches
+/// assert_eq!((state.epoch, state.batch, state.done), (1, 0, false));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrainerState {
-    /// The epoch under way (or the number of epochs done, once done).
+    /// The epoch under way, from 0 (or the number of epochs done, once done).
     pub epoch: usize,
     /// Batches done in this epoch.
     pub batch: usize,
+    /// Batches in an epoch: `ceil(N / batch_size)`.
     pub batches_per_epoch: usize,
     /// True once every epoch ran or the trainer was cancelled.
     pub done: bool,
 }
 
-/// Trains a model a few batches at a time; see [`Sequential::trainer`].
+/// Trains a model a few batches at a time; see [`Sequential::trainer`]. Keras has no
+/// equivalent: it is `fit` cut into steps, for an app that trains between frames (each
+/// [`Trainer::step`] runs the batches it is asked for and returns), seeing the same batches
+/// in the same order as `fit` with the same options.
+///
+/// It holds the model mutably until dropped; read it through [`Trainer::model`]. Validation
+/// and callbacks of the `FitOptions` are not used, and nothing is printed.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+/// model.compile(&Device::cpu(), Optimizer::sgd().learning_rate(0.1), Loss::MeanSquaredError, &[])?;
+/// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+/// let mut trainer = model.trainer(&x, &y, FitOptions::new().epochs(100))?;
+/// let before = trainer.evaluate_now(32)?.loss;
+/// while trainer.history().epochs() < 10 {
+///     trainer.step(1)?; // one batch per frame
+/// }
+/// trainer.cancel();
+/// assert!(trainer.is_done() && trainer.history().stopped.is_some());
+/// assert!(trainer.evaluate_now(32)?.loss < before);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub struct Trainer<'m> {
     model: &'m mut Sequential,
     train: Prepared,
@@ -38,8 +75,9 @@ pub struct Trainer<'m> {
 }
 
 impl Sequential {
-    /// A trainer for `x`, `y` with `opts` (batch size, epochs, shuffle, seed; validation and
-    /// callbacks are `fit`'s). Nothing runs until [`Trainer::step`].
+    /// A trainer for `x`, `y` with `opts` (batch size, epochs, shuffle, seed, initial epoch;
+    /// validation and callbacks are `fit`'s). Nothing runs until [`Trainer::step`]. The data
+    /// is checked here, with [`Sequential::fit`]'s errors.
     ///
     /// ```
     /// use wgfit::prelude::*;
@@ -86,7 +124,7 @@ impl Sequential {
 
 impl Trainer<'_> {
     /// Runs up to `batches` training batches (ending epochs on the way, with their logs in
-    /// the history) and returns where training stands.
+    /// the history) and returns where training stands; once done, it runs nothing.
     pub fn step(&mut self, batches: usize) -> Result<TrainerState> {
         for _ in 0..batches {
             if self.is_done() {

@@ -24,11 +24,25 @@ struct Params {
 
 /// One Adam step's constants: Keras's `alpha = lr sqrt(1 - b2^t) / (1 - b1^t)` for step `t`
 /// (counted from 1), computed in f64 on the host.
+///
+/// ```
+/// use wgfit::ops::adam::AdamStep;
+/// let s = AdamStep::new(0.001, 0.9, 0.999, 1e-7, 1);
+/// let want = 0.001 * 0.001f32.sqrt() / 0.1; // lr sqrt(1 - 0.999) / (1 - 0.9)
+/// assert!((s.alpha - want).abs() < 1e-8);
+/// // Later steps approach lr: the bias correction fades.
+/// assert!((AdamStep::new(0.001, 0.9, 0.999, 1e-7, 100_000).alpha - 0.001).abs() < 1e-7);
+/// assert_eq!((s.beta_1, s.beta_2, s.epsilon), (0.9, 0.999, 1e-7));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamStep {
+    /// The bias-corrected step size for this step.
     pub alpha: f32,
+    /// Decay of the first moment (Keras's `beta_1`, default 0.9).
     pub beta_1: f32,
+    /// Decay of the second moment (Keras's `beta_2`, default 0.999).
     pub beta_2: f32,
+    /// Added to `sqrt(v)` (Keras's `epsilon`, default 1e-7).
     pub epsilon: f32,
 }
 
@@ -48,6 +62,28 @@ impl AdamStep {
 }
 
 /// `m += (g - m)(1 - b1); v += (g² - v)(1 - b2); w -= (m alpha) / (sqrt(v) + eps)`, in place.
+///
+/// w (weights), m, v (moments, zeros at first) and g (gradient) share one shape; w, m and v
+/// are updated in place.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when m, v or g is not w's shape;
+/// [`Error::Data`](crate::Error::Data) when two of the tensors share storage, or for
+/// tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::adam::{AdamStep, adam_update};
+/// let device = Device::cpu();
+/// let w = Tensor::from_vec(&device, [1], vec![1.0])?;
+/// let (m, v) = (Tensor::zeros(&device, [1])?, Tensor::zeros(&device, [1])?);
+/// let g = Tensor::from_vec(&device, [1], vec![0.5])?;
+/// adam_update(&w, &m, &v, &g, AdamStep::new(0.001, 0.9, 0.999, 1e-7, 1))?;
+/// // Adam's first step moves each weight by about lr against its gradient's sign.
+/// assert!((w.to_vec_blocking()?[0] - 0.999).abs() < 1e-5);
+/// assert!((m.to_vec_blocking()?[0] - 0.05).abs() < 1e-7);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn adam_update(w: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, step: AdamStep) -> Result<()> {
     let device = f32_device("adam", &[w, m, v, g])?;
     same_shapes("adam", w, &[("m", m), ("v", v), ("g", g)])?;

@@ -36,7 +36,7 @@ fn code(act: Activation) -> Result<u32> {
         Activation::Softmax => {
             return Err(Error::Config(
                 "softmax is not elementwise: use ops::softmax for it, not bias_act".into(),
-            ))
+            ));
         }
     })
 }
@@ -52,20 +52,41 @@ fn rows_cols(dims: &[usize]) -> (usize, usize) {
     (rows, cols)
 }
 
-/// `y = act(x + bias)`; x: `[..., C]`, bias: `[C]`.
+/// `y = act(x + bias)`, a Dense layer's output step; x: `[..., C]`, bias: `[C]` (or `None`)
+/// -> y: x's shape.
+///
+/// `act` must be elementwise: [`Activation::Softmax`] is refused (use
+/// [`softmax`](crate::ops::softmax::softmax)).
+///
+/// # Errors
+/// [`Error::Shape`] when bias is not `[C]`; [`Error::Config`] for softmax;
+/// [`Error::Data`] for tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Activation, Device, Error, Tensor};
+/// use wgfit::ops::bias_act::bias_act_forward;
+/// let device = Device::cpu();
+/// let x = Tensor::from_vec(&device, [2, 2], vec![-1.0, 0.5, 2.0, -3.0])?;
+/// let bias = Tensor::from_vec(&device, [2], vec![1.0, 0.0])?;
+/// let y = bias_act_forward(&x, Some(&bias), Activation::Relu)?;
+/// assert_eq!(y.to_vec_blocking()?, vec![0.0, 0.5, 3.0, 0.0]);
+/// let bad = Tensor::from_vec(&device, [3], vec![0.0; 3])?;
+/// assert!(matches!(bias_act_forward(&x, Some(&bad), Activation::Relu), Err(Error::Shape(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn bias_act_forward(x: &Tensor, bias: Option<&Tensor>, act: Activation) -> Result<Tensor> {
     let inputs: Vec<&Tensor> = std::iter::once(x).chain(bias).collect();
     let device = f32_device("bias_act", &inputs)?;
     let (rows, cols) = rows_cols(x.dims());
-    if let Some(b) = bias {
-        if b.dims() != [cols] {
-            return Err(shape_error(
-                "bias_act",
-                &[Some(cols)],
-                b.dims(),
-                "bias must have one value per column of x",
-            ));
-        }
+    if let Some(b) = bias
+        && b.dims() != [cols]
+    {
+        return Err(shape_error(
+            "bias_act",
+            &[Some(cols)],
+            b.dims(),
+            "bias must have one value per column of x",
+        ));
     }
     let act_code = code(act)?;
     match &device {
@@ -95,7 +116,24 @@ pub fn bias_act_forward(x: &Tensor, bias: Option<&Tensor>, act: Activation) -> R
     }
 }
 
-/// `dx = dy * act'(y)`, from the forward output `y`.
+/// `dx = dy * act'(y)`, from the forward output `y` (the pre-activation is not needed);
+/// dy, y: `[..., C]` -> dx of the same shape. The bias gradient is then
+/// [`reduce::sum`](crate::ops::reduce::sum)`(dx, 0)` for a `[R, C]` dx.
+///
+/// # Errors
+/// [`Error::Shape`] when dy's shape is not y's; [`Error::Config`] for softmax.
+///
+/// ```
+/// use wgfit::{Activation, Device, Tensor};
+/// use wgfit::ops::bias_act::{bias_act_backward, bias_act_forward};
+/// let device = Device::cpu();
+/// let x = Tensor::from_vec(&device, [1, 4], vec![-1.0, 0.5, 2.0, -3.0])?;
+/// let y = bias_act_forward(&x, None, Activation::Relu)?;
+/// let dy = Tensor::from_vec(&device, [1, 4], vec![1.0; 4])?;
+/// let dx = bias_act_backward(&dy, &y, Activation::Relu)?;
+/// assert_eq!(dx.to_vec_blocking()?, vec![0.0, 1.0, 1.0, 0.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn bias_act_backward(dy: &Tensor, y: &Tensor, act: Activation) -> Result<Tensor> {
     let device = f32_device("bias_act_backward", &[dy, y])?;
     if dy.dims() != y.dims() {

@@ -23,12 +23,27 @@ struct Params {
     beta: f32,
 }
 
-/// A binary elementwise operation.
+/// A binary elementwise operation, for [`binary`].
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::elementwise::{BinaryOp, binary};
+/// let device = Device::cpu();
+/// let a = Tensor::from_vec(&device, [2], vec![1.0, 2.0])?;
+/// let b = Tensor::from_vec(&device, [2], vec![0.0, 4.0])?;
+/// assert_eq!(binary(&a, &b, BinaryOp::DivNoNan)?.to_vec_blocking()?, vec![0.0, 0.5]);
+/// assert!(binary(&a, &b, BinaryOp::Div)?.to_vec_blocking()?[0].is_infinite());
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinaryOp {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a * b`.
     Mul,
+    /// `a / b` (IEEE: ±inf or NaN where `b` is 0).
     Div,
     /// `a / b`, or 0 where `b` is 0 (Keras's `divide_no_nan`).
     DivNoNan,
@@ -52,7 +67,17 @@ impl BinaryOp {
     }
 }
 
-/// A tensor of `shape` filled with `value`.
+/// A tensor of `shape` filled with `value` (NumPy's `np.full`).
+///
+/// # Errors
+/// [`Error::Device`](crate::Error::Device) when the GPU cannot allocate it.
+///
+/// ```
+/// use wgfit::Device;
+/// let t = wgfit::ops::elementwise::fill(&Device::cpu(), [2, 2], 0.5)?;
+/// assert_eq!((t.dims(), t.to_vec_blocking()?), (&[2, 2][..], vec![0.5; 4]));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn fill(device: &Device, shape: impl Into<Shape>, value: f32) -> Result<Tensor> {
     let shape = shape.into();
     match device {
@@ -77,7 +102,18 @@ pub fn fill(device: &Device, shape: impl Into<Shape>, value: f32) -> Result<Tens
     }
 }
 
-/// `alpha * a + beta`.
+/// `alpha * a + beta`, elementwise; a new tensor of a's shape.
+///
+/// # Errors
+/// [`Error::Data`](crate::Error::Data) for a u32 tensor.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// let a = Tensor::from_vec(&Device::cpu(), [3], vec![1.0, 2.0, 3.0])?;
+/// let y = wgfit::ops::elementwise::affine(&a, 2.0, 1.0)?;
+/// assert_eq!(y.to_vec_blocking()?, vec![3.0, 5.0, 7.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn affine(a: &Tensor, alpha: f32, beta: f32) -> Result<Tensor> {
     let device = f32_device("affine", &[a])?;
     match &device {
@@ -105,7 +141,23 @@ pub fn affine(a: &Tensor, alpha: f32, beta: f32) -> Result<Tensor> {
     }
 }
 
-/// `a (op) b` for tensors of one shape.
+/// `a (op) b` for tensors of one shape (no broadcasting); a new tensor of that shape.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when the shapes differ;
+/// [`Error::Data`](crate::Error::Data) for tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Error, Tensor};
+/// use wgfit::ops::elementwise::{BinaryOp, binary};
+/// let device = Device::cpu();
+/// let a = Tensor::from_vec(&device, [2], vec![5.0, 7.0])?;
+/// let b = Tensor::from_vec(&device, [2], vec![1.0, 2.0])?;
+/// assert_eq!(binary(&a, &b, BinaryOp::Sub)?.to_vec_blocking()?, vec![4.0, 5.0]);
+/// let c = Tensor::from_vec(&device, [1, 2], vec![1.0, 2.0])?;
+/// assert!(matches!(binary(&a, &c, BinaryOp::Add), Err(Error::Shape(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
     let device = f32_device("binary", &[a, b])?;
     same_shape("binary", a, b)?;
@@ -139,7 +191,25 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
     }
 }
 
-/// `y += alpha * x`, in place on `y` (every clone of `y` sees it).
+/// `y += alpha * x`, in place on `y` (every clone of `y` sees it); x and y of one shape.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when the shapes differ;
+/// [`Error::Data`](crate::Error::Data) when `x` and `y` share storage (a clone), or for
+/// tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::elementwise::axpy;
+/// let device = Device::cpu();
+/// let y = Tensor::from_vec(&device, [2], vec![1.0, 1.0])?;
+/// let x = Tensor::from_vec(&device, [2], vec![1.0, 2.0])?;
+/// let alias = y.clone();
+/// axpy(&y, 0.5, &x)?;
+/// assert_eq!(alias.to_vec_blocking()?, vec![1.5, 2.0]);
+/// assert!(axpy(&y, 1.0, &alias).is_err()); // y and x must be distinct
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn axpy(y: &Tensor, alpha: f32, x: &Tensor) -> Result<()> {
     let device = f32_device("axpy", &[y, x])?;
     same_shape("axpy", y, x)?;

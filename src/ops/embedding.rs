@@ -23,7 +23,20 @@ struct Params {
 }
 
 /// Positions grouped by token (a counting sort): `offsets[v]..offsets[v + 1]` index into
-/// `positions`, which lists each token's positions in increasing order.
+/// `positions`, which lists each token's positions in increasing order. Returns
+/// `(offsets, positions)`, of lengths `vocab + 1` and `ids.len()`.
+///
+/// # Errors
+/// [`Error::Data`] for an id `>= vocab`.
+///
+/// ```
+/// use wgfit::ops::embedding::positions_by_token;
+/// let (offsets, positions) = positions_by_token(&[2, 0, 2], 3)?;
+/// assert_eq!(offsets, vec![0, 1, 1, 3]); // token 0: 1 position, 1: none, 2: two
+/// assert_eq!(positions, vec![1, 0, 2]);
+/// assert!(positions_by_token(&[3], 3).is_err());
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn positions_by_token(ids: &[u32], vocab: usize) -> Result<(Vec<u32>, Vec<u32>)> {
     let mut offsets = vec![0u32; vocab + 1];
     for (p, &id) in ids.iter().enumerate() {
@@ -47,6 +60,24 @@ pub fn positions_by_token(ids: &[u32], vocab: usize) -> Result<(Vec<u32>, Vec<u3
 }
 
 /// d(loss)/d(embeddings) for a batch with token `ids` and output gradient `dy`: `[P, D]`.
+///
+/// `ids` are the batch's token ids flattened (`P = ids.len()`, e.g. `B * T`); dy may have
+/// any shape of `P * D` elements with `D` last (e.g. `[B, T, D]`). Returns `[vocab, D]`:
+/// row v sums dy's rows at the positions holding token v, in position order (deterministic).
+///
+/// # Errors
+/// [`Error::Shape`] when dy does not hold one row per id;
+/// [`Error::Data`] for an id `>= vocab` or a u32 dy.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::embedding::embedding_backward;
+/// let dy = Tensor::from_vec(&Device::cpu(), [3, 2], vec![1.0, 1.0, 2.0, 2.0, 3.0, 3.0])?;
+/// let grad = embedding_backward(&[2, 0, 2], 3, &dy)?;
+/// assert_eq!(grad.dims(), &[3, 2]);
+/// assert_eq!(grad.to_vec_blocking()?, vec![2.0, 2.0, 0.0, 0.0, 4.0, 4.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn embedding_backward(ids: &[u32], vocab: usize, dy: &Tensor) -> Result<Tensor> {
     let device = f32_device("embedding_backward", &[dy])?;
     let dim = dy.dims().last().copied().unwrap_or(0);

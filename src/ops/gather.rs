@@ -19,7 +19,27 @@ struct Params {
     cols: u32,
 }
 
-/// Rows of `src` picked by `idx`, in order.
+/// Rows of `src` picked by `idx`, in order (NumPy's `src[idx]`; the Embedding lookup).
+///
+/// src: `[R, ...]` f32, idx: `[B]` u32 -> `[B, ...]`.
+///
+/// # Errors
+/// [`Error::Shape`] for a scalar src or an idx that is not 1-d;
+/// [`Error::Data`] for an index `>= R` (checked on the CPU only: on a GPU the caller must
+/// check, as the Embedding layer does), wrong dtypes, or tensors on two devices.
+///
+/// ```
+/// use wgfit::{Device, Error, Tensor};
+/// use wgfit::ops::gather::gather_rows;
+/// let device = Device::cpu();
+/// let src = Tensor::from_vec(&device, [3, 2], vec![0.0, 1.0, 10.0, 11.0, 20.0, 21.0])?;
+/// let idx = Tensor::from_u32(&device, [2], vec![2, 0])?;
+/// let out = gather_rows(&src, &idx)?;
+/// assert_eq!((out.dims(), out.to_vec_blocking()?), (&[2, 2][..], vec![20.0, 21.0, 0.0, 1.0]));
+/// let bad = Tensor::from_u32(&device, [1], vec![3])?;
+/// assert!(matches!(gather_rows(&src, &bad), Err(Error::Data(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn gather_rows(src: &Tensor, idx: &Tensor) -> Result<Tensor> {
     let device = common_device("gather_rows", &[(src, DType::F32), (idx, DType::U32)])?;
     if src.dims().is_empty() || idx.dims().len() != 1 {

@@ -1,8 +1,13 @@
 //! Per-sample losses, their gradients and accuracy (`shaders/loss.wgsl`).
 //!
-//! pred, target: `[..., C]` seen as `[R, C]`. Row ops return `[R]` (the mean over C, as Keras's
-//! losses take it); gradient ops return `[R, C]` with `scale` folded in (1 / (R C) for the
-//! batch mean of row means). The sigmoid + binary crossentropy gradient is
+//! pred, target: `[..., C]` seen as `[R, C]`. Row ops return `[R]` (shaped `[...]`): the mean
+//! over C for binary crossentropy, MSE and binary accuracy, as Keras's losses take it, and
+//! the sum over the classes for categorical crossentropy; gradient ops return `[R, C]` with
+//! `scale` folded in (1 / (R C) for the batch mean of row means).
+//!
+//! Every op checks that pred and target have one shape ([`Error::Shape`](crate::Error::Shape)
+//! otherwise) and that both are f32 tensors on one device ([`Error::Data`](crate::Error::Data)
+//! otherwise). The sigmoid + binary crossentropy gradient is
 //! `softmax::softmax_xent_backward(probs, y, scale)`: both are `scale (p - y)`.
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
@@ -21,6 +26,17 @@ const KERNEL: Kernel = Kernel {
 };
 
 /// Keras's `epsilon()`: probabilities are clipped to `[EPSILON, 1 - EPSILON]` before a log.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::{EPSILON, bce_forward};
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [1, 1], vec![0.0])?; // a confident, wrong prediction
+/// let target = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
+/// let loss = bce_forward(&pred, &target)?.to_vec_blocking()?[0];
+/// assert!((loss + EPSILON.ln()).abs() < 1e-3); // -log(EPSILON), not infinity
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub const EPSILON: f32 = 1e-7;
 
 #[repr(C)]
@@ -84,7 +100,7 @@ impl RowOp {
             RowOp::AccuracyBinary => {
                 p.iter()
                     .zip(y)
-                    .filter(|(&q, &t)| (q > 0.5) == (t > 0.5))
+                    .filter(|&(&q, &t)| (q > 0.5) == (t > 0.5))
                     .count() as f32
                     / c
             }
@@ -168,12 +184,40 @@ fn rows(op: RowOp, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
 
 /// Categorical crossentropy of probabilities per row, as Keras: normalised to sum 1, clipped
 /// to `[1e-7, 1 - 1e-7]`, `-sum y log q` (summed over the classes).
+///
+/// pred, target: `[..., C]` -> `[...]`. For logits use
+/// [`softmax_xent_forward`](crate::ops::softmax::softmax_xent_forward).
+///
+/// ```
+/// use wgfit::{Device, Error, Tensor};
+/// use wgfit::ops::loss::cce_forward;
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [1, 2], vec![0.25, 0.75])?;
+/// let target = Tensor::from_vec(&device, [1, 2], vec![0.0, 1.0])?;
+/// let loss = cce_forward(&pred, &target)?.to_vec_blocking()?;
+/// assert!((loss[0] + 0.75f32.ln()).abs() < 1e-6);
+/// let wrong = Tensor::from_vec(&device, [2, 1], vec![0.0, 1.0])?;
+/// assert!(matches!(cce_forward(&pred, &wrong), Err(Error::Shape(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn cce_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     rows(RowOp::Cce, pred, target)
 }
 
 /// Gradient of `scale * sum(cce)` w.r.t. the probabilities, through the normalisation (0
-/// through clipped entries).
+/// through clipped entries). pred, target: `[..., C]` -> `[..., C]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::cce_backward;
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [1, 2], vec![0.25, 0.75])?;
+/// let target = Tensor::from_vec(&device, [1, 2], vec![0.0, 1.0])?;
+/// // d/dp of -log(p1 / (p0 + p1)): [1 / (p0 + p1), 1 / (p0 + p1) - 1 / p1]
+/// let g = cce_backward(&pred, &target, 1.0)?.to_vec_blocking()?;
+/// assert!((g[0] - 1.0).abs() < 1e-6 && (g[1] + 1.0 / 3.0).abs() < 1e-6);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn cce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor> {
     let (device, r, c) = check("cce_backward", pred, target)?;
     match &device {
@@ -198,7 +242,7 @@ pub fn cce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor
                 let dot: f32 = -p
                     .iter()
                     .zip(y)
-                    .filter(|(&q, _)| (EPSILON..=1.0 - EPSILON).contains(&(q / total)))
+                    .filter(|&(&q, _)| (EPSILON..=1.0 - EPSILON).contains(&(q / total)))
                     .map(|(_, &t)| t)
                     .sum::<f32>();
                 out.extend(a.iter().map(|&a| scale * (a - dot) / total));
@@ -225,22 +269,71 @@ pub fn cce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor
     }
 }
 
-/// Binary crossentropy of probabilities per row (clipped to `[1e-7, 1 - 1e-7]`).
+/// Binary crossentropy of probabilities per row (clipped to `[1e-7, 1 - 1e-7]`), averaged
+/// over the row's C entries: pred, target: `[..., C]` -> `[...]`. For logits use
+/// [`sigmoid_xent_forward`]; the example at [`EPSILON`] shows the clipping.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::bce_forward;
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [2, 1], vec![0.8, 0.2])?;
+/// let target = Tensor::from_vec(&device, [2, 1], vec![1.0, 0.0])?;
+/// let loss = bce_forward(&pred, &target)?.to_vec_blocking()?;
+/// assert_eq!(loss.len(), 2);
+/// assert!(loss.iter().all(|l| (l + 0.8f32.ln()).abs() < 1e-6));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn bce_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     rows(RowOp::Bce, pred, target)
 }
 
-/// Mean squared error per row.
+/// Mean squared error per row, averaged over the row's C entries:
+/// pred, target: `[..., C]` -> `[...]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::{mse_backward, mse_forward};
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [1, 2], vec![1.0, 3.0])?;
+/// let target = Tensor::from_vec(&device, [1, 2], vec![0.0, 1.0])?;
+/// assert_eq!(mse_forward(&pred, &target)?.to_vec_blocking()?, vec![2.5]); // (1 + 4) / 2
+/// // The batch mean's gradient: scale = 1 / (R C).
+/// assert_eq!(mse_backward(&pred, &target, 0.5)?.to_vec_blocking()?, vec![1.0, 2.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn mse_forward(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     rows(RowOp::Mse, pred, target)
 }
 
-/// 1 where the row's argmax matches the target's, else 0.
+/// 1 where the row's argmax matches the target's, else 0 (Keras's `categorical_accuracy`;
+/// ties go to the first index): pred, target: `[..., C]` -> `[...]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::accuracy_categorical;
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [2, 3], vec![0.1, 0.7, 0.2, 0.5, 0.3, 0.2])?;
+/// let target = Tensor::from_vec(&device, [2, 3], vec![0.0, 1.0, 0.0, 0.0, 0.0, 1.0])?;
+/// assert_eq!(accuracy_categorical(&pred, &target)?.to_vec_blocking()?, vec![1.0, 0.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn accuracy_categorical(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     rows(RowOp::AccuracyCategorical, pred, target)
 }
 
-/// Fraction of the row's entries on the same side of 0.5 as the target.
+/// Fraction of the row's entries on the same side of 0.5 as the target (Keras's
+/// `binary_accuracy`; exactly 0.5 counts as 0): pred, target: `[..., C]` -> `[...]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::accuracy_binary;
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [1, 4], vec![0.9, 0.2, 0.6, 0.4])?;
+/// let target = Tensor::from_vec(&device, [1, 4], vec![1.0, 0.0, 0.0, 0.0])?;
+/// assert_eq!(accuracy_binary(&pred, &target)?.to_vec_blocking()?, vec![0.75]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn accuracy_binary(pred: &Tensor, target: &Tensor) -> Result<Tensor> {
     rows(RowOp::AccuracyBinary, pred, target)
 }
@@ -284,6 +377,19 @@ fn grad(
 }
 
 /// Gradient of `scale * sum(bce)` w.r.t. the probabilities; 0 where they were clipped.
+/// pred, target: `[..., C]` -> `[..., C]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::bce_backward;
+/// let device = Device::cpu();
+/// let pred = Tensor::from_vec(&device, [3, 1], vec![0.8, 0.2, 0.0])?;
+/// let target = Tensor::from_vec(&device, [3, 1], vec![1.0, 0.0, 1.0])?;
+/// let g = bce_backward(&pred, &target, 1.0)?.to_vec_blocking()?;
+/// assert!((g[0] + 1.25).abs() < 1e-5 && (g[1] - 1.25).abs() < 1e-5); // -1/p, 1/(1-p)
+/// assert_eq!(g[2], 0.0); // clipped
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn bce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor> {
     grad("bce_backward", pred, target, scale, |q, y| {
         if (EPSILON..=1.0 - EPSILON).contains(&q) {
@@ -294,7 +400,8 @@ pub fn bce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor
     })
 }
 
-/// Gradient of `scale * sum((p - y)²)`: `2 scale (p - y)`.
+/// Gradient of `scale * sum((p - y)²)`: `2 scale (p - y)`. pred, target: `[..., C]` ->
+/// `[..., C]`; example at [`mse_forward`].
 pub fn mse_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor> {
     grad("mse_backward", pred, target, scale, |p, y| {
         2.0 * scale * (p - y)
@@ -303,6 +410,23 @@ pub fn mse_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor
 
 /// Sigmoid of logits `z` and the binary crossentropy of each row against `y`, from the
 /// logits: `max(z, 0) - z y + log1p(e^-|z|)`, averaged over the row. Returns (probs, loss).
+///
+/// z, y: `[..., C]` -> probs: `[..., C]`, loss: `[...]` (Keras's
+/// `binary_crossentropy(from_logits=True)`). The gradient w.r.t. z is
+/// [`softmax_xent_backward`](crate::ops::softmax::softmax_xent_backward)`(probs, y, scale)`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::loss::sigmoid_xent_forward;
+/// let device = Device::cpu();
+/// let z = Tensor::from_vec(&device, [2, 1], vec![0.0, 100.0])?;
+/// let y = Tensor::from_vec(&device, [2, 1], vec![1.0, 1.0])?;
+/// let (probs, loss) = sigmoid_xent_forward(&z, &y)?;
+/// assert_eq!(probs.to_vec_blocking()?, vec![0.5, 1.0]);
+/// let loss = loss.to_vec_blocking()?;
+/// assert!((loss[0] - 2f32.ln()).abs() < 1e-6 && loss[1] < 1e-30); // no overflow at z = 100
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn sigmoid_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
     let (device, r, c) = check("sigmoid_xent", z, y)?;
     let shape = row_shape(z);

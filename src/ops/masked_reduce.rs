@@ -23,12 +23,31 @@ struct Params {
     mean: u32,
 }
 
-/// Sum over the kept time steps.
+/// Sum over the kept time steps: x: `[B, T, F]` (or `[B, T]`), mask: `[B, T]` (non-zero =
+/// kept) -> `[B, F]` (or `[B]`).
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when x is not 2-d or 3-d, or the mask is not
+/// `[B, T]`; [`Error::Data`](crate::Error::Data) for tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::masked_reduce::{masked_mean, masked_sum};
+/// let device = Device::cpu();
+/// let x = Tensor::from_vec(&device, [1, 3, 2], vec![1.0, 2.0, 100.0, 100.0, 3.0, 4.0])?;
+/// let mask = Tensor::from_vec(&device, [1, 3], vec![1.0, 0.0, 1.0])?;
+/// assert_eq!(masked_sum(&x, &mask)?.to_vec_blocking()?, vec![4.0, 6.0]);
+/// assert_eq!(masked_mean(&x, &mask)?.to_vec_blocking()?, vec![2.0, 3.0]);
+/// let none = Tensor::zeros(&device, [1, 3])?;
+/// assert_eq!(masked_mean(&x, &none)?.to_vec_blocking()?, vec![0.0, 0.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn masked_sum(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     masked_reduce(x, mask, false)
 }
 
-/// Mean over the kept time steps (0 where a row keeps none).
+/// Mean over the kept time steps (0 where a row keeps none); shapes and errors as
+/// [`masked_sum`], which has the example.
 pub fn masked_mean(x: &Tensor, mask: &Tensor) -> Result<Tensor> {
     masked_reduce(x, mask, true)
 }
@@ -92,7 +111,24 @@ fn masked_reduce(x: &Tensor, mask: &Tensor, mean: bool) -> Result<Tensor> {
 }
 
 /// `x * mask[r] / total` per row r of x: `[..., C]` (mask: one value per row, total: its sum,
-/// one element); 0 everywhere when total is 0.
+/// one element); 0 everywhere when total is 0. Turns per-row loss gradients into those of a
+/// masked mean.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when the mask does not hold one value per row or
+/// total is not one element.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::masked_reduce::masked_scale;
+/// let device = Device::cpu();
+/// let x = Tensor::from_vec(&device, [2, 2], vec![1.0, 2.0, 3.0, 4.0])?;
+/// let mask = Tensor::from_vec(&device, [2], vec![1.0, 0.0])?;
+/// let total = Tensor::from_vec(&device, [1], vec![2.0])?;
+/// let out = masked_scale(&x, &mask, &total)?;
+/// assert_eq!(out.to_vec_blocking()?, vec![0.5, 1.0, 0.0, 0.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn masked_scale(x: &Tensor, mask: &Tensor, total: &Tensor) -> Result<Tensor> {
     let device = f32_device("masked_scale", &[x, mask, total])?;
     let cols = x.dims().last().copied().unwrap_or(1).max(1);

@@ -35,7 +35,26 @@ fn steps(x: &Tensor) -> Result<(usize, usize, usize)> {
     }
 }
 
-/// `(x * mask, mask)` with `mask[b, t] = any_f(x[b, t, f] != mask_value)`.
+/// `(x * mask, mask)` with `mask[b, t] = any_f(x[b, t, f] != mask_value)` (Keras's
+/// `Masking(mask_value)`).
+///
+/// x: `[B, T, F]` -> (x with masked steps zeroed: `[B, T, F]`, mask: `[B, T]` of 1.0 for kept
+/// steps and 0.0 for masked ones). A step is masked only when *all* its features equal
+/// `mask_value`.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when x is not 3-d;
+/// [`Error::Data`](crate::Error::Data) for a u32 tensor.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::masking::masking_forward;
+/// let x = Tensor::from_vec(&Device::cpu(), [1, 3, 2], vec![1.0, 2.0, -1.0, -1.0, 3.0, -1.0])?;
+/// let (out, mask) = masking_forward(&x, -1.0)?;
+/// assert_eq!(mask.to_vec_blocking()?, vec![1.0, 0.0, 1.0]); // step 1 is all -1
+/// assert_eq!(out.to_vec_blocking()?, vec![1.0, 2.0, 0.0, 0.0, 3.0, -1.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn masking_forward(x: &Tensor, mask_value: f32) -> Result<(Tensor, Tensor)> {
     let device = f32_device("masking", &[x])?;
     let (b, t, f) = steps(x)?;
@@ -78,7 +97,22 @@ pub fn masking_forward(x: &Tensor, mask_value: f32) -> Result<(Tensor, Tensor)> 
     }
 }
 
-/// `dy * mask` broadcast over features.
+/// `dy * mask` broadcast over features: dy: `[B, T, F]`, mask: `[B, T]` (from
+/// [`masking_forward`]) -> dx: `[B, T, F]`.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when dy is not 3-d or the mask is not `[B, T]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::masking::masking_backward;
+/// let device = Device::cpu();
+/// let dy = Tensor::from_vec(&device, [1, 3, 2], vec![1.0; 6])?;
+/// let mask = Tensor::from_vec(&device, [1, 3], vec![1.0, 0.0, 1.0])?;
+/// let dx = masking_backward(&dy, &mask)?;
+/// assert_eq!(dx.to_vec_blocking()?, vec![1.0, 1.0, 0.0, 0.0, 1.0, 1.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn masking_backward(dy: &Tensor, mask: &Tensor) -> Result<Tensor> {
     let device = f32_device("masking_backward", &[dy, mask])?;
     let (b, t, f) = steps(dy)?;

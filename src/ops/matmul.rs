@@ -3,7 +3,7 @@
 //! a: `[..., M, K]` (or `[..., K, M]` with A transposed), b: `[..., K, N]` (or `[..., N, K]`) or a
 //! single `[K, N]` matrix shared by the whole batch; out: `[..., M, N]`.
 
-use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2};
+use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, host, shape_error};
 use crate::device::{Device, Kernel};
@@ -18,11 +18,29 @@ const KERNEL: Kernel = Kernel {
 
 /// Which operands are transposed: `Transpose::A` computes `Aᵀ·B` (the weight gradient
 /// `xᵀ·dy`), `Transpose::B` computes `A·Bᵀ` (the input gradient `dy·Wᵀ`).
+///
+/// The transpose applies to the last two dims only (NumPy's `swapaxes(-1, -2)`); nothing is
+/// copied, the kernel reads the operand transposed.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let device = Device::cpu();
+/// let a = Tensor::from_vec(&device, [1, 3], vec![1.0, 2.0, 3.0])?;
+/// let b = Tensor::from_vec(&device, [2, 3], vec![1.0, 0.0, 0.0, 0.0, 1.0, 1.0])?;
+/// let c = ops::matmul::matmul(&a, &b, Transpose::B)?; // [1, 3] · [3, 2]
+/// assert_eq!(c.dims(), &[1, 2]);
+/// assert_eq!(c.to_vec_blocking()?, vec![1.0, 5.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transpose {
+    /// `A·B`.
     None,
+    /// `Aᵀ·B`: a is `[..., K, M]`.
     A,
+    /// `A·Bᵀ`: b is `[..., N, K]` (or `[N, K]`).
     B,
+    /// `Aᵀ·Bᵀ`.
     Both,
 }
 
@@ -37,7 +55,19 @@ impl Transpose {
     }
 }
 
-/// The GPU kernel to use; `Tiled` unless measuring.
+/// The GPU kernel to use; `Tiled` unless measuring. The CPU reference ignores it.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// use wgfit::ops::matmul::{MatmulKernel, matmul_with};
+/// assert_eq!(MatmulKernel::default(), MatmulKernel::Tiled);
+/// let device = Device::cpu();
+/// let a = Tensor::from_vec(&device, [2, 2], vec![1.0, 2.0, 3.0, 4.0])?;
+/// let eye = Tensor::from_vec(&device, [2, 2], vec![1.0, 0.0, 0.0, 1.0])?;
+/// let c = matmul_with(&a, &eye, Transpose::None, MatmulKernel::Naive)?;
+/// assert_eq!(c.to_vec_blocking()?, vec![1.0, 2.0, 3.0, 4.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MatmulKernel {
     /// 64x64 tiles through workgroup memory, 4x4 outputs per invocation.
@@ -73,12 +103,36 @@ struct Params {
     tiles_n: u32,
 }
 
-/// `op(a) · op(b)` with the default (tiled) kernel on the GPU.
+/// `op(a) · op(b)` with the default (tiled) kernel on the GPU (NumPy's `a @ b`).
+///
+/// a: `[..., M, K]`, b: `[..., K, N]` with the same leading dims, or a single `[K, N]`
+/// shared by the whole batch (a Dense kernel applied to `[B, T, F]`) -> `[..., M, N]`;
+/// [`Transpose`] swaps the last two dims of either operand.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when an operand has fewer than 2 dims, the inner
+/// dims differ, or b's batch dims are not a's; [`Error::Data`](crate::Error::Data) for
+/// operands on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let device = Device::cpu();
+/// // a: [K = 3, M = 2], used transposed: aᵀ·b.
+/// let a = Tensor::from_vec(&device, [3, 2], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// let b = Tensor::from_vec(&device, [3, 1], vec![1.0, 0.0, -1.0])?;
+/// let c = ops::matmul::matmul(&a, &b, Transpose::A)?;
+/// assert_eq!((c.dims(), c.to_vec_blocking()?), (&[2, 1][..], vec![-4.0, -4.0]));
+/// // Without the transpose the inner dims (2 and 3) differ.
+/// let err = ops::matmul::matmul(&a, &b, Transpose::None).unwrap_err();
+/// assert!(matches!(err, Error::Shape(_)));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn matmul(a: &Tensor, b: &Tensor, transpose: Transpose) -> Result<Tensor> {
     matmul_with(a, b, transpose, MatmulKernel::Tiled)
 }
 
-/// `op(a) · op(b)` with an explicit GPU kernel (the CPU ignores `kernel`).
+/// `op(a) · op(b)` with an explicit GPU kernel (the CPU ignores `kernel`); shapes and
+/// errors as [`matmul`]. Example at [`MatmulKernel`].
 pub fn matmul_with(
     a: &Tensor,
     b: &Tensor,

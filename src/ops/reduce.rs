@@ -22,12 +22,27 @@ struct Params {
     mean: u32,
 }
 
-/// Sum over `axis`.
+/// Sum over `axis` (NumPy's `x.sum(axis=axis)`): the result has x's shape without that axis.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when `axis` is not below x's rank;
+/// [`Error::Data`](crate::Error::Data) for a u32 tensor.
+///
+/// ```
+/// use wgfit::{Device, Error, Tensor};
+/// use wgfit::ops::reduce::{mean, sum};
+/// let x = Tensor::from_vec(&Device::cpu(), [2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])?;
+/// assert_eq!(sum(&x, 0)?.to_vec_blocking()?, vec![5.0, 7.0, 9.0]);
+/// assert_eq!(mean(&x, 1)?.to_vec_blocking()?, vec![2.0, 5.0]);
+/// assert!(matches!(sum(&x, 2), Err(Error::Shape(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn sum(x: &Tensor, axis: usize) -> Result<Tensor> {
     reduce(x, axis, false)
 }
 
-/// Mean over `axis` (0 for an empty axis).
+/// Mean over `axis` (0 for an empty axis); shapes and errors as [`sum`], which has the
+/// example.
 pub fn mean(x: &Tensor, axis: usize) -> Result<Tensor> {
     reduce(x, axis, true)
 }

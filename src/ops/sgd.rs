@@ -22,7 +22,30 @@ struct Params {
 }
 
 /// One SGD step: `m = m momentum - g lr; w += m` (Nesterov: `w += m momentum - g lr`);
-/// with momentum 0, `w -= g lr`.
+/// with momentum 0, `w -= g lr`. In place on w and m (Keras's `SGD`).
+///
+/// w (weights), m (velocity, zeros at first) and g (gradient) share one shape.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when m or g is not w's shape;
+/// [`Error::Data`](crate::Error::Data) when two of the tensors share storage, or for
+/// tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::sgd::sgd_update;
+/// let device = Device::cpu();
+/// let w = Tensor::from_vec(&device, [2], vec![1.0, 2.0])?;
+/// let m = Tensor::zeros(&device, [2])?;
+/// let g = Tensor::from_vec(&device, [2], vec![1.0, -1.0])?;
+/// sgd_update(&w, &m, &g, 0.5, 0.9, false)?;
+/// assert_eq!(m.to_vec_blocking()?, vec![-0.5, 0.5]);
+/// assert_eq!(w.to_vec_blocking()?, vec![0.5, 2.5]);
+/// sgd_update(&w, &m, &g, 0.5, 0.9, false)?; // m = 0.9 m - 0.5 g = [-0.95, 0.95]
+/// let w2 = w.to_vec_blocking()?;
+/// assert!((w2[0] + 0.45).abs() < 1e-6 && (w2[1] - 3.45).abs() < 1e-6);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn sgd_update(
     w: &Tensor,
     m: &Tensor,

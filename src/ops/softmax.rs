@@ -51,7 +51,20 @@ fn same_shape(op: &str, want: &Tensor, got: &Tensor) -> Result<()> {
     Ok(())
 }
 
-/// Softmax over the last axis.
+/// Softmax over the last axis: z: `[..., C]` -> probabilities of the same shape, each row
+/// summing to 1 (Keras's `activation='softmax'`).
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) for a scalar or a last axis of size 0;
+/// [`Error::Data`](crate::Error::Data) for a u32 tensor.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// let z = Tensor::from_vec(&Device::cpu(), [1, 2], vec![0.0, 3f32.ln()])?;
+/// let p = wgfit::ops::softmax::softmax(&z)?.to_vec_blocking()?;
+/// assert!((p[0] - 0.25).abs() < 1e-6 && (p[1] - 0.75).abs() < 1e-6);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn softmax(z: &Tensor) -> Result<Tensor> {
     let device = f32_device("softmax", &[z])?;
     let (rows, cols) = rows_cols(z)?;
@@ -81,6 +94,26 @@ pub fn softmax(z: &Tensor) -> Result<Tensor> {
 
 /// Softmax of logits `z` and the crossentropy of each row against targets `y`, computed from
 /// the logits (stable: no log of a rounded probability). Returns `(probs, loss_per_row)`.
+///
+/// z, y: `[..., C]` -> probs: `[..., C]`, loss: `[...]` (the crossentropy summed over the
+/// classes, Keras's `categorical_crossentropy(from_logits=True)`).
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when y's shape is not z's, or the last axis is
+/// empty; [`Error::Data`](crate::Error::Data) for tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::softmax::softmax_xent_forward;
+/// let device = Device::cpu();
+/// let z = Tensor::from_vec(&device, [1, 2], vec![0.0, 0.0])?;
+/// let y = Tensor::from_vec(&device, [1, 2], vec![0.0, 1.0])?;
+/// let (probs, loss) = softmax_xent_forward(&z, &y)?;
+/// assert_eq!(probs.to_vec_blocking()?, vec![0.5, 0.5]);
+/// assert_eq!(loss.dims(), &[1]);
+/// assert!((loss.to_vec_blocking()?[0] - 2f32.ln()).abs() < 1e-6);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn softmax_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> {
     let device = f32_device("softmax_xent", &[z, y])?;
     same_shape("softmax_xent", z, y)?;
@@ -118,7 +151,20 @@ pub fn softmax_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> 
 }
 
 /// Backward of a softmax output under a loss that does not fuse with it:
-/// `dz = probs (dy - sum(dy probs))` per row.
+/// `dz = probs (dy - sum(dy probs))` per row. probs, dy: `[..., C]` -> dz of the same shape.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when dy's shape is not probs'.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// let device = Device::cpu();
+/// let probs = Tensor::from_vec(&device, [1, 2], vec![0.5, 0.5])?;
+/// let dy = Tensor::from_vec(&device, [1, 2], vec![1.0, 0.0])?;
+/// let dz = wgfit::ops::softmax::softmax_backward(&probs, &dy)?;
+/// assert_eq!(dz.to_vec_blocking()?, vec![0.25, -0.25]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn softmax_backward(probs: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let device = f32_device("softmax_backward", &[probs, dy])?;
     same_shape("softmax_backward", probs, dy)?;
@@ -152,7 +198,23 @@ pub fn softmax_backward(probs: &Tensor, dy: &Tensor) -> Result<Tensor> {
     }
 }
 
-/// Gradient of `scale * sum_rows(loss)` w.r.t. the logits: `scale * (probs - y)`.
+/// Gradient of `scale * sum_rows(loss)` w.r.t. the logits: `scale * (probs - y)`, from the
+/// probabilities of [`softmax_xent_forward`]. probs, y: `[..., C]` -> `[..., C]`. The same
+/// formula is the gradient of sigmoid + binary crossentropy
+/// ([`sigmoid_xent_forward`](crate::ops::loss::sigmoid_xent_forward)).
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when y's shape is not probs'.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// let device = Device::cpu();
+/// let probs = Tensor::from_vec(&device, [1, 2], vec![0.5, 0.5])?;
+/// let y = Tensor::from_vec(&device, [1, 2], vec![0.0, 1.0])?;
+/// let dz = wgfit::ops::softmax::softmax_xent_backward(&probs, &y, 2.0)?;
+/// assert_eq!(dz.to_vec_blocking()?, vec![1.0, -1.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn softmax_xent_backward(probs: &Tensor, y: &Tensor, scale: f32) -> Result<Tensor> {
     let device = f32_device("softmax_xent_backward", &[probs, y])?;
     same_shape("softmax_xent_backward", probs, y)?;

@@ -48,6 +48,22 @@ struct Params {
 }
 
 /// What the forward pass keeps for the backward pass (and the outputs).
+///
+/// `hseq` is Keras's `LSTM(return_sequences=True)` output; its last step (the state at the
+/// last unmasked step) is `LSTM`'s default output.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::lstm_forward;
+/// let device = Device::cpu();
+/// let xp = Tensor::from_vec(&device, [1, 2, 4], vec![0.5; 8])?; // B = 1, T = 2, U = 1
+/// let rk = Tensor::from_vec(&device, [1, 4], vec![0.1; 4])?;
+/// let s = lstm_forward(&xp, &rk, None)?;
+/// assert_eq!((s.hseq.dims(), s.gates.dims()), (&[1, 2, 1][..], &[1, 2, 4][..]));
+/// let (h, hprev) = (s.hseq.to_vec_blocking()?, s.hprev.to_vec_blocking()?);
+/// assert_eq!(hprev, vec![0.0, h[0]]); // h before step 1 is h after step 0
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct LstmStates {
     /// h after each step: `[B, T, U]` (the output sequence).
@@ -93,20 +109,33 @@ fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize
             "the input projection must be [B, T, 4U]",
         ));
     }
-    if let Some(m) = mask {
-        if m.dims() != [b, t] {
-            return Err(shape_error(
-                "lstm_cell",
-                &[Some(b), Some(t)],
-                m.dims(),
-                "the mask must be [B, T]",
-            ));
-        }
+    if let Some(m) = mask
+        && m.dims() != [b, t]
+    {
+        return Err(shape_error(
+            "lstm_cell",
+            &[Some(b), Some(t)],
+            m.dims(),
+            "the mask must be [B, T]",
+        ));
     }
     Ok((b, t, u))
 }
 
-/// How the GPU runs the forward pass over T steps.
+/// How the GPU runs the forward pass over T steps. The CPU reference ignores it: every
+/// choice gives the same states there.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_with};
+/// let device = Device::cpu();
+/// let xp = Tensor::from_vec(&device, [2, 3, 8], (0..48).map(|i| i as f32 / 48.0).collect())?;
+/// let rk = Tensor::from_vec(&device, [2, 8], vec![0.1; 16])?;
+/// let a = lstm_forward_with(&xp, &rk, None, LstmKernel::PerStep)?;
+/// let b = lstm_forward_with(&xp, &rk, None, LstmKernel::Persistent)?;
+/// assert_eq!(a.hseq.to_vec_blocking()?, b.hseq.to_vec_blocking()?);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LstmKernel {
     /// The faster of the two as measured (BENCHMARKS.md): per-step, so far.
@@ -117,15 +146,47 @@ pub enum LstmKernel {
     Persistent,
 }
 
-/// The largest `units` the persistent kernel handles (its workgroup has 4 x 64 invocations).
+/// The largest `units` the persistent kernel handles (its workgroup has 4 x 64 invocations);
+/// [`LstmKernel::Persistent`] with more units is an [`Error::Config`](crate::Error::Config)
+/// on a GPU.
 pub const PERSISTENT_MAX_UNITS: usize = 64;
 
 /// Runs the cell over all T steps, with the kernel chosen for the shape.
+///
+/// xp: `[B, T, 4U]` (the input projection `x · kernel + bias`, gates in the order i, f, g,
+/// o), rk: `[U, 4U]` (the recurrent kernel), mask: `[B, T]` (1.0 kept, 0.0 masked) or `None`.
+/// The state starts at zero; a masked step carries h and c over unchanged.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when rk is not `[U, 4U]`, xp not `[B, T, 4U]` or the
+/// mask not `[B, T]`; [`Error::Data`](crate::Error::Data) for tensors on two devices or of
+/// dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Error, Tensor};
+/// use wgfit::ops::lstm_cell::lstm_forward;
+/// let device = Device::cpu();
+/// // B = 1, T = 2, U = 1; recurrent kernel 0, so each step sees only its own xp.
+/// let xp = Tensor::from_vec(&device, [1, 2, 4], vec![0.0, 0.0, 1.0, 0.0, 5.0, 5.0, 5.0, 5.0])?;
+/// let rk = Tensor::zeros(&device, [1, 4])?;
+/// let mask = Tensor::from_vec(&device, [1, 2], vec![1.0, 0.0])?; // step 1 is padding
+/// let c = lstm_forward(&xp, &rk, Some(&mask))?.cseq.to_vec_blocking()?;
+/// assert!((c[0] - 0.5 * 1f32.tanh()).abs() < 1e-6); // c = σ(0)·tanh(1)
+/// assert_eq!(c[1], c[0]); // the masked step keeps the state
+/// let bad = Tensor::zeros(&device, [1, 3])?;
+/// assert!(matches!(lstm_forward(&xp, &bad, None), Err(Error::Shape(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn lstm_forward(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<LstmStates> {
     lstm_forward_with(xp, rk, mask, LstmKernel::Auto)
 }
 
-/// [`lstm_forward`] with an explicit GPU kernel (the CPU ignores it).
+/// [`lstm_forward`] with an explicit GPU kernel (the CPU ignores it); example at
+/// [`LstmKernel`].
+///
+/// # Errors
+/// As [`lstm_forward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`LstmKernel::Persistent`] with more than [`PERSISTENT_MAX_UNITS`] units.
 pub fn lstm_forward_with(
     xp: &Tensor,
     rk: &Tensor,
@@ -157,7 +218,7 @@ pub fn lstm_forward_with(
             let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
             let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
             let persistent = match kernel {
-                                // Measured (BENCHMARKS.md): per-step dispatches win at every shape tried on
+                // Measured (BENCHMARKS.md): per-step dispatches win at every shape tried on
                 // lavapipe, by 3x at B=64, T=100, U=32 and 64; no real GPU was measured yet.
                 LstmKernel::Auto => false,
                 LstmKernel::PerStep => false,
@@ -165,7 +226,7 @@ pub fn lstm_forward_with(
                 LstmKernel::Persistent => {
                     return Err(crate::error::Error::Config(format!(
                         "the persistent LSTM kernel takes at most {PERSISTENT_MAX_UNITS} units, not {u}"
-                    )))
+                    )));
                 }
             };
             let all = [buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev];
@@ -215,6 +276,29 @@ pub fn lstm_forward_with(
 
 /// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
 /// every step's h (`dy_seq`); returns dz: `[B, T, 4U]`.
+///
+/// `states`, rk and mask are the forward pass's; dh_last: `[B, U]` (an `LSTM` that returns
+/// its last state), dy_seq: `[B, T, U]` (`return_sequences=True`); `None` for both gives a
+/// zero dz. dz is the gradient w.r.t. the gates' pre-activations (xp), from which
+/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`.
+///
+/// # Errors
+/// As [`lstm_forward`], and [`Error::Shape`](crate::Error::Shape) when dh_last is not
+/// `[B, U]` or dy_seq not `[B, T, U]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::{lstm_backward, lstm_forward};
+/// let device = Device::cpu();
+/// // B = T = U = 1 with zero inputs: i = f = o = 0.5, g = 0, c = h = 0.
+/// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 4])?, Tensor::zeros(&device, [1, 4])?);
+/// let states = lstm_forward(&xp, &rk, None)?;
+/// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
+/// let dz = lstm_backward(&states, &rk, None, Some(&dh), None)?;
+/// // dh flows to c through o·(1 - tanh²c) = 0.5, then to g's pre-activation through i = 0.5.
+/// assert_eq!(dz.to_vec_blocking()?, vec![0.0, 0.0, 0.25, 0.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 pub fn lstm_backward(
     states: &LstmStates,
     rk: &Tensor,
@@ -231,25 +315,25 @@ pub fn lstm_backward(
         .collect();
     let device = common_device("lstm_cell_backward", &inputs)?;
     let (b, t, u) = dims(&states.gates, rk, mask)?;
-    if let Some(d) = dh_last {
-        if d.dims() != [b, u] {
-            return Err(shape_error(
-                "lstm_cell_backward",
-                &[Some(b), Some(u)],
-                d.dims(),
-                "dh_last must be [B, U]",
-            ));
-        }
+    if let Some(d) = dh_last
+        && d.dims() != [b, u]
+    {
+        return Err(shape_error(
+            "lstm_cell_backward",
+            &[Some(b), Some(u)],
+            d.dims(),
+            "dh_last must be [B, U]",
+        ));
     }
-    if let Some(d) = dy_seq {
-        if d.dims() != [b, t, u] {
-            return Err(shape_error(
-                "lstm_cell_backward",
-                &[Some(b), Some(t), Some(u)],
-                d.dims(),
-                "dy_seq must be [B, T, U]",
-            ));
-        }
+    if let Some(d) = dy_seq
+        && d.dims() != [b, t, u]
+    {
+        return Err(shape_error(
+            "lstm_cell_backward",
+            &[Some(b), Some(t), Some(u)],
+            d.dims(),
+            "dy_seq must be [B, T, U]",
+        ));
     }
     let dz_shape = Shape(vec![b, t, 4 * u]);
     // The running gradients start from dh_last (copied: the kernels update them in place).
