@@ -410,3 +410,43 @@ fn parity_err_catches_a_wrong_value() {
     got[2] = f32::NAN;
     assert_eq!(parity_err(&got, &want), f32::INFINITY);
 }
+
+/// A model trained in Keras, converted by `tools/keras_to_wgfit.py`, evaluated in wgfit.
+#[test]
+fn keras_trained_model_loads_and_evaluates_as_in_keras() {
+    let g = Golden::load("keras_trained_digits");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let weights = dir.join(g.info["weights_file"].as_str().unwrap());
+    let keras = &g.info["evaluate"];
+    for device in devices() {
+        let mut model = Sequential::new()
+            .add(
+                Dense::new(32)
+                    .activation(Activation::Relu)
+                    .input_shape([64]),
+            )
+            .add(Dense::new(10).activation(Activation::Softmax));
+        model
+            .compile(
+                &device,
+                Optimizer::adam(),
+                Loss::SparseCategoricalCrossentropy,
+                &[Metric::Accuracy],
+            )
+            .unwrap();
+        model.load_weights(&weights).unwrap();
+        let on = format!("keras_trained_digits on {}", device.info());
+        let pred = model.predict(g.tensor("x")).unwrap();
+        check(
+            &format!("{on}: predictions"),
+            &pred,
+            g.tensor("pred"),
+            PREDICTIONS,
+        );
+        let eval = model.evaluate(g.tensor("x"), g.tensor("y")).unwrap();
+        let loss = keras["loss"].as_f64().unwrap() as f32;
+        check_scalar(&format!("{on}: loss"), eval.loss, loss, FIRST_LOSS);
+        let accuracy = keras["accuracy"].as_f64().unwrap() as f32;
+        assert_eq!(eval.get("accuracy"), Some(accuracy), "{on}");
+    }
+}

@@ -300,6 +300,64 @@ def save(outdir, name, tensors, info):
     print(f"{name}: {size} bytes, history {info['history']}")
 
 
+def run_keras_trained_digits(outdir):
+    """A model trained in Keras, saved as `.keras`, converted by tools/keras_to_wgfit.py: wgfit
+    must evaluate it as Keras does. Also checks the converter's `.weights.h5` path and the
+    README's reverse direction (wgfit weights into Keras)."""
+    import gzip
+    import tempfile
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import keras_to_wgfit
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with gzip.open(os.path.join(root, "examples/data/digits.csv.gz"), "rt") as f:
+        rows = np.loadtxt(f, delimiter=",", dtype=np.float32)
+    x, labels = rows[:, :64] / 16.0, rows[:, 64].astype(np.int64)
+    order = np.random.default_rng(3).permutation(len(x))
+    train, test = order[:1400], order[1400:1460]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((64,)), layers.Dense(32, activation="relu"),
+                              layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x[train], labels[train], batch_size=32, epochs=5, verbose=0)
+    x_test, y_test = x[test], labels[test].astype(np.float32)
+    loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
+    pred = model.predict(x_test, verbose=0)
+
+    name = "keras_trained_digits"
+    target = os.path.join(outdir, f"{name}.weights.safetensors")
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(os.path.join(tmp, "digits.keras"))
+        keras_to_wgfit.main([os.path.join(tmp, "digits.keras"), target])
+        # The .weights.h5 path gives the same tensors.
+        model.save_weights(os.path.join(tmp, "digits.weights.h5"))
+        with open(os.path.join(tmp, "config.json"), "w") as f:
+            f.write(model.to_json())
+        keras_to_wgfit.main([os.path.join(tmp, "digits.weights.h5"),
+                             os.path.join(tmp, "h5.safetensors"), "--config",
+                             os.path.join(tmp, "config.json")])
+        from safetensors.numpy import load_file
+        a, b = load_file(target), load_file(os.path.join(tmp, "h5.safetensors"))
+        assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+    # The reverse direction, as the README shows it: wgfit weights into Keras.
+    weights = load_file(target)
+    fresh = keras.Sequential([keras.Input((64,)), layers.Dense(32, activation="relu"),
+                              layers.Dense(10, activation="softmax")])
+    for i, layer in enumerate(fresh.layers):
+        layer.set_weights([weights[f"layers.{i}.dense.{r}"] for r in ("kernel", "bias")])
+    assert np.array_equal(fresh.predict(x_test, verbose=0), pred)
+
+    save(outdir, name, {"x": x_test, "y": y_test, "pred": pred}, {
+        "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"],
+        "evaluate": {"loss": float(loss), "accuracy": float(accuracy)},
+        "history": {}, "weights_file": os.path.basename(target),
+        "converted_by": "tools/keras_to_wgfit.py",
+    })
+
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -315,6 +373,7 @@ def main():
             run_case(outdir, *case)
     if not on_jax:
         run_bucketed(outdir)
+        run_keras_trained_digits(outdir)
         env = {**os.environ, "KERAS_BACKEND": "jax"}
         subprocess.run([sys.executable, __file__, outdir], env=env, check=True)
 

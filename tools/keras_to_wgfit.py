@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Convert Keras 3 weights to a wgfit safetensors file (wgfit's `load_weights` reads it).
+
+    python tools/keras_to_wgfit.py model.keras model.safetensors
+    python tools/keras_to_wgfit.py model.weights.h5 model.safetensors --config config.json
+
+Needs numpy and h5py only (not Keras or TensorFlow). A `.keras` file carries its own
+architecture; a `.weights.h5` file does not (its groups are named by layer class, not in model
+order), so give it the model's config: the `config.json` inside the `.keras` zip, or what
+`model.to_json()` writes.
+
+wgfit names weights `layers.{i}.{kind}.{role}`: `i` counts the model's layers in order without
+the `InputLayer` (a Flatten or Masking layer counts, though it has no weights), `kind` is
+`dense`, `embedding` or `lstm`, and `role` is `kernel`, `bias`, `recurrent_kernel` or
+`embeddings`. Keras and wgfit share the layouts (Dense `kernel [in, units]`, LSTM
+`kernel [F, 4U]`, `recurrent_kernel [U, 4U]`, `bias [4U]`, gates i, f, c, o), so tensors are
+copied as they are, in float32.
+"""
+
+import argparse
+import json
+import re
+import struct
+import sys
+import tempfile
+import zipfile
+
+import h5py
+import numpy as np
+
+KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": "flatten",
+         "Masking": "masking"}
+# Keras's variables in the order it stores them (`vars/0`, `vars/1`, ...).
+ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bias"],
+         "embedding": ["embeddings"], "flatten": [], "masking": []}
+
+
+def snake(name):
+    """Keras's group name for a layer class: `LSTM` -> `lstm`, `InputLayer` -> `input_layer`."""
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def layer_configs(config):
+    """The model's layers, in order, from a `.keras` config or `model.to_json()`."""
+    if isinstance(config, str):
+        config = json.loads(config)
+    inner = config.get("config", config)
+    if "layers" not in inner:
+        sys.exit("the config has no layer list: give the model's config.json or model.to_json()")
+    return inner["layers"]
+
+
+def convert(h5, layers):
+    """{wgfit name: array} from an open Keras 3 weights file and the model's layer list."""
+    tensors = {}
+    seen = {}
+    index = 0
+    groups = h5["layers"]
+    for layer in layers:
+        cls = layer["class_name"]
+        group = snake(cls)
+        count = seen.get(group, 0)
+        seen[group] = count + 1
+        name = group if count == 0 else f"{group}_{count}"
+        if cls == "InputLayer":
+            continue
+        if cls not in KINDS:
+            if name in groups and has_vars(groups[name]):
+                sys.exit(f"layer {layer['config'].get('name', name)} ({cls}) has weights, "
+                         f"and wgfit has no {cls} layer (it has {', '.join(KINDS)})")
+            continue  # a weightless op Keras records in functional graphs (NotEqual, Any, ...)
+        kind = KINDS[cls]
+        roles = list(ROLES[kind])
+        if kind == "dense" and not layer["config"].get("use_bias", True):
+            roles = ["kernel"]
+        if kind == "lstm" and not layer["config"].get("use_bias", True):
+            roles = ["kernel", "recurrent_kernel"]
+        if roles:
+            vars_group = groups[name]["cell"]["vars"] if kind == "lstm" else groups[name]["vars"]
+            if len(vars_group) != len(roles):
+                sys.exit(f"{name}: {len(vars_group)} variables in the file, wgfit's {kind} has "
+                         f"{len(roles)} ({', '.join(roles)})")
+            for k, role in enumerate(roles):
+                tensors[f"layers.{index}.{kind}.{role}"] = np.asarray(vars_group[str(k)],
+                                                                      dtype=np.float32)
+        index += 1
+    return tensors
+
+
+def has_vars(group):
+    found = []
+    group.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) else None)
+    return bool(found)
+
+
+def save_safetensors(path, tensors, metadata):
+    """The safetensors format: an 8-byte header length, a JSON header, then the raw data."""
+    header = {"__metadata__": metadata}
+    offset = 0
+    blobs = []
+    for name in sorted(tensors):
+        data = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for b in blobs:
+            f.write(b)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("source", help="a Keras 3 .keras or .weights.h5 file")
+    p.add_argument("target", help="the wgfit .safetensors file to write")
+    p.add_argument("--config", help="the model's config (for a .weights.h5 file)")
+    args = p.parse_args(argv)
+    if args.source.endswith(".keras"):
+        with zipfile.ZipFile(args.source) as z:
+            layers = layer_configs(z.read("config.json").decode())
+            with tempfile.TemporaryDirectory() as tmp:
+                with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
+                    tensors = convert(h5, layers)
+    elif args.source.endswith(".h5"):
+        if not args.config:
+            sys.exit("a .weights.h5 file does not record the layer order: pass --config "
+                     "config.json (from the .keras zip, or model.to_json())")
+        with open(args.config) as f:
+            layers = layer_configs(f.read())
+        with h5py.File(args.source, "r") as h5:
+            tensors = convert(h5, layers)
+    else:
+        sys.exit(f"{args.source}: expected a .keras or .weights.h5 file")
+    save_safetensors(args.target, tensors, {"format": "wgfit", "source": args.source})
+    for name in sorted(tensors):
+        print(f"{name} {list(tensors[name].shape)}")
+
+
+if __name__ == "__main__":
+    main()
