@@ -3,6 +3,8 @@
 use rand::Rng;
 use rand::rngs::StdRng;
 
+use crate::error::{Error, Result};
+
 /// How a weight tensor's initial values are drawn, as Keras's `kernel_initializer=` and
 /// `bias_initializer=` (see [`Dense::kernel_initializer`](crate::layers::Dense::kernel_initializer)).
 ///
@@ -13,10 +15,11 @@ use rand::rngs::StdRng;
 /// use rand::{SeedableRng, rngs::StdRng};
 /// use wgfit::Initializer;
 /// let mut rng = StdRng::seed_from_u64(0);
-/// let w = Initializer::Uniform { min: -0.1, max: 0.1 }.sample(&[3, 4], &mut rng);
+/// let w = Initializer::Uniform { min: -0.1, max: 0.1 }.sample(&[3, 4], &mut rng)?;
 /// assert_eq!(w.len(), 12);
 /// assert!(w.iter().all(|v| (-0.1..0.1).contains(v)));
-/// assert_eq!(Initializer::Zeros.sample(&[2], &mut rng), vec![0.0, 0.0]);
+/// assert_eq!(Initializer::Zeros.sample(&[2], &mut rng)?, vec![0.0, 0.0]);
+/// # Ok::<(), wgfit::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Initializer {
@@ -28,7 +31,8 @@ pub enum Initializer {
     /// A random orthogonal matrix (Keras's `Orthogonal`, its default for recurrent kernels):
     /// the columns (or rows, for a wide matrix) of `[rows, cols]` are orthonormal.
     Orthogonal,
-    /// Uniform in `[min, max)` (Keras's `RandomUniform`, default ±0.05).
+    /// Uniform in `[min, max)` (Keras's `RandomUniform`, default ±0.05). The bounds must be
+    /// finite with `min < max` (else sampling is an [`Error::Config`]).
     Uniform {
         /// The lowest value (inclusive).
         min: f32,
@@ -36,6 +40,7 @@ pub enum Initializer {
         max: f32,
     },
     /// Normal with this mean and standard deviation (Keras's `RandomNormal`, default 0, 0.05).
+    /// Both must be finite and `stddev >= 0` (else sampling is an [`Error::Config`]).
     RandomNormal {
         /// The mean of the distribution.
         mean: f32,
@@ -67,22 +72,60 @@ fn normal(rng: &mut StdRng) -> f64 {
 }
 
 impl Initializer {
+    /// Checks the parameters: [`Error::Config`] naming the initializer and its values for
+    /// `Uniform` bounds that are not finite with `min < max` (`max - min` finite too), or a
+    /// `RandomNormal` whose mean or stddev is not finite or whose stddev is negative.
+    ///
+    /// ```
+    /// use wgfit::{Error, Initializer};
+    /// assert!(Initializer::Uniform { min: -0.1, max: 0.1 }.validate().is_ok());
+    /// let err = Initializer::Uniform { min: 0.5, max: 0.5 }.validate().unwrap_err();
+    /// assert!(matches!(err, Error::Config(ref m) if m.contains("min 0.5") && m.contains("max 0.5")));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        match *self {
+            Initializer::Uniform { min, max }
+                if !(min < max
+                    && min.is_finite()
+                    && max.is_finite()
+                    && (max - min).is_finite()) =>
+            {
+                Err(Error::Config(format!(
+                    "Initializer::Uniform {{ min {min}, max {max} }}: the bounds must be finite \
+                     with min < max (and max - min within f32)"
+                )))
+            }
+            Initializer::RandomNormal { mean, stddev }
+                if !(mean.is_finite() && stddev.is_finite() && stddev >= 0.0) =>
+            {
+                Err(Error::Config(format!(
+                    "Initializer::RandomNormal {{ mean {mean}, stddev {stddev} }}: the mean \
+                     must be finite and the stddev finite and at least 0"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Row-major values for a tensor of `shape`, drawn from `rng`.
     ///
-    /// Panics (in `rand`) for `Uniform { min, max }` with `min >= max`.
+    /// # Errors
+    /// [`Error::Config`] for parameters [`Initializer::validate`] rejects (nothing is drawn).
     ///
     /// ```
     /// use rand::{SeedableRng, rngs::StdRng};
     /// use wgfit::Initializer;
-    /// let a = Initializer::GlorotUniform.sample(&[4, 2], &mut StdRng::seed_from_u64(7));
-    /// let b = Initializer::GlorotUniform.sample(&[4, 2], &mut StdRng::seed_from_u64(7));
+    /// let a = Initializer::GlorotUniform.sample(&[4, 2], &mut StdRng::seed_from_u64(7))?;
+    /// let b = Initializer::GlorotUniform.sample(&[4, 2], &mut StdRng::seed_from_u64(7))?;
     /// assert_eq!(a, b); // seeded: reproducible
     /// let limit = (6.0f32 / (4.0 + 2.0)).sqrt();
     /// assert!(a.iter().all(|v| v.abs() <= limit));
+    /// # Ok::<(), wgfit::Error>(())
     /// ```
-    pub fn sample(&self, shape: &[usize], rng: &mut StdRng) -> Vec<f32> {
+    pub fn sample(&self, shape: &[usize], rng: &mut StdRng) -> Result<Vec<f32>> {
+        self.validate()?;
         let n: usize = shape.iter().product();
-        match *self {
+        Ok(match *self {
             Initializer::Zeros => vec![0.0; n],
             Initializer::GlorotUniform => {
                 let (fan_in, fan_out) = fans(shape);
@@ -96,7 +139,7 @@ impl Initializer {
                 (0..n).map(|_| mean + stddev * normal(rng) as f32).collect()
             }
             Initializer::Orthogonal => orthogonal(shape, rng),
-        }
+        })
     }
 }
 
@@ -139,7 +182,9 @@ mod tests {
     fn orthogonal_matrices_have_orthonormal_columns_or_rows() {
         let mut rng = StdRng::seed_from_u64(3);
         for (rows, cols) in [(8, 8), (12, 5), (5, 12)] {
-            let m = Initializer::Orthogonal.sample(&[rows, cols], &mut rng);
+            let m = Initializer::Orthogonal
+                .sample(&[rows, cols], &mut rng)
+                .unwrap();
             // Entry i of vector v: columns when tall, rows when wide.
             let at = |v: usize, i: usize| {
                 if rows >= cols {
@@ -164,8 +209,12 @@ mod tests {
 
     #[test]
     fn glorot_uniform_stays_within_its_limit_and_is_seeded() {
-        let a = Initializer::GlorotUniform.sample(&[784, 128], &mut StdRng::seed_from_u64(1));
-        let b = Initializer::GlorotUniform.sample(&[784, 128], &mut StdRng::seed_from_u64(1));
+        let a = Initializer::GlorotUniform
+            .sample(&[784, 128], &mut StdRng::seed_from_u64(1))
+            .unwrap();
+        let b = Initializer::GlorotUniform
+            .sample(&[784, 128], &mut StdRng::seed_from_u64(1))
+            .unwrap();
         let limit = (6.0f32 / (784.0 + 128.0)).sqrt();
         assert_eq!(a, b);
         assert!(a.iter().all(|v| v.abs() <= limit));

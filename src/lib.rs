@@ -37,7 +37,7 @@ pub mod tensor;
 
 pub use activation::Activation;
 pub use callbacks::{Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN};
-pub use device::{Backend, Device, DeviceInfo, GpuContext, GpuOptions};
+pub use device::{Backend, Device, DeviceInfo, GpuContext, GpuCounters, GpuOptions};
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
 pub use layers::{Dense, Embedding, Flatten, Layer, Lstm, Masking};

@@ -144,3 +144,87 @@ fn to_categorical_names_a_label_that_is_not_a_class() {
         e => panic!("{e:?}"),
     }
 }
+
+#[test]
+fn initializer_parameters_that_cannot_be_sampled_are_a_config_error_naming_them() {
+    use wgfit::Initializer;
+    let compile = |kernel: Initializer, bias: Initializer| {
+        let mut m = Sequential::new().add(
+            Dense::new(2)
+                .kernel_initializer(kernel)
+                .bias_initializer(bias)
+                .input_shape([3]),
+        );
+        m.compile(
+            &Device::cpu(),
+            Optimizer::sgd(),
+            Loss::MeanSquaredError,
+            &[],
+        )
+    };
+    let uniform = |min, max| Initializer::Uniform { min, max };
+    let normal = |mean, stddev| Initializer::RandomNormal { mean, stddev };
+    let bad = [
+        (uniform(0.5, 0.5), "min 0.5, max 0.5"),
+        (uniform(1.0, -1.0), "min 1, max -1"),
+        (uniform(f32::NAN, 1.0), "min NaN, max 1"),
+        (uniform(0.0, f32::INFINITY), "min 0, max inf"),
+        (uniform(-f32::MAX, f32::MAX), "max - min"),
+        (normal(0.0, -0.05), "stddev -0.05"),
+        (normal(0.0, f32::NAN), "stddev NaN"),
+        (normal(f32::INFINITY, 1.0), "mean inf"),
+    ];
+    for (init, says) in bad {
+        for (role, (kernel, bias)) in [
+            ("kernel_initializer", (init, Initializer::Zeros)),
+            ("bias_initializer", (Initializer::Zeros, init)),
+        ] {
+            match compile(kernel, bias) {
+                Err(Error::Config(m)) => {
+                    assert!(m.contains(&format!("Dense(2) {role}")), "{m}");
+                    assert!(m.contains(says), "{init:?}: {m}");
+                }
+                other => panic!("{init:?} as {role}: expected a config error, got {other:?}"),
+            }
+        }
+    }
+    // Keras's defaults and a zero stddev are fine.
+    assert!(compile(uniform(-0.05, 0.05), normal(1.0, 0.0)).is_ok());
+}
+
+#[test]
+fn op_shape_errors_report_the_tensor_that_is_wrong() {
+    use wgfit::ops::{gather::gather_rows, masked_reduce::masked_scale};
+    let device = Device::cpu();
+    let shape_err = |r: wgfit::Result<Tensor>| match r {
+        Err(Error::Shape(e)) => *e,
+        other => panic!("expected a shape error, got {other:?}"),
+    };
+    // A scalar src: the error shows src's dims, not idx's.
+    let scalar = Tensor::from_vec(&device, Vec::<usize>::new(), vec![1.0]).unwrap();
+    let idx = Tensor::from_u32(&device, [2], vec![0, 0]).unwrap();
+    let e = shape_err(gather_rows(&scalar, &idx));
+    assert_eq!(e.actual, Vec::<usize>::new(), "{e}");
+    assert!(e.reason.as_deref().unwrap().contains("src"), "{e}");
+    let src = Tensor::zeros(&device, [3, 2]).unwrap();
+    let idx2 = Tensor::from_u32(&device, [1, 2], vec![0, 1]).unwrap();
+    let e = shape_err(gather_rows(&src, &idx2));
+    assert_eq!(e.actual, vec![1, 2], "{e}");
+    assert!(e.reason.as_deref().unwrap().contains("idx"), "{e}");
+
+    // A total of two values: the error shows total's dims, not the mask's.
+    let x = Tensor::zeros(&device, [2, 3]).unwrap();
+    let mask = Tensor::zeros(&device, [2]).unwrap();
+    let total = Tensor::zeros(&device, [2]).unwrap();
+    let e = shape_err(masked_scale(&x, &mask, &total));
+    assert_eq!((&e.expected, &e.actual), (&vec![Some(1)], &vec![2]), "{e}");
+    assert!(e.reason.as_deref().unwrap().contains("total"), "{e}");
+    let one = Tensor::zeros(&device, [1]).unwrap();
+    let e = shape_err(masked_scale(
+        &x,
+        &Tensor::zeros(&device, [3]).unwrap(),
+        &one,
+    ));
+    assert_eq!((&e.expected, &e.actual), (&vec![Some(2)], &vec![3]), "{e}");
+    assert!(e.reason.as_deref().unwrap().contains("mask"), "{e}");
+}

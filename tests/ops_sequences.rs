@@ -46,6 +46,27 @@ fn masking_matches_cpu_and_masks_exactly_the_all_equal_steps() {
 }
 
 #[test]
+fn masking_steps_without_features_are_all_masked_on_every_device() {
+    // Keras: any(x != mask_value) over zero features is false, so every step is masked.
+    let (b, t) = (2, 3);
+    cross_check(
+        "masking [2, 3, 0]",
+        &[(vec![b, t, 0], vec![]), (vec![b, t, 0], vec![])],
+        Tol::Rel(0.0),
+        |x| {
+            let (out, mask) = masking_forward(&x[0], 0.0)?;
+            assert_eq!((out.dims(), mask.dims()), (&[b, t, 0][..], &[b, t][..]));
+            let dx = masking_backward(&x[1], &mask)?;
+            assert_eq!(dx.dims(), &[b, t, 0]);
+            Ok(vec![out, mask, dx])
+        },
+    );
+    let x = Tensor::from_vec(&Device::cpu(), [b, t, 0], vec![]).unwrap();
+    let (_, mask) = masking_forward(&x, 0.0).unwrap();
+    assert_eq!(mask.to_vec_blocking().unwrap(), vec![0.0; b * t]);
+}
+
+#[test]
 fn embedding_gradients_match_cpu_and_sum_repeated_tokens_in_order() {
     let mut rng = rng("embedding");
     for &(vocab, dim, positions) in &[(1, 1, 1), (10, 32, 8), (7, 3, 300), (1000, 17, 64)] {

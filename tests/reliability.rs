@@ -202,6 +202,91 @@ fn terminate_on_nan_stops_at_the_first_bad_batch_and_names_it() {
 }
 
 #[test]
+fn fit_dataset_calls_on_batch_end_so_terminate_on_nan_stops_it() {
+    use wgfit::data::SequenceDataset;
+    // A callback recording every batch it sees, to compare with fit's calls.
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(usize, usize)>>>;
+    #[derive(Debug)]
+    struct Batches(Seen);
+    impl Callback for Batches {
+        fn wants_batch_loss(&self) -> bool {
+            true
+        }
+        fn on_batch_end(&mut self, epoch: usize, batch: usize, _: f32) -> wgfit::Result<Control> {
+            self.0.lock().unwrap().push((epoch, batch));
+            Ok(Control::Continue)
+        }
+    }
+    let new_model = |lr: f32| {
+        let mut m = Sequential::new()
+            .add(Masking::new(0.0).input_shape([None, Some(2)]))
+            .add(Lstm::new(2))
+            .add(Dense::new(1));
+        m.compile(
+            &Device::cpu(),
+            Optimizer::sgd().learning_rate(lr),
+            Loss::MeanSquaredError,
+            &[],
+        )
+        .unwrap();
+        m
+    };
+    let xs = (1..=8)
+        .map(|t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn())
+        .collect();
+    let y = Array1::from_shape_fn(8, |i| i as f32 * 1e20).into_dyn();
+    let ds = SequenceDataset::new(xs, y)
+        .unwrap()
+        .batch_size(2)
+        .shuffle(false);
+
+    let seen = Seen::default();
+    let h = new_model(0.0)
+        .fit_dataset(
+            &ds,
+            FitOptions::new()
+                .epochs(2)
+                .verbose(0)
+                .callback(Batches(seen.clone())),
+        )
+        .unwrap();
+    assert_eq!(h.stopped, None);
+    let want: Vec<_> = (0..2).flat_map(|e| (0..4).map(move |b| (e, b))).collect();
+    assert_eq!(*seen.lock().unwrap(), want);
+
+    let h = new_model(1e30)
+        .fit_dataset(
+            &ds,
+            FitOptions::new()
+                .epochs(5)
+                .verbose(0)
+                .callback(TerminateOnNaN),
+        )
+        .unwrap();
+    let why = h.stopped.clone().expect("training must stop");
+    assert!(
+        why.contains("TerminateOnNaN") && why.contains("epoch 0, batch"),
+        "{why}"
+    );
+    assert_eq!(h.epochs(), 1, "no epoch after the NaN");
+}
+
+#[test]
+fn set_weights_with_one_bad_shape_changes_no_weight() {
+    let mut m = model(&Device::cpu(), Optimizer::sgd());
+    let before = weights(&m);
+    let mut new = before.clone();
+    for w in &mut new {
+        w.fill(0.25);
+    }
+    // The last weight has the wrong shape: the ones before it must not be written either.
+    let last = new.len() - 1;
+    new[last] = ArrayD::zeros(vec![new[last].len() + 1]);
+    assert!(matches!(m.set_weights(&new), Err(Error::Shape(_))));
+    assert_eq!(weights(&m), before);
+}
+
+#[test]
 fn early_stopping_waits_for_its_patience_and_restores_the_best_weights() {
     // A learning rate of 0 never improves the loss: with patience 2 the run stops at epoch 2.
     let (x, y) = data(16);

@@ -449,6 +449,53 @@ fn fit_reports_validation_metrics_and_zero_epochs_train_nothing() {
     assert!((h.get("val_loss").unwrap()[2] - val.loss).abs() <= 1e-6);
 }
 
+#[test]
+fn validation_split_holds_out_as_many_samples_as_keras() {
+    // Keras: split_at = floor(n * (1.0 - validation_split)), so 5 samples at 0.2 train on 4
+    // and validate on 1 (and 10 at 0.3 on 7 and 3), with the f32 fraction read as its decimal.
+    for (n, fraction, keep) in [(5, 0.2, 4), (10, 0.3, 7)] {
+        let device = Device::cpu();
+        let new = || {
+            model(
+                &device,
+                Activation::Relu,
+                4,
+                Activation::Softmax,
+                Loss::SparseCategoricalCrossentropy,
+                Optimizer::sgd().learning_rate(0.0),
+            )
+        };
+        let (x, y) = data(n, Loss::SparseCategoricalCrossentropy, 4, 9);
+        let h = new()
+            .fit(
+                &x,
+                &y,
+                FitOptions::new()
+                    .validation_split(fraction)
+                    .shuffle(false)
+                    .verbose(0),
+            )
+            .unwrap();
+        // A learning rate of 0 leaves the weights as they start: the logs are evaluations.
+        let eval = |range: std::ops::Range<usize>| {
+            new()
+                .evaluate(
+                    &x.slice_axis(Axis(0), range.clone().into()),
+                    &y.slice_axis(Axis(0), range.into()),
+                )
+                .unwrap()
+                .loss
+        };
+        let (train, val) = (eval(0..keep), eval(keep..n));
+        assert!((h.loss()[0] - train).abs() <= 1e-6, "{n} at {fraction}");
+        assert!(
+            (h.get("val_loss").unwrap()[0] - val).abs() <= 1e-6,
+            "{n} at {fraction}: val_loss {:?}, want {val}",
+            h.get("val_loss")
+        );
+    }
+}
+
 fn expect_err<T: std::fmt::Debug>(r: wgfit::Result<T>) -> Error {
     r.expect_err("bad input must be an error")
 }

@@ -47,10 +47,10 @@ pub struct SequenceDataset {
 /// [`SequenceDataset::padding_report`] to show what per-batch padding saves.
 ///
 /// ```
-/// use wgfit::data::SequenceDataset;
+/// use wgfit::data::{PaddingReport, SequenceDataset};
 /// let xs = [1, 1, 8, 8].iter().map(|&t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
 /// let ds = SequenceDataset::new(xs, ndarray::Array1::<f32>::zeros(4).into_dyn())?.batch_size(2);
-/// let report = ds.padding_report();
+/// let report: PaddingReport = ds.padding_report();
 /// assert_eq!((report.real, report.batched, report.global), (18, 18, 32));
 /// # Ok::<(), wgfit::Error>(())
 /// ```

@@ -3,7 +3,7 @@
 mod dataset;
 mod pad;
 
-pub use dataset::SequenceDataset;
+pub use dataset::{PaddingReport, SequenceDataset};
 pub use pad::{PadOptions, Padding, pad_feature_sequences, pad_sequences};
 
 use ndarray::{Array2, ArrayBase, Data, Dimension};

@@ -43,11 +43,10 @@ pub struct GpuOptions {
 /// and subtract to count what one training step or one op costs.
 ///
 /// ```
-/// use wgfit::Device;
-/// use wgfit::device::GpuCounters;
+/// use wgfit::{Device, GpuCounters};
 /// assert_eq!(GpuCounters::default().dispatches, 0);
 /// // Only a GPU device has counters.
-/// let counters = Device::cpu().gpu_context().map(|ctx| ctx.counters());
+/// let counters: Option<GpuCounters> = Device::cpu().gpu_context().map(|ctx| ctx.counters());
 /// assert_eq!(counters, None);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

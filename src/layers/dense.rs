@@ -161,14 +161,25 @@ impl Layer for Dense {
                 crate::error::fmt_dims(input)
             )));
         };
-        let kernel = self.kernel_initializer.sample(&[fan_in, self.units], rng);
+        let units = self.units;
+        let named = |role: &str, e: Error| match e {
+            Error::Config(m) => Error::Config(format!("Dense({units}) {role}: {m}")),
+            other => other,
+        };
+        let kernel = self
+            .kernel_initializer
+            .sample(&[fan_in, self.units], rng)
+            .map_err(|e| named("kernel_initializer", e))?;
         self.kernel = Some(Param {
             role: "kernel",
             value: Tensor::from_vec(device, [fan_in, self.units], kernel)?,
             grad: None,
         });
         self.bias = if self.use_bias {
-            let bias = self.bias_initializer.sample(&[self.units], rng);
+            let bias = self
+                .bias_initializer
+                .sample(&[self.units], rng)
+                .map_err(|e| named("bias_initializer", e))?;
             Some(Param {
                 role: "bias",
                 value: Tensor::from_vec(device, [self.units], bias)?,

@@ -151,7 +151,7 @@ impl Layer for Embedding {
             min: -0.05,
             max: 0.05,
         }
-        .sample(&[v, d], rng);
+        .sample(&[v, d], rng)?;
         self.embeddings = Some(Param {
             role: "embeddings",
             value: Tensor::from_vec(device, [v, d], table)?,

@@ -128,8 +128,8 @@ impl Layer for Lstm {
             )));
         };
         let u = self.units;
-        let kernel = Initializer::GlorotUniform.sample(&[features, 4 * u], rng);
-        let recurrent = Initializer::Orthogonal.sample(&[u, 4 * u], rng);
+        let kernel = Initializer::GlorotUniform.sample(&[features, 4 * u], rng)?;
+        let recurrent = Initializer::Orthogonal.sample(&[u, 4 * u], rng)?;
         let mut bias = vec![0.0; 4 * u];
         // unit_forget_bias: the forget gate starts open.
         bias[u..2 * u].fill(1.0);

@@ -92,7 +92,8 @@ impl FitOptions {
 
     /// Hold out this fraction of the samples, taken from the end before shuffling, as Keras's
     /// `validation_split=`; their loss and metrics are logged as `val_loss`, `val_accuracy`...
-    /// It must be in `[0, 1)` (else `fit` returns [`Error::Config`](crate::Error::Config));
+    /// Training keeps the first `floor(n * (1 - fraction))` samples, as Keras (5 samples at
+    /// 0.2: 4 train, 1 validates). It must be in `[0, 1)` (else `fit` returns [`Error::Config`](crate::Error::Config));
     /// `validation_data` takes precedence over it.
     #[must_use]
     pub fn validation_split(mut self, fraction: f32) -> Self {

@@ -269,8 +269,8 @@ impl Sequential {
     /// (Keras's `model.set_weights`).
     ///
     /// Errors: [`Error::Data`] when the number of arrays differs from the model's weights,
-    /// [`Error::Shape`] naming the first weight whose shape differs. The count is checked
-    /// before anything is written; shapes as each weight is written.
+    /// [`Error::Shape`] naming the first weight whose shape differs. The count and every
+    /// shape are checked before anything is written, so on an error no weight has changed.
     ///
     /// ```
     /// use wgfit::prelude::*;
@@ -292,6 +292,7 @@ impl Sequential {
                 weights.len()
             )));
         }
+        // Every shape is checked before anything is written: a bad list changes no weight.
         for ((name, p), w) in params.iter().zip(weights) {
             if w.shape() != p.value.dims() {
                 return Err(crate::error::ShapeError::new(
@@ -302,6 +303,8 @@ impl Sequential {
                 .because("a weight must keep its shape")
                 .into());
             }
+        }
+        for ((_, p), w) in params.iter().zip(weights) {
             p.value
                 .write_from_slice(&w.iter().copied().collect::<Vec<_>>())?;
         }

@@ -2,6 +2,8 @@
 //! backward and the optimizer updates, then submits once; the loss and metric sums stay on
 //! the device and are read at the end of the epoch (and a few times a second for the bar).
 
+use std::sync::{Arc, Mutex};
+
 use ndarray::{ArrayBase, ArrayD, Axis, Data, Dimension};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -77,11 +79,83 @@ pub(super) fn epoch_order(n: usize, shuffle: bool, seed: u64, epoch: usize) -> V
     order
 }
 
+/// The training samples of `n` before a `validation_split` of `fraction` (in `[0, 1)`), as
+/// Keras computes it: `floor(n * (1.0 - fraction))` in f64, with the f32 read as the decimal it
+/// prints as (0.2f32 as 0.2, not 0.200000003), so 5 samples at 0.2 keep 4 and hold out 1.
+fn split_at(n: usize, fraction: f32) -> usize {
+    let fraction: f64 = fraction.to_string().parse().unwrap_or(f64::from(fraction));
+    (((n as f64) * (1.0 - fraction)).floor() as usize).min(n)
+}
+
 /// A callback's lock (a callback that panicked leaves its state usable).
 pub(super) fn lock<'a>(
     c: &'a std::sync::Mutex<dyn Callback + 'static>,
 ) -> std::sync::MutexGuard<'a, dyn Callback + 'static> {
     c.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The per-batch losses `fit` and `fit_dataset` pass to the callbacks that ask for them
+/// ([`Callback::wants_batch_loss`]): one readback per step, and only when one asks.
+pub(super) struct BatchLosses<'a> {
+    callbacks: &'a [Arc<Mutex<dyn Callback>>],
+    /// The epoch's loss sum read after the previous batch.
+    before: f32,
+}
+
+impl<'a> BatchLosses<'a> {
+    /// For one epoch; `None` when no callback asks for batch losses.
+    pub(super) fn new(callbacks: &'a [Arc<Mutex<dyn Callback>>]) -> Option<Self> {
+        callbacks
+            .iter()
+            .any(|c| lock(c).wants_batch_loss())
+            .then_some(BatchLosses {
+                callbacks,
+                before: 0.0,
+            })
+    }
+
+    /// Calls every callback's `on_batch_end` with the mean loss of batch `b` (`len` samples,
+    /// the last step added to the epoch's `sums`); returns the first stop reason.
+    pub(super) fn batch_end(
+        &mut self,
+        compiled: &Compiled,
+        sums: &Sums,
+        epoch: usize,
+        b: usize,
+        len: usize,
+    ) -> Result<Option<String>> {
+        let total = sums.read(compiled, 1)?.loss;
+        let loss = (total - self.before) / len as f32;
+        self.before = total;
+        let mut stopped = None;
+        for c in self.callbacks {
+            if let Control::Stop(why) = lock(c).on_batch_end(epoch, b, loss)? {
+                stopped.get_or_insert(why);
+            }
+        }
+        Ok(stopped)
+    }
+}
+
+/// After epoch `epoch` of `fit` or `fit_dataset` (its `logs` already in `history`): calls
+/// every callback's `on_epoch_end`, keeps the first stop reason (a batch's comes first) and
+/// prints it when verbose; true when training must stop.
+pub(super) fn epoch_end(
+    model: &mut Sequential,
+    opts: &FitOptions,
+    epoch: usize,
+    logs: &[(String, f32)],
+    history: &mut History,
+) -> Result<bool> {
+    for c in &opts.callbacks {
+        if let Control::Stop(why) = lock(c).on_epoch_end(model, epoch, logs)? {
+            history.stopped.get_or_insert(why);
+        }
+    }
+    if let Some(why) = history.stopped.as_ref().filter(|_| opts.verbose > 0) {
+        println!("{why}");
+    }
+    Ok(history.stopped.is_some())
 }
 
 pub(super) fn check_batch_size(batch_size: usize) -> Result<()> {
@@ -145,7 +219,7 @@ impl Sequential {
             )));
         }
         let n_all = x.shape().first().copied().unwrap_or(0);
-        let split = ((n_all as f64) * (1.0 - f64::from(opts.validation_split))) as usize;
+        let split = split_at(n_all, opts.validation_split);
         let (x_train, x_val) = x.split_at(Axis(0), split.min(n_all));
         let (y_train, y_val) = if y.ndim() > 0 && y.shape()[0] == n_all {
             y.split_at(Axis(0), split)
@@ -160,13 +234,13 @@ impl Sequential {
         };
         let mut history = History::default();
         let steps = train.n.div_ceil(opts.batch_size);
-        let batch_losses = opts.callbacks.iter().any(|c| lock(c).wants_batch_loss());
         for epoch in opts.initial_epoch..opts.epochs {
             let order = epoch_order(train.n, opts.shuffle, opts.seed, epoch);
             let mut progress = Progress::new(opts.verbose, epoch, opts.epochs, steps);
+            let mut batch_losses = BatchLosses::new(&opts.callbacks);
             let (layers, compiled) = self.parts()?;
             let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
-            let (mut seen, mut before) = (0, 0.0);
+            let mut seen = 0;
             for (b, idx) in order.chunks(opts.batch_size).enumerate() {
                 let (xb, yb, host_x) =
                     train
@@ -181,19 +255,11 @@ impl Sequential {
                     .check_batch(b, xb.dims())?;
                 step(layers, compiled, &xb, &yb, &sums, true)?;
                 seen += idx.len();
-                if batch_losses {
-                    // One readback per step, only for callbacks that ask for batch losses.
-                    let total = sums.read(compiled, 1)?.loss;
-                    let loss = (total - before) / idx.len() as f32;
-                    before = total;
-                    for c in &opts.callbacks {
-                        if let Control::Stop(why) = lock(c).on_batch_end(epoch, b, loss)? {
-                            history.stopped.get_or_insert(why);
-                        }
-                    }
-                    if history.stopped.is_some() {
-                        break;
-                    }
+                if let Some(losses) = batch_losses.as_mut()
+                    && let Some(why) = losses.batch_end(compiled, &sums, epoch, b, idx.len())?
+                {
+                    history.stopped.get_or_insert(why);
+                    break;
                 }
                 if progress.wants_update(b + 1) {
                     progress.update(b + 1, &sums.read(compiled, seen)?.logs(""));
@@ -207,15 +273,7 @@ impl Sequential {
             }
             progress.finish(&logs);
             history.push(&logs);
-            for c in &opts.callbacks {
-                if let Control::Stop(why) = lock(c).on_epoch_end(self, epoch, &logs)? {
-                    history.stopped.get_or_insert(why);
-                }
-            }
-            if let Some(why) = history.stopped.as_ref().filter(|_| opts.verbose > 0) {
-                println!("{why}");
-            }
-            if history.stopped.is_some() {
+            if epoch_end(self, &opts, epoch, &logs, &mut history)? {
                 break;
             }
         }
@@ -412,4 +470,21 @@ pub(super) fn evaluate_prepared(
         step(layers, compiled, &xb, &yb, &sums, false)?;
     }
     sums.read(compiled, data.n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_at;
+
+    #[test]
+    fn validation_split_holds_out_what_keras_holds_out() {
+        // Keras: split_at = int(math.floor(num_samples * (1.0 - validation_split))).
+        assert_eq!(split_at(5, 0.2), 4);
+        assert_eq!(split_at(10, 0.3), 7);
+        assert_eq!(split_at(10, 0.1), 9);
+        assert_eq!(split_at(20, 0.25), 15);
+        assert_eq!(split_at(3, 0.5), 1);
+        assert_eq!(split_at(7, 0.0), 7);
+        assert_eq!(split_at(0, 0.2), 0);
+    }
 }

@@ -9,8 +9,7 @@ use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sequential::{Compiled, Sequential, not_compiled};
 use super::step::{Sums, forward, observe, step};
-use super::train::lock;
-use crate::callbacks::Control;
+use super::train::{BatchLosses, epoch_end};
 use crate::data::SequenceDataset;
 use crate::error::{Error, Result};
 use crate::layers::Layer;
@@ -67,27 +66,44 @@ fn batch_tensors(
     ))
 }
 
+/// Where a training epoch reports: the progress bar, and the callbacks that ask for batch
+/// losses (`stopped` gets the first stop reason one of them gives).
+struct Reporting<'a, 'b> {
+    progress: &'a mut Progress,
+    batch_losses: Option<BatchLosses<'b>>,
+    stopped: Option<String>,
+}
+
+/// One pass over `ds`: training when `report` is given (ending early when a callback stops
+/// it at a batch), else evaluation; the loss and metrics over the samples seen.
 fn run_epoch(
     layers: &mut [Box<dyn Layer>],
     compiled: &mut Compiled,
     ds: &SequenceDataset,
     epoch: usize,
-    train: bool,
-    mut progress: Option<&mut Progress>,
+    mut report: Option<&mut Reporting<'_, '_>>,
 ) -> Result<Evaluation> {
+    let train = report.is_some();
     let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
     let mut seen = 0;
     for (b, idx) in ds.batches(epoch).iter().enumerate() {
         let (xb, yb) = batch_tensors(layers, compiled, ds, idx, b)?;
         step(layers, compiled, &xb, &yb, &sums, train)?;
         seen += idx.len();
-        if let Some(p) = progress.as_deref_mut()
-            && p.wants_update(b + 1)
-        {
-            p.update(b + 1, &sums.read(compiled, seen)?.logs(""));
+        if let Some(r) = report.as_deref_mut() {
+            if let Some(losses) = r.batch_losses.as_mut()
+                && let Some(why) = losses.batch_end(compiled, &sums, epoch, b, idx.len())?
+            {
+                r.stopped = Some(why);
+                break;
+            }
+            if r.progress.wants_update(b + 1) {
+                r.progress
+                    .update(b + 1, &sums.read(compiled, seen)?.logs(""));
+            }
         }
     }
-    sums.read(compiled, ds.len())
+    sums.read(compiled, seen)
 }
 
 impl Sequential {
@@ -103,8 +119,8 @@ impl Sequential {
     ///
     /// Each batch is checked as it comes: errors name the batch and the sample's index in
     /// the dataset ([`Error::Shape`], [`Error::Label`], [`Error::Token`]). `validation_data`
-    /// or `validation_split` in `opts` is an [`Error::Config`]. Callbacks get
-    /// `on_epoch_end` only.
+    /// or `validation_split` in `opts` is an [`Error::Config`]. Callbacks are called as in
+    /// [`Sequential::fit`] (`on_batch_end` for those that ask, then `on_epoch_end`).
     ///
     /// ```
     /// use wgfit::prelude::*;
@@ -133,20 +149,20 @@ impl Sequential {
         let steps = ds.batches(0).len();
         for epoch in opts.initial_epoch..opts.epochs {
             let mut progress = Progress::new(opts.verbose, epoch, opts.epochs, steps);
+            let mut report = Reporting {
+                progress: &mut progress,
+                batch_losses: BatchLosses::new(&opts.callbacks),
+                stopped: None,
+            };
             let (layers, compiled) = self.parts()?;
-            let mut logs =
-                run_epoch(layers, compiled, ds, epoch, true, Some(&mut progress))?.logs("");
+            let mut logs = run_epoch(layers, compiled, ds, epoch, Some(&mut report))?.logs("");
+            history.stopped = report.stopped;
             if let Some(val) = &opts.validation_dataset {
-                logs.extend(run_epoch(layers, compiled, val, 0, false, None)?.logs("val_"));
+                logs.extend(run_epoch(layers, compiled, val, 0, None)?.logs("val_"));
             }
             progress.finish(&logs);
             history.push(&logs);
-            for c in &opts.callbacks {
-                if let Control::Stop(why) = lock(c).on_epoch_end(self, epoch, &logs)? {
-                    history.stopped.get_or_insert(why);
-                }
-            }
-            if history.stopped.is_some() {
+            if epoch_end(self, &opts, epoch, &logs, &mut history)? {
                 break;
             }
         }
@@ -158,7 +174,7 @@ impl Sequential {
     pub fn evaluate_dataset(&mut self, ds: &SequenceDataset) -> Result<Evaluation> {
         self.build_for(ds)?;
         let (layers, compiled) = self.parts()?;
-        run_epoch(layers, compiled, ds, 0, false, None)
+        run_epoch(layers, compiled, ds, 0, None)
     }
 
     /// Outputs for every sequence, in the dataset's sample order: `[N, ...output]` (the

@@ -42,12 +42,20 @@ struct Params {
 /// ```
 pub fn gather_rows(src: &Tensor, idx: &Tensor) -> Result<Tensor> {
     let device = common_device("gather_rows", &[(src, DType::F32), (idx, DType::U32)])?;
-    if src.dims().is_empty() || idx.dims().len() != 1 {
+    if src.dims().is_empty() {
+        return Err(shape_error(
+            "gather_rows",
+            &[None],
+            src.dims(),
+            "src must have rows (at least 1 axis), not be a scalar",
+        ));
+    }
+    if idx.dims().len() != 1 {
         return Err(shape_error(
             "gather_rows",
             &[None],
             idx.dims(),
-            "src must have rows and idx must be 1-d",
+            "idx must be 1-d",
         ));
     }
     let rows = src.dims()[0];

@@ -133,12 +133,20 @@ pub fn masked_scale(x: &Tensor, mask: &Tensor, total: &Tensor) -> Result<Tensor>
     let device = f32_device("masked_scale", &[x, mask, total])?;
     let cols = x.dims().last().copied().unwrap_or(1).max(1);
     let rows = x.numel() / cols;
-    if mask.numel() != rows || total.numel() != 1 {
+    if mask.numel() != rows {
         return Err(shape_error(
             "masked_scale",
             &[Some(rows)],
             mask.dims(),
-            "the mask needs one value per row of x, and total one value",
+            "the mask needs one value per row of x",
+        ));
+    }
+    if total.numel() != 1 {
+        return Err(shape_error(
+            "masked_scale",
+            &[Some(1)],
+            total.dims(),
+            "total must be one value",
         ));
     }
     match &device {

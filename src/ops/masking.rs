@@ -40,7 +40,7 @@ fn steps(x: &Tensor) -> Result<(usize, usize, usize)> {
 ///
 /// x: `[B, T, F]` -> (x with masked steps zeroed: `[B, T, F]`, mask: `[B, T]` of 1.0 for kept
 /// steps and 0.0 for masked ones). A step is masked only when *all* its features equal
-/// `mask_value`.
+/// `mask_value`, so with no features (`F = 0`) every step is masked, as in Keras.
 ///
 /// # Errors
 /// [`Error::Shape`](crate::Error::Shape) when x is not 3-d;
@@ -64,7 +64,9 @@ pub fn masking_forward(x: &Tensor, mask_value: f32) -> Result<(Tensor, Tensor)> 
             let xs = host(x);
             let mut out = Vec::with_capacity(b * t * f);
             let mut mask = Vec::with_capacity(b * t);
-            for step in xs.f32().chunks(f.max(1)).take(b * t) {
+            for s in 0..b * t {
+                // With F = 0 no feature differs: every step is masked, as in Keras.
+                let step = &xs.f32()[s * f..(s + 1) * f];
                 let m = f32::from(u8::from(step.iter().any(|&v| v != mask_value)));
                 mask.push(m);
                 out.extend(step.iter().map(|&v| v * m));
