@@ -89,16 +89,18 @@ fn reduce(x: &Tensor, axis: usize, mean: bool) -> Result<Tensor> {
     }
 }
 
-/// CPU twin: sums each output's n inputs in order.
+/// CPU twin: sums each output's n inputs in order (rows of `inner` at a time, so the reads are
+/// contiguous; each output still adds its inputs in the kernel's order).
 fn reduce_cpu(x: &[f32], outer: usize, n: usize, inner: usize, mean: bool) -> Vec<f32> {
     let mut out = vec![0.0; outer * inner];
     for o in 0..outer {
-        for j in 0..inner {
-            let mut s = 0.0f32;
-            for t in 0..n {
-                s += x[(o * n + t) * inner + j];
-            }
-            out[o * inner + j] = if mean && n > 0 { s / n as f32 } else { s };
+        let acc = &mut out[o * inner..(o + 1) * inner];
+        for t in 0..n {
+            let row = &x[(o * n + t) * inner..(o * n + t + 1) * inner];
+            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+        }
+        if mean && n > 0 {
+            acc.iter_mut().for_each(|a| *a /= n as f32);
         }
     }
     out
