@@ -50,9 +50,15 @@ fn main() -> wgfit::Result<()> {
     restored.compile(&device, Optimizer::adam(), Loss::BinaryCrossentropy, &[])?;
     restored.load_weights(dir.join("quick_start.safetensors"))?;
     let p = restored.predict(&ndarray::arr2(&[[0.0f32, 0.0], [0.9, 0.9]]))?;
-    println!("p(inside) at the centre {:.3}, at a corner {:.3}", p[[0, 0]], p[[1, 0]]);
+    println!(
+        "p(inside) at the centre {:.3}, at a corner {:.3}",
+        p[[0, 0]],
+        p[[1, 0]]
+    );
     if p[[0, 0]] < 0.5 || p[[1, 0]] > 0.5 {
-        return Err(wgfit::Error::Data("the restored model misclassifies".into()));
+        return Err(wgfit::Error::Data(
+            "the restored model misclassifies".into(),
+        ));
     }
     Ok(())
 }
