@@ -174,16 +174,22 @@ pub(crate) fn forward_backward(
     }
     sums.add(batch, &loss_rows, &metric_rows, mask_total.as_ref())?;
     if let Some(grad) = grad {
+        // Backpropagation stops at the first layer with weights: below it (an input Masking or
+        // Flatten) nothing needs a gradient, and an LSTM's `dx = dz · kernelᵀ` is not free.
         let n = layers.len();
+        let first = layers
+            .iter()
+            .position(|l| !l.params().is_empty())
+            .unwrap_or(n - 1);
         let mut d = match grad {
-            Grad::Logits(dz) => layers[n - 1].backward_from_logits(&dz, n > 1)?,
-            Grad::Output(dy) => layers[n - 1].backward(&dy, n > 1)?,
+            Grad::Logits(dz) => layers[n - 1].backward_from_logits(&dz, n - 1 > first)?,
+            Grad::Output(dy) => layers[n - 1].backward(&dy, n - 1 > first)?,
         };
-        for i in (0..n - 1).rev() {
+        for i in (first..n - 1).rev() {
             let dy = d
                 .take()
-                .expect("every layer but the first passes a gradient down");
-            d = layers[i].backward(&dy, i > 0)?;
+                .expect("every layer above the first with weights passes a gradient down");
+            d = layers[i].backward(&dy, i > first)?;
         }
     }
     Ok(pred)

@@ -1,0 +1,164 @@
+//! The performance issue's workloads W1-W4, whole-process, one per run, printing one line in
+//! the format `benches/peers/` scripts print for Keras, PyTorch and Burn:
+//!
+//!     cargo run --release --example workloads -- W2        # W1 W2 W3 W4 W4u; WGFIT_DEVICE picks
+//!
+//! - W1: the seed MLP (28x28 -> 128 relu -> 10 softmax), 1 000 samples, batch 32, 10 epochs
+//! - W2: the same MLP on 60 000 samples, batch 128, 3 epochs
+//! - W3: the seed masked LSTM (10 sequences of 10..19 steps, 10 features, units 32), batch 2,
+//!   10 epochs
+//! - W4: 2 000 sequences of 10..100 steps, 10 features, post-padded to 100 and masked,
+//!   LSTM(128) -> Dense(1, sigmoid), batch 64, 3 epochs; W4u: the same without Masking
+//!
+//! Data: uniform [0, 1) features (never the mask value 0 inside a sequence), uniform random
+//! labels, Adam with Keras's defaults. `samples_per_s` is the steady rate: the epochs after the
+//! first (which pays for warm-up), or all epochs for W1 and W3, whose figure is the wall time.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use ndarray::{Array1, Array3, ArrayD, s};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use wgfit::Callback;
+use wgfit::callbacks::Control;
+use wgfit::prelude::*;
+
+/// Records when each epoch ends.
+#[derive(Debug)]
+struct EpochClock(Arc<Mutex<Vec<Instant>>>);
+
+impl Callback for EpochClock {
+    fn on_epoch_end(
+        &mut self,
+        _model: &mut Sequential,
+        _epoch: usize,
+        _logs: &[(String, f32)],
+    ) -> wgfit::Result<Control> {
+        self.0.lock().unwrap().push(Instant::now());
+        Ok(Control::Continue)
+    }
+}
+
+struct Workload {
+    x: ArrayD<f32>,
+    y: ArrayD<f32>,
+    model: Model,
+    loss: Loss,
+    batch_size: usize,
+    epochs: usize,
+}
+
+fn mlp(rng: &mut StdRng, n: usize, batch_size: usize, epochs: usize) -> wgfit::Result<Workload> {
+    let x = Array3::from_shape_fn((n, 28, 28), |_| rng.random::<f32>()).into_dyn();
+    let labels = Array1::from_shape_fn(n, |_| rng.random_range(0..10) as f32);
+    let inputs = Input::new([Some(28), Some(28)]);
+    let hidden = Dense::new(128)
+        .activation(Activation::Relu)
+        .call(&Flatten::new().call(&inputs));
+    let outputs = Dense::new(10).activation(Activation::Softmax).call(&hidden);
+    Ok(Workload {
+        x,
+        y: to_categorical(&labels, 10)?.into_dyn(),
+        model: Model::new(&inputs, &outputs)?,
+        loss: Loss::CategoricalCrossentropy,
+        batch_size,
+        epochs,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lstm(
+    rng: &mut StdRng,
+    n: usize,
+    lengths: (usize, usize),
+    units: usize,
+    masked: bool,
+    batch_size: usize,
+    epochs: usize,
+) -> Workload {
+    let t_max = lengths.1;
+    let mut x = Array3::<f32>::zeros((n, t_max, 10));
+    for i in 0..n {
+        let len = rng.random_range(lengths.0..=lengths.1);
+        x.slice_mut(s![i, ..len, ..])
+            .mapv_inplace(|_| rng.random_range(f32::EPSILON..1.0));
+    }
+    let y = Array1::from_shape_fn(n, |_| f32::from(u8::from(rng.random_bool(0.5))));
+    let inputs = Input::new([None, Some(10)]);
+    let seq = if masked {
+        Masking::new(0.0).call(&inputs)
+    } else {
+        inputs.clone()
+    };
+    let outputs = Dense::new(1)
+        .activation(Activation::Sigmoid)
+        .call(&Lstm::new(units).call(&seq));
+    Workload {
+        x: x.into_dyn(),
+        y: y.into_dyn(),
+        model: Model::new(&inputs, &outputs).expect("a chain"),
+        loss: Loss::BinaryCrossentropy,
+        batch_size,
+        epochs,
+    }
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?.to_string();
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+fn main() -> wgfit::Result<()> {
+    let start = Instant::now();
+    let name = std::env::args().nth(1).unwrap_or_else(|| "W1".into());
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut w = match name.as_str() {
+        "W1" => mlp(&mut rng, 1000, 32, 10)?,
+        "W2" => mlp(&mut rng, 60_000, 128, 3)?,
+        "W3" => lstm(&mut rng, 10, (10, 19), 32, true, 2, 10),
+        "W4" => lstm(&mut rng, 2000, (10, 100), 128, true, 64, 3),
+        "W4u" => lstm(&mut rng, 2000, (10, 100), 128, false, 64, 3),
+        other => {
+            return Err(wgfit::Error::Config(format!(
+                "unknown workload {other}: W1, W2, W3, W4 or W4u"
+            )));
+        }
+    };
+    let device = Device::auto()?;
+    w.model
+        .compile(&device, Optimizer::adam(), w.loss, &[Metric::Accuracy])?;
+    let clock = Arc::new(Mutex::new(vec![Instant::now()]));
+    let opts = FitOptions::new()
+        .batch_size(w.batch_size)
+        .epochs(w.epochs)
+        .verbose(0)
+        .callback(EpochClock(clock.clone()));
+    let history = w.model.fit(&w.x, &w.y, opts)?;
+    let ends = clock.lock().unwrap().clone();
+    let n = w.x.shape()[0];
+    // W1 and W3 are whole-process figures; the others skip the first epoch's warm-up.
+    let first = if matches!(name.as_str(), "W1" | "W3") {
+        0
+    } else {
+        1
+    };
+    let secs = ends[ends.len() - 1]
+        .duration_since(ends[first])
+        .as_secs_f64();
+    let samples = n * (ends.len() - 1 - first);
+    println!(
+        "workload={name} tool=wgfit device=\"{}\" samples_per_s={:.0} wall_s={:.2} peak_rss_mib={:.0} final_loss={:.4}",
+        device.info(),
+        samples as f64 / secs,
+        start.elapsed().as_secs_f64(),
+        peak_rss_mib(),
+        history.loss().last().copied().unwrap_or(f32::NAN)
+    );
+    Ok(())
+}
