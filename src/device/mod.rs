@@ -6,6 +6,7 @@
 
 mod buffer;
 mod dispatch;
+mod flush;
 mod gpu;
 mod pool;
 
@@ -17,6 +18,7 @@ use std::sync::{Arc, Once};
 
 pub(crate) use buffer::GpuBuffer;
 pub(crate) use dispatch::Kernel;
+pub(crate) use flush::FlushDenormals;
 pub use gpu::{GpuContext, GpuCounters, GpuOptions};
 
 use crate::error::{Error, Result};

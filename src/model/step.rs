@@ -5,7 +5,7 @@ use ndarray::ArrayD;
 
 use super::history::Evaluation;
 use super::sequential::Compiled;
-use crate::device::Device;
+use crate::device::{Device, FlushDenormals};
 use crate::error::{Error, Result};
 use crate::layers::Layer;
 use crate::losses::Grad;
@@ -90,6 +90,7 @@ pub(crate) fn forward(
     x: &Tensor,
     training: bool,
 ) -> Result<(Tensor, Option<Tensor>)> {
+    let _flush = FlushDenormals::new();
     let mut h = x.clone();
     let mut mask: Option<Tensor> = None;
     for layer in layers.iter_mut() {
@@ -124,6 +125,8 @@ pub(crate) fn step(
     sums: &Sums,
     train: bool,
 ) -> Result<Tensor> {
+    // The CPU reference computes as GPUs and TensorFlow do: subnormals flushed to zero.
+    let _flush = FlushDenormals::new();
     let pred = forward_backward(layers, compiled, x, y, sums, train)?;
     if train {
         update(layers, compiled)?;

@@ -6,6 +6,7 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 
+use crate::device::FlushDenormals;
 use crate::ops::bias_act::tanh_f32;
 
 fn sigmoid(x: f32) -> f32 {
@@ -62,7 +63,10 @@ pub(super) fn lstm_forward_cpu(
             let mask = mask.map(|m| &m[k * rows * t..((k + 1) * rows).min(b) * t]);
             let b = hseq.len() / (t * u).max(1);
             let out = (hseq, cseq, gates, hprev);
-            scope.spawn(move || forward_rows(xp, rk, mask, out, (b, t, u)));
+            scope.spawn(move || {
+                let _flush = FlushDenormals::new();
+                forward_rows(xp, rk, mask, out, (b, t, u))
+            });
         }
     });
     (hseq, cseq, gates, hprev)
@@ -152,7 +156,10 @@ pub(super) fn lstm_backward_cpu(
             let mask = mask.map(|m| &m[rows_of(t)]);
             let dy = dy.map(|d| &d[rows_of(t * u)]);
             let b = dh.len() / u.max(1);
-            scope.spawn(move || backward_rows(gates, cseq, rk, mask, dh, dy, dz, (b, t, u)));
+            scope.spawn(move || {
+                let _flush = FlushDenormals::new();
+                backward_rows(gates, cseq, rk, mask, dh, dy, dz, (b, t, u))
+            });
         }
     });
     dz
