@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs W1-W4u for wgfit (CPU reference; WGFIT_DEVICE=gpu for the GPU) and for each peer that is
+# installed, one process at a time, each printing one `workload=... tool=...` line.
+#
+#   KERAS_PYTHON=/path/to/venv/bin/python TORCH_PYTHON=/path/to/venv/bin/python \
+#     bash benches/peers/run_all.sh
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release --example workloads -q
+export WGFIT_DEVICE="${WGFIT_DEVICE:-cpu}"
+for w in W1 W2 W3 W4 W4u; do
+  target/release/examples/workloads "$w"
+  if [ -n "${KERAS_PYTHON:-}" ]; then
+    "$KERAS_PYTHON" benches/peers/keras_workloads.py "$w" 2>/dev/null | grep '^workload='
+  fi
+  if [ -n "${TORCH_PYTHON:-}" ]; then
+    "$TORCH_PYTHON" benches/peers/torch_workloads.py "$w" 2>/dev/null | grep '^workload='
+  fi
+done
