@@ -28,9 +28,9 @@ pub enum Control {
 /// Something `fit` calls during training, as a subclass of Keras's `keras.callbacks.Callback`.
 ///
 /// Every method has a default that does nothing, so a callback implements only what it
-/// needs. Pass one with [`FitOptions::callback`](crate::FitOptions::callback). `fit` calls
-/// both hooks; `fit_dataset` calls only `on_epoch_end`; a [`Trainer`](crate::Trainer) calls
-/// neither. An `Err` from a hook ends `fit` with that error.
+/// needs. Pass one with [`FitOptions::callback`](crate::FitOptions::callback). `fit` and
+/// `fit_dataset` call both hooks; a [`Trainer`](crate::Trainer) calls neither. An `Err` from
+/// a hook ends `fit` with that error.
 ///
 /// ```
 /// use wgfit::prelude::*;
