@@ -2,11 +2,15 @@
 # Runs W1-W4u for wgfit (CPU reference; WGFIT_DEVICE=gpu for the GPU) and for each peer that is
 # installed, one process at a time, each printing one `workload=... tool=...` line.
 #
-#   KERAS_PYTHON=/path/to/venv/bin/python TORCH_PYTHON=/path/to/venv/bin/python \
+#   KERAS_PYTHON=/path/to/venv/bin/python TORCH_PYTHON=/path/to/venv/bin/python BURN=1 \
 #     bash benches/peers/run_all.sh
+# (BURN=1 builds benches/peers/burn, which downloads and compiles Burn: several minutes.)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 cargo build --release --example workloads -q
+if [ -n "${BURN:-}" ]; then
+  CARGO_TARGET_DIR=target/peers-burn cargo build --release -q --manifest-path benches/peers/burn/Cargo.toml
+fi
 export WGFIT_DEVICE="${WGFIT_DEVICE:-cpu}"
 for w in W1 W2 W3 W4 W4u; do
   target/release/examples/workloads "$w"
@@ -15,5 +19,8 @@ for w in W1 W2 W3 W4 W4u; do
   fi
   if [ -n "${TORCH_PYTHON:-}" ]; then
     "$TORCH_PYTHON" benches/peers/torch_workloads.py "$w" 2>/dev/null | grep '^workload='
+  fi
+  if [ -n "${BURN:-}" ]; then
+    target/peers-burn/release/burn_workloads "$w"
   fi
 done
