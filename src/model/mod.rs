@@ -1,5 +1,6 @@
 //! Models: `Sequential` and the functional `Model`, compiled for a device, trained with `fit`.
 
+mod callback_calls;
 mod data;
 mod functional;
 mod history;

@@ -4,12 +4,12 @@
 
 use ndarray::{ArrayD, Axis};
 
+use super::callback_calls::{BatchLosses, epoch_end};
 use super::data::dense_targets;
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sequential::{Compiled, Sequential, not_compiled};
 use super::step::{Sums, forward, observe, step};
-use super::train::{BatchLosses, epoch_end};
 use crate::data::SequenceDataset;
 use crate::error::{Error, Result};
 use crate::layers::Layer;
