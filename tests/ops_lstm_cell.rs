@@ -1,6 +1,7 @@
 //! The LSTM cell kernels against their CPU twins: forward over all steps and backward through
 //! time, with and without a mask, from the last state or from every step's output, for units
-//! below, at and past a workgroup and not a multiple of it. Outputs are poisoned beforehand.
+//! below, at and past a workgroup and not a multiple of it, and a batch the CPU splits over
+//! threads. Outputs are poisoned beforehand.
 
 mod common;
 
@@ -29,6 +30,9 @@ fn lstm_forward_and_backward_match_cpu() {
         (5, 9, 64),
         (4, 3, 67),
         (2, 4, 257),
+        // past the CPU's threading threshold (2^16 cell-steps): rows split over threads, and
+        // full 6-row register blocks in the CPU's step GEMM
+        (67, 31, 40),
     ] {
         let xp: Input = (
             vec![b, t, 4 * u],

@@ -249,9 +249,18 @@ impl Layer for Lstm {
             dy_seq,
         )?
         .reshape([b * t, 4 * u])?;
-        let dkernel = matmul(&cache.x, &dz, Transpose::A)?;
-        let drecurrent = matmul(&cache.states.hprev.reshape([b * t, u])?, &dz, Transpose::A)?;
-        let dbias = sum(&dz, 0)?;
+        let hprev = cache.states.hprev.reshape([b * t, u])?;
+        let (x, hprev, dz_kept) = match kept_rows(cache.mask.as_ref())? {
+            Some(idx) => (
+                gather_rows(&cache.x, &idx)?,
+                gather_rows(&hprev, &idx)?,
+                gather_rows(&dz, &idx)?,
+            ),
+            None => (cache.x.clone(), hprev, dz.clone()),
+        };
+        let dkernel = matmul(&x, &dz_kept, Transpose::A)?;
+        let drecurrent = matmul(&hprev, &dz_kept, Transpose::A)?;
+        let dbias = sum(&dz_kept, 0)?;
         for (param, grad) in self
             .params_mut()
             .into_iter()
@@ -263,4 +272,22 @@ impl Layer for Lstm {
             .then(|| matmul(&dz, &kernel, Transpose::B)?.reshape(cache.in_dims))
             .transpose()
     }
+}
+
+/// On the CPU, the rows `b·T + t` of the steps the mask keeps, when it drops some: a padded
+/// step's row of dz is zero and adds nothing to the weight gradients, so they are taken over
+/// the kept rows alone (a masked step costs no GEMM work). On a GPU the gather would cost a
+/// readback of the mask and more dispatches than the rows save, so every row is used there.
+fn kept_rows(mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+    let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
+        return Ok(None);
+    };
+    let kept: Vec<u32> = (0u32..)
+        .zip(mask.to_vec_blocking()?)
+        .filter_map(|(i, m)| (m != 0.0).then_some(i))
+        .collect();
+    if kept.is_empty() || kept.len() == mask.numel() {
+        return Ok(None);
+    }
+    Ok(Some(Tensor::from_u32(mask.device(), [kept.len()], kept)?))
 }

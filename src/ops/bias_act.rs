@@ -172,28 +172,9 @@ pub fn bias_act_backward(dy: &Tensor, y: &Tensor, act: Activation) -> Result<Ten
     }
 }
 
-/// CPU twin of the activation, elementwise.
-pub(crate) fn activate_cpu(v: f32, act: Activation) -> f32 {
-    match act {
-        Activation::Relu => v.max(0.0),
-        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
-        Activation::Tanh => tanh_f32(v),
-        Activation::Linear | Activation::Softmax => v,
-    }
-}
-
-/// Cephes `tanhf` (a few ulp), the same formula as the kernel's.
-pub(crate) fn tanh_f32(x: f32) -> f32 {
-    let z = x.abs().min(9.0);
-    if z >= 0.625 {
-        return x.signum() * (1.0 - 2.0 / ((2.0 * z).exp() + 1.0));
-    }
-    let z2 = x * x;
-    let poly =
-        (((-5.704_988_7e-3 * z2 + 2.063_909e-2) * z2 - 5.373_971_6e-2) * z2 + 1.333_144_2e-1) * z2
-            - 3.333_328e-1;
-    poly * z2 * x + x
-}
+use crate::ops::fast_math::sigmoid_f32;
+/// Cephes `tanhf`, the same formula as the kernel's (branch-free, in `fast_math`).
+pub(crate) use crate::ops::fast_math::tanh_f32;
 
 /// CPU twin of the derivative, from the activation's output.
 pub(crate) fn derivative_cpu(y: f32, act: Activation) -> f32 {
@@ -206,10 +187,28 @@ pub(crate) fn derivative_cpu(y: f32, act: Activation) -> f32 {
 }
 
 fn bias_act_forward_cpu(x: &[f32], bias: Option<&[f32]>, cols: usize, act: Activation) -> Vec<f32> {
-    x.iter()
-        .enumerate()
-        .map(|(i, &v)| activate_cpu(v + bias.map_or(0.0, |b| b[i % cols]), act))
-        .collect()
+    let mut out = x.to_vec();
+    bias_act_in_place(&mut out, bias, cols, act);
+    out
+}
+
+/// CPU twin of bias + activation over `[rows, cols]` in place, row by row, with the
+/// activation's match outside the loop over a row so that the loop vectorises.
+pub(crate) fn bias_act_in_place(x: &mut [f32], bias: Option<&[f32]>, cols: usize, act: Activation) {
+    if cols == 0 {
+        return;
+    }
+    for row in x.chunks_exact_mut(cols) {
+        if let Some(bias) = bias {
+            row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+        match act {
+            Activation::Relu => row.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Sigmoid => row.iter_mut().for_each(|v| *v = sigmoid_f32(*v)),
+            Activation::Tanh => row.iter_mut().for_each(|v| *v = tanh_f32(*v)),
+            Activation::Linear | Activation::Softmax => {}
+        }
+    }
 }
 
 fn bias_act_backward_cpu(dy: &[f32], y: &[f32], act: Activation) -> Vec<f32> {

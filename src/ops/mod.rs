@@ -8,6 +8,7 @@ pub mod adam;
 pub mod bias_act;
 pub mod elementwise;
 pub mod embedding;
+pub(crate) mod fast_math;
 pub mod gather;
 pub mod loss;
 pub mod lstm_cell;

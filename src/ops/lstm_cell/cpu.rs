@@ -1,26 +1,16 @@
 //! CPU twins of the LSTM cell kernels. Per step, the recurrent product of every batch row is one
-//! GEMM (`h_prev · rk`, ndarray's blocked kernel), then the gates run elementwise as in the
-//! WGSL; backward mirrors it (`dh = dz · rkᵀ`). Masked rows are computed and then discarded, so
-//! a masked step costs what an unmasked one does, no more.
+//! GEMM (`h_prev · rk`, against the recurrent kernel packed once per sequence: `gemm.rs`), then the gates run elementwise as in the
+//! WGSL; backward mirrors it (`dh = dz · rkᵀ`). A masked row only carries its state, so a
+//! padded step costs a copy, not a GEMM row: masking makes a step cheaper, never dearer.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ShapeBuilder};
+use ndarray::ArrayView2;
 
+use super::gemm::Packed;
 use crate::device::FlushDenormals;
-use crate::ops::bias_act::tanh_f32;
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
+use crate::ops::fast_math::{sigmoid_f32, tanh_f32};
 
 /// `hseq, cseq: [B, T, U]`, `gates: [B, T, 4U]` (activated i, f, g, o), `hprev: [B, T, U]`.
 pub(super) type CpuStates = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
-
-/// Rows `[B, cols]` of step `step` inside a `[B, T, cols]` buffer, as a strided view.
-fn step_rows(data: &[f32], b: usize, t: usize, cols: usize, step: usize) -> ArrayView2<'_, f32> {
-    ArrayView2::from_shape((b, cols).strides((t * cols, 1)), &data[step * cols..])
-        .expect("a step of a [B, T, cols] buffer")
-}
 
 /// Batch rows per thread: the rows of an LSTM are independent recurrences, so each thread runs
 /// whole sequences for its rows (no synchronisation per step). Below about 2^16 cell-steps a
@@ -50,6 +40,7 @@ pub(super) fn lstm_forward_cpu(
     if b * t * u == 0 {
         return (hseq, cseq, gates, hprev);
     }
+    let rk = &Packed::new(ArrayView2::from_shape((u, g4), rk).expect("rk is [U, 4U]"));
     let rows = rows_per_thread(b, t, u);
     std::thread::scope(|scope| {
         let chunks = xp
@@ -74,55 +65,98 @@ pub(super) fn lstm_forward_cpu(
 
 type RowsOut<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]);
 
-/// The forward pass for `b` batch rows (a contiguous block of the batch).
+/// The forward pass for `b` batch rows (a contiguous block of the batch). Each step's
+/// recurrent GEMM covers the unmasked rows only: when some are masked they are gathered into
+/// a compact block first, so a padded step costs a copy of its state, not a GEMM row.
 fn forward_rows(
     xp: &[f32],
-    rk: &[f32],
+    rk: &Packed,
     mask: Option<&[f32]>,
     (hseq, cseq, gates, hprev): RowsOut<'_>,
     (b, t, u): (usize, usize, usize),
 ) {
     let g4 = 4 * u;
-    let rk = ArrayView2::from_shape((u, g4), rk).expect("rk is [U, 4U]");
-    let mut z = Array2::<f32>::zeros((b, g4));
+    let mut z = vec![0.0f32; b * g4];
+    let mut h_active = vec![0.0f32; b * u];
+    let mut active = Vec::with_capacity(b);
+    let zeros = vec![0.0f32; u];
     for step in 0..t {
-        // z = xp_t + h_{t-1} · rk, every batch row in one GEMM
-        z.assign(&step_rows(xp, b, t, g4, step));
-        if step > 0 {
-            general_mat_mul(1.0, &step_rows(hseq, b, t, u, step - 1), &rk, 1.0, &mut z);
+        active.clear();
+        active.extend((0..b).filter(|&bi| !mask.is_some_and(|m| m[bi * t + step] == 0.0)));
+        let na = active.len();
+        // z = h_{t-1} · rk over the active rows, in one GEMM (xp_t is added with the gates)
+        if step > 0 && na == b {
+            // every row: h_{t-1} is read in place, rows t·U apart
+            rk.gemm((&hseq[(step - 1) * u..], t * u), b, (&mut z, g4), false);
+        } else if step > 0 && na > 0 {
+            for (j, &bi) in active.iter().enumerate() {
+                let row = (bi * t + step - 1) * u;
+                h_active[j * u..(j + 1) * u].copy_from_slice(&hseq[row..row + u]);
+            }
+            rk.gemm((&h_active, u), na, (&mut z, g4), false);
         }
+        let mut next = active.iter().enumerate().peekable();
         for bi in 0..b {
             let bt = bi * t + step;
-            let masked = mask.is_some_and(|m| m[bt] == 0.0);
-            let zr = z.row(bi);
-            for ui in 0..u {
-                let (h_prev, c_prev) = if step > 0 {
-                    (hseq[(bt - 1) * u + ui], cseq[(bt - 1) * u + ui])
-                } else {
-                    (0.0, 0.0)
-                };
-                hprev[bt * u + ui] = h_prev;
-                if masked {
-                    // a masked step carries h and c through
-                    hseq[bt * u + ui] = h_prev;
-                    cseq[bt * u + ui] = c_prev;
-                    continue;
+            let (hs_done, hs_now) = hseq.split_at_mut(bt * u);
+            let (cs_done, cs_now) = cseq.split_at_mut(bt * u);
+            let (h_prev, c_prev) = if step > 0 {
+                (&hs_done[(bt - 1) * u..], &cs_done[(bt - 1) * u..])
+            } else {
+                (&zeros[..], &zeros[..])
+            };
+            hprev[bt * u..(bt + 1) * u].copy_from_slice(h_prev);
+            let (h, c) = (&mut hs_now[..u], &mut cs_now[..u]);
+            match next.next_if(|&(_, &a)| a == bi) {
+                Some((j, _)) => {
+                    let xp = &xp[bt * g4..(bt + 1) * g4];
+                    let hz = (step > 0).then(|| &z[j * g4..(j + 1) * g4]);
+                    cell_forward((xp, hz), c_prev, &mut gates[bt * g4..(bt + 1) * g4], c, h);
                 }
-                let (ig, fg, gg, og) = (
-                    sigmoid(zr[ui]),
-                    sigmoid(zr[u + ui]),
-                    tanh_f32(zr[2 * u + ui]),
-                    sigmoid(zr[3 * u + ui]),
-                );
-                let c = fg * c_prev + ig * gg;
-                let g_base = bt * g4;
-                for (k, v) in [ig, fg, gg, og].into_iter().enumerate() {
-                    gates[g_base + k * u + ui] = v;
+                // a masked step carries h and c through
+                None => {
+                    h.copy_from_slice(h_prev);
+                    c.copy_from_slice(c_prev);
                 }
-                cseq[bt * u + ui] = c;
-                hseq[bt * u + ui] = og * tanh_f32(c);
             }
         }
+    }
+}
+
+/// One row of one step: the gates from their pre-activations `xp + hz` (`hz = h_{t-1} · rk`,
+/// none at step 0), then c and h. Straight-line loops over slices of equal length, which the
+/// compiler vectorises.
+fn cell_forward(
+    (xp, hz): (&[f32], Option<&[f32]>),
+    c_prev: &[f32],
+    gates: &mut [f32],
+    c: &mut [f32],
+    h: &mut [f32],
+) {
+    let u = c.len();
+    match hz {
+        Some(hz) => gates
+            .iter_mut()
+            .zip(xp.iter().zip(hz))
+            .for_each(|(g, (x, z))| *g = x + z),
+        None => gates.copy_from_slice(xp),
+    }
+    let (g_if, g_go) = gates.split_at_mut(2 * u);
+    let (g_g, g_o) = g_go.split_at_mut(u);
+    for g in g_if.iter_mut() {
+        *g = sigmoid_f32(*g);
+    }
+    for g in g_g.iter_mut() {
+        *g = tanh_f32(*g);
+    }
+    for g in g_o.iter_mut() {
+        *g = sigmoid_f32(*g);
+    }
+    let (ig, fg) = g_if.split_at(u);
+    let c_prev = &c_prev[..u];
+    for k in 0..u {
+        c[k] = fg[k] * c_prev[k] + ig[k] * g_g[k];
+        h[k] = g_o[k] * tanh_f32(c[k]);
     }
 }
 
@@ -143,6 +177,8 @@ pub(super) fn lstm_backward_cpu(
     if b * t * u == 0 {
         return dz;
     }
+    let rk_t = ArrayView2::from_shape((u, g4), rk).expect("rk is [U, 4U]");
+    let rk_t = &Packed::new(rk_t.reversed_axes());
     let rows = rows_per_thread(b, t, u);
     std::thread::scope(|scope| {
         let chunks = gates
@@ -158,19 +194,20 @@ pub(super) fn lstm_backward_cpu(
             let b = dh.len() / u.max(1);
             scope.spawn(move || {
                 let _flush = FlushDenormals::new();
-                backward_rows(gates, cseq, rk, mask, dh, dy, dz, (b, t, u))
+                backward_rows(gates, cseq, rk_t, mask, dh, dy, dz, (b, t, u))
             });
         }
     });
     dz
 }
 
-/// Backpropagation through time for `b` batch rows (a contiguous block of the batch).
+/// Backpropagation through time for `b` batch rows (a contiguous block of the batch); as in
+/// the forward pass, each step's GEMM covers the unmasked rows only.
 #[allow(clippy::too_many_arguments)]
 fn backward_rows(
     gates: &[f32],
     cseq: &[f32],
-    rk: &[f32],
+    rk_t: &Packed,
     mask: Option<&[f32]>,
     dh: &mut [f32],
     dy: Option<&[f32]>,
@@ -178,57 +215,82 @@ fn backward_rows(
     (b, t, u): (usize, usize, usize),
 ) {
     let g4 = 4 * u;
-    let rk_t = ArrayView2::from_shape((u, g4), rk)
-        .expect("rk is [U, 4U]")
-        .reversed_axes();
     let mut dc = vec![0.0f32; b * u];
-    let mut dh_next = Array2::<f32>::zeros((b, u));
+    let mut dz_active = vec![0.0f32; b * g4];
+    let mut dh_active = vec![0.0f32; b * u];
+    let mut active = Vec::with_capacity(b);
+    let zeros = vec![0.0f32; u];
     for step in (0..t).rev() {
+        active.clear();
         for bi in 0..b {
             let bt = bi * t + step;
-            let masked = mask.is_some_and(|m| m[bt] == 0.0);
-            let g_base = bt * g4;
-            for ui in 0..u {
-                let i = bi * u + ui;
-                if let Some(dy) = dy {
-                    dh[i] += dy[bt * u + ui];
+            let dh = &mut dh[bi * u..(bi + 1) * u];
+            if let Some(dy) = dy {
+                for (d, &y) in dh.iter_mut().zip(&dy[bt * u..(bt + 1) * u]) {
+                    *d += y;
                 }
-                if masked {
-                    continue;
-                }
-                let (ig, fg, gg, og) = (
-                    gates[g_base + ui],
-                    gates[g_base + u + ui],
-                    gates[g_base + 2 * u + ui],
-                    gates[g_base + 3 * u + ui],
-                );
-                let c_prev = if step > 0 {
-                    cseq[(bt - 1) * u + ui]
-                } else {
-                    0.0
-                };
-                let tc = tanh_f32(cseq[bt * u + ui]);
-                let d_o = dh[i] * tc;
-                let dct = dc[i] + dh[i] * og * (1.0 - tc * tc);
-                dc[i] = dct * fg;
-                dz[g_base + ui] = dct * gg * ig * (1.0 - ig);
-                dz[g_base + u + ui] = dct * c_prev * fg * (1.0 - fg);
-                dz[g_base + 2 * u + ui] = dct * ig * (1.0 - gg * gg);
-                dz[g_base + 3 * u + ui] = d_o * og * (1.0 - og);
             }
+            if mask.is_some_and(|m| m[bt] == 0.0) {
+                continue;
+            }
+            active.push(bi);
+            let c_prev = if step > 0 {
+                &cseq[(bt - 1) * u..bt * u]
+            } else {
+                &zeros[..]
+            };
+            cell_backward(
+                &gates[bt * g4..(bt + 1) * g4],
+                c_prev,
+                &cseq[bt * u..(bt + 1) * u],
+                dh,
+                &mut dc[bi * u..(bi + 1) * u],
+                &mut dz[bt * g4..(bt + 1) * g4],
+            );
         }
         // dh_{t-1} = dz_t · rkᵀ for the rows this step updated; masked rows carry dh through
-        general_mat_mul(
-            1.0,
-            &step_rows(dz, b, t, g4, step),
-            &rk_t,
-            0.0,
-            &mut dh_next,
-        );
-        for bi in 0..b {
-            if !mask.is_some_and(|m| m[bi * t + step] == 0.0) {
-                dh[bi * u..(bi + 1) * u].copy_from_slice(dh_next.row(bi).as_slice().expect("row"));
+        let na = active.len();
+        if na == b {
+            rk_t.gemm((&dz[step * g4..], t * g4), b, (dh, u), false);
+        } else if na > 0 {
+            for (j, &bi) in active.iter().enumerate() {
+                let row = (bi * t + step) * g4;
+                dz_active[j * g4..(j + 1) * g4].copy_from_slice(&dz[row..row + g4]);
+            }
+            rk_t.gemm((&dz_active, g4), na, (&mut dh_active, u), false);
+            for (j, &bi) in active.iter().enumerate() {
+                dh[bi * u..(bi + 1) * u].copy_from_slice(&dh_active[j * u..(j + 1) * u]);
             }
         }
+    }
+}
+
+/// One row of one step backward: from the saved gates and cells and the incoming dh, the
+/// gate gradients `dz` and the carried `dc` (updated in place).
+fn cell_backward(
+    gates: &[f32],
+    c_prev: &[f32],
+    c: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    dz: &mut [f32],
+) {
+    let u = c.len();
+    let (ig, rest) = gates.split_at(u);
+    let (fg, rest) = rest.split_at(u);
+    let (gg, og) = rest.split_at(u);
+    let (dz_i, rest) = dz.split_at_mut(u);
+    let (dz_f, rest) = rest.split_at_mut(u);
+    let (dz_g, dz_o) = rest.split_at_mut(u);
+    let (c_prev, dh, dc, og) = (&c_prev[..u], &dh[..u], &mut dc[..u], &og[..u]);
+    for k in 0..u {
+        let tc = tanh_f32(c[k]);
+        let d_o = dh[k] * tc;
+        let dct = dc[k] + dh[k] * og[k] * (1.0 - tc * tc);
+        dc[k] = dct * fg[k];
+        dz_i[k] = dct * gg[k] * ig[k] * (1.0 - ig[k]);
+        dz_f[k] = dct * c_prev[k] * fg[k] * (1.0 - fg[k]);
+        dz_g[k] = dct * ig[k] * (1.0 - gg[k] * gg[k]);
+        dz_o[k] = d_o * og[k] * (1.0 - og[k]);
     }
 }

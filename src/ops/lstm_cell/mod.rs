@@ -10,6 +10,7 @@
 //! state at the last unmasked step, whatever side the padding is on.
 
 mod cpu;
+mod gemm;
 
 use cpu::{lstm_backward_cpu, lstm_forward_cpu};
 
