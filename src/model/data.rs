@@ -161,16 +161,15 @@ impl Source {
             }
         };
         Ok(if fits && !host_batches {
-            let xt = Tensor::from_array(device, &x)?;
-            let yt = Tensor::from_array(device, &y)?;
             let (n, xs, ys) = (
                 x.shape()[0],
                 x.len() / x.shape()[0],
                 y.len() / y.shape()[0].max(1),
             );
+            // The arrays move into the tensors: on the CPU no second copy of the data set.
             Source::Resident {
-                x: xt.reshape([n, xs])?,
-                y: yt.reshape([n, ys])?,
+                x: Tensor::from_vec(device, [n, xs], into_vec(x))?,
+                y: Tensor::from_vec(device, [n, ys], into_vec(y))?,
             }
         } else {
             Source::Host { x, y }
@@ -209,5 +208,22 @@ impl Source {
                 ))
             }
         }
+    }
+}
+
+/// The array's values in row-major order, reusing its buffer when it already is row-major.
+fn into_vec(a: ArrayD<f32>) -> Vec<f32> {
+    let a = if a.is_standard_layout() {
+        a
+    } else {
+        a.as_standard_layout().into_owned()
+    };
+    let len = a.len();
+    let (v, offset) = a.into_raw_vec_and_offset();
+    let offset = offset.unwrap_or(0);
+    if offset == 0 && v.len() == len {
+        v
+    } else {
+        v[offset..offset + len].to_vec()
     }
 }
