@@ -70,3 +70,45 @@ fn lstm_forward_and_backward_match_cpu() {
         }
     }
 }
+
+/// `LstmKernel::Auto` picks per-step dispatches on a software adapter (measured faster there)
+/// and the persistent kernel on a hardware GPU when the units fit it; told apart by the number
+/// of dispatches each records.
+#[test]
+fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
+    let Some(device) = common::gpu() else {
+        return Ok(());
+    };
+    let ctx = device.gpu_context().expect("a GPU device");
+    let software = matches!(device.info(), wgfit::DeviceInfo::Gpu { ref device_type, .. } if device_type == "Cpu");
+    let mut rng = rng("lstm_auto");
+    let (b, t) = (3, 5);
+    for u in [8, PERSISTENT_MAX_UNITS + 1] {
+        let xp = wgfit::Tensor::from_vec(
+            &device,
+            [b, t, 4 * u],
+            uniform(&mut rng, b * t * 4 * u, -1.0, 1.0),
+        )?;
+        let rk =
+            wgfit::Tensor::from_vec(&device, [u, 4 * u], uniform(&mut rng, 4 * u * u, -0.1, 0.1))?;
+        let dispatches = |kernel| -> wgfit::Result<u64> {
+            let before = ctx.counters().dispatches;
+            lstm_forward_with(&xp, &rk, None, kernel)?;
+            Ok(ctx.counters().dispatches - before)
+        };
+        let per_step = dispatches(LstmKernel::PerStep)?;
+        let auto = dispatches(LstmKernel::Auto)?;
+        if software || u > PERSISTENT_MAX_UNITS {
+            assert_eq!(auto, per_step, "U={u} on {}", device.info());
+        } else {
+            assert_eq!(
+                auto,
+                dispatches(LstmKernel::Persistent)?,
+                "U={u} on {}",
+                device.info()
+            );
+            assert!(auto < per_step, "U={u}: {auto} vs {per_step} dispatches");
+        }
+    }
+    Ok(())
+}

@@ -139,7 +139,9 @@ fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LstmKernel {
-    /// The faster of the two as measured (BENCHMARKS.md): per-step, so far.
+    /// Chosen by shape and adapter: [`Persistent`](LstmKernel::Persistent) when the units fit
+    /// it and the adapter is a hardware GPU, [`PerStep`](LstmKernel::PerStep) otherwise (see
+    /// BENCHMARKS.md for what was measured where).
     Auto,
     /// One dispatch per step, one invocation per (b, u).
     PerStep,
@@ -151,6 +153,18 @@ pub enum LstmKernel {
 /// [`LstmKernel::Persistent`] with more units is an [`Error::Config`](crate::Error::Config)
 /// on a GPU.
 pub const PERSISTENT_MAX_UNITS: usize = 64;
+
+/// The persistent kernel for `u` units on this adapter? Measured (BENCHMARKS.md): on lavapipe
+/// per-step dispatches win at every shape tried, by 3x at B=64, T=100, U=32 and 64, because a
+/// software adapter spreads workgroups (one per batch row here) rather than invocations over
+/// its cores. A hardware GPU runs all of a sequence's workgroups at once and pays a few
+/// microseconds per dispatch and barrier, which the persistent kernel saves T - 1 times:
+/// predicted to win there for every shape it takes (units <= 64), not yet measured on one.
+fn auto_persistent(ctx: &crate::device::GpuContext, u: usize) -> bool {
+    let software =
+        matches!(ctx.info(), crate::DeviceInfo::Gpu { device_type, .. } if device_type == "Cpu");
+    u <= PERSISTENT_MAX_UNITS && !software
+}
 
 /// Runs the cell over all T steps, with the kernel chosen for the shape.
 ///
@@ -219,9 +233,7 @@ pub fn lstm_forward_with(
             let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
             let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
             let persistent = match kernel {
-                // Measured (BENCHMARKS.md): per-step dispatches win at every shape tried on
-                // lavapipe, by 3x at B=64, T=100, U=32 and 64; no real GPU was measured yet.
-                LstmKernel::Auto => false,
+                LstmKernel::Auto => auto_persistent(ctx, u),
                 LstmKernel::PerStep => false,
                 LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => true,
                 LstmKernel::Persistent => {
