@@ -2,6 +2,9 @@
 //! the format `benches/peers/` scripts print for Keras, PyTorch and Burn:
 //!
 //!     cargo run --release --example workloads -- W2        # W1 W2 W3 W4 W4u; WGFIT_DEVICE picks
+//!     cargo run --release --example workloads -- W4 10     # any workload, 10 epochs
+//!
+//! On a GPU it also prints the buffer pool's size at the end of every epoch.
 //!
 //! - W1: the seed MLP (28x28 -> 128 relu -> 10 softmax), 1 000 samples, batch 32, 10 epochs
 //! - W2: the same MLP on 60 000 samples, batch 128, 3 epochs
@@ -24,9 +27,13 @@ use wgfit::Callback;
 use wgfit::callbacks::Control;
 use wgfit::prelude::*;
 
-/// Records when each epoch ends.
+/// Records when each epoch ends, and on a GPU the bytes its buffer pool holds then.
 #[derive(Debug)]
-struct EpochClock(Arc<Mutex<Vec<Instant>>>);
+struct EpochClock {
+    ends: Arc<Mutex<Vec<Instant>>>,
+    pool: Arc<Mutex<Vec<u64>>>,
+    device: Device,
+}
 
 impl Callback for EpochClock {
     fn on_epoch_end(
@@ -35,7 +42,10 @@ impl Callback for EpochClock {
         _epoch: usize,
         _logs: &[(String, f32)],
     ) -> wgfit::Result<Control> {
-        self.0.lock().unwrap().push(Instant::now());
+        self.ends.lock().unwrap().push(Instant::now());
+        if let Some(ctx) = self.device.gpu_context() {
+            self.pool.lock().unwrap().push(ctx.counters().pooled_bytes);
+        }
         Ok(Control::Continue)
     }
 }
@@ -133,12 +143,22 @@ fn main() -> wgfit::Result<()> {
     let device = Device::auto()?;
     w.model
         .compile(&device, Optimizer::adam(), w.loss, &[Metric::Accuracy])?;
+    if let Some(epochs) = std::env::args().nth(2) {
+        w.epochs = epochs
+            .parse()
+            .map_err(|_| wgfit::Error::Config(format!("epochs must be a number, not {epochs}")))?;
+    }
     let clock = Arc::new(Mutex::new(vec![Instant::now()]));
+    let pool = Arc::new(Mutex::new(Vec::new()));
     let opts = FitOptions::new()
         .batch_size(w.batch_size)
         .epochs(w.epochs)
         .verbose(0)
-        .callback(EpochClock(clock.clone()));
+        .callback(EpochClock {
+            ends: clock.clone(),
+            pool: pool.clone(),
+            device: device.clone(),
+        });
     let history = w.model.fit(&w.x, &w.y, opts)?;
     let ends = clock.lock().unwrap().clone();
     let n = w.x.shape()[0];
@@ -160,5 +180,15 @@ fn main() -> wgfit::Result<()> {
         peak_rss_mib(),
         history.loss().last().copied().unwrap_or(f32::NAN)
     );
+    // GPU memory across epochs: the pool's size at each epoch's end (constant once the
+    // shapes of an epoch have all been seen).
+    let pool = pool.lock().unwrap();
+    if !pool.is_empty() {
+        let mib: Vec<String> = pool
+            .iter()
+            .map(|&b| format!("{:.1}", b as f64 / (1 << 20) as f64))
+            .collect();
+        println!("workload={name} gpu_pool_mib_per_epoch={}", mib.join(","));
+    }
     Ok(())
 }
