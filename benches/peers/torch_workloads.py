@@ -4,6 +4,7 @@ run; prints the line `examples/workloads.rs` prints for wgfit (run by hand where
 installed):
 
     python benches/peers/torch_workloads.py W2         # W1 W2 W3 W4 W4u
+    TORCH_DEVICE=cuda python benches/peers/torch_workloads.py W4   # on an NVIDIA GPU (cuDNN)
 
 Same recipe as examples/workloads.rs and keras_workloads.py: uniform [0, 1) features, random
 labels, Adam with Keras's defaults (lr 1e-3, eps 1e-7), no shuffling cost beyond an index
@@ -14,6 +15,7 @@ state at the last real step -> Dense(1), with the sigmoid and the binary crossen
 TensorFlow backend computes them.
 """
 
+import os
 import resource
 import sys
 import time
@@ -25,6 +27,10 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 torch.set_num_threads(2)
+DEVICE = torch.device(os.environ.get("TORCH_DEVICE", "cpu"))
+# FP32 as wgfit computes it: no TF32 tensor-core shortcuts in cuBLAS or cuDNN.
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
 
 
 class Mlp(nn.Module):
@@ -77,25 +83,28 @@ def main():
         loss_fn = bce
     batch_size, epochs = {"W1": (32, 10), "W2": (128, 3), "W3": (2, 10), "W4": (64, 3),
                           "W4u": (64, 3)}[name]
+    model = model.to(DEVICE)
+    x, y = x.to(DEVICE), y.to(DEVICE)  # lengths stay on the CPU, as packing wants them
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     ends = [time.perf_counter()]
     for _ in range(epochs):
         order = torch.randperm(n)
-        total = 0.0
+        total = torch.zeros((), device=DEVICE)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             opt.zero_grad()
-            out = model(x[idx], None if lengths is None else lengths[idx])
-            loss = loss_fn(out, y[idx])
+            out = model(x[idx.to(DEVICE)], None if lengths is None else lengths[idx])
+            loss = loss_fn(out, y[idx.to(DEVICE)])
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
+            total += loss.detach() * len(idx)  # read back once per epoch, as wgfit's fit
+        total = total.item()
         ends.append(time.perf_counter())
     first = 0 if name in ("W1", "W3") else 1
     seconds = ends[-1] - ends[first]
     samples = n * (len(ends) - 1 - first)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f'workload={name} tool=torch-{torch.__version__} device="cpu" '
+    print(f'workload={name} tool=torch-{torch.__version__} device="{DEVICE}" '
           f'samples_per_s={samples / seconds:.0f} wall_s={time.perf_counter() - START:.2f} '
           f'peak_rss_mib={rss:.0f} final_loss={total / n:.4f}')
 
