@@ -3,7 +3,7 @@
 //! a: `[..., M, K]` (or `[..., K, M]` with A transposed), b: `[..., K, N]` (or `[..., N, K]`) or a
 //! single `[K, N]` matrix shared by the whole batch; out: `[..., M, N]`.
 
-use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul};
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, host, shape_error};
 use crate::device::{Device, Kernel};
@@ -245,7 +245,8 @@ fn check(a: &[usize], b: &[usize], transpose: Transpose) -> Result<(Dims, Shape)
     Ok((dims, Shape(out)))
 }
 
-/// CPU twin: per batch entry, `C = op(A) · op(B)` through ndarray's GEMM.
+/// CPU twin: per batch entry, `C = op(A) · op(B)` through ndarray's GEMM (split over the
+/// cores when large: `cpu_gemm`).
 fn matmul_cpu(a: &[f32], b: &[f32], d: Dims) -> Vec<f32> {
     let mut c = vec![0.0f32; d.batch * d.m * d.n];
     for bi in 0..d.batch {
@@ -268,7 +269,7 @@ fn matmul_cpu(a: &[f32], b: &[f32], d: Dims) -> Vec<f32> {
         };
         let c_mat = &mut c[bi * d.m * d.n..(bi + 1) * d.m * d.n];
         let mut c_view = ArrayViewMut2::from_shape((d.m, d.n), c_mat).expect("checked shape");
-        general_mat_mul(1.0, &a_view, &b_view, 0.0, &mut c_view);
+        super::cpu_gemm::gemm(&a_view, &b_view, &mut c_view);
     }
     c
 }

@@ -6,6 +6,7 @@
 
 pub mod adam;
 pub mod bias_act;
+pub(crate) mod cpu_gemm;
 pub mod elementwise;
 pub mod embedding;
 pub(crate) mod fast_math;

@@ -1,0 +1,77 @@
+//! The CPU reference's GEMM: ndarray's (matrixmultiply's blocked kernels), with a product big
+//! enough to repay a thread split into one column (or row) block per core.
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
+
+use crate::device::FlushDenormals;
+
+/// Below this many multiply-adds a product stays on one thread: spawning one costs tens of
+/// microseconds, about what 2^21 multiply-adds take on one core.
+const SPLIT_MIN_MACS: usize = 1 << 21;
+
+/// `c = a · b` (c's previous values are overwritten).
+pub(crate) fn gemm(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    c: &mut ArrayViewMut2<'_, f32>,
+) {
+    let (m, k) = a.dim();
+    let n = b.dim().1;
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    if threads == 1 || m * n * k < SPLIT_MIN_MACS || m.max(n) < 2 * threads {
+        general_mat_mul(1.0, a, b, 0.0, c);
+        return;
+    }
+    // Split the longer of c's sides: each thread gets whole rows of a (or columns of b) and
+    // writes its own block of c, so there is nothing to sum afterwards.
+    let (axis, len) = if n >= m { (Axis(1), n) } else { (Axis(0), m) };
+    let chunk = len.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut c_rest = c.view_mut();
+        let (mut a_rest, mut b_rest) = (a.view(), b.view());
+        while c_rest.len_of(axis) > 0 {
+            let take = chunk.min(c_rest.len_of(axis));
+            let (c_part, c_next) = c_rest.split_at(axis, take);
+            let (a_part, b_part) = if axis == Axis(1) {
+                let (b_part, b_next) = b_rest.split_at(Axis(1), take);
+                b_rest = b_next;
+                (a_rest.clone(), b_part)
+            } else {
+                let (a_part, a_next) = a_rest.split_at(Axis(0), take);
+                a_rest = a_next;
+                (a_part, b_rest.clone())
+            };
+            c_rest = c_next;
+            let mut c_part = c_part;
+            scope.spawn(move || {
+                // flush-to-zero is per thread: set it here as the caller's step does
+                let _flush = FlushDenormals::new();
+                general_mat_mul(1.0, &a_part, &b_part, 0.0, &mut c_part);
+            });
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Array2;
+    use rand::{Rng, SeedableRng, rngs::StdRng};
+
+    use super::gemm;
+
+    #[test]
+    fn split_products_equal_the_single_thread_ones() {
+        let mut rng = StdRng::seed_from_u64(3);
+        // small (one thread), wide (columns split), tall (rows split), transposed operands
+        for (m, k, n) in [(3, 5, 7), (64, 300, 513), (517, 300, 64), (131, 1031, 127)] {
+            let a = Array2::from_shape_fn((m, k), |_| rng.random_range(-1.0f32..1.0));
+            let b = Array2::from_shape_fn((n, k), |_| rng.random_range(-1.0f32..1.0));
+            let mut want = Array2::from_elem((m, n), f32::NAN);
+            ndarray::linalg::general_mat_mul(1.0, &a, &b.t(), 0.0, &mut want);
+            let mut got = Array2::from_elem((m, n), f32::NAN);
+            gemm(&a.view(), &b.t(), &mut got.view_mut());
+            // each element is the same dot product in the same order, whoever computes it
+            assert_eq!(got, want, "{m}x{k}x{n}");
+        }
+    }
+}
