@@ -1,12 +1,18 @@
 //! Kernel throughput: matmul GFLOP/s on the GPU (tiled and naive kernels) and on the CPU
 //! reference, side by side, in one run: square sizes 64..4096 and the skinny shapes an LSTM
 //! step trains with. Criterion's "elem/s" is FLOP/s here (2·m·n·k per op).
+//! The `reductions` group times sum, softmax and masked mean with subgroups on and off
+//! (GB/s of input read), on an adapter that has them.
 //!
 //!     cargo bench --bench kernels
+//!     cargo bench --bench kernels -- reductions
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use wgfit::ops::masked_reduce::masked_mean;
 use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_with};
-use wgfit::{Device, Tensor};
+use wgfit::ops::reduce::sum;
+use wgfit::ops::softmax::softmax;
+use wgfit::{Device, GpuOptions, SubgroupUse, Tensor};
 
 fn matmul_gflops(c: &mut Criterion) {
     let gpu = Device::gpu().ok();
@@ -61,5 +67,64 @@ fn matmul_gflops(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul_gflops);
+/// One op on one input (and a mask for the masked mean).
+type Reduction = fn(&Tensor, Option<&Tensor>) -> wgfit::Result<Tensor>;
+
+fn reductions_subgroups_on_and_off(c: &mut Criterion) {
+    let open = |subgroups| {
+        Device::gpu_with(GpuOptions {
+            subgroups,
+            ..GpuOptions::default()
+        })
+        .ok()
+    };
+    let (Some(on), Some(off)) = (open(SubgroupUse::Always), open(SubgroupUse::Off)) else {
+        eprintln!("reductions: no GPU");
+        return;
+    };
+    let features = on.gpu_context().unwrap().features();
+    eprintln!("reductions on {}: {features}", on.info());
+    if !features.subgroups {
+        eprintln!("reductions: this adapter has no subgroups; nothing to compare");
+        return;
+    }
+    // A bias gradient's column sum over B·T = 6400 rows and its row sum; a loss total over
+    // 60 000 rows (below 65 535: lavapipe ends longer shader loops early); a small classifier's
+    // softmax and a wide one's; a masked mean over 100 steps of a [64, 100, 128] LSTM output.
+    let cases: [(&str, Vec<usize>, Reduction); 6] = [
+        ("sum_axis0_6400x512", vec![6400, 512], |x, _| sum(x, 0)),
+        ("sum_axis1_6400x512", vec![6400, 512], |x, _| sum(x, 1)),
+        ("sum_axis0_60000", vec![60_000], |x, _| sum(x, 0)),
+        ("softmax_128x10", vec![128, 10], |x, _| softmax(x)),
+        ("softmax_4096x1000", vec![4096, 1000], |x, _| softmax(x)),
+        ("masked_mean_64x100x128", vec![64, 100, 128], |x, m| {
+            masked_mean(x, m.expect("a mask"))
+        }),
+    ];
+    let mut group = c.benchmark_group("reductions");
+    group.sample_size(10);
+    for (label, dims, op) in cases {
+        let n: usize = dims.iter().product();
+        group.throughput(Throughput::Bytes(4 * n as u64));
+        for (name, device) in [("subgroups_on", &on), ("subgroups_off", &off)] {
+            let values: Vec<f32> = (0..n).map(|i| (i % 17) as f32 / 17.0 - 0.5).collect();
+            let x = Tensor::from_vec(device, dims.clone(), values).unwrap();
+            let mask = (dims.len() == 3).then(|| {
+                let steps = dims[0] * dims[1];
+                let keep = (0..steps).map(|i| f32::from(i % 7 != 0)).collect();
+                Tensor::from_vec(device, [dims[0], dims[1]], keep).unwrap()
+            });
+            group.bench_function(BenchmarkId::new(name, label), |bench| {
+                bench.iter(|| {
+                    let y = op(&x, mask.as_ref()).unwrap();
+                    device.synchronize_blocking().unwrap();
+                    y
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, matmul_gflops, reductions_subgroups_on_and_off);
 criterion_main!(benches);

@@ -11,6 +11,9 @@ use wgfit::prelude::*;
 fn main() -> anyhow::Result<()> {
     let device = Device::auto()?;
     println!("device: {}", device.info());
+    if let Some(ctx) = device.gpu_context() {
+        println!("features: {}", ctx.features());
+    }
 
     let (m, k, n) = (257, 131, 509);
     let a: Vec<f32> = (0..m * k)

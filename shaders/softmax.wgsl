@@ -1,4 +1,6 @@
-// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
+// Uses log1p_pos from math.wgsl, and workgroup_sum, workgroup_max and Lane from
+// workgroup_reduce.wgsl or (where the device has subgroups) workgroup_reduce_subgroup.wgsl,
+// which the host prepends.
 // Row-wise softmax and the fused softmax + crossentropy, over the last axis.
 // softmax_forward:      z: [R, C] -> probs: [R, C]
 // softmax_xent_forward: z: [R, C], y: [R, C] -> probs: [R, C], loss: [R];
@@ -10,8 +12,8 @@
 //                       the Jacobian product for a softmax output under any other loss.
 // softmax_xent_backward: probs: [R, C], y: [R, C] -> grad: [R, C]; grad = scale (probs - y),
 //                       the exact gradient of the loss above w.r.t. z (scale = 1/R for a mean).
-// The row kernels give each row one workgroup of 64 invocations that reduce through
-// workgroup memory, so wide rows stay parallel; rows are numbered linearly (wid.x + wid.y nwg.x).
+// The row kernels give each row one workgroup of 64 invocations that reduce together, so wide
+// rows stay parallel; rows are numbered linearly (wid.x + wid.y nwg.x).
 
 struct Params {
     rows: u32,
@@ -26,48 +28,19 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out_rows: array<f32>;
 
 const LANES: u32 = 64u;
-var<workgroup> red: array<f32, 64>;
-
-fn reduce_max(v: f32, lane: u32) -> f32 {
-    red[lane] = v;
-    workgroupBarrier();
-    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-        if lane < s {
-            red[lane] = max(red[lane], red[lane + s]);
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
-
-fn reduce_sum(v: f32, lane: u32) -> f32 {
-    red[lane] = v;
-    workgroupBarrier();
-    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-        if lane < s {
-            red[lane] = red[lane] + red[lane + s];
-        }
-        workgroupBarrier();
-    }
-    let r = red[0];
-    workgroupBarrier();
-    return r;
-}
 
 // Writes probs for row `row` into `out` and returns (max, r) with sum exp(z - max) = 1 + r.
-fn softmax_row(row: u32, lane: u32) -> vec2<f32> {
+fn softmax_row(row: u32, lane: Lane) -> vec2<f32> {
     let base = row * p.cols;
     var m = -3.4028235e38;
-    for (var c = lane; c < p.cols; c += LANES) {
+    for (var c = lane.index; c < p.cols; c += LANES) {
         m = max(m, in0[base + c]);
     }
-    m = reduce_max(m, lane);
+    m = workgroup_max(m, lane);
     // r sums exp(z - m) over entries below the max, plus one per extra entry equal to it.
     var below = 0.0;
     var ties = 0.0;
-    for (var c = lane; c < p.cols; c += LANES) {
+    for (var c = lane.index; c < p.cols; c += LANES) {
         let d = in0[base + c] - m;
         if d < 0.0 {
             below += exp(d);
@@ -75,8 +48,8 @@ fn softmax_row(row: u32, lane: u32) -> vec2<f32> {
             ties += 1.0;
         }
     }
-    let r = reduce_sum(below, lane) + (reduce_sum(ties, lane) - 1.0);
-    for (var c = lane; c < p.cols; c += LANES) {
+    let r = workgroup_sum(below, lane) + (workgroup_sum(ties, lane) - 1.0);
+    for (var c = lane.index; c < p.cols; c += LANES) {
         out[base + c] = exp(in0[base + c] - m) / (1.0 + r);
     }
     return vec2<f32>(m, r);
@@ -86,34 +59,34 @@ fn softmax_row(row: u32, lane: u32) -> vec2<f32> {
 fn softmax_forward(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
+    lane: Lane,
 ) {
     let row = wid.x + wid.y * nwg.x;
     if row >= p.rows {
         return;
     }
-    _ = softmax_row(row, lid.x);
+    _ = softmax_row(row, lane);
 }
 
 @compute @workgroup_size(64)
 fn softmax_xent_forward(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
+    lane: Lane,
 ) {
     let row = wid.x + wid.y * nwg.x;
     if row >= p.rows {
         return;
     }
-    let mr = softmax_row(row, lid.x);
+    let mr = softmax_row(row, lane);
     let log_s = log1p_pos(mr.y);
     let base = row * p.cols;
     var l = 0.0;
-    for (var c = lid.x; c < p.cols; c += LANES) {
+    for (var c = lane.index; c < p.cols; c += LANES) {
         l += in1[base + c] * ((mr.x - in0[base + c]) + log_s);
     }
-    l = reduce_sum(l, lid.x);
-    if lid.x == 0u {
+    l = workgroup_sum(l, lane);
+    if lane.index == 0u {
         out_rows[row] = l;
     }
 }
@@ -131,7 +104,7 @@ fn softmax_xent_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin
 fn softmax_backward(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
+    lane: Lane,
 ) {
     let row = wid.x + wid.y * nwg.x;
     if row >= p.rows {
@@ -139,11 +112,11 @@ fn softmax_backward(
     }
     let base = row * p.cols;
     var d = 0.0;
-    for (var c = lid.x; c < p.cols; c += LANES) {
+    for (var c = lane.index; c < p.cols; c += LANES) {
         d += in1[base + c] * in0[base + c];
     }
-    d = reduce_sum(d, lid.x);
-    for (var c = lid.x; c < p.cols; c += LANES) {
+    d = workgroup_sum(d, lane);
+    for (var c = lane.index; c < p.cols; c += LANES) {
         out[base + c] = in0[base + c] * (in1[base + c] - d);
     }
 }

@@ -37,7 +37,9 @@ pub mod tensor;
 
 pub use activation::Activation;
 pub use callbacks::{Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN};
-pub use device::{Backend, Device, DeviceInfo, GpuContext, GpuCounters, GpuOptions};
+pub use device::{
+    Backend, Device, DeviceInfo, GpuContext, GpuCounters, GpuFeatures, GpuOptions, SubgroupUse,
+};
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
 pub use layers::{Dense, Embedding, Flatten, Layer, Lstm, Masking};

@@ -10,16 +10,38 @@ use super::GpuBuffer;
 use super::gpu::{GpuContext, lock};
 use crate::error::{Error, Result};
 
-/// One WGSL file: its name (as in `shaders/{name}.wgsl`) and source.
+/// One WGSL file: its name (as in `shaders/{name}.wgsl`) and source. A kernel named
+/// `*_subgroup` uses subgroup operations and is only built on a device opened with
+/// `wgpu::Features::SUBGROUP` (naga 30 takes no `enable subgroups;` directive to say so);
+/// ops choose such kernels at dispatch time.
 pub(crate) struct Kernel {
     pub name: &'static str,
     pub source: &'static str,
+}
+
+impl Kernel {
+    /// The optional features this kernel needs (subgroups, by its name).
+    fn needs(&self) -> wgpu::Features {
+        if self.name.ends_with("_subgroup") {
+            wgpu::Features::SUBGROUP
+        } else {
+            wgpu::Features::empty()
+        }
+    }
 }
 
 impl GpuContext {
     fn pipeline(&self, kernel: &Kernel, entry: &'static str) -> Result<wgpu::ComputePipeline> {
         if let Some(p) = lock(&self.pipelines).get(&(kernel.name, entry)) {
             return Ok(p.clone());
+        }
+        let missing = kernel.needs() - self.device.features();
+        if !missing.is_empty() {
+            // An op chose a kernel this device cannot build; naga would reject its source.
+            return Err(self.error(format!(
+                "kernel {} needs {missing:?}, which this device was not opened with",
+                kernel.name
+            )));
         }
         let context = |e: Error| match e {
             Error::Device { adapter, message } => Error::Device {

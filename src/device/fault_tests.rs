@@ -62,3 +62,34 @@ fn a_dispatch_missing_a_binding_is_a_device_error_not_a_panic() {
     }
     still_works(&device);
 }
+
+#[test]
+fn a_subgroup_kernel_on_a_device_without_subgroups_is_refused_naming_the_feature() {
+    if gpu().is_none() {
+        return;
+    }
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .expect("an adapter, since gpu() found one");
+    let (dev, queue) =
+        pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
+    let device = Device::from_wgpu(dev, queue).unwrap();
+    let ctx = device.gpu_context().unwrap();
+    let kernel = Kernel {
+        name: "sum_subgroup",
+        source: "@group(0) @binding(0) var<uniform> n: vec4<u32>;
+                 @compute @workgroup_size(64) fn main() { _ = subgroupAdd(f32(n.x)); }",
+    };
+    match ctx.dispatch(&kernel, "main", &[], &[0; 16], 1) {
+        Err(Error::Device { message, .. }) => {
+            assert!(
+                message.contains("sum_subgroup") && message.contains("SUBGROUP"),
+                "{message}"
+            );
+        }
+        other => panic!("expected a device error, got {other:?}"),
+    }
+    still_works(&device);
+}

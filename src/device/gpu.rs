@@ -19,10 +19,13 @@ use crate::error::{Error, Result};
 /// the options exist for testing kernels.
 ///
 /// ```
-/// use wgfit::{Device, GpuOptions};
+/// use wgfit::{Device, GpuOptions, SubgroupUse};
 /// let opts = GpuOptions { poison_outputs: true, ..GpuOptions::default() };
 /// assert!(opts.max_workgroups_per_dim.is_none());
 /// assert!(!GpuOptions::default().poison_outputs);
+/// assert_eq!(GpuOptions::default().subgroups, SubgroupUse::Auto);
+/// let f32_paths_only = GpuOptions { subgroups: SubgroupUse::Off, ..GpuOptions::default() };
+/// assert_eq!(f32_paths_only.subgroups, SubgroupUse::Off);
 /// // Opening a GPU with them (not run here: it needs an adapter).
 /// fn poisoned_gpu(opts: GpuOptions) -> wgfit::Result<Device> {
 ///     Device::gpu_with(opts)
@@ -37,7 +40,94 @@ pub struct GpuOptions {
     /// adapter's per-dimension limit, which stays the bound for the second dimension); tests
     /// set it low so small inputs exercise the folding that huge ones need.
     pub max_workgroups_per_dim: Option<u32>,
+    /// Whether kernels with a subgroup variant run it (on an adapter that offers
+    /// `wgpu::Features::SUBGROUP`; elsewhere this changes nothing).
+    pub subgroups: SubgroupUse,
 }
+
+/// When the kernels that have a subgroup variant (the reductions of `reduce`, `softmax` and
+/// `masked_reduce`) run it, for [`GpuOptions::subgroups`]. Without
+/// `wgpu::Features::SUBGROUP` every choice runs the paths without subgroups, which stay the
+/// reference GPU path.
+///
+/// ```
+/// use wgfit::{GpuOptions, SubgroupUse};
+/// assert_eq!(SubgroupUse::default(), SubgroupUse::Auto);
+/// // Tests compare the two paths on one adapter:
+/// let on = GpuOptions { subgroups: SubgroupUse::Always, ..GpuOptions::default() };
+/// let off = GpuOptions { subgroups: SubgroupUse::Off, ..GpuOptions::default() };
+/// assert_ne!(on.subgroups, off.subgroups);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SubgroupUse {
+    /// Each op decides by the adapter type and the shape; its rule, beside its dispatch, says
+    /// what was measured where (lavapipe) and what is reasoning still to be measured (hardware
+    /// GPUs).
+    #[default]
+    Auto,
+    /// Every subgroup variant, whatever the shape and adapter (tests use this to run them).
+    Always,
+    /// None: softmax reduces through workgroup memory, sums run one invocation per output.
+    Off,
+}
+
+/// The optional wgpu features a GPU context was opened with, from [`GpuContext::features`].
+/// wgfit asks for `SUBGROUP` and `SHADER_F16` wherever the adapter offers them.
+///
+/// ```
+/// use wgfit::Device;
+/// // Only a GPU device has features; on one, this prints e.g.
+/// // "subgroups (8 lanes, auto), shader-f16 (unused)".
+/// if let Some(ctx) = Device::cpu().gpu_context() {
+///     println!("{}", ctx.features());
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GpuFeatures {
+    /// `wgpu::Features::SUBGROUP` was granted: WGSL subgroup built-ins (`subgroupAdd`,
+    /// `subgroup_size`, ...) compile here.
+    pub subgroups: bool,
+    /// `wgpu::Features::SHADER_F16` was granted (`enable f16;`). No kernel uses it: every
+    /// tensor is f32 and f16 arithmetic (unit roundoff 2^-11) could not match the CPU
+    /// reference to 1e-5.
+    pub shader_f16: bool,
+    /// The adapter's smallest and largest subgroup size as wgpu reports them (8 and 8 on
+    /// lavapipe, 32 and 32 on NVIDIA); the kernels are correct for any size.
+    pub subgroup_sizes: (u32, u32),
+    /// What kernels do with subgroups: [`GpuOptions::subgroups`], or
+    /// [`SubgroupUse::Off`] where the device lacks them.
+    pub subgroup_use: SubgroupUse,
+}
+
+impl std::fmt::Display for GpuFeatures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.subgroups {
+            let (lo, hi) = self.subgroup_sizes;
+            let lanes = if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}..{hi}")
+            };
+            let used = match self.subgroup_use {
+                SubgroupUse::Auto => "auto",
+                SubgroupUse::Always => "always",
+                SubgroupUse::Off => "off",
+            };
+            write!(f, "subgroups ({lanes} lanes, {used})")?;
+        } else {
+            f.write_str("no subgroups")?;
+        }
+        f.write_str(if self.shader_f16 {
+            ", shader-f16 (unused)"
+        } else {
+            ", no shader-f16"
+        })
+    }
+}
+
+/// The optional features wgfit asks for when the adapter has them.
+const WANTED_FEATURES: wgpu::Features = wgpu::Features::SUBGROUP.union(wgpu::Features::SHADER_F16);
 
 /// Counters for measuring step overhead, from [`GpuContext::counters`]. Take two snapshots
 /// and subtract to count what one training step or one op costs.
@@ -79,6 +169,8 @@ pub struct GpuContext {
     pub(super) device: wgpu::Device,
     pub(super) queue: wgpu::Queue,
     pub(super) info: DeviceInfo,
+    pub(super) device_type: wgpu::DeviceType,
+    pub(super) features: GpuFeatures,
     pub(super) limits: wgpu::Limits,
     pub(super) max_workgroups: u32,
     pub(super) poison: bool,
@@ -136,7 +228,7 @@ impl GpuContext {
         let name = DeviceInfo::from_adapter(&info).to_string();
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgfit"),
-            required_features: wgpu::Features::empty(),
+            required_features: adapter.features() & WANTED_FEATURES,
             required_limits: adapter.limits(),
             memory_hints: wgpu::MemoryHints::Performance,
             ..Default::default()
@@ -171,8 +263,23 @@ impl GpuContext {
             .map_or(limits.max_compute_workgroups_per_dimension, |m| {
                 m.clamp(1, limits.max_compute_workgroups_per_dimension)
             });
+        let adapter = device.adapter_info();
+        let granted = device.features();
+        let subgroups = granted.contains(wgpu::Features::SUBGROUP);
+        let features = GpuFeatures {
+            subgroups,
+            shader_f16: granted.contains(wgpu::Features::SHADER_F16),
+            subgroup_sizes: (adapter.subgroup_min_size, adapter.subgroup_max_size),
+            subgroup_use: if subgroups {
+                options.subgroups
+            } else {
+                SubgroupUse::Off
+            },
+        };
         GpuContext {
-            info: DeviceInfo::from_adapter(&device.adapter_info()),
+            info: DeviceInfo::from_adapter(&adapter),
+            device_type: adapter.device_type,
+            features,
             device,
             queue,
             limits,
@@ -193,6 +300,23 @@ impl GpuContext {
     /// Adapter name, backend and type.
     pub fn info(&self) -> &DeviceInfo {
         &self.info
+    }
+
+    /// The optional features the device was opened with (subgroups, shader-f16) and what the
+    /// kernels do with them.
+    pub fn features(&self) -> GpuFeatures {
+        self.features
+    }
+
+    /// Whether ops run their subgroup variants: never without the feature or with
+    /// [`SubgroupUse::Off`]; always with [`SubgroupUse::Always`]; under
+    /// [`SubgroupUse::Auto`], where the op's rule `helps` says so for this adapter type.
+    pub(crate) fn use_subgroups(&self, helps: impl FnOnce(wgpu::DeviceType) -> bool) -> bool {
+        match self.features.subgroup_use {
+            SubgroupUse::Off => false,
+            SubgroupUse::Always => true,
+            SubgroupUse::Auto => helps(self.device_type),
+        }
     }
 
     /// The device's limits (as granted: the adapter's own).

@@ -19,7 +19,7 @@ use std::sync::{Arc, Once};
 pub(crate) use buffer::GpuBuffer;
 pub(crate) use dispatch::Kernel;
 pub(crate) use flush::FlushDenormals;
-pub use gpu::{GpuContext, GpuCounters, GpuOptions};
+pub use gpu::{GpuContext, GpuCounters, GpuFeatures, GpuOptions, SubgroupUse};
 
 use crate::error::{Error, Result};
 

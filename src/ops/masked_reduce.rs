@@ -1,9 +1,11 @@
-//! Masked sum and mean over time (`shaders/masked_reduce.wgsl`).
+//! Masked sum and mean over time (`shaders/masked_reduce.wgsl`; its sums also in
+//! `shaders/masked_reduce_subgroup.wgsl`, one workgroup per output, where the device has
+//! subgroups and the shape gains from it).
 //!
 //! x: `[B, T, F]` (or `[B, T]`), mask: `[B, T]` with 1 for kept steps and 0 for masked ones
 //! -> out: `[B, F]` (or `[B]`). The mean is over kept steps only; a row with no kept step gives 0.
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error, split_sum_helps};
 use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::shape::Shape;
@@ -12,6 +14,15 @@ use crate::tensor::Tensor;
 const KERNEL: Kernel = Kernel {
     name: "masked_reduce",
     source: include_str!("../../shaders/masked_reduce.wgsl"),
+};
+
+/// `masked_reduce` with one workgroup per output, adding through subgroup operations.
+const KERNEL_SUBGROUP: Kernel = Kernel {
+    name: "masked_reduce_subgroup",
+    source: concat!(
+        include_str!("../../shaders/workgroup_reduce_subgroup.wgsl"),
+        include_str!("../../shaders/masked_reduce_subgroup.wgsl")
+    ),
 };
 
 #[repr(C)]
@@ -98,12 +109,19 @@ fn masked_reduce(x: &Tensor, mask: &Tensor, mean: bool) -> Result<Tensor> {
                 features: features as u32,
                 mean: mean as u32,
             };
+            let outputs = batch * features;
+            let split = ctx.use_subgroups(|kind| split_sum_helps(kind, outputs, steps));
+            let (kernel, workgroups) = if split {
+                (&KERNEL_SUBGROUP, outputs as u64)
+            } else {
+                (&KERNEL, groups(outputs))
+            };
             ctx.dispatch(
-                &KERNEL,
+                kernel,
                 "masked_reduce",
                 &[buf(x), buf(mask), &out],
                 bytemuck::bytes_of(&params),
-                groups(batch * features),
+                workgroups,
             )?;
             Ok(gpu_tensor(&device, out_shape, out))
         }

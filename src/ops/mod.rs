@@ -89,6 +89,29 @@ pub(crate) fn gpu_tensor(device: &Device, shape: Shape, buffer: GpuBuffer) -> Te
     Tensor::with_storage(device, shape, DType::F32, Storage::Gpu(buffer))
 }
 
+/// Whether one workgroup per output (the `*_subgroup` reductions of `reduce` and
+/// `masked_reduce`) should replace one invocation per output, for `outputs` sums of `n` terms
+/// each, under [`SubgroupUse::Auto`](crate::SubgroupUse::Auto).
+pub(crate) fn split_sum_helps(device_type: wgpu::DeviceType, outputs: usize, n: usize) -> bool {
+    match device_type {
+        // Measured on lavapipe (2 shared cores, 8 lanes; `cargo bench --bench kernels --
+        // reductions`, two runs, and a sweep by hand), time with subgroups / without: a
+        // workgroup per output costs tens of µs of barriers and scheduling there, so it only
+        // wins for one long sum (1 x 8192 terms: 0.6, 1 x 60 000: 0.34-0.47) and loses from 4
+        // outputs on (4 x 8192: 1.1, 512 x 6400: 2.3-2.6, 6400 x 512: 17-20, masked mean of
+        // [64, 100, 128]: 9-10). Past 65 535
+        // terms it is also the only right answer there: llvmpipe ends every shader loop after
+        // 65 535 iterations, cutting a one-invocation sum short.
+        wgpu::DeviceType::Cpu => (outputs == 1 && n >= 8192) || n > 65_535,
+        // Not measured: no hardware GPU was at hand. Reasoning: with fewer outputs than a GPU
+        // has lanes to keep busy, one invocation per output walks each long axis alone on a
+        // mostly idle device (a [6400, 512] bias gradient is 512 invocations of 6400 loads),
+        // while a workgroup per output puts 256 lanes on each. Where outputs are many or sums
+        // short, one invocation per output is kept. Measure with the bench above.
+        _ => outputs < 4096 && n >= 256,
+    }
+}
+
 /// Workgroups for `n` elements at [`WORKGROUP`] per workgroup.
 pub(crate) fn groups(n: usize) -> u64 {
     (n as u64).div_ceil(WORKGROUP)

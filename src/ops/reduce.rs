@@ -1,8 +1,9 @@
-//! Sum and mean over one axis (`shaders/reduce.wgsl`).
+//! Sum and mean over one axis (`shaders/reduce.wgsl`; `shaders/reduce_subgroup.wgsl`, one
+//! workgroup per output, where the device has subgroups and the shape gains from it).
 //!
 //! x: `[d0, ..., dk, ...]` -> out: x's shape without axis k (x seen as `[outer, n, inner]`).
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error, split_sum_helps};
 use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::shape::Shape;
@@ -11,6 +12,15 @@ use crate::tensor::Tensor;
 const KERNEL: Kernel = Kernel {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
+};
+
+/// One workgroup per output, adding through subgroup operations.
+const KERNEL_SUBGROUP: Kernel = Kernel {
+    name: "reduce_subgroup",
+    source: concat!(
+        include_str!("../../shaders/workgroup_reduce_subgroup.wgsl"),
+        include_str!("../../shaders/reduce_subgroup.wgsl")
+    ),
 };
 
 #[repr(C)]
@@ -77,12 +87,19 @@ fn reduce(x: &Tensor, axis: usize, mean: bool) -> Result<Tensor> {
                 inner: inner as u32,
                 mean: mean as u32,
             };
+            let outputs = outer * inner;
+            let split = ctx.use_subgroups(|kind| split_sum_helps(kind, outputs, n));
+            let (kernel, workgroups) = if split {
+                (&KERNEL_SUBGROUP, outputs as u64)
+            } else {
+                (&KERNEL, groups(outputs))
+            };
             ctx.dispatch(
-                &KERNEL,
+                kernel,
                 "reduce_axis",
                 &[buf(x), &out],
                 bytemuck::bytes_of(&params),
-                groups(outer * inner),
+                workgroups,
             )?;
             Ok(gpu_tensor(&device, out_shape, out))
         }

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use wgfit::{Device, GpuOptions, Tensor};
+use wgfit::{Device, GpuOptions, SubgroupUse, Tensor};
 
 /// The GPU the suite runs on, with every op output poisoned (NaN) before the op runs.
 ///
@@ -24,10 +24,68 @@ pub fn gpu_split() -> Option<Device> {
 }
 
 fn open_gpu(max_workgroups_per_dim: Option<u32>) -> Option<Device> {
-    let options = GpuOptions {
+    open_gpu_with(GpuOptions {
         poison_outputs: true,
         max_workgroups_per_dim,
+        ..GpuOptions::default()
+    })
+}
+
+/// Poisoned GPUs whose kernels run their subgroup variants (`on`: [`SubgroupUse::Always`]) or
+/// none ([`SubgroupUse::Off`]), the second also splitting dispatches over 3 workgroups into a
+/// 2-d grid: the devices the subgroup twin tests compare. `None` without an adapter.
+pub fn gpus_with_subgroups(on: bool) -> Option<[Device; 2]> {
+    static ON: OnceLock<Option<[Device; 2]>> = OnceLock::new();
+    static OFF: OnceLock<Option<[Device; 2]>> = OnceLock::new();
+    let subgroups = if on {
+        SubgroupUse::Always
+    } else {
+        SubgroupUse::Off
     };
+    let open = || {
+        let plain = open_gpu_with(GpuOptions {
+            poison_outputs: true,
+            subgroups,
+            ..GpuOptions::default()
+        })?;
+        let split = open_gpu_with(GpuOptions {
+            poison_outputs: true,
+            max_workgroups_per_dim: Some(3),
+            subgroups,
+        })?;
+        Some([plain, split])
+    };
+    if on {
+        ON.get_or_init(open).clone()
+    } else {
+        OFF.get_or_init(open).clone()
+    }
+}
+
+/// Whether `device` runs subgroup kernels. Where it cannot, says so loudly, and fails when
+/// `WGFIT_REQUIRE_SUBGROUPS=1` (set it on CI where the adapter has them: lavapipe does).
+pub fn subgroups_in_use(device: &Device) -> bool {
+    let Some(ctx) = device.gpu_context() else {
+        return false;
+    };
+    let features = ctx.features();
+    if features.subgroups && features.subgroup_use != SubgroupUse::Off {
+        return true;
+    }
+    if std::env::var("WGFIT_REQUIRE_SUBGROUPS").as_deref() == Ok("1") {
+        panic!(
+            "WGFIT_REQUIRE_SUBGROUPS=1 but {} runs no subgroup kernels ({features})",
+            device.info()
+        );
+    }
+    eprintln!(
+        "!!!!! {} HAS NO SUBGROUPS ({features}): THE SUBGROUP KERNELS ARE NOT TESTED !!!!!",
+        device.info()
+    );
+    false
+}
+
+fn open_gpu_with(options: GpuOptions) -> Option<Device> {
     match Device::gpu_with(options) {
         Ok(d) => {
             eprintln!("GPU tests run on: {}", d.info());
