@@ -35,11 +35,11 @@ pub(crate) fn gemm(
             let (a_part, b_part) = if axis == Axis(1) {
                 let (b_part, b_next) = b_rest.split_at(Axis(1), take);
                 b_rest = b_next;
-                (a_rest.clone(), b_part)
+                (a_rest, b_part)
             } else {
                 let (a_part, a_next) = a_rest.split_at(Axis(0), take);
                 a_rest = a_next;
-                (a_part, b_rest.clone())
+                (a_part, b_rest)
             };
             c_rest = c_next;
             let mut c_part = c_part;
