@@ -5,9 +5,18 @@ use ndarray::{ArrayView2, ArrayViewMut2, Axis, linalg::general_mat_mul};
 
 use crate::device::FlushDenormals;
 
-/// Below this many multiply-adds a product stays on one thread: spawning one costs tens of
-/// microseconds, about what 2^21 multiply-adds take on one core.
-const SPLIT_MIN_MACS: usize = 1 << 21;
+/// Below this many multiply-adds a product stays on one thread. Measured on the 2-core CI
+/// machine: W2's 12.8M-multiply-add products ran 13% slower split (a thread spawn, A or B
+/// packed twice, and two vCPUs giving about 1.4 cores), while an LSTM's recurrent-kernel
+/// gradient (B·T x 128 x 512, ~200M) gains; 2^26 (67M) keeps the first whole.
+const SPLIT_MIN_MACS: usize = 1 << 26;
+
+/// The cores to split work over, asked once: `available_parallelism` reads the cgroup's
+/// quota files on Linux, tens of microseconds a call.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
 
 /// `c = a · b` (c's previous values are overwritten).
 pub(crate) fn gemm(
@@ -15,10 +24,19 @@ pub(crate) fn gemm(
     b: &ArrayView2<'_, f32>,
     c: &mut ArrayViewMut2<'_, f32>,
 ) {
+    gemm_split_past(a, b, c, SPLIT_MIN_MACS);
+}
+
+fn gemm_split_past(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    c: &mut ArrayViewMut2<'_, f32>,
+    split_min_macs: usize,
+) {
     let (m, k) = a.dim();
     let n = b.dim().1;
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    if threads == 1 || m * n * k < SPLIT_MIN_MACS || m.max(n) < 2 * threads {
+    let threads = cores();
+    if threads == 1 || m * n * k < split_min_macs || m.max(n) < 2 * threads {
         general_mat_mul(1.0, a, b, 0.0, c);
         return;
     }
@@ -57,19 +75,26 @@ mod tests {
     use ndarray::Array2;
     use rand::{Rng, SeedableRng, rngs::StdRng};
 
-    use super::gemm;
+    use super::gemm_split_past;
 
     #[test]
     fn split_products_equal_the_single_thread_ones() {
         let mut rng = StdRng::seed_from_u64(3);
-        // small (one thread), wide (columns split), tall (rows split), transposed operands
-        for (m, k, n) in [(3, 5, 7), (64, 300, 513), (517, 300, 64), (131, 1031, 127)] {
+        // tiny (one thread), wide (columns split), tall (rows split), a transposed operand;
+        // split whatever their size
+        for (m, k, n) in [
+            (1, 5, 1),
+            (3, 5, 7),
+            (64, 300, 513),
+            (517, 300, 64),
+            (131, 1031, 127),
+        ] {
             let a = Array2::from_shape_fn((m, k), |_| rng.random_range(-1.0f32..1.0));
             let b = Array2::from_shape_fn((n, k), |_| rng.random_range(-1.0f32..1.0));
             let mut want = Array2::from_elem((m, n), f32::NAN);
             ndarray::linalg::general_mat_mul(1.0, &a, &b.t(), 0.0, &mut want);
             let mut got = Array2::from_elem((m, n), f32::NAN);
-            gemm(&a.view(), &b.t(), &mut got.view_mut());
+            gemm_split_past(&a.view(), &b.t(), &mut got.view_mut(), 0);
             // each element is the same dot product in the same order, whoever computes it
             assert_eq!(got, want, "{m}x{k}x{n}");
         }

@@ -16,7 +16,7 @@ pub(super) type CpuStates = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
 /// whole sequences for its rows (no synchronisation per step). Below about 2^16 cell-steps a
 /// thread costs more than it saves, so small problems stay on one.
 fn rows_per_thread(b: usize, t: usize, u: usize) -> usize {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::ops::cpu_gemm::cores();
     if b * t * u < 1 << 16 || threads == 1 {
         b.max(1)
     } else {
