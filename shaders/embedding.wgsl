@@ -4,10 +4,15 @@
 // positions: [P] (u32, flat indices into the batch), dy: [P_total, D] -> grad: [V, D]
 // (0 for tokens the batch does not use). One invocation per (v, d). The forward lookup is
 // the row gather of gather.wgsl.
+// A dispatch adds the positions lo..hi of each token's list to what the one before left in
+// grad: the host splits lists longer than a software adapter's loop budget (ops::loop_ranges;
+// a padding token can fill most of a batch); elsewhere one dispatch takes them whole.
 
 struct Params {
     vocab: u32,
     dim: u32,
+    lo: u32,
+    hi: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -24,8 +29,13 @@ fn embedding_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     }
     let v = i / p.dim;
     let d = i % p.dim;
+    let start = offsets[v];
+    let end = min(offsets[v + 1u], start + p.hi);
     var s = 0.0;
-    for (var k = offsets[v]; k < offsets[v + 1u]; k++) {
+    if p.lo > 0u {
+        s = grad[i];
+    }
+    for (var k = start + p.lo; k < end; k++) {
         s += dy[positions[k] * p.dim + d];
     }
     grad[i] = s;

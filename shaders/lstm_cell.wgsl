@@ -12,6 +12,8 @@ struct Params {
     steps: u32,
     units: u32,
     t: u32,
+    // lstm_sequence_persistent runs the steps t..t_end (lstm_step the step t).
+    t_end: u32,
     has_mask: u32,
 }
 
@@ -83,7 +85,10 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 // all T steps with h in workgroup memory. Invocation k < 4U computes gate pre-activation k,
 // then invocation u < U updates unit u. It trades the per-step dispatches for a workgroup per
 // row (few workgroups when B is small); on lavapipe it measured 3x slower than per-step
-// dispatches (BENCHMARKS.md), so the host uses it only when asked.
+// dispatches (BENCHMARKS.md), so the host uses it there only when asked. A dispatch runs the
+// steps t..t_end from the state the one before left in hseq and cseq: software adapters cut an
+// invocation's loops short after 65 535 trips (U + 2 per step here), so the host splits long
+// sequences there (ops::loop_ranges); elsewhere one dispatch runs them all.
 var<workgroup> h_shared: array<f32, 64>;
 var<workgroup> z_shared: array<f32, 256>;
 
@@ -100,10 +105,16 @@ fn lstm_sequence_persistent(
     let n = p.units;
     var c = 0.0;
     if k < n {
-        h_shared[k] = 0.0;
+        var h = 0.0;
+        if p.t > 0u {
+            let prev = (b * p.steps + p.t - 1u) * n + k;
+            h = hseq[prev];
+            c = cseq[prev];
+        }
+        h_shared[k] = h;
     }
     workgroupBarrier();
-    for (var t = 0u; t < p.steps; t++) {
+    for (var t = p.t; t < p.t_end; t++) {
         let bt = b * p.steps + t;
         let g_base = bt * 4u * n;
         if k < 4u * n {

@@ -12,6 +12,8 @@ struct Params {
     steps: u32,
     units: u32,
     t: u32,
+    // Unused here: the forward's persistent kernel runs the steps t..t_end.
+    t_end: u32,
     has_mask: u32,
     has_dy_seq: u32,
 }

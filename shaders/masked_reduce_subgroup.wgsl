@@ -1,4 +1,6 @@
-// Uses workgroup_sum and Lane from workgroup_reduce_subgroup.wgsl, which the host prepends.
+// Uses workgroup_sum and Lane from workgroup_reduce_subgroup.wgsl, which the host prepends
+// (or from workgroup_reduce.wgsl, on a software adapter without subgroups: there one invocation
+// per output cannot loop over a time axis past 65 535 steps, and this kernel takes it).
 // Masked sum or mean over time with one workgroup per output: x: [B, T, F], mask: [B, T]
 // -> out: [B, F], as masked_reduce.wgsl's masked_reduce (one invocation per output) computes
 // it: invocation k sums the kept steps k, k + LANES, ... and counts them, then the workgroup

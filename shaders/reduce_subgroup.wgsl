@@ -4,7 +4,8 @@
 // alone, which leaves a GPU nearly idle when there are few outputs and n is long (a bias
 // gradient: 512 outputs of 6400 terms). Here invocation k sums inputs k, k + LANES, ... of its
 // output and the workgroup adds the LANES partial sums: deterministic for a given subgroup size,
-// but in another order than the CPU twin's (within 1e-5 of the sum of |x|).
+// but in another order than the CPU twin's (within 1e-5 of the sum of |x|). As in reduce.wgsl,
+// a dispatch adds the terms lo..hi to what the one before left in out.
 // Outputs are numbered linearly over the (folded) grid: wid.x + wid.y nwg.x.
 
 struct Params {
@@ -12,6 +13,8 @@ struct Params {
     n: u32,
     inner: u32,
     mean: u32,
+    lo: u32,
+    hi: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -34,12 +37,15 @@ fn reduce_axis(
     let o = i / p.inner;
     let j = i % p.inner;
     var s = 0.0;
-    for (var t = lane.index; t < p.n; t += LANES) {
+    for (var t = p.lo + lane.index; t < p.hi; t += LANES) {
         s += x[(o * p.n + t) * p.inner + j];
     }
     s = workgroup_sum(s, lane);
     if lane.index == 0u {
-        if p.mean != 0u && p.n > 0u {
+        if p.lo > 0u {
+            s = out[i] + s;
+        }
+        if p.hi == p.n && p.mean != 0u && p.n > 0u {
             s /= f32(p.n);
         }
         out[i] = s;

@@ -124,9 +124,9 @@ fn twins(
 fn subgroup_sums_and_means_match_the_cpu_and_the_workgroup_path() {
     let mut rng = rng("subgroup_reduce");
     // 1, primes, axes longer than a 256-invocation workgroup, 70 000 outputs (more workgroups
-    // than one dispatch dimension holds), and a bias gradient's [6400, 512] column sum. No
-    // axis is longer than 65 535: lavapipe ends every shader loop there, so the one-invocation-
-    // per-output path (subgroups off) cannot sum more on it.
+    // than one dispatch dimension holds), and a bias gradient's [6400, 512] column sum. Axes
+    // past 65 535 terms, which a software adapter's loop limit makes the host split over
+    // dispatches, are tests/ops_long_loops.rs's.
     let cases: &[(&[usize], &[usize])] = &[
         (&[1], &[0]),
         (&[7], &[0]),

@@ -319,6 +319,12 @@ impl GpuContext {
         }
     }
 
+    /// The adapter's type: software adapters cut long shader loops short, which the ops
+    /// work around (`ops::loop_ranges`).
+    pub(crate) fn device_type(&self) -> wgpu::DeviceType {
+        self.device_type
+    }
+
     /// The device's limits (as granted: the adapter's own).
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits

@@ -4,7 +4,7 @@
 //! -> grad: `[V, D]`, grad\[v\] = Σ over positions p with ids\[p\] = v of dy\[p\], summed in position
 //! order (deterministic), 0 for unused tokens.
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error};
 use crate::device::{Device, Kernel};
 use crate::error::{Error, Result};
 use crate::shape::Shape;
@@ -20,6 +20,9 @@ const KERNEL: Kernel = Kernel {
 struct Params {
     vocab: u32,
     dim: u32,
+    // The stretch of each token's positions this dispatch adds.
+    lo: u32,
+    hi: u32,
 }
 
 /// Positions grouped by token (a counting sort): `offsets[v]..offsets[v + 1]` index into
@@ -105,20 +108,25 @@ pub fn embedding_backward(ids: &[u32], vocab: usize, dy: &Tensor) -> Result<Tens
             Tensor::from_vec(&device, out_shape, grad)
         }
         Device::Gpu(ctx) => {
+            let most_used = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
             let offsets = Tensor::from_u32(&device, [offsets.len()], offsets)?;
             let positions = Tensor::from_u32(&device, [positions.len()], positions)?;
             let out = gpu_output(ctx, &out_shape)?;
-            let params = Params {
-                vocab: vocab as u32,
-                dim: dim as u32,
-            };
-            ctx.dispatch(
-                &KERNEL,
-                "embedding_backward",
-                &[buf(&offsets), buf(&positions), buf(dy), &out],
-                bytemuck::bytes_of(&params),
-                groups(vocab * dim),
-            )?;
+            for (lo, hi) in loop_ranges(ctx, most_used as usize, |trips| trips) {
+                let params = Params {
+                    vocab: vocab as u32,
+                    dim: dim as u32,
+                    lo,
+                    hi,
+                };
+                ctx.dispatch(
+                    &KERNEL,
+                    "embedding_backward",
+                    &[buf(&offsets), buf(&positions), buf(dy), &out],
+                    bytemuck::bytes_of(&params),
+                    groups(vocab * dim),
+                )?;
+            }
             Ok(gpu_tensor(&device, out_shape, out))
         }
     }

@@ -1,11 +1,15 @@
 //! Masked sum and mean over time (`shaders/masked_reduce.wgsl`; its sums also in
 //! `shaders/masked_reduce_subgroup.wgsl`, one workgroup per output, where the device has
-//! subgroups and the shape gains from it).
+//! subgroups and the shape gains from it, and on a software adapter for time axes longer than
+//! one invocation may loop over there).
 //!
 //! x: `[B, T, F]` (or `[B, T]`), mask: `[B, T]` with 1 for kept steps and 0 for masked ones
 //! -> out: `[B, F]` (or `[B]`). The mean is over kept steps only; a row with no kept step gives 0.
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error, split_sum_helps};
+use super::{
+    buf, f32_device, gpu_output, gpu_tensor, groups, host, loop_budget, loop_budget_error,
+    shape_error, split_sum_helps,
+};
 use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::shape::Shape;
@@ -25,6 +29,19 @@ const KERNEL_SUBGROUP: Kernel = Kernel {
     ),
 };
 
+/// The same with workgroup-memory reductions, for a software adapter without subgroups (GL)
+/// and time axes past its loop budget.
+const KERNEL_WORKGROUP: Kernel = Kernel {
+    name: "masked_reduce_workgroup",
+    source: concat!(
+        include_str!("../../shaders/workgroup_reduce.wgsl"),
+        include_str!("../../shaders/masked_reduce_subgroup.wgsl")
+    ),
+};
+
+/// Invocations per output of the workgroup kernels (`LANES` in masked_reduce_subgroup.wgsl).
+const LANES: usize = 64;
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -39,7 +56,9 @@ struct Params {
 ///
 /// # Errors
 /// [`Error::Shape`](crate::Error::Shape) when x is not 2-d or 3-d, or the mask is not
-/// `[B, T]`; [`Error::Data`](crate::Error::Data) for tensors on two devices or of dtype u32.
+/// `[B, T]`; [`Error::Data`](crate::Error::Data) for tensors on two devices or of dtype u32;
+/// [`Error::Device`](crate::Error::Device) for T past 64 x 64 511 (4.1 million) steps on a
+/// software adapter (its loop limit; see `SOFTWARE_LOOP_TRIPS` in `src/ops/mod.rs`).
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -110,9 +129,27 @@ fn masked_reduce(x: &Tensor, mask: &Tensor, mean: bool) -> Result<Tensor> {
                 mean: mean as u32,
             };
             let outputs = batch * features;
+            // A software adapter cuts loops short: there a time axis longer than one
+            // invocation may loop over goes to a workgroup per output, striding over it 64
+            // invocations at a time (and a longer one is refused).
+            let budget = loop_budget(ctx).unwrap_or(usize::MAX);
             let split = ctx.use_subgroups(|kind| split_sum_helps(kind, outputs, steps));
-            let (kernel, workgroups) = if split {
-                (&KERNEL_SUBGROUP, outputs as u64)
+            let (kernel, workgroups) = if split || steps > budget {
+                if steps.div_ceil(LANES) > budget {
+                    let what = format!("a time axis of {steps} steps");
+                    return Err(loop_budget_error(
+                        ctx,
+                        "masked_reduce",
+                        &what,
+                        steps.div_ceil(LANES),
+                    ));
+                }
+                let kernel = if ctx.use_subgroups(|_| true) {
+                    &KERNEL_SUBGROUP
+                } else {
+                    &KERNEL_WORKGROUP
+                };
+                (kernel, outputs as u64)
             } else {
                 (&KERNEL, groups(outputs))
             };

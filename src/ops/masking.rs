@@ -3,8 +3,11 @@
 //! forward:  x: `[B, T, F]` -> (x with masked steps zeroed, mask: `[B, T]`); a step is masked
 //!           when all its features equal `mask_value`.
 //! backward: dy: `[B, T, F]`, mask: `[B, T]` -> dx = dy * mask.
+//!
+//! The forward kernel loops over a step's features; a software adapter runs steps of more
+//! features than its loop budget allows as several dispatches (see `shaders/masking.wgsl`).
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error};
 use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::shape::Shape;
@@ -21,6 +24,9 @@ struct Params {
     rows: u32,
     features: u32,
     mask_value: f32,
+    // The steps of masking_forward's loop over 2F this dispatch runs.
+    lo: u32,
+    hi: u32,
 }
 
 fn steps(x: &Tensor) -> Result<(usize, usize, usize)> {
@@ -79,18 +85,22 @@ pub fn masking_forward(x: &Tensor, mask_value: f32) -> Result<(Tensor, Tensor)> 
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, x.shape())?;
             let mask = gpu_output(ctx, &mask_shape)?;
-            let params = Params {
-                rows: (b * t) as u32,
-                features: f as u32,
-                mask_value,
-            };
-            ctx.dispatch(
-                &KERNEL,
-                "masking_forward",
-                &[buf(x), &out, &mask],
-                bytemuck::bytes_of(&params),
-                groups(b * t),
-            )?;
+            for (lo, hi) in loop_ranges(ctx, 2 * f, |trips| trips) {
+                let params = Params {
+                    rows: (b * t) as u32,
+                    features: f as u32,
+                    mask_value,
+                    lo,
+                    hi,
+                };
+                ctx.dispatch(
+                    &KERNEL,
+                    "masking_forward",
+                    &[buf(x), &out, &mask],
+                    bytemuck::bytes_of(&params),
+                    groups(b * t),
+                )?;
+            }
             Ok((
                 gpu_tensor(&device, x.shape().clone(), out),
                 gpu_tensor(&device, mask_shape, mask),
@@ -143,6 +153,8 @@ pub fn masking_backward(dy: &Tensor, mask: &Tensor) -> Result<Tensor> {
                 rows: (b * t) as u32,
                 features: f as u32,
                 mask_value: 0.0,
+                lo: 0,
+                hi: 0,
             };
             // The mask is bound read-write (the forward writes it); this entry only reads it.
             ctx.dispatch(
@@ -150,7 +162,7 @@ pub fn masking_backward(dy: &Tensor, mask: &Tensor) -> Result<Tensor> {
                 "masking_backward",
                 &[buf(dy), &out, buf(mask)],
                 bytemuck::bytes_of(&params),
-                groups(b * t),
+                groups(b * t * f),
             )?;
             Ok(gpu_tensor(&device, dy.shape().clone(), out))
         }

@@ -99,10 +99,11 @@ pub(crate) fn split_sum_helps(device_type: wgpu::DeviceType, outputs: usize, n: 
         // workgroup per output costs tens of µs of barriers and scheduling there, so it only
         // wins for one long sum (1 x 8192 terms: 0.6, 1 x 60 000: 0.34-0.47) and loses from 4
         // outputs on (4 x 8192: 1.1, 512 x 6400: 2.3-2.6, 6400 x 512: 17-20, masked mean of
-        // [64, 100, 128]: 9-10). Past 65 535
-        // terms it is also the only right answer there: llvmpipe ends every shader loop after
-        // 65 535 iterations, cutting a one-invocation sum short.
-        wgpu::DeviceType::Cpu => (outputs == 1 && n >= 8192) || n > 65_535,
+        // [64, 100, 128]: 9-10). Few long sums gain too (one run each, by hand: 3 x 60 000:
+        // 0.5, 3 x 70 001: 0.35, 4 x 70 001: 0.73; 8 x 70 001: 1.2, 256 x 70 001: 2.2). Sums
+        // past a software adapter's loop budget ([`SOFTWARE_LOOP_TRIPS`]) are split over
+        // dispatches whichever kernel runs them.
+        wgpu::DeviceType::Cpu => (outputs == 1 && n >= 8192) || (outputs < 8 && n >= 60_000),
         // Not measured: no hardware GPU was at hand. Reasoning: with fewer outputs than a GPU
         // has lanes to keep busy, one invocation per output walks each long axis alone on a
         // mostly idle device (a [6400, 512] bias gradient is 512 invocations of 6400 loads),
@@ -110,6 +111,61 @@ pub(crate) fn split_sum_helps(device_type: wgpu::DeviceType, outputs: usize, n: 
         // short, one invocation per output is kept. Measure with the bench above.
         _ => outputs < 4096 && n >= 256,
     }
+}
+
+/// Loop trips that llvmpipe and lavapipe (Mesa's software GL and Vulkan adapters, wgpu's
+/// `DeviceType::Cpu`) let one invocation run: then its loops just stop, with no error, leaving
+/// sums short and outputs unwritten. Measured on both (Mesa 22.3, `LP_MAX_TGSI_LOOP_ITERATIONS`):
+/// the budget is one per invocation (per SIMD batch of 8 invocations, which loop together),
+/// shared by all its loops, nested ones, those in called functions and those on either side of
+/// a barrier alike; every iteration takes a trip and so does every loop's exit. Loops with a
+/// small constant trip count (`k < 4u`, up to 32 in the probe) are unrolled and cost nothing;
+/// `k < 64u` was not. Each workgroup, and each batch of 8 invocations in it, has its own
+/// budget. Hardware GPUs have no such limit.
+pub(crate) const SOFTWARE_LOOP_TRIPS: usize = 65_535;
+
+/// Trips held back from a kernel's long loop for its short ones (workgroup reductions, loop
+/// exits), which cost a few dozen at most.
+const LOOP_RESERVE: usize = 1_024;
+
+/// The trips a kernel's long loop may take in one dispatch on `ctx`'s adapter: `None` (no
+/// limit) on a hardware GPU.
+pub(crate) fn loop_budget(ctx: &GpuContext) -> Option<usize> {
+    (ctx.device_type() == wgpu::DeviceType::Cpu).then_some(SOFTWARE_LOOP_TRIPS - LOOP_RESERVE)
+}
+
+/// The ranges `lo..hi` of a kernel's long loop over `len` steps that successive dispatches
+/// cover, each carrying on from what the one before left in its output: the whole loop at
+/// once on a hardware GPU; on a software adapter, pieces of `steps(trips)` steps, the most
+/// that take `trips` loop trips (the loop budget; `steps` maps it to the kernel's steps, e.g.
+/// 256 per trip for a workgroup of 256 striding over the loop). At least one range, so an
+/// empty loop still writes its output.
+pub(crate) fn loop_ranges(
+    ctx: &GpuContext,
+    len: usize,
+    steps: impl Fn(usize) -> usize,
+) -> Vec<(u32, u32)> {
+    let chunk = loop_budget(ctx).map_or(len, |trips| steps(trips).max(1));
+    if len == 0 {
+        return vec![(0, 0)];
+    }
+    (0..len)
+        .step_by(chunk.max(1))
+        .map(|lo| (lo as u32, (lo + chunk).min(len) as u32))
+        .collect()
+}
+
+/// The error for an op whose loop cannot be split over dispatches and would take `trips` trips
+/// per invocation, past a software adapter's [`SOFTWARE_LOOP_TRIPS`] (wrong numbers otherwise).
+pub(crate) fn loop_budget_error(ctx: &GpuContext, op: &str, what: &str, trips: usize) -> Error {
+    Error::device(
+        ctx.info().to_string(),
+        format!(
+            "{op}: {what} takes {trips} loop trips per invocation, but this software adapter \
+             ends every invocation's loops after 65 535 (Mesa's loop limit); run it on the CPU \
+             reference or a hardware GPU"
+        ),
+    )
 }
 
 /// Workgroups for `n` elements at [`WORKGROUP`] per workgroup.

@@ -2,8 +2,13 @@
 //! workgroup per output, where the device has subgroups and the shape gains from it).
 //!
 //! x: `[d0, ..., dk, ...]` -> out: x's shape without axis k (x seen as `[outer, n, inner]`).
+//! A software adapter runs an axis longer than its loop budget as several dispatches, each
+//! adding its stretch of the axis to the sums so far (the same order as in one).
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error, split_sum_helps};
+use super::{
+    buf, f32_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error,
+    split_sum_helps,
+};
 use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::shape::Shape;
@@ -30,6 +35,9 @@ struct Params {
     n: u32,
     inner: u32,
     mean: u32,
+    // The terms lo..hi of each sum, added to what the dispatch before left in out.
+    lo: u32,
+    hi: u32,
 }
 
 /// Sum over `axis` (NumPy's `x.sum(axis=axis)`): the result has x's shape without that axis.
@@ -81,26 +89,31 @@ fn reduce(x: &Tensor, axis: usize, mean: bool) -> Result<Tensor> {
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, &out_shape)?;
-            let params = Params {
-                outer: outer as u32,
-                n: n as u32,
-                inner: inner as u32,
-                mean: mean as u32,
-            };
             let outputs = outer * inner;
             let split = ctx.use_subgroups(|kind| split_sum_helps(kind, outputs, n));
-            let (kernel, workgroups) = if split {
-                (&KERNEL_SUBGROUP, outputs as u64)
+            // The subgroup kernel's 256 invocations per output stride over the axis together.
+            let (kernel, workgroups, lanes) = if split {
+                (&KERNEL_SUBGROUP, outputs as u64, 256)
             } else {
-                (&KERNEL, groups(outputs))
+                (&KERNEL, groups(outputs), 1)
             };
-            ctx.dispatch(
-                kernel,
-                "reduce_axis",
-                &[buf(x), &out],
-                bytemuck::bytes_of(&params),
-                workgroups,
-            )?;
+            for (lo, hi) in loop_ranges(ctx, n, |trips| trips * lanes) {
+                let params = Params {
+                    outer: outer as u32,
+                    n: n as u32,
+                    inner: inner as u32,
+                    mean: mean as u32,
+                    lo,
+                    hi,
+                };
+                ctx.dispatch(
+                    kernel,
+                    "reduce_axis",
+                    &[buf(x), &out],
+                    bytemuck::bytes_of(&params),
+                    workgroups,
+                )?;
+            }
             Ok(gpu_tensor(&device, out_shape, out))
         }
     }

@@ -6,7 +6,9 @@
 //! softmax_xent_forward:  z: `[..., C]`, y: `[..., C]` -> (probs, loss per row: `[...]`)
 //! softmax_xent_backward: probs, y: `[..., C]` -> grad = scale (probs - y)
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, host, shape_error};
+use super::{
+    buf, f32_device, gpu_output, gpu_tensor, host, loop_budget, loop_budget_error, shape_error,
+};
 use crate::device::{Device, GpuContext, Kernel};
 use crate::error::Result;
 use crate::shape::Shape;
@@ -41,6 +43,24 @@ fn row_kernel(ctx: &GpuContext) -> &'static Kernel {
         &KERNEL_SUBGROUP
     } else {
         &KERNEL
+    }
+}
+
+/// Invocations per row of the row kernels (`LANES` in softmax.wgsl).
+const LANES: usize = 64;
+
+/// The row kernels make `passes` strided passes over a row, `cols / 64` loop trips each: on a
+/// software adapter, whose loop budget that can outrun (past 1 032 176 classes for the fused
+/// crossentropy's 4 passes, 1 376 234 for the softmax's 3, 2 064 352 for its backward's 2),
+/// an error rather than wrong numbers. Rows that wide are rare enough not to split.
+fn check_row_loops(ctx: &GpuContext, op: &str, cols: usize, passes: usize) -> Result<()> {
+    let trips = passes * cols.div_ceil(LANES);
+    match loop_budget(ctx) {
+        Some(budget) if trips > budget => {
+            let what = format!("a row of {cols} classes");
+            Err(loop_budget_error(ctx, op, &what, trips))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -82,7 +102,8 @@ fn same_shape(op: &str, want: &Tensor, got: &Tensor) -> Result<()> {
 ///
 /// # Errors
 /// [`Error::Shape`](crate::Error::Shape) for a scalar or a last axis of size 0;
-/// [`Error::Data`](crate::Error::Data) for a u32 tensor.
+/// [`Error::Data`](crate::Error::Data) for a u32 tensor; [`Error::Device`](crate::Error::Device)
+/// for rows past 1 376 234 classes on a software adapter (its loop limit).
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -100,6 +121,7 @@ pub fn softmax(z: &Tensor) -> Result<Tensor> {
             Tensor::from_vec(&device, z.shape().clone(), probs)
         }
         Device::Gpu(ctx) => {
+            check_row_loops(ctx, "softmax", cols, 3)?;
             let out = gpu_output(ctx, z.shape())?;
             let params = Params {
                 rows: rows as u32,
@@ -126,7 +148,9 @@ pub fn softmax(z: &Tensor) -> Result<Tensor> {
 ///
 /// # Errors
 /// [`Error::Shape`](crate::Error::Shape) when y's shape is not z's, or the last axis is
-/// empty; [`Error::Data`](crate::Error::Data) for tensors on two devices or of dtype u32.
+/// empty; [`Error::Data`](crate::Error::Data) for tensors on two devices or of dtype u32;
+/// [`Error::Device`](crate::Error::Device) for rows past 1 032 176 classes on a software
+/// adapter (its loop limit).
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -154,6 +178,7 @@ pub fn softmax_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> 
             ))
         }
         Device::Gpu(ctx) => {
+            check_row_loops(ctx, "softmax_xent", cols, 4)?;
             let probs = gpu_output(ctx, z.shape())?;
             let loss = gpu_output(ctx, &row_shape)?;
             let params = Params {
@@ -180,7 +205,9 @@ pub fn softmax_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> 
 /// `dz = probs (dy - sum(dy probs))` per row. probs, dy: `[..., C]` -> dz of the same shape.
 ///
 /// # Errors
-/// [`Error::Shape`](crate::Error::Shape) when dy's shape is not probs'.
+/// [`Error::Shape`](crate::Error::Shape) when dy's shape is not probs';
+/// [`Error::Device`](crate::Error::Device) for rows past 2 064 352 classes on a software
+/// adapter (its loop limit).
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -206,6 +233,7 @@ pub fn softmax_backward(probs: &Tensor, dy: &Tensor) -> Result<Tensor> {
             Tensor::from_vec(&device, probs.shape().clone(), out)
         }
         Device::Gpu(ctx) => {
+            check_row_loops(ctx, "softmax_backward", cols, 2)?;
             let out = gpu_output(ctx, probs.shape())?;
             let params = Params {
                 rows: rows as u32,

@@ -1,10 +1,11 @@
 //! The loss gradients (`shaders/loss.wgsl`'s gradient entry points and their CPU twins):
 //! `[R, C]` with `scale` folded in.
 
-use super::{EPSILON, KERNEL, Params, check};
+use super::{EPSILON, KERNEL, Params, check, dispatch_rows};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::{buf, gpu_output, gpu_tensor, groups, host};
+use crate::shape::Shape;
 use crate::tensor::Tensor;
 
 /// Gradient of `scale * sum(cce)` w.r.t. the probabilities, through the normalisation (0
@@ -54,18 +55,14 @@ pub fn cce_backward(pred: &Tensor, target: &Tensor, scale: f32) -> Result<Tensor
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, pred.shape())?;
-            let params = Params {
-                rows: r as u32,
-                cols: c as u32,
-                eps: EPSILON,
-                scale,
-            };
-            ctx.dispatch(
-                &KERNEL,
+            // Each row's sum and dot product, carried between dispatches of a long row.
+            let carry = gpu_output(ctx, &Shape(vec![r, 2]))?;
+            dispatch_rows(
+                ctx,
                 "cce_backward",
-                &[buf(pred), buf(target), &out],
-                bytemuck::bytes_of(&params),
-                groups(r),
+                &[buf(pred), buf(target), &out, &carry],
+                (r, c, 3 * c),
+                scale,
             )?;
             Ok(gpu_tensor(&device, pred.shape().clone(), out))
         }
@@ -92,12 +89,7 @@ fn grad(
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, pred.shape())?;
-            let params = Params {
-                rows: r as u32,
-                cols: c as u32,
-                eps: EPSILON,
-                scale,
-            };
+            let params = Params::new(r, c, scale);
             ctx.dispatch(
                 &KERNEL,
                 entry,

@@ -5,13 +5,16 @@
 //! the sum over the classes for categorical crossentropy; gradient ops return `[R, C]` with
 //! `scale` folded in (1 / (R C) for the batch mean of row means).
 //!
+//! A software adapter runs rows longer than its loop budget as several dispatches per op, each
+//! carrying on along the rows from where the one before stopped (see `shaders/loss.wgsl`).
+//!
 //! Every op checks that pred and target have one shape ([`Error::Shape`](crate::Error::Shape)
 //! otherwise) and that both are f32 tensors on one device ([`Error::Data`](crate::Error::Data)
 //! otherwise). The sigmoid + binary crossentropy gradient is
 //! `softmax::softmax_xent_backward(probs, y, scale)`: both are `scale (p - y)`.
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
-use crate::device::{Device, Kernel};
+use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error};
+use crate::device::{Device, GpuBuffer, GpuContext, Kernel};
 use crate::error::Result;
 use crate::ops::softmax::log1p_pos;
 use crate::shape::Shape;
@@ -49,6 +52,49 @@ struct Params {
     cols: u32,
     eps: f32,
     scale: f32,
+    // The steps of a row kernel's loop this dispatch runs (unused by the gradient kernels).
+    lo: u32,
+    hi: u32,
+}
+
+impl Params {
+    fn new(rows: usize, cols: usize, scale: f32) -> Params {
+        Params {
+            rows: rows as u32,
+            cols: cols as u32,
+            eps: EPSILON,
+            scale,
+            lo: 0,
+            hi: 0,
+        }
+    }
+}
+
+/// Dispatches row kernel `entry` (one invocation per row of `cols`) over its loop of
+/// `steps` (the columns, times the passes it makes over them): in one dispatch, or on a
+/// software adapter in as many as its loop budget asks, each carrying on from the one before.
+fn dispatch_rows(
+    ctx: &GpuContext,
+    entry: &'static str,
+    buffers: &[&GpuBuffer],
+    (rows, cols, steps): (usize, usize, usize),
+    scale: f32,
+) -> Result<()> {
+    for (lo, hi) in loop_ranges(ctx, steps, |trips| trips) {
+        let params = Params {
+            lo,
+            hi,
+            ..Params::new(rows, cols, scale)
+        };
+        ctx.dispatch(
+            &KERNEL,
+            entry,
+            buffers,
+            bytemuck::bytes_of(&params),
+            groups(rows),
+        )?;
+    }
+    Ok(())
 }
 
 /// The row ops, with their CPU twins (per row of C values -> one value).
@@ -69,6 +115,23 @@ impl RowOp {
             RowOp::Mse => "mse_forward",
             RowOp::AccuracyCategorical => "accuracy_categorical",
             RowOp::AccuracyBinary => "accuracy_binary",
+        }
+    }
+
+    /// Passes the kernel makes over a row's C columns.
+    fn passes(self) -> usize {
+        match self {
+            RowOp::Cce => 2,
+            _ => 1,
+        }
+    }
+
+    /// Floats per row the kernel carries between dispatches besides its sum (in `out2`).
+    fn carried(self) -> usize {
+        match self {
+            RowOp::Cce => 1,
+            RowOp::AccuracyCategorical => 2,
+            RowOp::Bce | RowOp::Mse | RowOp::AccuracyBinary => 0,
         }
     }
 
@@ -167,19 +230,13 @@ fn rows(op: RowOp, pred: &Tensor, target: &Tensor) -> Result<Tensor> {
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, &shape)?;
-            let params = Params {
-                rows: r as u32,
-                cols: c as u32,
-                eps: EPSILON,
-                scale: 1.0,
+            let carry = match op.carried() {
+                0 => None,
+                n => Some(gpu_output(ctx, &Shape(vec![r, n]))?),
             };
-            ctx.dispatch(
-                &KERNEL,
-                op.entry(),
-                &[buf(pred), buf(target), &out],
-                bytemuck::bytes_of(&params),
-                groups(r),
-            )?;
+            let mut buffers = vec![buf(pred), buf(target), &out];
+            buffers.extend(carry.as_ref());
+            dispatch_rows(ctx, op.entry(), &buffers, (r, c, op.passes() * c), 1.0)?;
             Ok(gpu_tensor(&device, shape, out))
         }
     }
@@ -325,18 +382,12 @@ pub fn sigmoid_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> 
         Device::Gpu(ctx) => {
             let loss = gpu_output(ctx, &shape)?;
             let probs = gpu_output(ctx, z.shape())?;
-            let params = Params {
-                rows: r as u32,
-                cols: c as u32,
-                eps: EPSILON,
-                scale: 1.0,
-            };
-            ctx.dispatch(
-                &KERNEL,
+            dispatch_rows(
+                ctx,
                 "sigmoid_xent_forward",
                 &[buf(z), buf(y), &loss, &probs],
-                bytemuck::bytes_of(&params),
-                groups(r),
+                (r, c, c),
+                1.0,
             )?;
             Ok((
                 gpu_tensor(&device, z.shape().clone(), probs),

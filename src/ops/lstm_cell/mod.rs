@@ -14,7 +14,7 @@ mod gemm;
 
 use cpu::{lstm_backward_cpu, lstm_forward_cpu};
 
-use super::{buf, common_device, gpu_output, gpu_tensor, groups, host, shape_error};
+use super::{buf, common_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error};
 use crate::device::{Device, GpuBuffer, Kernel};
 use crate::error::Result;
 use crate::ops::elementwise::affine;
@@ -44,6 +44,8 @@ struct Params {
     steps: u32,
     units: u32,
     t: u32,
+    // The persistent kernel runs the steps t..t_end.
+    t_end: u32,
     has_mask: u32,
     has_dy_seq: u32,
 }
@@ -145,7 +147,8 @@ pub enum LstmKernel {
     Auto,
     /// One dispatch per step, one invocation per (b, u).
     PerStep,
-    /// One dispatch for the whole sequence, a workgroup per batch row (units <= 64 only).
+    /// One dispatch for the whole sequence, a workgroup per batch row (units <= 64 only); on a
+    /// software adapter, whose loop budget it would outrun, one per 64 511 / (U + 2) steps.
     Persistent,
 }
 
@@ -243,12 +246,20 @@ pub fn lstm_forward_with(
                 }
             };
             let all = [buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev];
-            if persistent {
+            // Each step takes U + 2 loop trips (the step, the loop over h and its exit), which
+            // bounds the steps of one dispatch on a software adapter.
+            let dispatches = if persistent {
+                loop_ranges(ctx, t, |trips| trips / (u + 2))
+            } else {
+                Vec::new()
+            };
+            for (t0, t1) in dispatches {
                 let params = Params {
                     batch: b as u32,
                     steps: t as u32,
                     units: u as u32,
-                    t: 0,
+                    t: t0,
+                    t_end: t1,
                     has_mask: mask.is_some() as u32,
                     has_dy_seq: 0,
                 };
@@ -266,6 +277,7 @@ pub fn lstm_forward_with(
                     steps: t as u32,
                     units: u as u32,
                     t: step as u32,
+                    t_end: step as u32 + 1,
                     has_mask: mask.is_some() as u32,
                     has_dy_seq: 0,
                 };
@@ -381,6 +393,7 @@ pub fn lstm_backward(
                     steps: t as u32,
                     units: u as u32,
                     t: step as u32,
+                    t_end: step as u32 + 1,
                     has_mask: mask.is_some() as u32,
                     has_dy_seq: dy_seq.is_some() as u32,
                 };
