@@ -1,6 +1,7 @@
-//! Kernel throughput: matmul GFLOP/s on the GPU (tiled and naive kernels) and on the CPU
-//! reference, side by side, in one run: square sizes 64..4096 and the skinny shapes an LSTM
-//! step trains with. Criterion's "elem/s" is FLOP/s here (2·m·n·k per op).
+//! Kernel throughput: matmul GFLOP/s on the GPU (vec4, tiled and naive kernels) and on the
+//! CPU reference, side by side, in one run: square sizes 64..4096 and the skinny shapes an
+//! LSTM step trains with; then a Dense forward, `matmul_bias_act` (one dispatch) against
+//! `matmul` + `bias_act_forward` (two). Criterion's "elem/s" is FLOP/s here (2·m·n·k per op).
 //! The `reductions` group times sum, softmax and masked mean with subgroups on and off
 //! (GB/s of input read), on an adapter that has them.
 //!
@@ -8,22 +9,32 @@
 //!     cargo bench --bench kernels -- reductions
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use wgfit::ops::bias_act::bias_act_forward;
 use wgfit::ops::masked_reduce::masked_mean;
-use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_with};
+use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_bias_act, matmul_with};
 use wgfit::ops::reduce::sum;
 use wgfit::ops::softmax::softmax;
-use wgfit::{Device, GpuOptions, SubgroupUse, Tensor};
+use wgfit::{Activation, Device, GpuOptions, SubgroupUse, Tensor};
 
-fn matmul_gflops(c: &mut Criterion) {
+fn values(len: usize) -> Vec<f32> {
+    (0..len).map(|i| (i % 17) as f32 / 17.0 - 0.5).collect()
+}
+
+fn gpu_device() -> Option<Device> {
     let gpu = Device::gpu().ok();
-    let software_gpu = gpu
-        .as_ref()
-        .is_none_or(|d| d.info().to_string().contains("Cpu]"));
     eprintln!(
         "GPU: {}",
         gpu.as_ref()
             .map_or("none".to_string(), |d| d.info().to_string())
     );
+    gpu
+}
+
+fn matmul_gflops(c: &mut Criterion) {
+    let gpu = gpu_device();
+    let software_gpu = gpu
+        .as_ref()
+        .is_none_or(|d| d.info().to_string().contains("Cpu]"));
     // (label, m, k, n, transpose): square sizes, then an LSTM's (B=64, T=100, F=10, U=128)
     // input projection [B·T, F]·[F, 4U], recurrent step [B, U]·[U, 4U] and recurrent-kernel
     // gradient hprevᵀ·dz = [U, B·T]·[B·T, 4U].
@@ -38,12 +49,11 @@ fn matmul_gflops(c: &mut Criterion) {
     group.sample_size(10);
     for (label, m, k, n, transpose) in shapes {
         group.throughput(Throughput::Elements(2 * (m * k * n) as u64));
-        let values =
-            |len: usize| -> Vec<f32> { (0..len).map(|i| (i % 17) as f32 / 17.0 - 0.5).collect() };
         let mut devices = vec![("cpu", Device::cpu(), MatmulKernel::Tiled)];
         // A software adapter takes minutes per op past 1024; it is skipped there.
         let big = m * k * n > 1 << 30;
         if let Some(g) = gpu.as_ref().filter(|_| !(software_gpu && big)) {
+            devices.push(("gpu_vec4", g.clone(), MatmulKernel::Vec4));
             devices.push(("gpu_tiled", g.clone(), MatmulKernel::Tiled));
             devices.push(("gpu_naive", g.clone(), MatmulKernel::Naive));
         }
@@ -126,5 +136,42 @@ fn reductions_subgroups_on_and_off(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, matmul_gflops, reductions_subgroups_on_and_off);
+/// A Dense(128, relu) forward on a batch of 1024 MNIST-sized rows, `[1024, 784]·[784, 128]`,
+/// fused and unfused; and Dense(10) after it, whose N = 10 takes the scalar-load path.
+fn dense_forward(c: &mut Criterion) {
+    let Some(gpu) = gpu_device() else { return };
+    let mut group = c.benchmark_group("dense_forward");
+    group.sample_size(10);
+    for (m, k, n) in [(1024, 784, 128), (1024, 128, 10)] {
+        group.throughput(Throughput::Elements(2 * (m * k * n) as u64));
+        let x = Tensor::from_vec(&gpu, [m, k], values(m * k)).unwrap();
+        let w = Tensor::from_vec(&gpu, [k, n], values(k * n)).unwrap();
+        let bias = Tensor::from_vec(&gpu, [n], values(n)).unwrap();
+        let label = format!("{m}x{k}x{n}_relu");
+        group.bench_function(BenchmarkId::new("gpu_fused", &label), |bench| {
+            bench.iter(|| {
+                let y = matmul_bias_act(&x, &w, Transpose::None, Some(&bias), Activation::Relu)
+                    .unwrap();
+                gpu.synchronize_blocking().unwrap();
+                y
+            })
+        });
+        group.bench_function(BenchmarkId::new("gpu_unfused", &label), |bench| {
+            bench.iter(|| {
+                let xw = matmul_with(&x, &w, Transpose::None, MatmulKernel::Vec4).unwrap();
+                let y = bias_act_forward(&xw, Some(&bias), Activation::Relu).unwrap();
+                gpu.synchronize_blocking().unwrap();
+                y
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    matmul_gflops,
+    dense_forward,
+    reductions_subgroups_on_and_off
+);
 criterion_main!(benches);

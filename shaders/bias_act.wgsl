@@ -1,4 +1,4 @@
-// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
+// Uses activate from activation.wgsl (and math.wgsl before it), which the host prepends.
 // Bias add fused with an elementwise activation, and its backward.
 // bias_act_forward:  x: [R, C], bias: [C] (unused unless has_bias), y: [R, C]; y = act(x + bias)
 // bias_act_backward: dy: [R, C], y: [R, C] (the forward output), dx: [R, C]; dx = dy * act'(y)
@@ -16,15 +16,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> in0: array<f32>;
 @group(0) @binding(2) var<storage, read> in1: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
-
-fn activate(v: f32) -> f32 {
-    switch p.act {
-        case 1u: { return max(v, 0.0); }
-        case 2u: { return 1.0 / (1.0 + exp(-v)); }
-        case 3u: { return tanh_f32(v); }
-        default: { return v; }
-    }
-}
 
 fn derivative(y: f32) -> f32 {
     switch p.act {
@@ -45,7 +36,7 @@ fn bias_act_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     if p.has_bias != 0u {
         v += in1[i % p.cols];
     }
-    out[i] = activate(v);
+    out[i] = activate(v, p.act);
 }
 
 @compute @workgroup_size(256)

@@ -8,7 +8,7 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::ops::bias_act::{bias_act_backward, bias_act_forward};
-use crate::ops::matmul::{Transpose, matmul};
+use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::reduce::sum;
 use crate::ops::softmax::{softmax, softmax_backward};
 use crate::tensor::Tensor;
@@ -206,27 +206,30 @@ impl Layer for Dense {
     }
 
     // x: [B, ..., in] seen as [N, in]; logits = x · kernel + bias: [N, units]; y = act(logits)
+    // (the bias and an elementwise activation ride in the matmul's dispatch)
     fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
         let kernel = self.kernel()?;
         let fan_in = kernel.dims()[0];
         let in_dims = x.dims().to_vec();
         let n = x.numel().checked_div(fan_in).unwrap_or(0);
         let x2 = x.reshape([n, fan_in])?;
-        let xw = matmul(&x2, kernel, Transpose::None)?;
+        let bias = self.bias();
         let (logits, y) = match self.activation {
             Activation::Softmax => {
-                let logits = bias_act_forward(&xw, self.bias(), Activation::Linear)?;
+                let logits =
+                    matmul_bias_act(&x2, kernel, Transpose::None, bias, Activation::Linear)?;
                 let y = softmax(&logits)?;
                 (logits, y)
             }
             Activation::Sigmoid => {
                 // Kept before the activation too, so binary crossentropy can use the logits.
-                let logits = bias_act_forward(&xw, self.bias(), Activation::Linear)?;
+                let logits =
+                    matmul_bias_act(&x2, kernel, Transpose::None, bias, Activation::Linear)?;
                 let y = bias_act_forward(&logits, None, Activation::Sigmoid)?;
                 (logits, y)
             }
             act => {
-                let y = bias_act_forward(&xw, self.bias(), act)?;
+                let y = matmul_bias_act(&x2, kernel, Transpose::None, bias, act)?;
                 (y.clone(), y)
             }
         };

@@ -11,10 +11,9 @@ use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
-use crate::ops::bias_act::bias_act_forward;
 use crate::ops::gather::gather_rows;
 use crate::ops::lstm_cell::{LstmStates, lstm_backward, lstm_forward};
-use crate::ops::matmul::{Transpose, matmul};
+use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
@@ -200,11 +199,8 @@ impl Layer for Lstm {
             });
         }
         let x2 = x.reshape([b * t, f])?;
-        let xp = bias_act_forward(
-            &matmul(&x2, kernel, Transpose::None)?,
-            Some(bias),
-            Activation::Linear,
-        )?;
+        // x · kernel + bias in one op (one dispatch on a GPU, no extra copy on the CPU)
+        let xp = matmul_bias_act(&x2, kernel, Transpose::None, Some(bias), Activation::Linear)?;
         let states = lstm_forward(&xp.reshape([b, t, 4 * self.units])?, recurrent, mask)?;
         let (out, out_mask) = if self.return_sequences {
             (states.hseq.clone(), mask.cloned())

@@ -14,6 +14,7 @@ const KERNEL: Kernel = Kernel {
     name: "bias_act",
     source: concat!(
         include_str!("../../shaders/math.wgsl"),
+        include_str!("../../shaders/activation.wgsl"),
         include_str!("../../shaders/bias_act.wgsl")
     ),
 };
@@ -27,16 +28,18 @@ struct Params {
     has_bias: u32,
 }
 
-fn code(act: Activation) -> Result<u32> {
+/// The kernels' code for an elementwise activation (`shaders/activation.wgsl`); `op` names
+/// the caller in the error for softmax, which is not elementwise.
+pub(crate) fn activation_code(op: &str, act: Activation) -> Result<u32> {
     Ok(match act {
         Activation::Linear => 0,
         Activation::Relu => 1,
         Activation::Sigmoid => 2,
         Activation::Tanh => 3,
         Activation::Softmax => {
-            return Err(Error::Config(
-                "softmax is not elementwise: use ops::softmax for it, not bias_act".into(),
-            ));
+            return Err(Error::Config(format!(
+                "softmax is not elementwise: use ops::softmax for it, not {op}"
+            )));
         }
     })
 }
@@ -88,7 +91,7 @@ pub fn bias_act_forward(x: &Tensor, bias: Option<&Tensor>, act: Activation) -> R
             "bias must have one value per column of x",
         ));
     }
-    let act_code = code(act)?;
+    let act_code = activation_code("bias_act", act)?;
     match &device {
         Device::Cpu => {
             let b = bias.map(|b| host(b).f32().to_vec());
@@ -146,7 +149,7 @@ pub fn bias_act_backward(dy: &Tensor, y: &Tensor, act: Activation) -> Result<Ten
         ));
     }
     let (rows, cols) = rows_cols(y.dims());
-    let act_code = code(act)?;
+    let act_code = activation_code("bias_act_backward", act)?;
     match &device {
         Device::Cpu => {
             let dx = bias_act_backward_cpu(host(dy).f32(), host(y).f32(), act);
@@ -186,7 +189,12 @@ pub(crate) fn derivative_cpu(y: f32, act: Activation) -> f32 {
     }
 }
 
-fn bias_act_forward_cpu(x: &[f32], bias: Option<&[f32]>, cols: usize, act: Activation) -> Vec<f32> {
+fn bias_act_forward_cpu(
+    x: &[f32],
+    bias: Option<&[f32]>,
+    cols: usize,
+    act: Activation,
+) -> Vec<f32> {
     let mut out = x.to_vec();
     bias_act_in_place(&mut out, bias, cols, act);
     out

@@ -1,20 +1,25 @@
-//! Batched matmul `C = op(A) · op(B)`, dispatching `shaders/matmul.wgsl`; CPU twin below.
+//! Batched matmul `C = op(A) · op(B)`, and the same with a fused bias + activation; the shape
+//! checks and the CPU twin are here, one file per GPU kernel family beside them:
+//! `scalar.rs` (`shaders/matmul.wgsl`: the 64x64 tiled and the naive kernels), `vec4.rs`
+//! (`shaders/matmul_vec4*.wgsl`: register-blocked, vec4 loads, tile shape from the adapter's
+//! limits, the epilogue) and `bias_act.rs` (`matmul_bias_act`).
 //!
 //! a: `[..., M, K]` (or `[..., K, M]` with A transposed), b: `[..., K, N]` (or `[..., N, K]`) or a
 //! single `[K, N]` matrix shared by the whole batch; out: `[..., M, N]`.
 
+mod bias_act;
+mod scalar;
+mod vec4;
+
 use ndarray::{ArrayView2, ArrayViewMut2};
 
-use super::{buf, f32_device, gpu_output, gpu_tensor, host, shape_error};
-use crate::device::{Device, Kernel};
+pub use bias_act::matmul_bias_act;
+
+use super::{f32_device, gpu_output, gpu_tensor, host, shape_error};
+use crate::device::Device;
 use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
-
-const KERNEL: Kernel = Kernel {
-    name: "matmul",
-    source: include_str!("../../shaders/matmul.wgsl"),
-};
 
 /// Which operands are transposed: `Transpose::A` computes `Aᵀ·B` (the weight gradient
 /// `xᵀ·dy`), `Transpose::B` computes `A·Bᵀ` (the input gradient `dy·Wᵀ`).
@@ -55,23 +60,36 @@ impl Transpose {
     }
 }
 
-/// The GPU kernel to use; `Tiled` unless measuring. The CPU reference ignores it.
+/// The GPU kernel to use; [`Vec4`](MatmulKernel::Vec4) unless measuring. The CPU reference
+/// ignores it.
 ///
 /// ```
 /// use wgfit::prelude::*;
 /// use wgfit::ops::matmul::{MatmulKernel, matmul_with};
-/// assert_eq!(MatmulKernel::default(), MatmulKernel::Tiled);
+/// assert_eq!(MatmulKernel::default(), MatmulKernel::Vec4);
 /// let device = Device::cpu();
 /// let a = Tensor::from_vec(&device, [2, 2], vec![1.0, 2.0, 3.0, 4.0])?;
 /// let eye = Tensor::from_vec(&device, [2, 2], vec![1.0, 0.0, 0.0, 1.0])?;
-/// let c = matmul_with(&a, &eye, Transpose::None, MatmulKernel::Naive)?;
-/// assert_eq!(c.to_vec_blocking()?, vec![1.0, 2.0, 3.0, 4.0]);
+/// for kernel in [MatmulKernel::Vec4, MatmulKernel::Tiled, MatmulKernel::Naive] {
+///     let c = matmul_with(&a, &eye, Transpose::None, kernel)?;
+///     assert_eq!(c.to_vec_blocking()?, vec![1.0, 2.0, 3.0, 4.0]);
+/// }
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MatmulKernel {
-    /// 64x64 tiles through workgroup memory, 4x4 outputs per invocation.
+    /// Register-blocked: 128x128, 64x64 or 32x32 output tiles (of those the adapter's
+    /// workgroup limits allow, the quickest for the output's size, padding counted), 8x8 or
+    /// 4x4 outputs per invocation, operands read as vec4 where their contiguous dim is a
+    /// multiple of 4 (4 scalar loads otherwise). The only kernel with the bias + activation
+    /// epilogue of [`matmul_bias_act`].
+    ///
+    /// The default because it was the fastest on the one adapter measured so far, lavapipe
+    /// (software Vulkan on 2 CPU cores; BENCHMARKS.md): a correctness vehicle rather than a
+    /// GPU, so a real GPU may rank the kernels, and prefer tile shapes, differently.
     #[default]
+    Vec4,
+    /// 64x64 tiles through workgroup memory, 4x4 outputs per invocation, scalar loads.
     Tiled,
     /// One output per invocation, operands read straight from storage.
     Naive,
@@ -88,22 +106,15 @@ struct Dims {
     b_batched: bool,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    trans_a: u32,
-    trans_b: u32,
-    a_stride: u32,
-    b_stride: u32,
-    tiles_m: u32,
-    tiles_n: u32,
+impl Dims {
+    /// Floats between one batch entry of a and the next (b: 0 when b is shared).
+    fn strides(&self) -> (u32, u32) {
+        let b_stride = if self.b_batched { self.k * self.n } else { 0 };
+        ((self.m * self.k) as u32, b_stride as u32)
+    }
 }
 
-/// `op(a) · op(b)` with the default (tiled) kernel on the GPU (NumPy's `a @ b`).
+/// `op(a) · op(b)` with the default kernel on the GPU (NumPy's `a @ b`).
 ///
 /// a: `[..., M, K]`, b: `[..., K, N]` with the same leading dims, or a single `[K, N]`
 /// shared by the whole batch (a Dense kernel applied to `[B, T, F]`) -> `[..., M, N]`;
@@ -128,7 +139,7 @@ struct Params {
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn matmul(a: &Tensor, b: &Tensor, transpose: Transpose) -> Result<Tensor> {
-    matmul_with(a, b, transpose, MatmulKernel::Tiled)
+    matmul_with(a, b, transpose, MatmulKernel::default())
 }
 
 /// `op(a) · op(b)` with an explicit GPU kernel (the CPU ignores `kernel`); shapes and
@@ -148,32 +159,13 @@ pub fn matmul_with(
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, &out_shape)?;
-            let (tile, entry) = match kernel {
-                MatmulKernel::Tiled => (64, "matmul_tiled"),
-                MatmulKernel::Naive => (16, "matmul_naive"),
-            };
-            let params = Params {
-                m: dims.m as u32,
-                n: dims.n as u32,
-                k: dims.k as u32,
-                batch: dims.batch as u32,
-                trans_a: dims.trans_a as u32,
-                trans_b: dims.trans_b as u32,
-                a_stride: (dims.m * dims.k) as u32,
-                b_stride: if dims.b_batched { dims.k * dims.n } else { 0 } as u32,
-                tiles_m: dims.m.div_ceil(tile) as u32,
-                tiles_n: dims.n.div_ceil(tile) as u32,
-            };
-            let workgroups =
-                u64::from(params.tiles_m) * u64::from(params.tiles_n) * dims.batch as u64;
             if dims.m * dims.n * dims.batch > 0 {
-                ctx.dispatch(
-                    &KERNEL,
-                    entry,
-                    &[buf(a), buf(b), &out],
-                    bytemuck::bytes_of(&params),
-                    workgroups,
-                )?;
+                match kernel {
+                    MatmulKernel::Vec4 => vec4::dispatch(ctx, a, b, None, 0, dims, &out)?,
+                    MatmulKernel::Tiled | MatmulKernel::Naive => {
+                        scalar::dispatch(ctx, a, b, kernel, dims, &out)?;
+                    }
+                }
             }
             Ok(gpu_tensor(&device, out_shape, out))
         }

@@ -1,0 +1,155 @@
+// Register-blocked tiled matmul with a fused bias + activation epilogue:
+// c[b] = act(op(a[b]) · op(b[b]) + bias), op = identity or transpose.
+// a: [batch?, M, K] ([batch?, K, M] if trans_a), b: [batch?, K, N] ([batch?, N, K] if trans_b),
+// bias: [N] (read only if has_bias), c: [batch, M, N]; a batch stride of 0 shares one b.
+//
+// The host prepends the tile shape (const TM, TN, TK, RM, RN: a TM x TN output tile per
+// workgroup, K staged TK at a time, RM x RN outputs per invocation), math.wgsl,
+// activation.wgsl, and per operand (a, b, c with bias) a section of matmul_vec4_io_aligned.wgsl
+// (bound as array<vec4<f32>>: one 16-byte access per 4 floats) where its contiguous dim is a
+// multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4 bounds-checked scalar accesses).
+// They define load_a4 and load_b4 (4 contiguous floats of a row as stored, 0 past the edges),
+// load_bias4 and store_c4.
+// Workgroups are numbered linearly (wid.x + wid.y * nwg.x) so the host can fold dispatches
+// past the per-dimension limit into two dimensions.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    batch: u32,
+    trans_a: u32,
+    trans_b: u32,
+    a_stride: u32,
+    b_stride: u32,
+    tiles_m: u32,
+    tiles_n: u32,
+    act: u32,
+    has_bias: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+const WG_X: u32 = TN / RN;
+const WG_Y: u32 = TM / RM;
+const THREADS: u32 = WG_X * WG_Y;
+// Tiles in shared memory are k-major, [TK][TM] and [TK][TN], in vec4s along m and n, so the
+// inner loop reads each invocation's RM rows and RN columns as RM/4 + RN/4 vec4 loads.
+const TM4: u32 = TM / 4u;
+const TN4: u32 = TN / 4u;
+const TK4: u32 = TK / 4u;
+
+var<workgroup> a_s: array<vec4<f32>, TK * TM4>;
+var<workgroup> b_s: array<vec4<f32>, TK * TN4>;
+
+// Stages the a tile (rows m0.., k0..) into a_s as [k][m], each invocation moving vec4s
+// l = li, li + THREADS, ... of the tile as stored, so neighbours load neighbouring addresses.
+fn stage_a(base: u32, m0: u32, k0: u32, li: u32) {
+    for (var l = li; l < TM * TK4; l += THREADS) {
+        if p.trans_a == 0u {
+            // Stored [M, K]: 4 consecutive k of one row, scattered down a_s's k axis.
+            let row = l / TK4;
+            let kq = (l % TK4) * 4u;
+            let v = load_a4(base, m0 + row, k0 + kq, p.m, p.k);
+            for (var j = 0u; j < 4u; j++) {
+                a_s[(kq + j) * TM4 + row / 4u][row % 4u] = v[j];
+            }
+        } else {
+            // Stored [K, M]: 4 consecutive m of one k, as laid out in a_s.
+            let kr = l / TM4;
+            let mq = l % TM4;
+            a_s[kr * TM4 + mq] = load_a4(base, k0 + kr, m0 + mq * 4u, p.k, p.m);
+        }
+    }
+}
+
+fn stage_b(base: u32, n0: u32, k0: u32, li: u32) {
+    for (var l = li; l < TN * TK4; l += THREADS) {
+        if p.trans_b == 0u {
+            // Stored [K, N]: 4 consecutive n of one k.
+            let kr = l / TN4;
+            let nq = l % TN4;
+            b_s[kr * TN4 + nq] = load_b4(base, k0 + kr, n0 + nq * 4u, p.k, p.n);
+        } else {
+            // Stored [N, K]: 4 consecutive k of one column.
+            let col = l / TK4;
+            let kq = (l % TK4) * 4u;
+            let v = load_b4(base, n0 + col, k0 + kq, p.n, p.k);
+            for (var j = 0u; j < 4u; j++) {
+                b_s[(kq + j) * TN4 + col / 4u][col % 4u] = v[j];
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(WG_X, WG_Y)
+fn matmul_vec4(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let wg = wid.x + wid.y * nwg.x;
+    let per_batch = p.tiles_m * p.tiles_n;
+    if wg >= per_batch * p.batch {
+        return;
+    }
+    let bi = wg / per_batch;
+    let t = wg % per_batch;
+    let m0 = (t / p.tiles_n) * TM;
+    let n0 = (t % p.tiles_n) * TN;
+    let a_base = bi * p.a_stride;
+    let b_base = bi * p.b_stride;
+
+    // Invocation (x, y) owns rows 4 (y + WG_Y i4) + r and columns 4 (x + WG_X j4) + 0..3 of
+    // the tile: its vec4 groups are WG_Y (WG_X) vec4s apart, so neighbouring invocations read
+    // neighbouring vec4s of the shared tiles and store neighbouring vec4s of c.
+    var acc: array<vec4<f32>, RM * RN / 4u>;
+    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+        stage_a(a_base, m0, k0, li);
+        stage_b(b_base, n0, k0, li);
+        workgroupBarrier();
+        for (var kk = 0u; kk < TK; kk++) {
+            var av: array<vec4<f32>, RM / 4u>;
+            var bv: array<vec4<f32>, RN / 4u>;
+            for (var i4 = 0u; i4 < RM / 4u; i4++) {
+                av[i4] = a_s[kk * TM4 + lid.y + WG_Y * i4];
+            }
+            for (var j4 = 0u; j4 < RN / 4u; j4++) {
+                bv[j4] = b_s[kk * TN4 + lid.x + WG_X * j4];
+            }
+            for (var i = 0u; i < RM; i++) {
+                let a_i = av[i / 4u][i % 4u];
+                for (var j4 = 0u; j4 < RN / 4u; j4++) {
+                    acc[i * (RN / 4u) + j4] += a_i * bv[j4];
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+
+    let c_base = bi * p.m * p.n;
+    for (var j4 = 0u; j4 < RN / 4u; j4++) {
+        let col = n0 + 4u * (lid.x + WG_X * j4);
+        if col >= p.n {
+            continue;
+        }
+        var bias = vec4<f32>(0.0);
+        if p.has_bias != 0u {
+            bias = load_bias4(col);
+        }
+        for (var i = 0u; i < RM; i++) {
+            let row = m0 + 4u * (lid.y + WG_Y * (i / 4u)) + i % 4u;
+            if row < p.m {
+                let v = acc[i * (RN / 4u) + j4] + bias;
+                let y = vec4<f32>(
+                    activate(v.x, p.act),
+                    activate(v.y, p.act),
+                    activate(v.z, p.act),
+                    activate(v.w, p.act),
+                );
+                store_c4(c_base, row, col, y);
+            }
+        }
+    }
+}
