@@ -5,6 +5,9 @@
 // K staged through workgroup memory 16 at a time) and `matmul_naive` (one output each).
 // Workgroups are numbered linearly (wid.x + wid.y * nwg.x) so the host can fold dispatches
 // that exceed the per-dimension limit into two dimensions.
+// Each dispatch sums k_begin..k_end of K (all of it on a hardware GPU; a software adapter's
+// loop budget splits K over dispatches, every range but the last a multiple of 16) and
+// writes C (accumulate = 0) or adds to what the dispatch before left there (accumulate = 1).
 
 struct Params {
     m: u32,
@@ -17,6 +20,9 @@ struct Params {
     b_stride: u32,
     tiles_m: u32,
     tiles_n: u32,
+    k_begin: u32,
+    k_end: u32,
+    accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -74,7 +80,7 @@ fn matmul_tiled(
     // Output (m0 + ty + 16 i, n0 + tx + 16 j): strided so that neighbouring invocations touch
     // neighbouring columns, for coalesced stores and conflict-free tile reads.
     var acc: array<f32, 16>;
-    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += TK) {
         for (var s = 0u; s < 4u; s++) {
             let l = li + s * 256u;
             // Neighbouring invocations load neighbouring addresses of each layout.
@@ -111,7 +117,12 @@ fn matmul_tiled(
             let row = m0 + lid.y + 16u * i;
             let col = n0 + lid.x + 16u * j;
             if row < p.m && col < p.n {
-                c[c_base + row * p.n + col] = acc[i * 4u + j];
+                let at = c_base + row * p.n + col;
+                if p.accumulate != 0u {
+                    c[at] += acc[i * 4u + j];
+                } else {
+                    c[at] = acc[i * 4u + j];
+                }
             }
         }
     }
@@ -137,8 +148,12 @@ fn matmul_naive(
         return;
     }
     var acc = 0.0;
-    for (var kk = 0u; kk < p.k; kk++) {
+    for (var kk = p.k_begin; kk < p.k_end; kk++) {
         acc += load_a(bi * p.a_stride, row, kk) * load_b(bi * p.b_stride, kk, col);
     }
-    c[bi * p.m * p.n + row * p.n + col] = acc;
+    let at = bi * p.m * p.n + row * p.n + col;
+    if p.accumulate != 0u {
+        acc += c[at];
+    }
+    c[at] = acc;
 }

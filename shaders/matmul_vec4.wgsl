@@ -9,7 +9,12 @@
 // (bound as array<vec4<f32>>: one 16-byte access per 4 floats) where its contiguous dim is a
 // multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4 bounds-checked scalar accesses).
 // They define load_a4 and load_b4 (4 contiguous floats of a row as stored, 0 past the edges),
-// load_bias4 and store_c4.
+// load_bias4, load_c4 and store_c4.
+// Each dispatch sums k_begin..k_end of K (all of it on a hardware GPU; a software adapter's
+// loop budget splits K over dispatches, every range but the last a multiple of TK) and
+// writes its sum (accumulate = 0) or adds it to what the dispatch before left in c
+// (accumulate = 1). The host passes the bias and activation to the last range only, so the
+// earlier ones store raw sums.
 // Workgroups are numbered linearly (wid.x + wid.y * nwg.x) so the host can fold dispatches
 // past the per-dimension limit into two dimensions.
 
@@ -26,6 +31,9 @@ struct Params {
     tiles_n: u32,
     act: u32,
     has_bias: u32,
+    k_begin: u32,
+    k_end: u32,
+    accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -105,7 +113,7 @@ fn matmul_vec4(
     // the tile: its vec4 groups are WG_Y (WG_X) vec4s apart, so neighbouring invocations read
     // neighbouring vec4s of the shared tiles and store neighbouring vec4s of c.
     var acc: array<vec4<f32>, RM * RN / 4u>;
-    for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 += TK) {
         stage_a(a_base, m0, k0, li);
         stage_b(b_base, n0, k0, li);
         workgroupBarrier();
@@ -141,7 +149,10 @@ fn matmul_vec4(
         for (var i = 0u; i < RM; i++) {
             let row = m0 + 4u * (lid.y + WG_Y * (i / 4u)) + i % 4u;
             if row < p.m {
-                let v = acc[i * (RN / 4u) + j4] + bias;
+                var v = acc[i * (RN / 4u) + j4] + bias;
+                if p.accumulate != 0u {
+                    v += load_c4(c_base, row, col);
+                }
                 let y = vec4<f32>(
                     activate(v.x, p.act),
                     activate(v.y, p.act),

@@ -35,6 +35,10 @@ fn load_bias4(c0: u32) -> vec4<f32> {
 }
 
 // c[row, c0..c0+3] of the [M, N] matrix at `base`; the caller checked row < M and c0 < N.
+fn load_c4(base: u32, row: u32, c0: u32) -> vec4<f32> {
+    return c[(base + row * p.n + c0) / 4u];
+}
+
 fn store_c4(base: u32, row: u32, c0: u32, v: vec4<f32>) {
     c[(base + row * p.n + c0) / 4u] = v;
 }

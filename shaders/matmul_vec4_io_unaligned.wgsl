@@ -48,8 +48,18 @@ fn load_bias4(c0: u32) -> vec4<f32> {
     return v;
 }
 
-// c[row, c0..c0+3] of the [M, N] matrix at `base`, columns past N skipped; the caller checked
-// row < M and c0 < N.
+// c[row, c0..c0+3] of the [M, N] matrix at `base`, columns past N skipped (0 when loaded);
+// the caller checked row < M and c0 < N.
+fn load_c4(base: u32, row: u32, c0: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    for (var j = 0u; j < 4u; j++) {
+        if c0 + j < p.n {
+            v[j] = c[base + row * p.n + c0 + j];
+        }
+    }
+    return v;
+}
+
 fn store_c4(base: u32, row: u32, c0: u32, v: vec4<f32>) {
     for (var j = 0u; j < 4u; j++) {
         if c0 + j < p.n {

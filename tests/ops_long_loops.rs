@@ -19,9 +19,10 @@ use wgfit::ops::loss::{
 use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_with};
 use wgfit::ops::masked_reduce::{masked_mean, masked_sum};
 use wgfit::ops::masking::{masking_backward, masking_forward};
+use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_bias_act, matmul_with};
 use wgfit::ops::reduce::{mean, sum};
 use wgfit::ops::softmax::{softmax, softmax_xent_forward};
-use wgfit::{Device, DeviceInfo, Error, Tensor};
+use wgfit::{Activation, Device, DeviceInfo, Error, Tensor};
 
 const LIMIT: f32 = 1e-5;
 
@@ -37,11 +38,48 @@ fn software(device: &Device) -> bool {
 
 type Input = (Vec<usize>, Vec<f32>);
 
+const TRANSPOSES: [Transpose; 4] = [Transpose::None, Transpose::A, Transpose::B, Transpose::Both];
+
 /// `n` values drawn from 1, 1.125, ..., 1.875.
 fn eighths(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
     (0..n)
         .map(|_| rng.random_range(8..16) as f32 / 8.0)
         .collect()
+}
+
+/// `n` values drawn from ±1, ±1.125, ..., ±1.875: products are multiples of 1/64, so sums of
+/// up to 70 004 of them (at most 246 100) stay exact in f32.
+fn signed_eighths(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
+    eighths(rng, n)
+        .into_iter()
+        .map(|v| if rng.random_bool(0.5) { v } else { -v })
+        .collect()
+}
+
+/// a and b of `[batch.., M, K]`-style shapes for `transpose` (b shared when `shared_b`).
+fn matmul_inputs(
+    rng: &mut rand::rngs::StdRng,
+    batch: &[usize],
+    (m, n, k): (usize, usize, usize),
+    transpose: Transpose,
+    shared_b: bool,
+) -> [Input; 2] {
+    let (trans_a, trans_b) = match transpose {
+        Transpose::None => (false, false),
+        Transpose::A => (true, false),
+        Transpose::B => (false, true),
+        Transpose::Both => (true, true),
+    };
+    let count: usize = batch.iter().product();
+    let mut a_shape = batch.to_vec();
+    a_shape.extend(if trans_a { [k, m] } else { [m, k] });
+    let mut b_shape = if shared_b { vec![] } else { batch.to_vec() };
+    b_shape.extend(if trans_b { [n, k] } else { [k, n] });
+    let b_count = if shared_b { 1 } else { count };
+    [
+        (a_shape, signed_eighths(rng, count * m * k)),
+        (b_shape, eighths(rng, b_count * k * n)),
+    ]
 }
 
 fn run(
@@ -223,6 +261,59 @@ fn loss_rows_of_more_than_65535_columns_match_the_cpu() {
         Scale::Elementwise,
         |t| Ok(vec![accuracy_categorical(&t[0], &t[1])?]),
     );
+}
+
+#[test]
+fn matmuls_over_more_than_65535_k_match_the_cpu() {
+    // K past every kernel's loop on lavapipe (one dispatch was wrong past K = 65 535 naive,
+    // 58 255 tiled, 43 689 / 37 424 vec4); 70 004 (a multiple of 4) takes the vec4 kernel's
+    // vec4 loads, and 64 x 64 its 64x64 tile, which loops most per K.
+    let mut rng = rng("long_matmul");
+    let kernels = [MatmulKernel::Vec4, MatmulKernel::Tiled, MatmulKernel::Naive];
+    for kernel in kernels {
+        for transpose in TRANSPOSES {
+            let vec4 = (kernel == MatmulKernel::Vec4).then_some((64, 64, 70_004));
+            for (m, n, k) in [(3, 5, 70_001), (17, 9, 70_001)].into_iter().chain(vec4) {
+                let inputs = matmul_inputs(&mut rng, &[], (m, n, k), transpose, false);
+                let name = format!("{kernel:?} {transpose:?} {m} x {n} x {k}");
+                check(&name, &inputs, Scale::SumOfAbs, |t| {
+                    Ok(vec![matmul_with(&t[0], &t[1], transpose, kernel)?])
+                });
+            }
+        }
+        // Batched, and one b shared by the batch.
+        for (transpose, shared_b) in [(Transpose::None, false), (Transpose::B, true)] {
+            let inputs = matmul_inputs(&mut rng, &[2], (3, 5, 70_001), transpose, shared_b);
+            let name = format!("{kernel:?} {transpose:?} [2, 3, 5] x 70 001, shared b {shared_b}");
+            check(&name, &inputs, Scale::SumOfAbs, |t| {
+                Ok(vec![matmul_with(&t[0], &t[1], transpose, kernel)?])
+            });
+        }
+    }
+}
+
+#[test]
+fn matmul_bias_act_over_more_than_65535_k_matches_the_cpu() {
+    // The bias and relu apply once, to the whole sum: a kernel that applied them to a part
+    // (or stored a part's relu) would differ where the parts' signs do.
+    let mut rng = rng("long_matmul_bias_act");
+    for transpose in TRANSPOSES {
+        for (batch, (m, n, k)) in [
+            (&[][..], (17, 9, 70_001)),
+            (&[2][..], (3, 5, 70_001)),
+            (&[][..], (64, 64, 70_004)),
+        ] {
+            let [a, b] = matmul_inputs(&mut rng, batch, (m, n, k), transpose, false);
+            let bias = (vec![n], signed_eighths(&mut rng, n));
+            let name = format!("matmul_bias_act {transpose:?} {batch:?} {m} x {n} x {k}");
+            check(&name, &[a, b, bias], Scale::SumOfAbs, |t| {
+                Ok(vec![
+                    matmul_bias_act(&t[0], &t[1], transpose, Some(&t[2]), Activation::Relu)?,
+                    matmul_bias_act(&t[0], &t[1], transpose, None, Activation::Linear)?,
+                ])
+            });
+        }
+    }
 }
 
 #[test]
