@@ -37,6 +37,15 @@ pub(crate) enum CpuData {
     U32(Vec<u32>),
 }
 
+impl Drop for CpuData {
+    // Large f32 buffers go back to the CPU device's pool for the next op to reuse.
+    fn drop(&mut self) {
+        if let CpuData::F32(v) = self {
+            crate::device::cpu_pool::give(std::mem::take(v));
+        }
+    }
+}
+
 pub(crate) enum Storage {
     Cpu(RwLock<CpuData>),
     Gpu(GpuBuffer),
@@ -130,7 +139,7 @@ impl Tensor {
     pub fn zeros(device: &Device, shape: impl Into<Shape>) -> Result<Tensor> {
         let shape = shape.into();
         let n = shape.numel();
-        Self::from_vec(device, shape, vec![0.0; n])
+        Self::from_vec(device, shape, crate::device::cpu_pool::zeros(n))
     }
 
     pub(crate) fn with_storage(

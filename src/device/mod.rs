@@ -5,6 +5,7 @@
 //! overrides the choice; asking for a GPU that is not there is an error, never a fallback.
 
 mod buffer;
+pub(crate) mod cpu_pool;
 mod dispatch;
 mod flush;
 mod gpu;

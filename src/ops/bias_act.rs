@@ -190,7 +190,8 @@ pub(crate) fn derivative_cpu(y: f32, act: Activation) -> f32 {
 }
 
 fn bias_act_forward_cpu(x: &[f32], bias: Option<&[f32]>, cols: usize, act: Activation) -> Vec<f32> {
-    let mut out = x.to_vec();
+    let mut out = crate::device::cpu_pool::with_capacity(x.len());
+    out.extend_from_slice(x);
     bias_act_in_place(&mut out, bias, cols, act);
     out
 }

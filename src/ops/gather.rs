@@ -67,7 +67,7 @@ pub fn gather_rows(src: &Tensor, idx: &Tensor) -> Result<Tensor> {
         Device::Cpu => {
             let indices = idx.cpu_u32().expect("checked to be a CPU u32 tensor");
             let data = host(src);
-            let mut out = Vec::with_capacity(out_shape.numel());
+            let mut out = crate::device::cpu_pool::with_capacity(out_shape.numel());
             for (b, &i) in indices.iter().enumerate() {
                 let i = i as usize;
                 if i >= rows {

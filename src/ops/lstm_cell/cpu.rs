@@ -7,6 +7,7 @@ use ndarray::ArrayView2;
 
 use super::gemm::Packed;
 use crate::device::FlushDenormals;
+use crate::device::cpu_pool::zeros;
 use crate::ops::fast_math::{sigmoid_f32, tanh_f32};
 
 /// `hseq, cseq: [B, T, U]`, `gates: [B, T, 4U]` (activated i, f, g, o), `hprev: [B, T, U]`.
@@ -35,8 +36,8 @@ pub(super) fn lstm_forward_cpu(
     u: usize,
 ) -> CpuStates {
     let g4 = 4 * u;
-    let (mut hseq, mut cseq) = (vec![0.0; b * t * u], vec![0.0; b * t * u]);
-    let (mut gates, mut hprev) = (vec![0.0; b * t * g4], vec![0.0; b * t * u]);
+    let (mut hseq, mut cseq) = (zeros(b * t * u), zeros(b * t * u));
+    let (mut gates, mut hprev) = (zeros(b * t * g4), zeros(b * t * u));
     if b * t * u == 0 {
         return (hseq, cseq, gates, hprev);
     }
@@ -173,7 +174,7 @@ pub(super) fn lstm_backward_cpu(
     (b, t, u): (usize, usize, usize),
 ) -> Vec<f32> {
     let g4 = 4 * u;
-    let mut dz = vec![0.0f32; b * t * g4];
+    let mut dz = zeros(b * t * g4);
     if b * t * u == 0 {
         return dz;
     }

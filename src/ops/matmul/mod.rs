@@ -266,7 +266,7 @@ fn check(a: &[usize], b: &[usize], transpose: Transpose) -> Result<(Dims, Shape)
 /// CPU twin: per batch entry, `C = op(A) · op(B)` through ndarray's GEMM (split over the
 /// cores when large: `cpu_gemm`).
 fn matmul_cpu(a: &[f32], b: &[f32], d: Dims) -> Vec<f32> {
-    let mut c = vec![0.0f32; d.batch * d.m * d.n];
+    let mut c = crate::device::cpu_pool::zeros(d.batch * d.m * d.n);
     for bi in 0..d.batch {
         let a_mat = &a[bi * d.m * d.k..(bi + 1) * d.m * d.k];
         let b_off = if d.b_batched { bi * d.k * d.n } else { 0 };
