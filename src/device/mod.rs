@@ -9,6 +9,7 @@ pub(crate) mod cpu_pool;
 mod dispatch;
 mod flush;
 mod gpu;
+mod options;
 mod pool;
 
 #[cfg(test)]
@@ -20,7 +21,8 @@ use std::sync::{Arc, Once};
 pub(crate) use buffer::GpuBuffer;
 pub(crate) use dispatch::Kernel;
 pub(crate) use flush::FlushDenormals;
-pub use gpu::{GpuContext, GpuCounters, GpuFeatures, GpuOptions, SubgroupUse};
+pub use gpu::{GpuContext, GpuCounters};
+pub use options::{GpuFeatures, GpuOptions, SubgroupUse};
 
 use crate::error::{Error, Result};
 

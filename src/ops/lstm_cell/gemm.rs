@@ -60,6 +60,34 @@ impl Packed {
     }
 }
 
+/// The loop over panels and blocks of up to [`MR`] rows, running `$block::<R>` (with the
+/// extra const arguments given) on each: one loop for the AVX2 and the portable kernels.
+macro_rules! for_each_block {
+    ($b:expr, ($a:expr, $lda:expr), $m:expr, ($c:expr, $ldc:expr), $accumulate:expr,
+     $($block:ident)::+ $(, $extra:ident)?) => {{
+        let (b, a, lda, m, c, ldc) = ($b, $a, $lda, $m, $c, $ldc);
+        let k = b.k;
+        for (jp, panel) in b.panels.chunks_exact(k * NR).enumerate() {
+            let (n0, cols) = (jp * NR, NR.min(b.n - jp * NR));
+            let mut m0 = 0;
+            while m0 < m {
+                let rows = MR.min(m - m0);
+                let a = (&a[m0 * lda..], lda);
+                let out = (&mut c[m0 * ldc + n0..], ldc, cols, $accumulate);
+                match rows {
+                    6 => $($block)::+::<6 $(, $extra)?>(a, panel, k, out),
+                    5 => $($block)::+::<5 $(, $extra)?>(a, panel, k, out),
+                    4 => $($block)::+::<4 $(, $extra)?>(a, panel, k, out),
+                    3 => $($block)::+::<3 $(, $extra)?>(a, panel, k, out),
+                    2 => $($block)::+::<2 $(, $extra)?>(a, panel, k, out),
+                    _ => $($block)::+::<1 $(, $extra)?>(a, panel, k, out),
+                }
+                m0 += rows;
+            }
+        }
+    }};
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn gemm_avx2_fma(
@@ -69,26 +97,7 @@ fn gemm_avx2_fma(
     (c, ldc): (&mut [f32], usize),
     accumulate: bool,
 ) {
-    let k = b.k;
-    for (jp, panel) in b.panels.chunks_exact(k * NR).enumerate() {
-        let (n0, cols) = (jp * NR, NR.min(b.n - jp * NR));
-        let mut m0 = 0;
-        while m0 < m {
-            let rows = MR.min(m - m0);
-            let a = &a[m0 * lda..];
-            let c = &mut c[m0 * ldc + n0..];
-            let out = (c, ldc, cols, accumulate);
-            match rows {
-                6 => avx2::block::<6>((a, lda), panel, k, out),
-                5 => avx2::block::<5>((a, lda), panel, k, out),
-                4 => avx2::block::<4>((a, lda), panel, k, out),
-                3 => avx2::block::<3>((a, lda), panel, k, out),
-                2 => avx2::block::<2>((a, lda), panel, k, out),
-                _ => avx2::block::<1>((a, lda), panel, k, out),
-            }
-            m0 += rows;
-        }
-    }
+    for_each_block!(b, (a, lda), m, (c, ldc), accumulate, avx2::block);
 }
 
 /// The register block in AVX2 + FMA intrinsics: the portable loop below compiles to the same
@@ -146,26 +155,7 @@ fn gemm_impl<const FMA: bool>(
     (c, ldc): (&mut [f32], usize),
     accumulate: bool,
 ) {
-    let k = b.k;
-    for (jp, panel) in b.panels.chunks_exact(k * NR).enumerate() {
-        let (n0, cols) = (jp * NR, NR.min(b.n - jp * NR));
-        let mut m0 = 0;
-        while m0 < m {
-            let rows = MR.min(m - m0);
-            let a = &a[m0 * lda..];
-            let c = &mut c[m0 * ldc + n0..];
-            let out = (c, ldc, cols, accumulate);
-            match rows {
-                6 => block::<6, FMA>((a, lda), panel, k, out),
-                5 => block::<5, FMA>((a, lda), panel, k, out),
-                4 => block::<4, FMA>((a, lda), panel, k, out),
-                3 => block::<3, FMA>((a, lda), panel, k, out),
-                2 => block::<2, FMA>((a, lda), panel, k, out),
-                _ => block::<1, FMA>((a, lda), panel, k, out),
-            }
-            m0 += rows;
-        }
-    }
+    for_each_block!(b, (a, lda), m, (c, ldc), accumulate, block, FMA);
 }
 
 /// `R` rows of `a` times one panel: `R x NR` accumulators, one pass over k.
