@@ -3,6 +3,7 @@
 mod callback_calls;
 mod data;
 mod functional;
+mod gradients;
 mod history;
 mod options;
 mod plot;
@@ -11,10 +12,12 @@ mod step;
 mod train;
 mod train_dataset;
 mod trainer;
+mod weights;
 
 pub use functional::{Call, Input, Model, Node};
 pub use history::{Evaluation, History};
 pub use options::FitOptions;
+pub use sequential::Sequential;
 pub(crate) use sequential::not_compiled;
-pub use sequential::{Sequential, WeightBuffer};
 pub use trainer::{Trainer, TrainerState};
+pub use weights::WeightBuffer;
