@@ -81,16 +81,19 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     hseq[bt * u_count + u] = h;
 }
 
-// The whole sequence in one dispatch, for units <= 64: one workgroup per batch row loops over
-// all T steps with h in workgroup memory. Invocation k < 4U computes gate pre-activation k,
-// then invocation u < U updates unit u. It trades the per-step dispatches for a workgroup per
-// row (few workgroups when B is small); on lavapipe it measured 3x slower than per-step
-// dispatches (BENCHMARKS.md), so the host uses it there only when asked. A dispatch runs the
-// steps t..t_end from the state the one before left in hseq and cseq: software adapters cut an
-// invocation's loops short after 65 535 trips (U + 2 per step here), so the host splits long
-// sequences there (ops::loop_ranges); elsewhere one dispatch runs them all.
-var<workgroup> h_shared: array<f32, 64>;
-var<workgroup> z_shared: array<f32, 256>;
+// The whole sequence in one dispatch, for units <= 256: one workgroup of 256 invocations per
+// batch row loops over all T steps with h in workgroup memory. Invocation k computes the gate
+// pre-activations k, k + 256, .. < 4U (one each for U <= 64, two for U <= 128, four for
+// U <= 256), then invocation u < U updates unit u. It trades the per-step dispatches for a
+// workgroup per row (a per-step dispatch spreads a row's 4U dot products over U invocations,
+// this over 256); on lavapipe it measured 3x slower than per-step dispatches (BENCHMARKS.md),
+// so the host uses it there only when asked. A dispatch runs the steps t..t_end from the state
+// the one before left in hseq and cseq: software adapters cut an invocation's loops short after
+// 65 535 trips (G (U + 2) + 2 per step here, G the gates per invocation), so the host splits
+// long sequences there (ops::loop_ranges); elsewhere one dispatch runs them all.
+const PERSISTENT_INVOCATIONS: u32 = 256u;
+var<workgroup> h_shared: array<f32, 256>;
+var<workgroup> z_shared: array<f32, 1024>;
 
 @compute @workgroup_size(256)
 fn lstm_sequence_persistent(
@@ -117,12 +120,12 @@ fn lstm_sequence_persistent(
     for (var t = p.t; t < p.t_end; t++) {
         let bt = b * p.steps + t;
         let g_base = bt * 4u * n;
-        if k < 4u * n {
-            var z = xp[g_base + k];
+        for (var q = k; q < 4u * n; q += PERSISTENT_INVOCATIONS) {
+            var z = xp[g_base + q];
             for (var j = 0u; j < n; j++) {
-                z += h_shared[j] * rk[j * 4u * n + k];
+                z += h_shared[j] * rk[j * 4u * n + q];
             }
-            z_shared[k] = z;
+            z_shared[q] = z;
         }
         workgroupBarrier();
         if k < n {

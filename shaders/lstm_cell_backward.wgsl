@@ -1,9 +1,11 @@
 // Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
-// Backpropagation through one LSTM time step, in two dispatches per step (t descending):
+// Backpropagation through time, either in two dispatches per step (t descending):
 // lstm_backward_gates, per (b, u): adds dy(t) to dh when the whole sequence is an output,
 //   then dz(t) = gate pre-activation gradients (0 at masked steps) and dc <- dc(t - 1);
 // lstm_backward_h, per (b, u): dh <- dz(t) · R^T, the gradient reaching h(t - 1) (a masked
-//   step passes dh through unchanged, as its forward passed h through).
+//   step passes dh through unchanged, as its forward passed h through);
+// or lstm_backward_persistent: the steps t_end - 1 down to t in one dispatch, a workgroup per
+//   batch row (units <= 256), doing both halves per step with dz(t) in workgroup memory.
 // dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients), rk: [U, 4U],
 // gates: [B, T, 4U] (post-activation i, f, g, o), cseq: [B, T, U], dy_seq: [B, T, U].
 
@@ -12,7 +14,7 @@ struct Params {
     steps: u32,
     units: u32,
     t: u32,
-    // Unused here: the forward's persistent kernel runs the steps t..t_end.
+    // lstm_backward_persistent runs the steps t_end - 1 down to t (the others the step t).
     t_end: u32,
     has_mask: u32,
     has_dy_seq: u32,
@@ -102,4 +104,89 @@ fn lstm_backward_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         s += dz[g_base + k] * rk[r_base + k];
     }
     dh[i] = s;
+}
+
+// The whole backward pass in one dispatch (or, on a software adapter, a range of steps per
+// dispatch, carrying on from the dh and dc the one before left): one workgroup of 256
+// invocations per batch row. Per step, invocation u < U computes unit u's four gate gradients
+// (keeping dh and dc in registers) into dz and workgroup memory; after a barrier invocation
+// j < U takes dh(t - 1)[j] = dz(t) · R[j]^T. A masked step (the same for the whole workgroup)
+// writes zeros to dz and passes dh and dc through. Loop trips per step on a software adapter:
+// 4U + 2 (the dot product, its exit and the step).
+var<workgroup> dz_shared: array<f32, 1024>;
+
+@compute @workgroup_size(256)
+fn lstm_backward_persistent(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) u: u32,
+) {
+    let b = wid.x + wid.y * nwg.x;
+    if b >= p.batch {
+        return;
+    }
+    let n = p.units;
+    let i = b * n + u;
+    var dh_t = 0.0;
+    var dc_t = 0.0;
+    if u < n {
+        dh_t = dh[i];
+        dc_t = dc[i];
+    }
+    for (var s = p.t_end; s > p.t; s--) {
+        let t = s - 1u;
+        let bt = b * p.steps + t;
+        let g_base = bt * 4u * n;
+        let skip = masked(bt);
+        if u < n {
+            if p.has_dy_seq != 0u {
+                dh_t += dy_seq[bt * n + u];
+            }
+            if skip {
+                for (var k = 0u; k < 4u; k++) {
+                    dz[g_base + k * n + u] = 0.0;
+                }
+            } else {
+                let ig = gates[g_base + u];
+                let fg = gates[g_base + n + u];
+                let gg = gates[g_base + 2u * n + u];
+                let og = gates[g_base + 3u * n + u];
+                let c = cseq[bt * n + u];
+                var c_prev = 0.0;
+                if t > 0u {
+                    c_prev = cseq[(bt - 1u) * n + u];
+                }
+                let tc = tanh_f32(c);
+                let d_o = dh_t * tc;
+                let dct = dc_t + dh_t * og * (1.0 - tc * tc);
+                dc_t = dct * fg;
+                let dz_i = dct * gg * ig * (1.0 - ig);
+                let dz_f = dct * c_prev * fg * (1.0 - fg);
+                let dz_g = dct * ig * (1.0 - gg * gg);
+                let dz_o = d_o * og * (1.0 - og);
+                dz[g_base + u] = dz_i;
+                dz[g_base + n + u] = dz_f;
+                dz[g_base + 2u * n + u] = dz_g;
+                dz[g_base + 3u * n + u] = dz_o;
+                dz_shared[u] = dz_i;
+                dz_shared[n + u] = dz_f;
+                dz_shared[2u * n + u] = dz_g;
+                dz_shared[3u * n + u] = dz_o;
+            }
+        }
+        workgroupBarrier();
+        if u < n && !skip {
+            let r_base = u * 4u * n;
+            var acc = 0.0;
+            for (var k = 0u; k < 4u * n; k++) {
+                acc += dz_shared[k] * rk[r_base + k];
+            }
+            dh_t = acc;
+        }
+        workgroupBarrier();
+    }
+    if u < n {
+        dh[i] = dh_t;
+        dc[i] = dc_t;
+    }
 }

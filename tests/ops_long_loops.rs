@@ -16,13 +16,13 @@ use wgfit::ops::loss::{
     accuracy_binary, accuracy_categorical, bce_forward, cce_backward, cce_forward, mse_forward,
     sigmoid_xent_forward,
 };
-use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_with};
+use wgfit::ops::lstm_cell::{LstmKernel, lstm_backward_with, lstm_forward_with};
 use wgfit::ops::masked_reduce::{masked_mean, masked_sum};
 use wgfit::ops::masking::{masking_backward, masking_forward};
 use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_bias_act, matmul_with};
 use wgfit::ops::reduce::{mean, sum};
 use wgfit::ops::softmax::{softmax, softmax_xent_forward};
-use wgfit::{Activation, Device, DeviceInfo, Error, Tensor};
+use wgfit::{Activation, Device, DeviceInfo, Error, GpuOptions, Tensor};
 
 const LIMIT: f32 = 1e-5;
 
@@ -385,37 +385,65 @@ fn a_token_used_more_than_65535_times_gets_its_whole_gradient() {
 #[test]
 fn the_persistent_lstm_over_more_steps_than_one_dispatch_can_loop_matches_the_cpu() {
     let mut rng = rng("long_lstm");
-    // 66 loop trips per step at 64 units: past 65 535 after 993 steps.
-    let (b, t, u) = (2, 1_100, 64);
-    let xp = (
-        vec![b, t, 4 * u],
-        uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
-    );
-    let scale = 1.0 / (u as f32).sqrt();
-    let rk = (vec![u, 4 * u], uniform(&mut rng, 4 * u * u, -scale, scale));
-    let mut mask: Vec<f32> = (0..b * t)
-        .map(|_| f32::from(u8::from(rng.random_bool(0.8))))
-        .collect();
-    mask[t - 1] = 0.0;
-    let mask = (vec![b, t], mask);
-    // h and c stay within [-1, 1] and a few units: each element against its own magnitude
-    // would be too strict for a recurrence of 1 100 steps; the whole output's norm is the
-    // measure tests/ops_lstm_cell.rs uses.
-    let cpu = run(
-        &Device::cpu(),
-        &[xp.clone(), rk.clone(), mask.clone()],
-        &forward,
-    );
-    for device in gpus() {
-        let got = run(&device, &[xp.clone(), rk.clone(), mask.clone()], &forward);
-        for (i, (g, w)) in got.iter().zip(&cpu).enumerate() {
-            let err = common::norm_rel_err(g, w);
-            assert!(err <= LIMIT, "output {i} on {}: {err:e}", device.info());
+    // Trips per step: forward G (U + 2) + 2 with G = ceil(4U / 256) gates per invocation, 68
+    // at 64 units (past 65 535 after 964 steps) and 262 at 128 (after 250); backward 4U + 2,
+    // 258 and 514 (after 254 and 127 steps).
+    for (b, t, u) in [(2, 1_100, 64), (2, 300, 128)] {
+        let xp = (
+            vec![b, t, 4 * u],
+            uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
+        );
+        let scale = 1.0 / (u as f32).sqrt();
+        let rk = (vec![u, 4 * u], uniform(&mut rng, 4 * u * u, -scale, scale));
+        let mut mask: Vec<f32> = (0..b * t)
+            .map(|_| f32::from(u8::from(rng.random_bool(0.8))))
+            .collect();
+        mask[t - 1] = 0.0;
+        let mask = (vec![b, t], mask);
+        let dh = (vec![b, u], uniform(&mut rng, b * u, -1.0, 1.0));
+        let dy = (vec![b, t, u], uniform(&mut rng, b * t * u, -0.1, 0.1));
+        let inputs = [xp, rk, mask, dh, dy];
+        // h and c stay within [-1, 1] and a few units: each element against its own magnitude
+        // would be too strict for a recurrence of 1 100 steps; the whole output's norm is the
+        // measure tests/ops_lstm_cell.rs uses.
+        let cpu = run(&Device::cpu(), &inputs, &forward_backward);
+        // A context of this test's own, so that its dispatch count is this test's alone.
+        let own = gpu().map(|_| {
+            let poisoned = GpuOptions {
+                poison_outputs: true,
+                ..GpuOptions::default()
+            };
+            Device::gpu_with(poisoned).expect("a second context on the suite's adapter")
+        });
+        if let Some(device) = own {
+            let ctx = device.gpu_context().expect("a GPU device");
+            let before = ctx.counters().dispatches;
+            let got = run(&device, &inputs, &forward_backward);
+            let dispatches = ctx.counters().dispatches - before;
+            // Without the split this would be 4: a forward, the copy of dh_last, two backward.
+            if software(&device) {
+                assert!(
+                    dispatches > 4,
+                    "U={u}: {dispatches} dispatches on {}",
+                    device.info()
+                );
+            }
+            for (i, (g, w)) in got.iter().zip(&cpu).enumerate() {
+                let err = common::norm_rel_err(g, w);
+                assert!(
+                    err <= LIMIT,
+                    "U={u} output {i} on {}: {err:e}",
+                    device.info()
+                );
+            }
         }
     }
 }
 
-fn forward(x: &[Tensor]) -> wgfit::Result<Vec<Tensor>> {
-    let s = lstm_forward_with(&x[0], &x[1], Some(&x[2]), LstmKernel::Persistent)?;
-    Ok(vec![s.hseq, s.cseq, s.gates, s.hprev])
+fn forward_backward(x: &[Tensor]) -> wgfit::Result<Vec<Tensor>> {
+    let persistent = LstmKernel::Persistent;
+    let s = lstm_forward_with(&x[0], &x[1], Some(&x[2]), persistent)?;
+    let from_last = lstm_backward_with(&s, &x[1], Some(&x[2]), Some(&x[3]), None, persistent)?;
+    let from_seq = lstm_backward_with(&s, &x[1], Some(&x[2]), None, Some(&x[4]), persistent)?;
+    Ok(vec![s.hseq, s.cseq, s.gates, s.hprev, from_last, from_seq])
 }

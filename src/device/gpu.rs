@@ -60,6 +60,7 @@ pub struct GpuContext {
     pub(super) limits: wgpu::Limits,
     pub(super) max_workgroups: u32,
     pub(super) poison: bool,
+    lstm_kernel: crate::ops::lstm_cell::LstmKernel,
     pub(super) encoder: Mutex<Option<wgpu::CommandEncoder>>,
     pub(super) pool: Mutex<BufferPool>,
     pub(super) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
@@ -171,6 +172,7 @@ impl GpuContext {
             limits,
             max_workgroups,
             poison: options.poison_outputs,
+            lstm_kernel: options.lstm_kernel,
             encoder: Mutex::new(None),
             pool: Mutex::new(BufferPool::default()),
             modules: Mutex::new(HashMap::new()),
@@ -203,6 +205,11 @@ impl GpuContext {
             SubgroupUse::Always => true,
             SubgroupUse::Auto => helps(self.device_type),
         }
+    }
+
+    /// The LSTM kernels asked for in [`GpuOptions::lstm_kernel`].
+    pub(crate) fn lstm_kernel(&self) -> crate::ops::lstm_cell::LstmKernel {
+        self.lstm_kernel
     }
 
     /// The adapter's type: software adapters cut long shader loops short, which the ops

@@ -1,7 +1,7 @@
-//! Which GPU kernel runs an LSTM's forward pass: per-step dispatches or the persistent
-//! kernel, by the caller's choice or by shape and adapter.
+//! Which GPU kernels run an LSTM's forward and backward passes: per-step dispatches or the
+//! persistent kernels, by the caller's choice, the context's option, or by shape and adapter.
 
-/// How the GPU runs the forward pass over T steps. The CPU reference ignores it: every
+/// How the GPU runs the forward and backward passes over T steps. The CPU reference ignores it: every
 /// choice gives the same states there.
 ///
 /// ```
@@ -15,32 +15,71 @@
 /// assert_eq!(a.hseq.to_vec_blocking()?, b.hseq.to_vec_blocking()?);
 /// # Ok::<(), wgfit::Error>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LstmKernel {
     /// Chosen by shape and adapter: [`Persistent`](LstmKernel::Persistent) when the units fit
     /// it and the adapter is a hardware GPU, [`PerStep`](LstmKernel::PerStep) otherwise (see
-    /// BENCHMARKS.md for what was measured where).
+    /// BENCHMARKS.md for what was measured where). A context opened with another
+    /// [`GpuOptions::lstm_kernel`](crate::GpuOptions::lstm_kernel) runs that one instead.
+    #[default]
     Auto,
-    /// One dispatch per step, one invocation per (b, u).
+    /// One dispatch per step forward (one invocation per (b, u)), two per step backward.
     PerStep,
-    /// One dispatch for the whole sequence, a workgroup per batch row (units <= 64 only); on a
-    /// software adapter, whose loop budget it would outrun, one per 64 511 / (U + 2) steps.
+    /// One dispatch for the whole sequence forward and one backward, a workgroup per batch
+    /// row (units <= [`PERSISTENT_MAX_UNITS`]); on a software adapter, whose loop budget it
+    /// would outrun, one per range of steps that fits the budget.
     Persistent,
 }
 
-/// The largest `units` the persistent kernel handles (its workgroup has 4 x 64 invocations);
+/// The largest `units` the persistent kernels handle (a workgroup of 256 invocations, each
+/// taking up to four of a row's 4U gates; 5 KiB of workgroup memory);
 /// [`LstmKernel::Persistent`] with more units is an [`Error::Config`](crate::Error::Config)
 /// on a GPU.
-pub const PERSISTENT_MAX_UNITS: usize = 64;
+pub const PERSISTENT_MAX_UNITS: usize = 256;
 
-/// The persistent kernel for `u` units on this adapter? Measured (BENCHMARKS.md): on lavapipe
-/// per-step dispatches win at every shape tried, by 3x at B=64, T=100, U=32 and 64, because a
-/// software adapter spreads workgroups (one per batch row here) rather than invocations over
-/// its cores. A hardware GPU runs all of a sequence's workgroups at once and pays a few
-/// microseconds per dispatch and barrier, which the persistent kernel saves T - 1 times:
-/// predicted to win there for every shape it takes (units <= 64), not yet measured on one.
-pub(super) fn auto_persistent(ctx: &crate::device::GpuContext, u: usize) -> bool {
-    let software =
-        matches!(ctx.info(), crate::DeviceInfo::Gpu { device_type, .. } if device_type == "Cpu");
-    u <= PERSISTENT_MAX_UNITS && !software
+/// Whether the persistent kernels run for `u` units on `ctx`, for the `asked` kernel.
+///
+/// Under [`LstmKernel::Auto`] (and the context's own option `Auto`): measured
+/// (BENCHMARKS.md), on lavapipe per-step dispatches win at every shape tried, by 3x at B=64,
+/// T=100, U=32 and 64, because a software adapter spreads workgroups (one per batch row here)
+/// rather than invocations over its cores. On a hardware GPU the persistent kernels are chosen
+/// for every U they take, a prediction not yet measured on one: they spread each row's work
+/// over at least as many invocations as the per-step kernels (256 against U), so they are no
+/// less parallel, and they save T - 1 dispatches forward and 2T - 1 backward, a few
+/// microseconds each. `benches/peers/gpu_compare.sh` measures both on a real GPU.
+pub(super) fn use_persistent(
+    ctx: &crate::device::GpuContext,
+    asked: LstmKernel,
+    u: usize,
+) -> crate::Result<bool> {
+    let kernel = match asked {
+        LstmKernel::Auto => ctx.lstm_kernel(),
+        other => other,
+    };
+    match kernel {
+        LstmKernel::Auto => Ok(u <= PERSISTENT_MAX_UNITS && !software(ctx)),
+        LstmKernel::PerStep => Ok(false),
+        LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => Ok(true),
+        LstmKernel::Persistent => Err(crate::Error::Config(format!(
+            "the persistent LSTM kernels take at most {PERSISTENT_MAX_UNITS} units, not {u}; \
+             use LstmKernel::PerStep or Auto"
+        ))),
+    }
+}
+
+fn software(ctx: &crate::device::GpuContext) -> bool {
+    ctx.device_type() == wgpu::DeviceType::Cpu
+}
+
+/// Loop trips per step of the persistent forward kernel on a software adapter: each
+/// invocation takes G = ceil(4U / 256) gates, each a U-trip dot product and its exit, plus the
+/// gate loop's exit and the step itself.
+pub(super) fn forward_trips_per_step(u: usize) -> usize {
+    (4 * u).div_ceil(256) * (u + 2) + 2
+}
+
+/// Loop trips per step of the persistent backward kernel: a 4U-trip dot product, its exit and
+/// the step.
+pub(super) fn backward_trips_per_step(u: usize) -> usize {
+    4 * u + 2
 }

@@ -13,8 +13,8 @@ mod choice;
 mod cpu;
 mod gemm;
 
-use choice::auto_persistent;
 pub use choice::{LstmKernel, PERSISTENT_MAX_UNITS};
+use choice::{backward_trips_per_step, forward_trips_per_step, use_persistent};
 use cpu::{lstm_backward_cpu, lstm_forward_cpu};
 
 use super::{buf, common_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error};
@@ -194,21 +194,12 @@ pub fn lstm_forward_with(
             let (hseq, cseq) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
             let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
             let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
-            let persistent = match kernel {
-                LstmKernel::Auto => auto_persistent(ctx, u),
-                LstmKernel::PerStep => false,
-                LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => true,
-                LstmKernel::Persistent => {
-                    return Err(crate::error::Error::Config(format!(
-                        "the persistent LSTM kernel takes at most {PERSISTENT_MAX_UNITS} units, not {u}"
-                    )));
-                }
-            };
+            let persistent = use_persistent(ctx, kernel, u)?;
             let all = [buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev];
-            // Each step takes U + 2 loop trips (the step, the loop over h and its exit), which
-            // bounds the steps of one dispatch on a software adapter.
+            // The loop trips each step takes bound the steps of one dispatch on a software
+            // adapter.
             let dispatches = if persistent {
-                loop_ranges(ctx, t, |trips| trips / (u + 2))
+                loop_ranges(ctx, t, |trips| trips / forward_trips_per_step(u))
             } else {
                 Vec::new()
             };
@@ -290,6 +281,37 @@ pub fn lstm_backward(
     dh_last: Option<&Tensor>,
     dy_seq: Option<&Tensor>,
 ) -> Result<Tensor> {
+    lstm_backward_with(states, rk, mask, dh_last, dy_seq, LstmKernel::Auto)
+}
+
+/// [`lstm_backward`] with an explicit GPU kernel (the CPU ignores it): two dispatches per step,
+/// or the persistent kernel's one for all steps.
+///
+/// # Errors
+/// As [`lstm_backward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`LstmKernel::Persistent`] with more than [`PERSISTENT_MAX_UNITS`] units.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::{LstmKernel, lstm_backward_with, lstm_forward};
+/// let device = Device::cpu();
+/// let xp = Tensor::from_vec(&device, [1, 3, 8], (0..24).map(|i| i as f32 / 24.0).collect())?;
+/// let rk = Tensor::from_vec(&device, [2, 8], vec![0.1; 16])?;
+/// let s = lstm_forward(&xp, &rk, None)?;
+/// let dh = Tensor::from_vec(&device, [1, 2], vec![1.0, -1.0])?;
+/// let a = lstm_backward_with(&s, &rk, None, Some(&dh), None, LstmKernel::PerStep)?;
+/// let b = lstm_backward_with(&s, &rk, None, Some(&dh), None, LstmKernel::Persistent)?;
+/// assert_eq!(a.to_vec_blocking()?, b.to_vec_blocking()?);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn lstm_backward_with(
+    states: &LstmStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    dh_last: Option<&Tensor>,
+    dy_seq: Option<&Tensor>,
+    kernel: LstmKernel,
+) -> Result<Tensor> {
     let inputs: Vec<(&Tensor, DType)> = [&states.gates, rk]
         .into_iter()
         .chain(mask)
@@ -345,36 +367,47 @@ pub fn lstm_backward(
             let dz = gpu_output(ctx, &dz_shape)?;
             let mask_buf = mask.map_or(buf(rk), buf);
             let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
-            let (dh_buf, dc_buf) = (buf(&dh), buf(&dc));
-            for step in (0..t).rev() {
-                let params = Params {
-                    batch: b as u32,
-                    steps: t as u32,
-                    units: u as u32,
-                    t: step as u32,
-                    t_end: step as u32 + 1,
-                    has_mask: mask.is_some() as u32,
-                    has_dy_seq: dy_seq.is_some() as u32,
-                };
-                let bytes = bytemuck::bytes_of(&params);
-                let all = [
-                    &dz,
-                    mask_buf,
-                    dh_buf,
-                    buf(rk),
-                    buf(&states.gates),
-                    buf(&states.cseq),
-                    dc_buf,
-                    dy_buf,
-                ];
-                ctx.dispatch(&BACKWARD, "lstm_backward_gates", &all, bytes, groups(b * u))?;
-                ctx.dispatch(
-                    &BACKWARD,
-                    "lstm_backward_h",
-                    &all[..4],
-                    bytes,
-                    groups(b * u),
-                )?;
+            let params = |t0: u32, t1: u32| Params {
+                batch: b as u32,
+                steps: t as u32,
+                units: u as u32,
+                t: t0,
+                t_end: t1,
+                has_mask: mask.is_some() as u32,
+                has_dy_seq: dy_seq.is_some() as u32,
+            };
+            let all = [
+                &dz,
+                mask_buf,
+                buf(&dh),
+                buf(rk),
+                buf(&states.gates),
+                buf(&states.cseq),
+                buf(&dc),
+                dy_buf,
+            ];
+            if use_persistent(ctx, kernel, u)? {
+                // Ranges of steps, the last first, each carrying on from the dh and dc the one
+                // before left (one range on a hardware GPU).
+                let ranges = loop_ranges(ctx, t, |trips| trips / backward_trips_per_step(u));
+                for &(t0, t1) in ranges.iter().rev() {
+                    let p = params(t0, t1);
+                    let bytes = bytemuck::bytes_of(&p);
+                    ctx.dispatch(&BACKWARD, "lstm_backward_persistent", &all, bytes, b as u64)?;
+                }
+            } else {
+                for step in (0..t as u32).rev() {
+                    let p = params(step, step + 1);
+                    let bytes = bytemuck::bytes_of(&p);
+                    ctx.dispatch(&BACKWARD, "lstm_backward_gates", &all, bytes, groups(b * u))?;
+                    ctx.dispatch(
+                        &BACKWARD,
+                        "lstm_backward_h",
+                        &all[..4],
+                        bytes,
+                        groups(b * u),
+                    )?;
+                }
             }
             Ok(gpu_tensor(&device, dz_shape, dz))
         }
