@@ -2,7 +2,8 @@
 //! samples/s here):
 //! - `lstm_forward`: the LSTM forward pass with each GPU kernel (per-step dispatches or one
 //!   persistent dispatch);
-//! - `lstm_train_step`: a whole LSTM training step at B=64, T=100, F=10, units=128;
+//! - `lstm_train_step`: a whole LSTM training step at B=64, T=100, F=10, units=128 (on a GPU
+//!   with the kernels `Auto` picks, then per-step and persistent);
 //! - `workloads`: a steady training step of the performance issue's W2 (the seed MLP, batch
 //!   128) and W4 / W4u (masked / unmasked LSTM(128), batch 64, T=100);
 //! - `step_overhead`: a training step of a tiny model (Dense(1) on 4 features, batch 1), the
@@ -12,6 +13,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array1, Array2, Array3};
+use wgfit::GpuOptions;
 use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_with};
 use wgfit::prelude::*;
 
@@ -35,7 +37,7 @@ fn lstm_forward_kernels(c: &mut Criterion) {
     group.sample_size(10);
     let (b, t) = (64, 100);
     group.throughput(Throughput::Elements(b as u64));
-    for u in [32, 64] {
+    for u in [32, 64, 128] {
         for (name, device) in devices() {
             let xp = Tensor::from_vec(&device, [b, t, 4 * u], values(b * t * 4 * u, 1.0)).unwrap();
             let rk = Tensor::from_vec(&device, [u, 4 * u], values(u * 4 * u, 0.1)).unwrap();
@@ -66,7 +68,24 @@ fn lstm_train_step(c: &mut Criterion) {
     group.throughput(Throughput::Elements(b as u64));
     let x = Array3::from_shape_vec((b, t, f), values(b * t * f, 1.0)).unwrap();
     let y = Array1::from_shape_fn(b, |i| (i % 2) as f32);
+    // On a GPU, once per LSTM kernel choice: `Auto` (what a model gets), then each kernel.
+    let mut runs: Vec<(String, Device)> = Vec::new();
     for (name, device) in devices() {
+        runs.push((name.to_string(), device.clone()));
+        if device.is_gpu() {
+            for kernel in [LstmKernel::PerStep, LstmKernel::Persistent] {
+                let opts = GpuOptions {
+                    lstm_kernel: kernel,
+                    ..GpuOptions::default()
+                };
+                runs.push((
+                    format!("{name}_{kernel:?}"),
+                    Device::gpu_with(opts).unwrap(),
+                ));
+            }
+        }
+    }
+    for (name, device) in runs {
         let mut model = Sequential::new()
             .add(Lstm::new(u).input_shape([None, Some(f)]))
             .add(Dense::new(1).activation(Activation::Sigmoid));

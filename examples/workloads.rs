@@ -4,7 +4,9 @@
 //!     cargo run --release --example workloads -- W2        # W1 W2 W3 W4 W4u; WGFIT_DEVICE picks
 //!     cargo run --release --example workloads -- W4 10     # any workload, 10 epochs
 //!
-//! On a GPU it also prints the buffer pool's size at the end of every epoch.
+//! On a GPU it also prints the buffer pool's size at the end of every epoch, and
+//! `WGFIT_LSTM_KERNEL=per-step` or `persistent` picks the LSTM kernels (default: `auto`, the
+//! choice by adapter and units).
 //!
 //! - W1: the seed MLP (28x28 -> 128 relu -> 10 softmax), 1 000 samples, batch 32, 10 epochs
 //! - W2: the same MLP on 60 000 samples, batch 128, 3 epochs
@@ -24,7 +26,9 @@ use ndarray::{Array1, Array3, ArrayD, s};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wgfit::Callback;
+use wgfit::GpuOptions;
 use wgfit::callbacks::Control;
+use wgfit::ops::lstm_cell::LstmKernel;
 use wgfit::prelude::*;
 
 /// Records when each epoch ends, and on a GPU the bytes its buffer pool holds then.
@@ -140,7 +144,20 @@ fn main() -> wgfit::Result<()> {
             )));
         }
     };
-    let device = Device::auto()?;
+    let lstm_kernel = match std::env::var("WGFIT_LSTM_KERNEL").as_deref() {
+        Err(_) | Ok("auto") => LstmKernel::Auto,
+        Ok("per-step") => LstmKernel::PerStep,
+        Ok("persistent") => LstmKernel::Persistent,
+        Ok(other) => {
+            return Err(wgfit::Error::Config(format!(
+                "WGFIT_LSTM_KERNEL={other}: auto, per-step or persistent"
+            )));
+        }
+    };
+    let device = Device::auto_with(GpuOptions {
+        lstm_kernel,
+        ..GpuOptions::default()
+    })?;
     w.model
         .compile(&device, Optimizer::adam(), w.loss, &[Metric::Accuracy])?;
     if let Some(epochs) = std::env::args().nth(2) {

@@ -4,9 +4,10 @@
 #
 #   TORCH_PYTHON=/path/to/venv/bin/python bash benches/peers/gpu_compare.sh
 #
-# wgfit: criterion's matmul at 1024..4096 for every GPU kernel and the LSTM training step
-# (B=64, T=100, F=10, units=128), then W4 and W4u on the GPU for 10 epochs, which also print
-# the buffer pool's size at every epoch's end (GPU memory across epochs). PyTorch: the same
+# wgfit: criterion's matmul at 1024..4096 for every GPU kernel, the LSTM forward pass and the
+# LSTM training step (B=64, T=100, F=10, units=128) with each LSTM kernel (per-step dispatches,
+# persistent, and what `Auto` picks), then W4 and W4u on the GPU for 10 epochs with each kernel,
+# which also print the buffer pool's size at every epoch's end (GPU memory across epochs). PyTorch: the same
 # matmuls and LSTM step (benches/peers/torch_gpu_kernels.py), then W4 and W4u on CUDA.
 # Needs a Vulkan loader and the NVIDIA ICD (`vulkaninfo --summary` lists the GPU); where the
 # loader is missing, see the device notes in BENCHMARKS.md.
@@ -16,11 +17,14 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 export WGFIT_DEVICE=vulkan
 cargo bench --bench kernels -- 'matmul/gpu_.*/(1024|2048|4096)$' --warm-up-time 1 \
   --measurement-time 5 2>&1 | grep -E '^GPU:|^matmul/|thrpt:'
-cargo bench --bench training -- 'lstm_train_step' --warm-up-time 1 --measurement-time 5 2>&1 |
-  grep -E '^lstm_train_step/|time:|thrpt:'
+cargo bench --bench training -- 'lstm_train_step|lstm_forward' --warm-up-time 1 \
+  --measurement-time 5 2>&1 | grep -E '^lstm_(train_step|forward)/|time:|thrpt:'
 cargo build --release --example workloads -q
-for w in W4 W4u; do
-  target/release/examples/workloads "$w" 10
+for kernel in auto per-step persistent; do
+  for w in W4 W4u; do
+    echo "WGFIT_LSTM_KERNEL=$kernel"
+    WGFIT_LSTM_KERNEL=$kernel target/release/examples/workloads "$w" 10
+  done
 done
 if [ -n "${TORCH_PYTHON:-}" ]; then
   "$TORCH_PYTHON" benches/peers/torch_gpu_kernels.py
