@@ -35,18 +35,38 @@ pub(crate) fn give(v: Vec<f32>) {
 /// An empty buffer with room for `len` floats: a kept one whose capacity is within 25% above
 /// `len`, or a new one.
 pub(crate) fn with_capacity(len: usize) -> Vec<f32> {
-    if len >= MIN_LEN {
-        let mut pool = pool();
-        if let Some(i) = pool
-            .iter()
-            .position(|v| v.capacity() >= len && v.capacity() <= len + len / 4)
-        {
-            let mut v = pool.swap_remove(i);
+    match taken(len) {
+        Some(mut v) => {
             v.clear();
-            return v;
+            v
         }
+        None => Vec::with_capacity(len),
     }
-    Vec::with_capacity(len)
+}
+
+/// `len` floats for an output its op overwrites entirely: a kept buffer's old values (no
+/// zeroing pass), or zeros in a new one. Values, never uninitialised memory.
+pub(crate) fn overwritten(len: usize) -> Vec<f32> {
+    let mut v = taken(len).unwrap_or_else(|| Vec::with_capacity(len));
+    if v.len() >= len {
+        v.truncate(len);
+    } else {
+        v.resize(len, 0.0);
+    }
+    v
+}
+
+/// A kept buffer whose capacity is within 25% above `len`, if there is one (its old length
+/// and values left as they were).
+fn taken(len: usize) -> Option<Vec<f32>> {
+    if len < MIN_LEN {
+        return None;
+    }
+    let mut pool = pool();
+    let i = pool
+        .iter()
+        .position(|v| v.capacity() >= len && v.capacity() <= len + len / 4)?;
+    Some(pool.swap_remove(i))
 }
 
 /// `len` zeros, in a kept buffer when one fits.
@@ -58,7 +78,7 @@ pub(crate) fn zeros(len: usize) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use super::{MIN_LEN, give, with_capacity, zeros};
+    use super::{MIN_LEN, give, overwritten, with_capacity, zeros};
 
     #[test]
     fn a_given_buffer_is_reused_zeroed_and_not_for_a_much_smaller_request() {
@@ -77,5 +97,28 @@ mod tests {
         let small = with_capacity(MIN_LEN);
         assert_ne!(small.as_ptr(), ptr);
         assert!(small.is_empty() && small.capacity() >= MIN_LEN);
+    }
+
+    #[test]
+    fn an_overwritten_buffer_keeps_old_values_but_never_has_the_wrong_length() {
+        let len = MIN_LEN + 54_321;
+        let v = vec![7.0f32; len];
+        let ptr = v.as_ptr();
+        give(v);
+        // shorter: the kept buffer, cut to length, its old values still there
+        let o = overwritten(len - 5);
+        assert_eq!((o.as_ptr(), o.len()), (ptr, len - 5));
+        assert!(o.iter().all(|&x| x == 7.0));
+        give(o);
+        // longer than the kept length (within its capacity): the tail is zeros
+        let mut o = overwritten(len - 5);
+        o.truncate(len - 9);
+        give(o);
+        let o = overwritten(len - 5);
+        assert_eq!((o.as_ptr(), o.len()), (ptr, len - 5));
+        assert!(o[..len - 9].iter().all(|&x| x == 7.0) && o[len - 9..].iter().all(|&x| x == 0.0));
+        // nothing kept that fits: zeros
+        let fresh = overwritten(MIN_LEN + 99_999);
+        assert!(fresh.len() == MIN_LEN + 99_999 && fresh.iter().all(|&x| x == 0.0));
     }
 }

@@ -11,6 +11,14 @@ use crate::device::FlushDenormals;
 /// gradient (B·T x 128 x 512, ~200M) gains; 2^26 (67M) keeps the first whole.
 const SPLIT_MIN_MACS: usize = 1 << 26;
 
+/// Products with an output or an operand of at least this many elements split too, whatever
+/// their multiply-adds: with a short side (an LSTM's input projection `[B·T, F]·[F, 4U]` with
+/// F = 10, its kernel gradient `xᵀ·dz`, `[F, B·T]·[B·T, 4U]`) a product costs by the output it
+/// writes and the operand it packs, and a split halves both. W4's (3.3M outputs and 1.8M
+/// operand elements, 33M and 18M multiply-adds) stayed on one thread before; W2's largest
+/// output or operand has 100k elements.
+const SPLIT_MIN_ELEMENTS: usize = 1 << 20;
+
 /// The cores to split work over, asked once: `available_parallelism` reads the cgroup's
 /// quota files on Linux, tens of microseconds a call.
 pub(crate) fn cores() -> usize {
@@ -18,26 +26,33 @@ pub(crate) fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// `c = a · b` (c's previous values are overwritten).
-pub(crate) fn gemm(
+/// `c = a · b` (c's previous values are overwritten, never read: c may hold anything), then `epilogue(block, first_column)` over c in blocks of whole rows or whole
+/// columns (by the thread that computed the block, while it is in cache): a bias and
+/// activation, say.
+pub(crate) fn gemm_then(
     a: &ArrayView2<'_, f32>,
     b: &ArrayView2<'_, f32>,
     c: &mut ArrayViewMut2<'_, f32>,
+    epilogue: impl Fn(&mut ArrayViewMut2<'_, f32>, usize) + Sync,
 ) {
-    gemm_split_past(a, b, c, SPLIT_MIN_MACS);
+    gemm_split_past(a, b, c, (SPLIT_MIN_MACS, SPLIT_MIN_ELEMENTS), &epilogue);
 }
 
 fn gemm_split_past(
     a: &ArrayView2<'_, f32>,
     b: &ArrayView2<'_, f32>,
     c: &mut ArrayViewMut2<'_, f32>,
-    split_min_macs: usize,
+    (split_min_macs, split_min_elements): (usize, usize),
+    epilogue: &(impl Fn(&mut ArrayViewMut2<'_, f32>, usize) + Sync),
 ) {
     let (m, k) = a.dim();
     let n = b.dim().1;
     let threads = cores();
-    if threads == 1 || m * n * k < split_min_macs || m.max(n) < 2 * threads {
+    let largest = (m * n).max(m * k).max(k * n);
+    let big = m * n * k >= split_min_macs || largest >= split_min_elements;
+    if threads == 1 || !big || m.max(n) < 2 * threads {
         general_mat_mul(1.0, a, b, 0.0, c);
+        epilogue(c, 0);
         return;
     }
     // Split the longer of c's sides: each thread gets whole rows of a (or columns of b) and
@@ -47,6 +62,7 @@ fn gemm_split_past(
     std::thread::scope(|scope| {
         let mut c_rest = c.view_mut();
         let (mut a_rest, mut b_rest) = (a.view(), b.view());
+        let mut first = 0;
         while c_rest.len_of(axis) > 0 {
             let take = chunk.min(c_rest.len_of(axis));
             let (c_part, c_next) = c_rest.split_at(axis, take);
@@ -61,10 +77,13 @@ fn gemm_split_past(
             };
             c_rest = c_next;
             let mut c_part = c_part;
+            let column = if axis == Axis(1) { first } else { 0 };
+            first += take;
             scope.spawn(move || {
                 // flush-to-zero is per thread: set it here as the caller's step does
                 let _flush = FlushDenormals::new();
                 general_mat_mul(1.0, &a_part, &b_part, 0.0, &mut c_part);
+                epilogue(&mut c_part, column);
             });
         }
     });
@@ -94,9 +113,30 @@ mod tests {
             let mut want = Array2::from_elem((m, n), f32::NAN);
             ndarray::linalg::general_mat_mul(1.0, &a, &b.t(), 0.0, &mut want);
             let mut got = Array2::from_elem((m, n), f32::NAN);
-            gemm_split_past(&a.view(), &b.t(), &mut got.view_mut(), 0);
+            gemm_split_past(&a.view(), &b.t(), &mut got.view_mut(), (0, 0), &|_, _| {});
             // each element is the same dot product in the same order, whoever computes it
             assert_eq!(got, want, "{m}x{k}x{n}");
+            // an epilogue sees every block once, with its first column: c + 10 * column
+            let mut with_epilogue = Array2::from_elem((m, n), f32::NAN);
+            let add_column = |block: &mut ndarray::ArrayViewMut2<'_, f32>, first: usize| {
+                for ((_, j), v) in block.indexed_iter_mut() {
+                    *v += 10.0 * (first + j) as f32;
+                }
+            };
+            for split in [(0, 0), (usize::MAX, usize::MAX)] {
+                gemm_split_past(
+                    &a.view(),
+                    &b.t(),
+                    &mut with_epilogue.view_mut(),
+                    split,
+                    &add_column,
+                );
+                let want = Array2::from_shape_fn((m, n), |(i, j)| want[(i, j)] + 10.0 * j as f32);
+                assert_eq!(
+                    with_epilogue, want,
+                    "{m}x{k}x{n} with an epilogue, split {split:?}"
+                );
+            }
         }
     }
 }

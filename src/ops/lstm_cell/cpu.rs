@@ -7,7 +7,7 @@ use ndarray::ArrayView2;
 
 use super::gemm::Packed;
 use crate::device::FlushDenormals;
-use crate::device::cpu_pool::zeros;
+use crate::device::cpu_pool::overwritten;
 use crate::ops::fast_math::{sigmoid_f32, tanh_f32};
 
 /// `hseq, cseq: [B, T, U]`, `gates: [B, T, 4U]` (activated i, f, g, o), `hprev: [B, T, U]`.
@@ -36,8 +36,9 @@ pub(super) fn lstm_forward_cpu(
     u: usize,
 ) -> CpuStates {
     let g4 = 4 * u;
-    let (mut hseq, mut cseq) = (zeros(b * t * u), zeros(b * t * u));
-    let (mut gates, mut hprev) = (zeros(b * t * g4), zeros(b * t * u));
+    // every element is written below (a masked step's gates as zeros): no zeroing pass here
+    let (mut hseq, mut cseq) = (overwritten(b * t * u), overwritten(b * t * u));
+    let (mut gates, mut hprev) = (overwritten(b * t * g4), overwritten(b * t * u));
     if b * t * u == 0 {
         return (hseq, cseq, gates, hprev);
     }
@@ -114,10 +115,11 @@ fn forward_rows(
                     let hz = (step > 0).then(|| &z[j * g4..(j + 1) * g4]);
                     cell_forward((xp, hz), c_prev, &mut gates[bt * g4..(bt + 1) * g4], c, h);
                 }
-                // a masked step carries h and c through
+                // a masked step carries h and c through; its gates are zeros
                 None => {
                     h.copy_from_slice(h_prev);
                     c.copy_from_slice(c_prev);
+                    gates[bt * g4..(bt + 1) * g4].fill(0.0);
                 }
             }
         }
@@ -174,7 +176,8 @@ pub(super) fn lstm_backward_cpu(
     (b, t, u): (usize, usize, usize),
 ) -> Vec<f32> {
     let g4 = 4 * u;
-    let mut dz = zeros(b * t * g4);
+    // every row is written below (a masked step's as zeros): no zeroing pass here
+    let mut dz = overwritten(b * t * g4);
     if b * t * u == 0 {
         return dz;
     }
@@ -232,6 +235,7 @@ fn backward_rows(
                 }
             }
             if mask.is_some_and(|m| m[bt] == 0.0) {
+                dz[bt * g4..(bt + 1) * g4].fill(0.0);
                 continue;
             }
             active.push(bi);

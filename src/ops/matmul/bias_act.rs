@@ -2,6 +2,8 @@
 //! activation in its store loop. CPU twin: the GEMM, then `ops::bias_act`'s CPU forward, so
 //! the two paths compute the same formulas.
 
+use ndarray::ArrayViewMut2;
+
 use super::{check, matmul_cpu, vec4};
 use crate::activation::Activation;
 use crate::device::Device;
@@ -59,9 +61,17 @@ pub fn matmul_bias_act(
     let act_code = activation_code("matmul_bias_act", act)?;
     match &device {
         Device::Cpu => {
-            let mut y = matmul_cpu(host(a).f32(), host(b).f32(), dims);
             let bias = bias.map(|t| host(t).f32().to_vec());
-            bias_act_in_place(&mut y, bias.as_deref(), dims.n, act);
+            // bias and activation over each block of C, by the thread that computed it
+            let epilogue = |block: &mut ArrayViewMut2<'_, f32>, first: usize| {
+                let w = block.ncols();
+                let bias = bias.as_deref().map(|b| &b[first..first + w]);
+                for mut row in block.rows_mut() {
+                    let row = row.as_slice_mut().expect("C's rows are contiguous");
+                    bias_act_in_place(row, bias, w, act);
+                }
+            };
+            let y = matmul_cpu(host(a).f32(), host(b).f32(), dims, epilogue);
             Tensor::from_vec(&device, out_shape, y)
         }
         Device::Gpu(ctx) => {

@@ -158,7 +158,7 @@ pub fn matmul_with(
     let (dims, out_shape) = check(a.dims(), b.dims(), transpose)?;
     match &device {
         Device::Cpu => {
-            let out = matmul_cpu(host(a).f32(), host(b).f32(), dims);
+            let out = matmul_cpu(host(a).f32(), host(b).f32(), dims, |_, _| {});
             Tensor::from_vec(&device, out_shape, out)
         }
         Device::Gpu(ctx) => {
@@ -264,9 +264,20 @@ fn check(a: &[usize], b: &[usize], transpose: Transpose) -> Result<(Dims, Shape)
 }
 
 /// CPU twin: per batch entry, `C = op(A) · op(B)` through ndarray's GEMM (split over the
-/// cores when large: `cpu_gemm`).
-fn matmul_cpu(a: &[f32], b: &[f32], d: Dims) -> Vec<f32> {
-    let mut c = crate::device::cpu_pool::zeros(d.batch * d.m * d.n);
+/// cores when large: `cpu_gemm`), then `epilogue(block, first_column)` over C's blocks.
+fn matmul_cpu(
+    a: &[f32],
+    b: &[f32],
+    d: Dims,
+    epilogue: impl Fn(&mut ArrayViewMut2<'_, f32>, usize) + Sync,
+) -> Vec<f32> {
+    // The GEMM writes every element of C (without reading it) unless K is 0.
+    let len = d.batch * d.m * d.n;
+    let mut c = if d.k > 0 {
+        crate::device::cpu_pool::overwritten(len)
+    } else {
+        crate::device::cpu_pool::zeros(len)
+    };
     for bi in 0..d.batch {
         let a_mat = &a[bi * d.m * d.k..(bi + 1) * d.m * d.k];
         let b_off = if d.b_batched { bi * d.k * d.n } else { 0 };
@@ -287,7 +298,7 @@ fn matmul_cpu(a: &[f32], b: &[f32], d: Dims) -> Vec<f32> {
         };
         let c_mat = &mut c[bi * d.m * d.n..(bi + 1) * d.m * d.n];
         let mut c_view = ArrayViewMut2::from_shape((d.m, d.n), c_mat).expect("checked shape");
-        super::cpu_gemm::gemm(&a_view, &b_view, &mut c_view);
+        super::cpu_gemm::gemm_then(&a_view, &b_view, &mut c_view, &epilogue);
     }
     c
 }
