@@ -3,7 +3,9 @@
 //! LSTM step trains with; then a Dense forward, `matmul_bias_act` (one dispatch) against
 //! `matmul` + `bias_act_forward` (two). Criterion's "elem/s" is FLOP/s here (2·m·n·k per op).
 //! The `reductions` group times sum, softmax and masked mean with subgroups on and off
-//! (GB/s of input read), on an adapter that has them.
+//! (GB/s of input read), on an adapter that has them. `dispatch_record` is the host's side of
+//! one op on the GPU: the time to record a dispatch (its parameters, bind group and pass),
+//! without the GPU's time to run it.
 //!
 //!     cargo bench --bench kernels
 //!     cargo bench --bench kernels -- reductions
@@ -168,10 +170,41 @@ fn dense_forward(c: &mut Criterion) {
     group.finish();
 }
 
+/// The host's cost of one op on a GPU: 100 one-element `affine` ops recorded (each a
+/// dispatch: an output from the pool, a parameter buffer, a bind group, a compute pass), timed
+/// without the submit and the wait that follow. That is the floor a step's dispatch count sets
+/// on any adapter, whatever its speed.
+fn dispatch_record(c: &mut Criterion) {
+    let Some(gpu) = gpu_device() else {
+        return;
+    };
+    let mut group = c.benchmark_group("dispatch_record");
+    group.throughput(Throughput::Elements(100));
+    let x = Tensor::from_vec(&gpu, [1], vec![1.0]).unwrap();
+    group.bench_function("affine_x100", |bench| {
+        bench.iter_custom(|iters| {
+            let mut recording = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                let start = std::time::Instant::now();
+                let mut y = x.clone();
+                for _ in 0..100 {
+                    y = wgfit::ops::elementwise::affine(&y, 1.0, 1.0).unwrap();
+                }
+                recording += start.elapsed();
+                gpu.synchronize_blocking().unwrap();
+                drop(y);
+            }
+            recording
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     matmul_gflops,
     dense_forward,
-    reductions_subgroups_on_and_off
+    reductions_subgroups_on_and_off,
+    dispatch_record
 );
 criterion_main!(benches);
