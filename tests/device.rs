@@ -104,6 +104,36 @@ fn ops_are_recorded_and_submitted_once_at_the_readback() {
     assert_eq!(ctx.counters().submits - before.submits, 1);
 }
 
+/// Each dispatch's parameters sit in a slot of a shared arena buffer; a submission of more
+/// dispatches than one arena holds (1 024) spills into more, and the arenas are reused by the
+/// next submission. Every op here has its own parameters (`y = x · 1 + k`), so a slot read
+/// from the wrong place, or one overwritten before its dispatch ran, changes the sum.
+#[test]
+fn thousands_of_dispatches_in_one_submit_each_see_their_own_parameters() {
+    if gpu().is_none() {
+        return;
+    }
+    let device = Device::gpu_with(GpuOptions::default()).unwrap();
+    let ctx = device.gpu_context().unwrap().clone();
+    let mut x = Tensor::from_vec(&device, [3], vec![0.0, 1.0, 2.0]).unwrap();
+    for round in 0..2 {
+        let before = ctx.counters();
+        for k in 0..2_500u32 {
+            x = wgfit::ops::elementwise::affine(&x, 1.0, (k % 7) as f32).unwrap();
+        }
+        assert_eq!(
+            ctx.counters().submits,
+            before.submits,
+            "one submit, at the readback"
+        );
+        // every value is a small integer, so the sums are exact in f32
+        let added: f32 = (0..2_500u32).map(|k| (k % 7) as f32).sum();
+        let base = added * round as f32;
+        let want: Vec<f32> = [0.0, 1.0, 2.0].iter().map(|v| v + base + added).collect();
+        assert_eq!(x.to_vec_blocking().unwrap(), want, "round {round}");
+    }
+}
+
 #[test]
 fn repeated_steps_of_one_shape_reuse_pooled_buffers() {
     if gpu().is_none() {

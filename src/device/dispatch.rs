@@ -4,8 +4,6 @@
 use std::num::NonZeroU64;
 use std::sync::atomic::Ordering;
 
-use wgpu::util::DeviceExt;
-
 use super::GpuBuffer;
 use super::gpu::{GpuContext, lock};
 use crate::error::{Error, Result};
@@ -121,16 +119,14 @@ impl GpuContext {
         let pipeline = self.pipeline(kernel, entry)?;
         let mut padded = params.to_vec();
         padded.resize(params.len().next_multiple_of(16).max(16), 0);
+        // Held through the recording: the parameters' slot belongs to the pending encoder,
+        // which no other thread may submit before this dispatch is in it.
+        let mut guard = lock(&self.encoder);
+        let align = u64::from(self.limits.min_uniform_buffer_offset_alignment);
+        let (uniform, offset) = lock(&self.params).slot(&self.device, align, &padded);
         // The bind group is validated on its own, before anything touches the shared
         // encoder: an invalid one recorded there would poison every op pending beside it.
         let bind_group = self.scoped(|| {
-            let uniform = self
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some("wgfit params"),
-                    contents: &padded,
-                    usage: wgpu::BufferUsages::UNIFORM,
-                });
             let mut entries: Vec<wgpu::BindGroupEntry> = buffers
                 .iter()
                 .enumerate()
@@ -145,7 +141,11 @@ impl GpuContext {
                 .collect();
             entries.push(wgpu::BindGroupEntry {
                 binding: 0,
-                resource: uniform.as_entire_binding(),
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniform,
+                    offset,
+                    size: NonZeroU64::new(padded.len() as u64),
+                }),
             });
             self.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some(entry),
@@ -154,7 +154,6 @@ impl GpuContext {
             })
         })?;
         self.scoped(|| {
-            let mut guard = lock(&self.encoder);
             let encoder = guard.get_or_insert_with(|| {
                 self.device
                     .create_command_encoder(&wgpu::CommandEncoderDescriptor {
@@ -169,6 +168,7 @@ impl GpuContext {
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(x, y, 1);
         })?;
+        drop(guard);
         self.dispatches.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::options::{GpuFeatures, GpuOptions, SubgroupUse, WANTED_FEATURES};
+use super::params::ParamArenas;
 use super::pool::BufferPool;
 use super::{DeviceInfo, GpuBuffer};
 use crate::error::{Error, Result};
@@ -62,6 +63,8 @@ pub struct GpuContext {
     pub(super) poison: bool,
     lstm_kernel: crate::ops::lstm_cell::LstmKernel,
     pub(super) encoder: Mutex<Option<wgpu::CommandEncoder>>,
+    /// The pending encoder's dispatch parameters (locked only with `encoder` held).
+    pub(super) params: Mutex<ParamArenas>,
     pub(super) pool: Mutex<BufferPool>,
     pub(super) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pub(super) pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
@@ -174,6 +177,7 @@ impl GpuContext {
             poison: options.poison_outputs,
             lstm_kernel: options.lstm_kernel,
             encoder: Mutex::new(None),
+            params: Mutex::new(ParamArenas::default()),
             pool: Mutex::new(BufferPool::default()),
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
@@ -282,6 +286,9 @@ impl GpuContext {
         // The lock is held through the submit: were it released after `take`, another
         // thread's flush could submit later commands (say, a readback's copy) first.
         let mut guard = lock(&self.encoder);
+        // The dispatches' parameters go up first: queue writes land before the commands of
+        // the submit that follows them.
+        lock(&self.params).upload(&self.queue);
         let result = match guard.take() {
             Some(encoder) => {
                 self.submits.fetch_add(1, Ordering::Relaxed);

@@ -10,6 +10,7 @@ mod dispatch;
 mod flush;
 mod gpu;
 mod options;
+mod params;
 mod pool;
 
 #[cfg(test)]
