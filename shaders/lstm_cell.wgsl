@@ -26,6 +26,23 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;
 @group(0) @binding(7) var<storage, read_write> hprev: array<f32>;
 
+// One unit's step, shared by both kernels: the gates from their pre-activations z (i, f, g,
+// o), then c and h.
+struct Cell {
+    gates: vec4<f32>,
+    c: f32,
+    h: f32,
+}
+
+fn cell_forward(z: vec4<f32>, c_prev: f32) -> Cell {
+    let ig = sigmoid(z[0]);
+    let fg = sigmoid(z[1]);
+    let gg = tanh_f32(z[2]);
+    let og = sigmoid(z[3]);
+    let c = fg * c_prev + ig * gg;
+    return Cell(vec4<f32>(ig, fg, gg, og), c, og * tanh_f32(c));
+}
+
 @compute @workgroup_size(256)
 fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
@@ -53,7 +70,7 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         }
         return;
     }
-    var z: array<f32, 4>;
+    var z: vec4<f32>;
     for (var k = 0u; k < 4u; k++) {
         z[k] = xp[g_base + k * u_count + u];
     }
@@ -67,18 +84,12 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
             }
         }
     }
-    let ig = sigmoid(z[0]);
-    let fg = sigmoid(z[1]);
-    let gg = tanh_f32(z[2]);
-    let og = sigmoid(z[3]);
-    let c = fg * c_prev + ig * gg;
-    let h = og * tanh_f32(c);
-    gates[g_base + u] = ig;
-    gates[g_base + u_count + u] = fg;
-    gates[g_base + 2u * u_count + u] = gg;
-    gates[g_base + 3u * u_count + u] = og;
-    cseq[bt * u_count + u] = c;
-    hseq[bt * u_count + u] = h;
+    let cell = cell_forward(z, c_prev);
+    for (var k = 0u; k < 4u; k++) {
+        gates[g_base + k * u_count + u] = cell.gates[k];
+    }
+    cseq[bt * u_count + u] = cell.c;
+    hseq[bt * u_count + u] = cell.h;
 }
 
 // The whole sequence in one dispatch, for units <= 256: one workgroup of 256 invocations per
@@ -136,16 +147,18 @@ fn lstm_sequence_persistent(
                     gates[g_base + g * n + k] = 0.0;
                 }
             } else {
-                let ig = sigmoid(z_shared[k]);
-                let fg = sigmoid(z_shared[n + k]);
-                let gg = tanh_f32(z_shared[2u * n + k]);
-                let og = sigmoid(z_shared[3u * n + k]);
-                c = fg * c + ig * gg;
-                h_shared[k] = og * tanh_f32(c);
-                gates[g_base + k] = ig;
-                gates[g_base + n + k] = fg;
-                gates[g_base + 2u * n + k] = gg;
-                gates[g_base + 3u * n + k] = og;
+                let z = vec4<f32>(
+                    z_shared[k],
+                    z_shared[n + k],
+                    z_shared[2u * n + k],
+                    z_shared[3u * n + k],
+                );
+                let cell = cell_forward(z, c);
+                c = cell.c;
+                h_shared[k] = cell.h;
+                for (var g = 0u; g < 4u; g++) {
+                    gates[g_base + g * n + k] = cell.gates[g];
+                }
             }
             hseq[bt * n + k] = h_shared[k];
             cseq[bt * n + k] = c;

@@ -38,6 +38,40 @@ fn masked(bt: u32) -> bool {
     return p.has_mask != 0u && mask[bt] == 0.0;
 }
 
+// One unit's step backward, shared by both kernels: from the incoming dh and dc, the gates'
+// pre-activation gradients (i, f, g, o) and the dc carried to step t - 1.
+struct CellGrads {
+    dz: vec4<f32>,
+    dc_prev: f32,
+}
+
+fn cell_backward(bt: u32, t: u32, u: u32, dh_t: f32, dc_t: f32) -> CellGrads {
+    let n = p.units;
+    let g_base = bt * 4u * n;
+    let ig = gates[g_base + u];
+    let fg = gates[g_base + n + u];
+    let gg = gates[g_base + 2u * n + u];
+    let og = gates[g_base + 3u * n + u];
+    let c = cseq[bt * n + u];
+    var c_prev = 0.0;
+    if t > 0u {
+        c_prev = cseq[(bt - 1u) * n + u];
+    }
+    let tc = tanh_f32(c);
+    let d_o = dh_t * tc;
+    let dct = dc_t + dh_t * og * (1.0 - tc * tc);
+    let d_i = dct * gg;
+    let d_g = dct * ig;
+    let d_f = dct * c_prev;
+    let dz = vec4<f32>(
+        d_i * ig * (1.0 - ig),
+        d_f * fg * (1.0 - fg),
+        d_g * (1.0 - gg * gg),
+        d_o * og * (1.0 - og),
+    );
+    return CellGrads(dz, dct * fg);
+}
+
 @compute @workgroup_size(256)
 fn lstm_backward_gates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // The recurrent kernel is bound for lstm_backward_h; referenced so the layouts agree.
@@ -62,26 +96,11 @@ fn lstm_backward_gates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
         }
         return;
     }
-    let ig = gates[g_base + u];
-    let fg = gates[g_base + n + u];
-    let gg = gates[g_base + 2u * n + u];
-    let og = gates[g_base + 3u * n + u];
-    let c = cseq[bt * n + u];
-    var c_prev = 0.0;
-    if p.t > 0u {
-        c_prev = cseq[(bt - 1u) * n + u];
+    let grads = cell_backward(bt, p.t, u, dh_t, dc[i]);
+    dc[i] = grads.dc_prev;
+    for (var k = 0u; k < 4u; k++) {
+        dz[g_base + k * n + u] = grads.dz[k];
     }
-    let tc = tanh_f32(c);
-    let d_o = dh_t * tc;
-    let dct = dc[i] + dh_t * og * (1.0 - tc * tc);
-    let d_i = dct * gg;
-    let d_g = dct * ig;
-    let d_f = dct * c_prev;
-    dc[i] = dct * fg;
-    dz[g_base + u] = d_i * ig * (1.0 - ig);
-    dz[g_base + n + u] = d_f * fg * (1.0 - fg);
-    dz[g_base + 2u * n + u] = d_g * (1.0 - gg * gg);
-    dz[g_base + 3u * n + u] = d_o * og * (1.0 - og);
 }
 
 @compute @workgroup_size(256)
@@ -147,31 +166,12 @@ fn lstm_backward_persistent(
                     dz[g_base + k * n + u] = 0.0;
                 }
             } else {
-                let ig = gates[g_base + u];
-                let fg = gates[g_base + n + u];
-                let gg = gates[g_base + 2u * n + u];
-                let og = gates[g_base + 3u * n + u];
-                let c = cseq[bt * n + u];
-                var c_prev = 0.0;
-                if t > 0u {
-                    c_prev = cseq[(bt - 1u) * n + u];
+                let grads = cell_backward(bt, t, u, dh_t, dc_t);
+                dc_t = grads.dc_prev;
+                for (var k = 0u; k < 4u; k++) {
+                    dz[g_base + k * n + u] = grads.dz[k];
+                    dz_shared[k * n + u] = grads.dz[k];
                 }
-                let tc = tanh_f32(c);
-                let d_o = dh_t * tc;
-                let dct = dc_t + dh_t * og * (1.0 - tc * tc);
-                dc_t = dct * fg;
-                let dz_i = dct * gg * ig * (1.0 - ig);
-                let dz_f = dct * c_prev * fg * (1.0 - fg);
-                let dz_g = dct * ig * (1.0 - gg * gg);
-                let dz_o = d_o * og * (1.0 - og);
-                dz[g_base + u] = dz_i;
-                dz[g_base + n + u] = dz_f;
-                dz[g_base + 2u * n + u] = dz_g;
-                dz[g_base + 3u * n + u] = dz_o;
-                dz_shared[u] = dz_i;
-                dz_shared[n + u] = dz_f;
-                dz_shared[2u * n + u] = dz_g;
-                dz_shared[3u * n + u] = dz_o;
             }
         }
         workgroupBarrier();
