@@ -34,7 +34,9 @@ pub struct GpuCounters {
     pub submits: u64,
     /// Blocking readbacks to the host (`to_vec_blocking` and friends).
     pub readbacks: u64,
-    /// Bytes held by the buffer pool (tensors alive, plus free buffers kept for reuse).
+    /// Bytes held by the buffer pool (tensors alive, plus free buffers kept for reuse) and
+    /// by the arenas that hold dispatches' parameters (256 KiB per 1 024 dispatches of the
+    /// largest submit so far).
     pub pooled_bytes: u64,
 }
 
@@ -243,7 +245,7 @@ impl GpuContext {
             dispatches: self.dispatches.load(Ordering::Relaxed),
             submits: self.submits.load(Ordering::Relaxed),
             readbacks: self.readbacks.load(Ordering::Relaxed),
-            pooled_bytes: lock(&self.pool).allocated_bytes,
+            pooled_bytes: lock(&self.pool).allocated_bytes + lock(&self.params).bytes(),
         }
     }
 

@@ -54,6 +54,11 @@ impl ParamArenas {
         (buffer.clone(), offset)
     }
 
+    /// Bytes of GPU memory the arenas hold, pending and free.
+    pub(super) fn bytes(&self) -> u64 {
+        (self.pending.len() + self.free.len()) as u64 * ARENA_BYTES
+    }
+
     /// Writes the pending arenas' bytes (call it just before submitting the encoder that binds
     /// them) and frees the arenas for the next encoder.
     pub(super) fn upload(&mut self, queue: &wgpu::Queue) {
@@ -110,6 +115,7 @@ mod tests {
         assert_eq!(&first[256 * 7..256 * 7 + 32], &[7u8; 32]);
         arenas.upload(ctx.wgpu_queue());
         assert!(arenas.pending.is_empty() && arenas.free.len() == 2);
+        assert_eq!(arenas.bytes(), 2 * ARENA_BYTES);
         let (reused, offset) = arenas.slot(ctx.wgpu_device(), align, &[1; 16]);
         assert_eq!(offset, 0);
         assert!(
