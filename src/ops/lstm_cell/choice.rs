@@ -71,6 +71,24 @@ fn software(ctx: &crate::device::GpuContext) -> bool {
     ctx.device_type() == wgpu::DeviceType::Cpu
 }
 
+/// The most steps one persistent dispatch runs on any adapter. On a hardware GPU a whole
+/// sequence would otherwise be one dispatch however long it is, and operating systems reset
+/// a GPU whose single dispatch runs past a couple of seconds (Windows's TDR); 4 096 steps are
+/// a few milliseconds, and the extra dispatch per 4 096 steps costs nothing worth measuring.
+pub(super) const PERSISTENT_MAX_STEPS: u32 = 4096;
+
+/// The step ranges the persistent kernels run, one dispatch each: the adapter's `ranges`
+/// (from its loop budget), each cut into pieces of at most `max` steps.
+pub(super) fn capped(ranges: Vec<(u32, u32)>, max: u32) -> Vec<(u32, u32)> {
+    ranges
+        .into_iter()
+        .flat_map(|(lo, hi)| {
+            let pieces = (hi - lo).div_ceil(max).max(1);
+            (0..pieces).map(move |i| (lo + i * max, (lo + (i + 1) * max).min(hi)))
+        })
+        .collect()
+}
+
 /// Loop trips per step of the persistent forward kernel on a software adapter: each
 /// invocation takes G = ceil(4U / 256) gates, each a U-trip dot product and its exit, plus the
 /// gate loop's exit and the step itself.
@@ -82,4 +100,21 @@ pub(super) fn forward_trips_per_step(u: usize) -> usize {
 /// the step.
 pub(super) fn backward_trips_per_step(u: usize) -> usize {
     4 * u + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::capped;
+
+    #[test]
+    fn long_ranges_are_cut_into_pieces_of_at_most_max_steps_covering_them_in_order() {
+        assert_eq!(capped(vec![(0, 10)], 4), vec![(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(
+            capped(vec![(0, 3), (3, 9)], 3),
+            vec![(0, 3), (3, 6), (6, 9)]
+        );
+        // an empty sequence still gets its one (empty) dispatch
+        assert_eq!(capped(vec![(0, 0)], 4), vec![(0, 0)]);
+        assert_eq!(capped(vec![(5, 8)], 4096), vec![(5, 8)]);
+    }
 }

@@ -14,7 +14,9 @@ mod cpu;
 mod gemm;
 
 pub use choice::{LstmKernel, PERSISTENT_MAX_UNITS};
-use choice::{backward_trips_per_step, forward_trips_per_step, use_persistent};
+use choice::{
+    PERSISTENT_MAX_STEPS, backward_trips_per_step, capped, forward_trips_per_step, use_persistent,
+};
 use cpu::{lstm_backward_cpu, lstm_forward_cpu};
 
 use super::{buf, common_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error};
@@ -197,9 +199,10 @@ pub fn lstm_forward_with(
             let persistent = use_persistent(ctx, kernel, u)?;
             let all = [buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev];
             // The loop trips each step takes bound the steps of one dispatch on a software
-            // adapter.
+            // adapter, and no dispatch runs more than PERSISTENT_MAX_STEPS on any.
             let dispatches = if persistent {
-                loop_ranges(ctx, t, |trips| trips / forward_trips_per_step(u))
+                let budget = loop_ranges(ctx, t, |trips| trips / forward_trips_per_step(u));
+                capped(budget, PERSISTENT_MAX_STEPS)
             } else {
                 Vec::new()
             };
@@ -389,7 +392,8 @@ pub fn lstm_backward_with(
             if use_persistent(ctx, kernel, u)? {
                 // Ranges of steps, the last first, each carrying on from the dh and dc the one
                 // before left (one range on a hardware GPU).
-                let ranges = loop_ranges(ctx, t, |trips| trips / backward_trips_per_step(u));
+                let budget = loop_ranges(ctx, t, |trips| trips / backward_trips_per_step(u));
+                let ranges = capped(budget, PERSISTENT_MAX_STEPS);
                 for &(t0, t1) in ranges.iter().rev() {
                     let p = params(t0, t1);
                     let bytes = bytemuck::bytes_of(&p);
