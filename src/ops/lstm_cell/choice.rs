@@ -1,8 +1,8 @@
 //! Which GPU kernels run an LSTM's forward and backward passes: per-step dispatches or the
 //! persistent kernels, by the caller's choice, the context's option, or by shape and adapter.
 
-/// How the GPU runs the forward and backward passes over T steps. The CPU reference ignores it: every
-/// choice gives the same states there.
+/// How the GPU runs the forward and backward passes over T steps. The CPU reference ignores
+/// it: every choice gives the same states there.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -40,8 +40,8 @@ pub const PERSISTENT_MAX_UNITS: usize = 256;
 /// Whether the persistent kernels run for `u` units on `ctx`, for the `asked` kernel.
 ///
 /// Under [`LstmKernel::Auto`] (and the context's own option `Auto`): measured
-/// (BENCHMARKS.md), on lavapipe per-step dispatches win at every shape tried, by 3x at B=64,
-/// T=100, U=32 and 64, because a software adapter spreads workgroups (one per batch row here)
+/// (BENCHMARKS.md), on lavapipe per-step dispatches win at every shape tried, by 1.8-3x at
+/// B=64, T=100, U=32 to 128 and in a training step, because a software adapter spreads workgroups (one per batch row here)
 /// rather than invocations over its cores. On a hardware GPU the persistent kernels are chosen
 /// for every U they take, a prediction not yet measured on one: they spread each row's work
 /// over at least as many invocations as the per-step kernels (256 against U), so they are no
