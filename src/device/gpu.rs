@@ -288,17 +288,21 @@ impl GpuContext {
         // The lock is held through the submit: were it released after `take`, another
         // thread's flush could submit later commands (say, a readback's copy) first.
         let mut guard = lock(&self.encoder);
-        // The dispatches' parameters go up first: queue writes land before the commands of
-        // the submit that follows them.
-        lock(&self.params).upload(&self.queue);
         let result = match guard.take() {
             Some(encoder) => {
                 self.submits.fetch_add(1, Ordering::Relaxed);
                 self.scoped(|| {
+                    // The dispatches' parameters go up first: queue writes land before the
+                    // commands of the submit that follows them.
+                    lock(&self.params).upload(&self.queue);
                     self.queue.submit([encoder.finish()]);
                 })
             }
-            None => self.check_health(),
+            None => {
+                // Slots taken by dispatches that failed before reaching an encoder.
+                lock(&self.params).upload(&self.queue);
+                self.check_health()
+            }
         };
         lock(&self.pool).recycle_pending();
         drop(guard);
