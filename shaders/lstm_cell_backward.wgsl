@@ -6,7 +6,8 @@
 //   step passes dh through unchanged, as its forward passed h through);
 // or lstm_backward_persistent: the steps t_end - 1 down to t in one dispatch, a workgroup per
 //   batch row (units <= 256), doing both halves per step with dz(t) in workgroup memory.
-// dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients), rk: [U, 4U],
+// dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients), rk_t: [4U, U] (the
+// recurrent kernel transposed, so that neighbouring units read neighbouring addresses),
 // gates: [B, T, 4U] (post-activation i, f, g, o), cseq: [B, T, U], dy_seq: [B, T, U].
 
 struct Params {
@@ -24,7 +25,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dh: array<f32>;
-@group(0) @binding(4) var<storage, read> rk: array<f32>;
+@group(0) @binding(4) var<storage, read> rk_t: array<f32>;
 @group(0) @binding(5) var<storage, read> gates: array<f32>;
 @group(0) @binding(6) var<storage, read> cseq: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dc: array<f32>;
@@ -75,7 +76,7 @@ fn cell_backward(bt: u32, t: u32, u: u32, dh_t: f32, dc_t: f32) -> CellGrads {
 @compute @workgroup_size(256)
 fn lstm_backward_gates(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     // The recurrent kernel is bound for lstm_backward_h; referenced so the layouts agree.
-    _ = &rk;
+    _ = &rk_t;
     let i = index(gid, nwg);
     if i >= p.batch * p.units {
         return;
@@ -117,10 +118,9 @@ fn lstm_backward_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         return;
     }
     let g_base = bt * 4u * n;
-    let r_base = u * 4u * n;
     var s = 0.0;
     for (var k = 0u; k < 4u * n; k++) {
-        s += dz[g_base + k] * rk[r_base + k];
+        s += dz[g_base + k] * rk_t[k * n + u];
     }
     dh[i] = s;
 }
@@ -176,10 +176,9 @@ fn lstm_backward_persistent(
         }
         workgroupBarrier();
         if u < n && !skip {
-            let r_base = u * 4u * n;
             var acc = 0.0;
             for (var k = 0u; k < 4u * n; k++) {
-                acc += dz_shared[k] * rk[r_base + k];
+                acc += dz_shared[k] * rk_t[k * n + u];
             }
             dh_t = acc;
         }

@@ -13,6 +13,7 @@ use wgfit::ops::masked_reduce::{masked_mean, masked_sum};
 use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_with};
 use wgfit::ops::reduce::{mean, sum};
 use wgfit::ops::softmax::{softmax, softmax_xent_backward, softmax_xent_forward};
+use wgfit::ops::transpose::transpose;
 use wgfit::{Activation, Device, Tensor};
 
 #[test]
@@ -176,6 +177,31 @@ fn sum_and_mean_over_any_axis_match_cpu() {
             });
         }
     }
+}
+
+#[test]
+fn transpose_matches_cpu_and_refuses_what_is_not_2d() {
+    let mut rng = rng("transpose");
+    // 1, primes, past a workgroup, an LSTM's recurrent kernel [U, 4U], and past 65 535
+    // workgroups in one dispatch (4 097 x 4 096 = 65 537 workgroups of 256)
+    for shape in [
+        [1, 1],
+        [1, 7],
+        [131, 3],
+        [257, 67],
+        [128, 512],
+        [4_097, 4_096],
+    ] {
+        let x = random_input(&mut rng, &shape);
+        let name = format!("transpose {shape:?}");
+        cross_check(&name, std::slice::from_ref(&x), Tol::Rel(0.0), |t| {
+            let out = transpose(&t[0])?;
+            assert_eq!(out.dims(), &[shape[1], shape[0]]);
+            Ok(vec![out])
+        });
+    }
+    let x3 = Tensor::from_vec(&Device::cpu(), [2, 2, 2], vec![0.0; 8]).unwrap();
+    assert!(matches!(transpose(&x3), Err(wgfit::Error::Shape(_))));
 }
 
 fn random_mask(rng: &mut rand::rngs::StdRng, batch: usize, steps: usize) -> Vec<f32> {

@@ -421,10 +421,11 @@ fn the_persistent_lstm_over_more_steps_than_one_dispatch_can_loop_matches_the_cp
             let before = ctx.counters().dispatches;
             let got = run(&device, &inputs, &forward_backward);
             let dispatches = ctx.counters().dispatches - before;
-            // Without the split this would be 4: a forward, the copy of dh_last, two backward.
+            // Without the split this would be 6: a forward, the copy of dh_last, two
+            // transposes of rk and two backward.
             if software(&device) {
                 assert!(
-                    dispatches > 4,
+                    dispatches > 6,
                     "U={u}: {dispatches} dispatches on {}",
                     device.info()
                 );

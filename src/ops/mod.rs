@@ -20,6 +20,7 @@ pub mod reduce;
 pub mod rmsprop;
 pub mod sgd;
 pub mod softmax;
+pub mod transpose;
 
 use std::sync::Arc;
 

@@ -23,6 +23,7 @@ use super::{buf, common_device, gpu_output, gpu_tensor, groups, host, loop_range
 use crate::device::{Device, GpuBuffer, Kernel};
 use crate::error::Result;
 use crate::ops::elementwise::affine;
+use crate::ops::transpose::transpose;
 use crate::shape::Shape;
 use crate::tensor::{DType, Tensor};
 
@@ -368,6 +369,8 @@ pub fn lstm_backward_with(
         }
         Device::Gpu(ctx) => {
             let dz = gpu_output(ctx, &dz_shape)?;
+            // The kernels read rk transposed: neighbouring units, neighbouring addresses.
+            let rk_t = transpose(rk)?;
             let mask_buf = mask.map_or(buf(rk), buf);
             let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
             let params = |t0: u32, t1: u32| Params {
@@ -383,7 +386,7 @@ pub fn lstm_backward_with(
                 &dz,
                 mask_buf,
                 buf(&dh),
-                buf(rk),
+                buf(&rk_t),
                 buf(&states.gates),
                 buf(&states.cseq),
                 buf(&dc),
