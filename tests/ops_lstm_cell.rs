@@ -136,12 +136,17 @@ fn auto_kernel_follows_the_adapter_the_units_and_the_context() -> wgfit::Result<
         } else {
             // Past the persistent kernels' units, asking for them is a Config error naming
             // the limit, from the op or through the context's option.
-            for result in [
-                dispatches(&device, LstmKernel::Persistent),
-                dispatches(&persistent_ctx, LstmKernel::Auto),
+            for (result, source) in [
+                (dispatches(&device, LstmKernel::Persistent), "was passed to"),
+                (dispatches(&persistent_ctx, LstmKernel::Auto), "GpuOptions"),
             ] {
                 match result {
-                    Err(wgfit::Error::Config(msg)) => assert!(msg.contains("at most 256 units")),
+                    Err(wgfit::Error::Config(msg)) => assert!(
+                        msg.contains(&format!("an LSTM of {u} units"))
+                            && msg.contains("at most 256 units")
+                            && msg.contains(source),
+                        "{msg}"
+                    ),
                     other => panic!("U={u}: expected a Config error, got {other:?}"),
                 }
             }

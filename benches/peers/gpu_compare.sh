@@ -7,8 +7,9 @@
 # wgfit: criterion's matmul at 1024..4096 for every GPU kernel, the LSTM forward pass and the
 # LSTM training step (B=64, T=100, F=10, units=128) with each LSTM kernel (per-step dispatches,
 # persistent, and what `Auto` picks), then W4 and W4u on the GPU for 10 epochs with each kernel,
-# which also print the buffer pool's size at every epoch's end (GPU memory across epochs). PyTorch: the same
-# matmuls and LSTM step (benches/peers/torch_gpu_kernels.py), then W4 and W4u on CUDA.
+# which also print the buffer pool's size at every epoch's end (GPU memory across epochs).
+# PyTorch: the same matmuls and LSTM step (benches/peers/torch_gpu_kernels.py), then W4 and W4u
+# on CUDA.
 # Needs a Vulkan loader and the NVIDIA ICD (`vulkaninfo --summary` lists the GPU); where the
 # loader is missing, see the device notes in BENCHMARKS.md.
 set -uo pipefail

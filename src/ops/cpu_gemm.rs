@@ -26,9 +26,9 @@ pub(crate) fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// `c = a · b` (c's previous values are overwritten, never read: c may hold anything), then `epilogue(block, first_column)` over c in blocks of whole rows or whole
-/// columns (by the thread that computed the block, while it is in cache): a bias and
-/// activation, say.
+/// `c = a · b` (c's previous values are overwritten, never read: c may hold anything), then
+/// `epilogue(block, first_column)` over c in blocks of whole rows or whole columns, by the
+/// thread that computed the block while it is in cache (a bias and activation, say).
 pub(crate) fn gemm_then(
     a: &ArrayView2<'_, f32>,
     b: &ArrayView2<'_, f32>,

@@ -41,12 +41,13 @@ pub const PERSISTENT_MAX_UNITS: usize = 256;
 ///
 /// Under [`LstmKernel::Auto`] (and the context's own option `Auto`): measured
 /// (BENCHMARKS.md), on lavapipe per-step dispatches win at every shape tried, by 1.8-3x at
-/// B=64, T=100, U=32 to 128 and in a training step, because a software adapter spreads workgroups (one per batch row here)
-/// rather than invocations over its cores. On a hardware GPU the persistent kernels are chosen
-/// for every U they take, a prediction not yet measured on one: they spread each row's work
-/// over at least as many invocations as the per-step kernels (256 against U), so they are no
-/// less parallel, and they save T - 1 dispatches forward and 2T - 1 backward, a few
-/// microseconds each. `benches/peers/gpu_compare.sh` measures both on a real GPU.
+/// B=64, T=100, U=32 to 128 and in a training step, because a software adapter spreads
+/// workgroups (one per batch row here) rather than invocations over its cores. On a hardware
+/// GPU the persistent kernels are chosen for every U they take, a prediction not yet measured
+/// on one: they spread each row's work over at least as many invocations as the per-step
+/// kernels (256 against U), so they are no less parallel, and they save T - 1 dispatches
+/// forward and 2T - 1 backward, a few microseconds each. `benches/peers/gpu_compare.sh`
+/// measures both on a real GPU.
 pub(super) fn use_persistent(
     ctx: &crate::device::GpuContext,
     asked: LstmKernel,
@@ -60,10 +61,19 @@ pub(super) fn use_persistent(
         LstmKernel::Auto => Ok(u <= PERSISTENT_MAX_UNITS && !software(ctx)),
         LstmKernel::PerStep => Ok(false),
         LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => Ok(true),
-        LstmKernel::Persistent => Err(crate::Error::Config(format!(
-            "the persistent LSTM kernels take at most {PERSISTENT_MAX_UNITS} units, not {u}; \
-             use LstmKernel::PerStep or Auto"
-        ))),
+        LstmKernel::Persistent => {
+            // Say where the choice came from: the device's options or the call's argument.
+            let asked_by = if asked == LstmKernel::Auto {
+                "this GPU device was opened with GpuOptions { lstm_kernel: LstmKernel::Persistent }"
+            } else {
+                "LstmKernel::Persistent was passed to lstm_forward_with / lstm_backward_with"
+            };
+            Err(crate::Error::Config(format!(
+                "an LSTM of {u} units cannot run the persistent kernels, which take at most \
+                 {PERSISTENT_MAX_UNITS} units, and {asked_by}; use LstmKernel::Auto or \
+                 LstmKernel::PerStep there"
+            )))
+        }
     }
 }
 

@@ -5,10 +5,10 @@
 
 use ndarray::ArrayView2;
 
+use super::cell::{cell_backward, cell_forward};
 use super::gemm::Packed;
 use crate::device::FlushDenormals;
 use crate::device::cpu_pool::overwritten;
-use crate::ops::fast_math::{sigmoid_f32, tanh_f32};
 
 /// `hseq, cseq: [B, T, U]`, `gates: [B, T, 4U]` (activated i, f, g, o), `hprev: [B, T, U]`.
 pub(super) type CpuStates = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
@@ -114,7 +114,7 @@ fn forward_rows(
                     let xp = &xp[bt * g4..(bt + 1) * g4];
                     let hz = (step > 0).then(|| &z[j * g4..(j + 1) * g4]);
                     let g = &mut gates[bt * g4..(bt + 1) * g4];
-                    cell_forward(((xp, hz), c_prev, g, c, h));
+                    cell_forward(xp, hz, c_prev, g, c, h);
                 }
                 // a masked step carries h and c through; its gates are zeros
                 None => {
@@ -124,84 +124,6 @@ fn forward_rows(
                 }
             }
         }
-    }
-}
-
-/// Whether the gate loops run their AVX2 build (8 lanes instead of SSE2's 4; the same
-/// operations in the same order, so the same results: no FMA contraction either way).
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
-type CellForward<'a> = (
-    (&'a [f32], Option<&'a [f32]>),
-    &'a [f32],
-    &'a mut [f32],
-    &'a mut [f32],
-    &'a mut [f32],
-);
-
-/// One row of one step forward ([`cell_forward_body`]), in the AVX2 build where there is one.
-fn cell_forward((x, c_prev, gates, c, h): CellForward<'_>) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the processor has AVX2 (checked just above).
-        unsafe { cell_forward_avx2(x, c_prev, gates, c, h) };
-        return;
-    }
-    cell_forward_body(x, c_prev, gates, c, h);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn cell_forward_avx2(
-    x: (&[f32], Option<&[f32]>),
-    c_prev: &[f32],
-    gates: &mut [f32],
-    c: &mut [f32],
-    h: &mut [f32],
-) {
-    cell_forward_body(x, c_prev, gates, c, h);
-}
-
-/// One row of one step: the gates from their pre-activations `xp + hz` (`hz = h_{t-1} · rk`,
-/// none at step 0), then c and h. Straight-line loops over slices of equal length, which the
-/// compiler vectorises.
-#[inline(always)]
-fn cell_forward_body(
-    (xp, hz): (&[f32], Option<&[f32]>),
-    c_prev: &[f32],
-    gates: &mut [f32],
-    c: &mut [f32],
-    h: &mut [f32],
-) {
-    let u = c.len();
-    match hz {
-        Some(hz) => gates
-            .iter_mut()
-            .zip(xp.iter().zip(hz))
-            .for_each(|(g, (x, z))| *g = x + z),
-        None => gates.copy_from_slice(xp),
-    }
-    let (g_if, g_go) = gates.split_at_mut(2 * u);
-    let (g_g, g_o) = g_go.split_at_mut(u);
-    for g in g_if.iter_mut() {
-        *g = sigmoid_f32(*g);
-    }
-    for g in g_g.iter_mut() {
-        *g = tanh_f32(*g);
-    }
-    for g in g_o.iter_mut() {
-        *g = sigmoid_f32(*g);
-    }
-    let (ig, fg) = g_if.split_at(u);
-    let c_prev = &c_prev[..u];
-    for k in 0..u {
-        c[k] = fg[k] * c_prev[k] + ig[k] * g_g[k];
-        h[k] = g_o[k] * tanh_f32(c[k]);
     }
 }
 
@@ -309,127 +231,5 @@ fn backward_rows(
                 dh[bi * u..(bi + 1) * u].copy_from_slice(&dh_active[j * u..(j + 1) * u]);
             }
         }
-    }
-}
-
-/// One row of one step backward ([`cell_backward_body`]), in the AVX2 build where there is one.
-fn cell_backward(
-    gates: &[f32],
-    c_prev: &[f32],
-    c: &[f32],
-    dh: &[f32],
-    dc: &mut [f32],
-    dz: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if avx2() {
-        // SAFETY: the processor has AVX2 (checked just above).
-        unsafe { cell_backward_avx2(gates, c_prev, c, dh, dc, dz) };
-        return;
-    }
-    cell_backward_body(gates, c_prev, c, dh, dc, dz);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn cell_backward_avx2(
-    gates: &[f32],
-    c_prev: &[f32],
-    c: &[f32],
-    dh: &[f32],
-    dc: &mut [f32],
-    dz: &mut [f32],
-) {
-    cell_backward_body(gates, c_prev, c, dh, dc, dz);
-}
-
-/// One row of one step backward: from the saved gates and cells and the incoming dh, the
-/// gate gradients `dz` and the carried `dc` (updated in place).
-#[inline(always)]
-fn cell_backward_body(
-    gates: &[f32],
-    c_prev: &[f32],
-    c: &[f32],
-    dh: &[f32],
-    dc: &mut [f32],
-    dz: &mut [f32],
-) {
-    let u = c.len();
-    let (ig, rest) = gates.split_at(u);
-    let (fg, rest) = rest.split_at(u);
-    let (gg, og) = rest.split_at(u);
-    let (dz_i, rest) = dz.split_at_mut(u);
-    let (dz_f, rest) = rest.split_at_mut(u);
-    let (dz_g, dz_o) = rest.split_at_mut(u);
-    let (c_prev, dh, dc, og) = (&c_prev[..u], &dh[..u], &mut dc[..u], &og[..u]);
-    for k in 0..u {
-        let tc = tanh_f32(c[k]);
-        let d_o = dh[k] * tc;
-        let dct = dc[k] + dh[k] * og[k] * (1.0 - tc * tc);
-        dc[k] = dct * fg[k];
-        dz_i[k] = dct * gg[k] * ig[k] * (1.0 - ig[k]);
-        dz_f[k] = dct * c_prev[k] * fg[k] * (1.0 - fg[k]);
-        dz_g[k] = dct * ig[k] * (1.0 - gg[k] * gg[k]);
-        dz_o[k] = d_o * og[k] * (1.0 - og[k]);
-    }
-}
-
-#[cfg(all(test, target_arch = "x86_64"))]
-mod tests {
-    use rand::{Rng, SeedableRng, rngs::StdRng};
-
-    use super::{cell_backward_avx2, cell_backward_body, cell_forward_avx2, cell_forward_body};
-
-    /// The AVX2 builds of the gate loops give the portable build's results bit for bit (the
-    /// same operations in the same order), for a row length that is not a multiple of 8.
-    #[test]
-    fn the_avx2_gate_loops_equal_the_portable_ones_bit_for_bit() {
-        if !std::is_x86_feature_detected!("avx2") {
-            eprintln!("!!!!! NO AVX2 ON THIS PROCESSOR: THE AVX2 GATE LOOPS ARE NOT TESTED !!!!!");
-            return;
-        }
-        let mut rng = StdRng::seed_from_u64(11);
-        let u = 37;
-        let mut v =
-            |n: usize, s: f32| -> Vec<f32> { (0..n).map(|_| rng.random_range(-s..s)).collect() };
-        let (xp, hz, c_prev, dh, dc) = (
-            v(4 * u, 6.0),
-            v(4 * u, 3.0),
-            v(u, 2.0),
-            v(u, 1.0),
-            v(u, 1.0),
-        );
-        let forward = |avx2: bool| {
-            let (mut gates, mut c, mut h) =
-                (vec![f32::NAN; 4 * u], vec![f32::NAN; u], vec![f32::NAN; u]);
-            let x = (&xp[..], Some(&hz[..]));
-            if avx2 {
-                // SAFETY: the processor has AVX2 (checked above).
-                unsafe { cell_forward_avx2(x, &c_prev, &mut gates, &mut c, &mut h) };
-            } else {
-                cell_forward_body(x, &c_prev, &mut gates, &mut c, &mut h);
-            }
-            (gates, c, h)
-        };
-        let (want, got) = (forward(false), forward(true));
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&got.0), bits(&want.0), "gates");
-        assert_eq!(
-            (bits(&got.1), bits(&got.2)),
-            (bits(&want.1), bits(&want.2)),
-            "c and h"
-        );
-        let (gates, c) = (&want.0, &want.1);
-        let backward = |avx2: bool| {
-            let (mut dc, mut dz) = (dc.clone(), vec![f32::NAN; 4 * u]);
-            if avx2 {
-                // SAFETY: as above.
-                unsafe { cell_backward_avx2(gates, &c_prev, c, &dh, &mut dc, &mut dz) };
-            } else {
-                cell_backward_body(gates, &c_prev, c, &dh, &mut dc, &mut dz);
-            }
-            (bits(&dc), bits(&dz))
-        };
-        assert_eq!(backward(true), backward(false), "dc and dz");
     }
 }

@@ -1,0 +1,183 @@
+//! Backpropagation through time on each device: the CPU twin, two dispatches per step or the
+//! persistent kernel.
+
+use super::choice::{PERSISTENT_MAX_STEPS, backward_trips_per_step, capped, use_persistent};
+use super::cpu::lstm_backward_cpu;
+use super::{BACKWARD, LstmKernel, LstmStates, Params, dims};
+use crate::device::Device;
+use crate::error::Result;
+use crate::ops::elementwise::affine;
+use crate::ops::transpose::transpose;
+use crate::ops::{
+    buf, common_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error,
+};
+use crate::shape::Shape;
+use crate::tensor::{DType, Tensor};
+
+/// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
+/// every step's h (`dy_seq`); returns dz: `[B, T, 4U]`.
+///
+/// `states`, rk and mask are the forward pass's; dh_last: `[B, U]` (an `LSTM` that returns
+/// its last state), dy_seq: `[B, T, U]` (`return_sequences=True`); `None` for both gives a
+/// zero dz. dz is the gradient w.r.t. the gates' pre-activations (xp), from which
+/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`.
+///
+/// # Errors
+/// As [`lstm_forward`](super::lstm_forward), and [`Error::Shape`](crate::Error::Shape) when dh_last is not
+/// `[B, U]` or dy_seq not `[B, T, U]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::{lstm_backward, lstm_forward};
+/// let device = Device::cpu();
+/// // B = T = U = 1 with zero inputs: i = f = o = 0.5, g = 0, c = h = 0.
+/// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 4])?, Tensor::zeros(&device, [1, 4])?);
+/// let states = lstm_forward(&xp, &rk, None)?;
+/// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
+/// let dz = lstm_backward(&states, &rk, None, Some(&dh), None)?;
+/// // dh flows to c through o·(1 - tanh²c) = 0.5, then to g's pre-activation through i = 0.5.
+/// assert_eq!(dz.to_vec_blocking()?, vec![0.0, 0.0, 0.25, 0.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn lstm_backward(
+    states: &LstmStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    dh_last: Option<&Tensor>,
+    dy_seq: Option<&Tensor>,
+) -> Result<Tensor> {
+    lstm_backward_with(states, rk, mask, dh_last, dy_seq, LstmKernel::Auto)
+}
+
+/// [`lstm_backward`] with an explicit GPU kernel (the CPU ignores it): two dispatches per step,
+/// or the persistent kernel's one for all steps.
+///
+/// # Errors
+/// As [`lstm_backward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`LstmKernel::Persistent`] with more than [`PERSISTENT_MAX_UNITS`](super::PERSISTENT_MAX_UNITS) units.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::{LstmKernel, lstm_backward_with, lstm_forward};
+/// let device = Device::cpu();
+/// let xp = Tensor::from_vec(&device, [1, 3, 8], (0..24).map(|i| i as f32 / 24.0).collect())?;
+/// let rk = Tensor::from_vec(&device, [2, 8], vec![0.1; 16])?;
+/// let s = lstm_forward(&xp, &rk, None)?;
+/// let dh = Tensor::from_vec(&device, [1, 2], vec![1.0, -1.0])?;
+/// let a = lstm_backward_with(&s, &rk, None, Some(&dh), None, LstmKernel::PerStep)?;
+/// let b = lstm_backward_with(&s, &rk, None, Some(&dh), None, LstmKernel::Persistent)?;
+/// assert_eq!(a.to_vec_blocking()?, b.to_vec_blocking()?);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn lstm_backward_with(
+    states: &LstmStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    dh_last: Option<&Tensor>,
+    dy_seq: Option<&Tensor>,
+    kernel: LstmKernel,
+) -> Result<Tensor> {
+    let inputs: Vec<(&Tensor, DType)> = [&states.gates, rk]
+        .into_iter()
+        .chain(mask)
+        .chain(dh_last)
+        .chain(dy_seq)
+        .map(|t| (t, DType::F32))
+        .collect();
+    let device = common_device("lstm_cell_backward", &inputs)?;
+    let (b, t, u) = dims(&states.gates, rk, mask)?;
+    if let Some(d) = dh_last
+        && d.dims() != [b, u]
+    {
+        return Err(shape_error(
+            "lstm_cell_backward",
+            &[Some(b), Some(u)],
+            d.dims(),
+            "dh_last must be [B, U]",
+        ));
+    }
+    if let Some(d) = dy_seq
+        && d.dims() != [b, t, u]
+    {
+        return Err(shape_error(
+            "lstm_cell_backward",
+            &[Some(b), Some(t), Some(u)],
+            d.dims(),
+            "dy_seq must be [B, T, U]",
+        ));
+    }
+    let dz_shape = Shape(vec![b, t, 4 * u]);
+    // The running gradients start from dh_last (copied: the kernels update them in place).
+    let dh = match dh_last {
+        Some(d) => affine(d, 1.0, 0.0)?,
+        None => Tensor::zeros(&device, [b, u])?,
+    };
+    let dc = Tensor::zeros(&device, [b, u])?;
+    match &device {
+        Device::Cpu => {
+            let m = mask.map(|m| host(m).f32().to_vec());
+            let dy = dy_seq.map(|d| host(d).f32().to_vec());
+            let dz = lstm_backward_cpu(
+                host(&states.gates).f32(),
+                host(&states.cseq).f32(),
+                host(rk).f32(),
+                m.as_deref(),
+                host(&dh).f32().to_vec(),
+                dy.as_deref(),
+                (b, t, u),
+            );
+            Tensor::from_vec(&device, dz_shape, dz)
+        }
+        Device::Gpu(ctx) => {
+            let dz = gpu_output(ctx, &dz_shape)?;
+            // The kernels read rk transposed: neighbouring units, neighbouring addresses.
+            let rk_t = transpose(rk)?;
+            let mask_buf = mask.map_or(buf(rk), buf);
+            let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
+            let params = |t0: u32, t1: u32| Params {
+                batch: b as u32,
+                steps: t as u32,
+                units: u as u32,
+                t: t0,
+                t_end: t1,
+                has_mask: mask.is_some() as u32,
+                has_dy_seq: dy_seq.is_some() as u32,
+            };
+            let all = [
+                &dz,
+                mask_buf,
+                buf(&dh),
+                buf(&rk_t),
+                buf(&states.gates),
+                buf(&states.cseq),
+                buf(&dc),
+                dy_buf,
+            ];
+            if use_persistent(ctx, kernel, u)? {
+                // Ranges of steps, the last first, each carrying on from the dh and dc the one
+                // before left (one range on a hardware GPU).
+                let budget = loop_ranges(ctx, t, |trips| trips / backward_trips_per_step(u));
+                let ranges = capped(budget, PERSISTENT_MAX_STEPS);
+                for &(t0, t1) in ranges.iter().rev() {
+                    let p = params(t0, t1);
+                    let bytes = bytemuck::bytes_of(&p);
+                    ctx.dispatch(&BACKWARD, "lstm_backward_persistent", &all, bytes, b as u64)?;
+                }
+            } else {
+                for step in (0..t as u32).rev() {
+                    let p = params(step, step + 1);
+                    let bytes = bytemuck::bytes_of(&p);
+                    ctx.dispatch(&BACKWARD, "lstm_backward_gates", &all, bytes, groups(b * u))?;
+                    ctx.dispatch(
+                        &BACKWARD,
+                        "lstm_backward_h",
+                        &all[..4],
+                        bytes,
+                        groups(b * u),
+                    )?;
+                }
+            }
+            Ok(gpu_tensor(&device, dz_shape, dz))
+        }
+    }
+}
