@@ -17,7 +17,12 @@ in the order wgfit's `SequenceDataset` (bucketed, not shuffled) makes them.
 Output per case: `<case>.safetensors` (tensors `x`, `y`, `pred`, and `init.*`, `grad.*`,
 `step1.*`, `final.*` under wgfit's weight names `layers.{i}.{kind}.{role}`) and `<case>.json`
 (the settings, the losses, the history and the Keras and TensorFlow versions). CI reads these
-files and never needs TensorFlow.
+files and never needs TensorFlow. The `graph_*` cases are functional-API models with several
+inputs, several outputs, shared and merge layers; they add `x.0`, `x.1`, ... / `y.0`, `pred.0`,
+... and more JSON keys (see `graph_cases` and tests/golden/README.md).
+
+    python tools/keras_golden.py tests/golden                  # every case
+    python tools/keras_golden.py tests/golden graph_shared_layer graph_time_concat   # these only
 """
 
 import json
@@ -33,23 +38,34 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
+from keras.src.backend import get_keras_mask  # noqa: E402  (no public name for a mask)
 from safetensors.numpy import save_file  # noqa: E402
 
 KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": "flatten",
-         "Masking": "masking"}
+         "Masking": "masking", "Concatenate": "concatenate", "Add": "add",
+         "Subtract": "subtract", "Multiply": "multiply", "Average": "average",
+         "Maximum": "maximum", "Minimum": "minimum"}
 ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bias"],
          "embedding": ["embeddings"]}
 
 
+def real_layers(model):
+    """`model.layers` without the InputLayers: index `i` here is wgfit's `layers.{i}`."""
+    return [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
+
+
 def wgfit_names(model):
-    """wgfit's weight names, in the order of `model.trainable_variables`."""
-    names = []
-    real = [l for l in model.layers if not isinstance(l, keras.layers.InputLayer)]
-    for i, layer in enumerate(real):
+    """wgfit's weight names, in the order of `model.trainable_variables` (checked variable by
+    variable: a layer applied twice is one entry of `model.layers`, its weights listed once)."""
+    names, variables = [], []
+    for i, layer in enumerate(real_layers(model)):
         kind = KINDS[type(layer).__name__]
-        for role in ROLES.get(kind, []):
-            names.append(f"layers.{i}.{kind}.{role}")
-    assert len(names) == len(model.trainable_variables), (names, model.trainable_variables)
+        roles = ROLES.get(kind, [])
+        assert [v.name for v in layer.trainable_variables] == roles, (layer, roles)
+        names.extend(f"layers.{i}.{kind}.{role}" for role in roles)
+        variables.extend(layer.trainable_variables)
+    assert [id(v) for v in variables] == [id(v) for v in model.trainable_variables], (
+        names, model.trainable_variables)
     return names
 
 
@@ -186,6 +202,445 @@ def chain(inputs, *ls):
     for layer in ls:
         h = layer(h)
     return inputs, h
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph (functional API) models: several inputs, several outputs, shared layers, merge layers.
+#
+# Format additions (tests/golden/README.md): with several inputs the tensors are `x.0`, `x.1`,
+# ... in the order of `model.inputs`; with several outputs `y.0`, `pred.0`, ... in the order of
+# `model.outputs`; a single input or output keeps `x`, `y`, `pred`. Weight names are
+# `layers.{i}.{kind}.{role}` with `i` the index in `model.layers` once the InputLayers are left
+# out (merge layers have no weights but count). The JSON adds `inputs`, `outputs`, `layers`
+# (Keras's `model.layers`, InputLayers included, in Keras's order), `operations` (every
+# operation of the graph, the ops Keras traces for masks too), `weights` (wgfit's names in
+# order), `loss`, `loss_weights` and `metrics` per output, `compile` (the arguments exactly as
+# given to `model.compile`) and `first_batch_losses` (each output's unweighted loss on the first
+# batch; `first_batch_loss` is the weighted total).
+#
+# Keras orders `model.layers` as `keras/src/ops/function.py` `map_graph` does: a depth-first
+# search from the outputs (in order) through each node's input tensors (in call order, the
+# `mask` argument after the data) numbers every operation when first reached (pre-order); an
+# operation's depth is the longest path from it to an output (for a shared layer, the largest
+# over its calls); operations are sorted by decreasing depth, ties by that number. The graph
+# holds the ops Keras traces when it computes masks (NotEqual/Any for Masking, NotEqual for
+# Embedding(mask_zero), LogicalOr/ZerosLike/OnesLike/... for merges), and they count in the
+# depths: `graph_mask_depth_order` is a case where that changes the order of the layers.
+
+
+def graph_cases():
+    """Graph cases, from their own generator (the cases above keep their data)."""
+    rng = np.random.default_rng(20260601)
+    adam = ("adam", {"learning_rate": 0.001})
+    out = []
+
+    # Two inputs: a masked sequence through an LSTM and a static vector through a Dense,
+    # concatenated. 10 samples, batch 4 (the last batch is 2).
+    seq, _ = sequences(rng, 10, (2, 6), 3, "post")
+    static = rng.normal(size=(10, 2)).astype(np.float32)
+    y = rng.integers(0, 2, (10, 1)).astype(np.float32)
+
+    def two_inputs_concat():
+        s = keras.Input((None, 3), name="seq")
+        v = keras.Input((2,), name="static")
+        h = layers.LSTM(4)(layers.Masking(0.0)(s))
+        g = layers.Dense(3, activation="relu")(v)
+        o = layers.Dense(1, activation="sigmoid")(layers.Concatenate()([h, g]))
+        return keras.Model([s, v], o)
+    out.append(dict(name="graph_two_inputs_concat", build=two_inputs_concat, x=[seq, static],
+                    y=[y], loss="binary_crossentropy", metrics=["accuracy"], opt=adam,
+                    batch_size=4, note="Masking->LSTM(4) and Dense(3, relu), Concatenate, "
+                    "Dense(1, sigmoid); `seq` post-padded with zeros, lengths 2..6"))
+
+    # One input, two heads; weighted losses; a metric on one head only.
+    x = rng.normal(size=(13, 6)).astype(np.float32)
+    y_cls = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 13)]
+    y_reg = rng.normal(size=(13, 1)).astype(np.float32)
+
+    def two_outputs_weighted():
+        i = keras.Input((6,), name="features")
+        h = layers.Dense(8, activation="tanh")(i)
+        cls = layers.Dense(3, activation="softmax", name="cls")(h)
+        reg = layers.Dense(1, name="reg")(h)
+        return keras.Model(i, [cls, reg])
+    out.append(dict(name="graph_two_outputs_weighted", build=two_outputs_weighted, x=[x],
+                    y=[y_cls, y_reg],
+                    loss={"cls": "categorical_crossentropy", "reg": "mean_squared_error"},
+                    loss_weights={"cls": 1.0, "reg": 0.5}, metrics={"cls": ["accuracy"]},
+                    opt=("sgd", {"learning_rate": 0.05, "momentum": 0.9}), batch_size=5,
+                    note="Dense(8, tanh) fanned out to Dense(3, softmax) `cls` (one-hot y) and "
+                    "Dense(1) `reg`; total loss = 1.0 * cls + 0.5 * reg"))
+
+    # One Dense object applied to two inputs (its weights once, its gradient summed).
+    a = rng.normal(size=(11, 4)).astype(np.float32)
+    b = rng.normal(size=(11, 4)).astype(np.float32)
+    y = rng.normal(size=(11, 1)).astype(np.float32)
+
+    def shared_layer():
+        ia = keras.Input((4,), name="a")
+        ib = keras.Input((4,), name="b")
+        shared = layers.Dense(3, activation="tanh")
+        d = layers.Subtract()([shared(ia), shared(ib)])
+        return keras.Model([ia, ib], layers.Dense(1)(d))
+    out.append(dict(name="graph_shared_layer", build=shared_layer, x=[a, b], y=[y],
+                    loss="mean_squared_error", metrics=[],
+                    opt=("rmsprop", {"learning_rate": 0.001}), batch_size=4,
+                    note="one Dense(3, tanh) object applied to `a` and to `b`, Subtract, "
+                    "Dense(1)"))
+
+    # Fan-out and every elementwise merge, then Concatenate.
+    x = rng.normal(size=(14, 5)).astype(np.float32)
+    y = rng.integers(0, 2, (14,)).astype(np.float32)
+
+    def fan_out_merges():
+        i = keras.Input((5,), name="x")
+        h = layers.Dense(4, activation="tanh")(i)
+        a = layers.Dense(4, activation="tanh")(h)
+        b = layers.Dense(4, activation="tanh")(h)
+        merged = [layers.Add()([a, b]), layers.Subtract()([a, b]), layers.Multiply()([a, b]),
+                  layers.Average()([a, b, h]), layers.Maximum()([a, b]),
+                  layers.Minimum()([a, b])]
+        c = layers.Concatenate(axis=-1)(merged)
+        return keras.Model(i, layers.Dense(2, activation="softmax")(c))
+    out.append(dict(name="graph_fan_out_merges", build=fan_out_merges, x=[x], y=[y],
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"], opt=adam,
+                    batch_size=4,
+                    note="h = Dense(4, tanh); a, b = Dense(4, tanh)(h); Add, Subtract, "
+                    "Multiply, Average([a, b, h]), Maximum, Minimum of a and b; Concatenate; "
+                    "Dense(2, softmax)"))
+
+    # Two masked sequences with different lengths per sample, merged step by step.
+    p, q, _ = sequence_pair(rng, 10, (2, 6), (1, 6), 3)
+    y = rng.integers(0, 2, (10, 1)).astype(np.float32)
+
+    def masked_merges():
+        ip = keras.Input((None, 3), name="p")
+        iq = keras.Input((None, 3), name="q")
+        hp = layers.LSTM(4, return_sequences=True)(layers.Masking(0.0)(ip))
+        hq = layers.LSTM(4, return_sequences=True)(layers.Masking(0.0)(iq))
+        merged = [layers.Maximum()([hp, hq]), layers.Multiply()([hp, hq]),
+                  layers.Add()([hp, hq]), layers.Minimum()([hp, hq])]
+        c = layers.Concatenate(axis=-1)(merged)
+        o = layers.Dense(1, activation="sigmoid")(layers.LSTM(3)(c))
+        return keras.Model([ip, iq], o)
+    out.append(dict(name="graph_masked_merges", build=masked_merges, x=[p, q], y=[y],
+                    loss="binary_crossentropy", metrics=["accuracy"], opt=adam, batch_size=4,
+                    activations=True,
+                    note="`p` and `q` post-padded with zeros to the same T, their lengths "
+                    "differing per sample; own Masking and LSTM(4, return_sequences) each; "
+                    "Maximum, Multiply, Add, Minimum; Concatenate(-1); LSTM(3); "
+                    "Dense(1, sigmoid). `act.*`/`mask.*`: the first batch's merge outputs "
+                    "and their Keras masks (1 = kept)"))
+
+    # Two masked sequences of different T, concatenated along time: the mask has a hole.
+    p, _ = sequences(rng, 9, (2, 5), 3, "post")
+    q, _ = sequences(rng, 9, (1, 4), 3, "post")
+    y = rng.normal(size=(9, 1)).astype(np.float32)
+
+    def time_concat():
+        ip = keras.Input((None, 3), name="p")
+        iq = keras.Input((None, 3), name="q")
+        c = layers.Concatenate(axis=1)([layers.Masking(0.0)(ip), layers.Masking(0.0)(iq)])
+        return keras.Model([ip, iq], layers.Dense(1)(layers.LSTM(3)(c)))
+    out.append(dict(name="graph_time_concat", build=time_concat, x=[p, q], y=[y],
+                    loss="mean_squared_error", metrics=[], opt=adam, batch_size=4,
+                    activations=True,
+                    note="`p` (T 5) and `q` (T 4), each post-padded and masked, concatenated "
+                    "along time (axis 1): p's padding is a masked hole before q's steps; "
+                    "LSTM(3); Dense(1)"))
+
+    # Token ids through Embedding(mask_zero) -> LSTM, and a static branch. On JAX: see JAX_CASES.
+    tokens, _ = token_sequences(rng, 11, (2, 7), 12)
+    meta = rng.normal(size=(11, 3)).astype(np.float32)
+    y = rng.integers(0, 2, (11, 1)).astype(np.float32)
+
+    def embedding_branch():
+        t = keras.Input((None,), name="tokens")
+        m = keras.Input((3,), name="meta")
+        h = layers.LSTM(5)(layers.Embedding(12, 4, mask_zero=True)(t))
+        g = layers.Dense(2, activation="relu")(m)
+        o = layers.Dense(1, activation="sigmoid")(layers.Concatenate()([h, g]))
+        return keras.Model([t, m], o)
+    out.append(dict(name="graph_embedding_branch", build=embedding_branch, x=[tokens, meta],
+                    y=[y], loss="binary_crossentropy", metrics=["accuracy"], opt=adam,
+                    batch_size=4, token_inputs=("tokens",),
+                    note="`tokens`: ids 1..11, 0 = padding, post-padded, stored as float32; "
+                    "Embedding(12, 4, mask_zero) -> LSTM(5) and Dense(2, relu) of `meta`, "
+                    "Concatenate, Dense(1, sigmoid)"))
+
+    # Keras counts the ops it traces for masks when it orders `model.layers`: here they give
+    # the Masking layer depth 6 (3 counting layers alone) and put it first, before both Dense
+    # layers (counting layers alone the order would be Dense, Masking, Dense).
+    p, _ = sequences(rng, 9, (1, 4), 2, "post")
+    q = rng.normal(size=(9, 3, 2)).astype(np.float32)
+    y = rng.normal(size=(9, 1)).astype(np.float32)
+
+    def mask_depth_order():
+        ip = keras.Input((None, 2), name="p")
+        iq = keras.Input((None, 2), name="q")
+        g = layers.Dense(2, activation="tanh")(iq)
+        g = layers.Dense(2, activation="tanh")(g)
+        c = layers.Concatenate(axis=1)([layers.Masking(0.0)(ip), g])
+        return keras.Model([ip, iq], layers.Dense(1)(layers.LSTM(3)(c)))
+    out.append(dict(name="graph_mask_depth_order", build=mask_depth_order, x=[p, q], y=[y],
+                    loss="mean_squared_error", metrics=[], opt=adam, batch_size=4,
+                    activations=True,
+                    note="`p` post-padded and masked; `q` (T 3, unmasked) through two "
+                    "Dense(2, tanh) per step; Concatenate along time (the unmasked part's mask "
+                    "all ones); LSTM(3); Dense(1). Checks the order of `model.layers`: the ops "
+                    "Keras traces for the masks count in the depths"))
+    return out
+
+
+def sequence_pair(rng, n, lengths_p, lengths_q, features):
+    """Two post-padded sequence batches with the same T and, per sample, different lengths."""
+    lp = rng.integers(lengths_p[0], lengths_p[1] + 1, n)
+    lq = rng.integers(lengths_q[0], lengths_q[1] + 1, n)
+    lq = np.where(lq == lp, np.where(lp > lengths_q[0], lp - 1, lp + 1), lq)
+    t = max(lp.max(), lq.max())
+    xs = []
+    for lens in (lp, lq):
+        x = np.zeros((n, t, features), np.float32)
+        for i, length in enumerate(lens):
+            x[i, :length] = (rng.uniform(0.1, 1.0, (length, features))
+                             * rng.choice([-1, 1], (length, features)))
+        xs.append(x)
+    assert (lp != lq).all()
+    return xs[0], xs[1], (lp, lq)
+
+
+def one_or_list(values):
+    return values[0] if len(values) == 1 else list(values)
+
+
+def indexed(prefix, values):
+    """`prefix` for one tensor, `prefix.0`, `prefix.1`, ... for several."""
+    if len(values) == 1:
+        return {prefix: values[0]}
+    return {f"{prefix}.{k}": v for k, v in enumerate(values)}
+
+
+def call_args(node):
+    """The names of the layers/ops whose outputs a call reads as data (positional arguments;
+    the `mask` a layer is given is in `operations`)."""
+    return [t._keras_history.operation.name for t in keras.tree.flatten(node.arguments.args)
+            if hasattr(t, "_keras_history")]
+
+
+def depths(model):
+    return {id(op): d for d, ops in model._operations_by_depth.items() for op in ops}
+
+
+def layer_table(model):
+    """Keras's `model.layers` (InputLayers included, Keras's order) with wgfit's index, Keras's
+    depth (see map_graph above: mask ops count), the layers each call reads (in call order) and
+    a few config fields."""
+    real = real_layers(model)
+    depth = depths(model)
+    keep = ("units", "activation", "return_sequences", "mask_value", "input_dim", "output_dim",
+            "mask_zero", "axis", "batch_shape")
+    table = []
+    for layer in model.layers:
+        row = {"class": type(layer).__name__, "name": layer.name,
+               "index": real.index(layer) if layer in real else None}
+        if row["index"] is not None:
+            row["kind"] = KINDS[row["class"]]
+        row["depth"] = depth[id(layer)]
+        row["calls"] = [call_args(n) for n in layer._inbound_nodes if not n.is_input]
+        row["config"] = {k: v for k, v in layer.get_config().items() if k in keep}
+        table.append(row)
+    return table
+
+
+def operation_list(model):
+    """Every operation of the graph in Keras's order (`model._operations`), layers and the ops
+    Keras traces for masks alike, one line each: `depth class name <- inputs [mask <- op]`, a
+    layer called twice `... <- a; <- b`."""
+    depth = depths(model)
+    lines = []
+    for op in model._operations:
+        calls = []
+        for node in op._inbound_nodes:
+            if node.is_input:
+                continue
+            call = "<- " + ", ".join(call_args(node))
+            mask = node.arguments.kwargs.get("mask")
+            if mask is not None:
+                call += " [mask <- " + ", ".join(t._keras_history.operation.name
+                                                 for t in keras.tree.flatten(mask)) + "]"
+            calls.append(call)
+        lines.append(" ".join([str(depth[id(op)]), type(op).__name__, op.name, "; ".join(calls)])
+                     .rstrip())
+    return lines
+
+
+def per_output(model, spec, default):
+    """`spec` (as given to compile) as a dict by output name."""
+    names = model.output_names
+    if isinstance(spec, dict):
+        return {n: spec.get(n, default) for n in names}
+    assert len(names) == 1, (names, spec)
+    return {names[0]: spec if spec is not None else default}
+
+
+def graph_first_batch(model, xb, yb):
+    """Keras's total loss of the first batch and its gradients, on the backend in use."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        with tf.GradientTape() as tape:
+            y_pred = model(xb, training=True)
+            value = model.compute_loss(x=xb, y=yb, y_pred=y_pred, training=True)
+        grads = tape.gradient(value, model.trainable_variables)
+        return float(value), [tf.convert_to_tensor(g).numpy() for g in grads]
+    import jax
+    trainable = [v.value for v in model.trainable_variables]
+    others = [v.value for v in model.non_trainable_variables]
+    metric_vars = [v.value for v in model.metrics_variables]
+
+    def batch_loss(tv):
+        y_pred, ntv = model.stateless_call(tv, others, xb, training=True)
+        value, _ = model.stateless_compute_loss(tv, ntv, metric_vars, x=xb, y=yb,
+                                                y_pred=y_pred, training=True)
+        return value
+
+    value, grads = jax.value_and_grad(batch_loss)(trainable)
+    return float(value), [np.asarray(g) for g in grads]
+
+
+def merge_activations(model, xb):
+    """The first batch's output of every merge layer and its Keras mask, by wgfit name."""
+    real = real_layers(model)
+    merges = [l for l in real if isinstance(l, keras.layers.Layer)
+              and type(l).__name__ in ("Concatenate", "Add", "Subtract", "Multiply",
+                                       "Average", "Maximum", "Minimum")]
+    probe = keras.Model(one_or_list(model.inputs), [l.output for l in merges])
+    outs = probe(xb, training=False)
+    if not isinstance(outs, (list, tuple)):
+        outs = [outs]
+    tensors = {}
+    for layer, value in zip(merges, outs):
+        key = f"layers.{real.index(layer)}.{KINDS[type(layer).__name__]}"
+        if type(layer).__name__ != "Concatenate":  # its value is its inputs', side by side
+            tensors[f"act.{key}"] = np.asarray(value)
+        mask = get_keras_mask(value)
+        assert mask is not None, f"{layer.name}: Keras gives no mask"
+        tensors[f"mask.{key}"] = np.asarray(mask).astype(np.float32)
+    return tensors
+
+
+def check_no_ties(model, x):
+    """Maximum/Minimum: no two inputs equal anywhere on `x` at the initial weights (a tie would
+    make the gradient's choice of branch a convention)."""
+    for layer in real_layers(model):
+        if type(layer).__name__ not in ("Maximum", "Minimum"):
+            continue
+        for node in layer._inbound_nodes:
+            probe = keras.Model(one_or_list(model.inputs), list(node.input_tensors))
+            a, b = [np.asarray(v) for v in probe(x, training=False)]
+            gap = np.abs(a - b).min()
+            assert gap > 1e-5, f"{layer.name}: a tie ({gap})"
+
+
+def run_graph_case(outdir, case):
+    name, batch_size, opt = case["name"], case["batch_size"], case["opt"]
+    keras.backend.clear_session()  # layer names (dense, dense_1, ...) the same in every run
+    keras.utils.set_random_seed(0)
+    model = case["build"]()
+    names = wgfit_names(model)
+    init = known_weights(model, np.random.default_rng(zlib.crc32(name.encode())))
+    compile_args = {"loss": case["loss"], "metrics": case["metrics"]}
+    if case.get("loss_weights") is not None:
+        compile_args["loss_weights"] = case["loss_weights"]
+
+    def fresh():
+        model.set_weights(init)
+        model.compile(optimizer=optimizer(opt), **compile_args)
+
+    xs, ys = case["x"], case["y"]
+    assert len(xs) == len(model.inputs) and len(ys) == len(model.outputs)
+    x, y = one_or_list(xs), one_or_list(ys)
+    xb = one_or_list([v[:batch_size] for v in xs])
+    yb = one_or_list([v[:batch_size] for v in ys])
+    n = len(xs[0])
+    assert n % batch_size != 0, "a short last batch"
+
+    fresh()
+    pred = model.predict(x, batch_size=batch_size, verbose=0)
+    preds = list(pred) if isinstance(pred, (list, tuple)) else [pred]
+    first_loss, grads = graph_first_batch(model, xb, yb)
+
+    # The unweighted loss of each output on the first batch (no output carries a mask here,
+    # so each is the batch mean of its loss function).
+    losses = per_output(model, case["loss"], None)
+    weights = per_output(model, case.get("loss_weights"), 1.0)
+    out_pred = model(xb, training=True)
+    out_pred = list(out_pred) if isinstance(out_pred, (list, tuple)) else [out_pred]
+    first_losses = {}
+    for o, yt, yp in zip(model.output_names, ys, out_pred):
+        assert get_keras_mask(yp) is None, f"{name}: output {o} has a mask"
+        fn = keras.losses.get(losses[o])
+        first_losses[o] = float(keras.ops.mean(fn(yt[:batch_size], yp)))
+    total = sum(weights[o] * first_losses[o] for o in first_losses)
+    assert abs(total - first_loss) <= 1e-6 * max(1.0, abs(first_loss)), (total, first_loss)
+
+    step = model.train_on_batch(xb, yb, return_dict=True)
+    assert abs(step["loss"] - first_loss) <= 1e-6 * max(1.0, abs(step["loss"])), step
+    if len(model.outputs) > 1:
+        for o, v in first_losses.items():
+            assert abs(step[f"{o}_loss"] - v) <= 1e-6 * max(1.0, abs(v)), (o, step)
+    step1 = model.get_weights()
+    assert len(step1) == len(names)
+
+    fresh()
+    history = model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    final = model.get_weights()
+
+    tensors = {}
+    tensors.update(indexed("x", xs))
+    tensors.update(indexed("y", ys))
+    tensors.update(indexed("pred", preds))
+    tensors.update(tensors_of("init", names, init))
+    tensors.update(tensors_of("grad", names, grads))
+    tensors.update(tensors_of("step1", names, step1))
+    tensors.update(tensors_of("final", names, final))
+    if case.get("activations"):
+        model.set_weights(init)
+        tensors.update(merge_activations(model, xb))
+    model.set_weights(init)
+    check_no_ties(model, x)
+
+    token_inputs = case.get("token_inputs", ())
+    inputs = []
+    for t in model.inputs:
+        iname = t._keras_history.operation.name
+        row = {"name": iname, "shape": list(t.shape), "dtype": t.dtype}
+        if iname in token_inputs:
+            row["token_ids"] = True
+            row["stored_as"] = "float32"
+        inputs.append(row)
+    info = {
+        "model": "functional",
+        "note": case["note"],
+        "inputs": inputs,
+        "outputs": list(model.output_names),
+        "layers": layer_table(model),
+        "operations": operation_list(model),
+        "weights": names,
+        "loss": losses,
+        "loss_weights": weights,
+        "metrics": per_output(model, case["metrics"], []),
+        "compile": {k: compile_args.get(k) for k in ("loss", "loss_weights", "metrics")},
+        "optimizer": {"name": opt[0], **opt[1]},
+        "batch_size": batch_size,
+        "samples": n,
+        "first_batch_loss": float(first_loss),
+        "first_batch_losses": first_losses,
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+    }
+    if token_inputs:
+        info["token_ids_as_float32"] = list(token_inputs)
+    save(outdir, name, tensors, info)
+    return model
 
 
 def first_batch_gradients(model, loss, xb, yb):
@@ -361,21 +816,38 @@ def run_keras_trained_digits(outdir):
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
-JAX_CASES = {"embedding_lstm_adam_bce"}
+JAX_CASES = {"embedding_lstm_adam_bce", "graph_embedding_branch"}
 
 
-def main():
-    outdir = sys.argv[1] if len(sys.argv) > 1 else "tests/golden"
+def main(argv=None):
+    """`keras_golden.py [OUTDIR [CASE ...]]`: every case, or only the named ones."""
+    argv = sys.argv[1:] if argv is None else argv
+    outdir = argv[0] if argv else "tests/golden"
+    wanted = set(argv[1:])
     os.makedirs(outdir, exist_ok=True)
     on_jax = keras.backend.backend() == "jax"
-    for case in cases():
-        if (case[0] in JAX_CASES) == on_jax:
+    plain, graph = cases(), graph_cases()
+    extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
+    known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
+    unknown = wanted - set(known)
+    if unknown:
+        sys.exit(f"unknown case(s) {sorted(unknown)}; known: {known}")
+    chosen = set(known) if not wanted else wanted
+    for case in plain:
+        if case[0] in chosen and (case[0] in JAX_CASES) == on_jax:
             run_case(outdir, *case)
+    for case in graph:
+        if case["name"] in chosen and (case["name"] in JAX_CASES) == on_jax:
+            run_graph_case(outdir, case)
     if not on_jax:
-        run_bucketed(outdir)
-        run_keras_trained_digits(outdir)
-        env = {**os.environ, "KERAS_BACKEND": "jax"}
-        subprocess.run([sys.executable, __file__, outdir], env=env, check=True)
+        if "bucketed_masked_lstm_adam_bce" in chosen:
+            run_bucketed(outdir)
+        if "keras_trained_digits" in chosen:
+            run_keras_trained_digits(outdir)
+        if chosen & JAX_CASES:
+            env = {**os.environ, "KERAS_BACKEND": "jax"}
+            subprocess.run([sys.executable, __file__, outdir, *sorted(chosen & JAX_CASES)],
+                           env=env, check=True)
 
 
 if __name__ == "__main__":
