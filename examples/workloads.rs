@@ -42,7 +42,7 @@ struct EpochClock {
 impl Callback for EpochClock {
     fn on_epoch_end(
         &mut self,
-        _model: &mut Sequential,
+        _model: &mut wgfit::Model,
         _epoch: usize,
         _logs: &[(String, f32)],
     ) -> wgfit::Result<Control> {

@@ -1,7 +1,8 @@
 // Elementwise arithmetic on flat f32 arrays of n elements; out may be bound alone (fill).
 // fill:   out = alpha
 // affine: out = alpha * a + beta                     (scale, add a scalar)
-// binary: out = a (op) b, op 0 add, 1 sub, 2 mul, 3 div, 4 div_no_nan (0 where b is 0)
+// binary: out = a (op) b, op 0 add, 1 sub, 2 mul, 3 div, 4 div_no_nan (0 where b is 0),
+//         5 max, 6 min, 7 a >= b, 8 a <= b, 9 a == b (comparisons give 1.0 or 0.0)
 // axpy:   out += alpha * a                           (in place: out is also read)
 
 struct Params {
@@ -49,7 +50,12 @@ fn binary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
         case 1u: { out[i] = x - y; }
         case 2u: { out[i] = x * y; }
         case 3u: { out[i] = x / y; }
-        default: { out[i] = select(x / y, 0.0, y == 0.0); }
+        case 4u: { out[i] = select(x / y, 0.0, y == 0.0); }
+        case 5u: { out[i] = max(x, y); }
+        case 6u: { out[i] = min(x, y); }
+        case 7u: { out[i] = select(0.0, 1.0, x >= y); }
+        case 8u: { out[i] = select(0.0, 1.0, x <= y); }
+        default: { out[i] = select(0.0, 1.0, x == y); }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use ndarray::ArrayD;
 
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::model::Model;
 
 /// What a callback tells `fit` to do next (Keras's `model.stop_training = True`, as a value).
 ///
@@ -38,7 +38,7 @@ pub enum Control {
 /// #[derive(Debug)]
 /// struct StopAt(usize); // stops after this many epochs
 /// impl Callback for StopAt {
-///     fn on_epoch_end(&mut self, _: &mut Sequential, epoch: usize, _: &[(String, f32)]) -> Result<Control> {
+///     fn on_epoch_end(&mut self, _: &mut Model, epoch: usize, _: &[(String, f32)]) -> Result<Control> {
 ///         Ok(if epoch + 1 >= self.0 { Control::Stop("enough".into()) } else { Control::Continue })
 ///     }
 /// }
@@ -57,6 +57,13 @@ pub trait Callback: Send + std::fmt::Debug {
         false
     }
 
+    /// Checks the callback's settings against what the run will log (`loss`, `accuracy`,
+    /// `val_loss`... as [`History`](crate::History) will name them), before the first step:
+    /// a monitor that will never be logged is an [`Error::Config`]. Fine by default.
+    fn check(&self, _logged: &[String]) -> Result<()> {
+        Ok(())
+    }
+
     /// After each training batch (`epoch` and `batch` from 0), with its mean loss; called
     /// only when [`Callback::wants_batch_loss`] is true.
     fn on_batch_end(&mut self, _epoch: usize, _batch: usize, _loss: f32) -> Result<Control> {
@@ -67,7 +74,7 @@ pub trait Callback: Send + std::fmt::Debug {
     /// that order) and the model, whose weights the callback may read, save or replace.
     fn on_epoch_end(
         &mut self,
-        _model: &mut Sequential,
+        _model: &mut Model,
         _epoch: usize,
         _logs: &[(String, f32)],
     ) -> Result<Control> {
@@ -111,6 +118,17 @@ impl Callback for TerminateOnNaN {
             ))
         })
     }
+}
+
+/// An [`Error::Config`] unless `monitor` is among the names the run will log.
+fn monitored(who: &str, monitor: &str, logged: &[String]) -> Result<()> {
+    if logged.iter().any(|l| l == monitor) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{who} monitors '{monitor}', which this run never logs (it logs {})",
+        logged.join(", ")
+    )))
 }
 
 fn logged(logs: &[(String, f32)], monitor: &str) -> Result<f32> {
@@ -206,9 +224,13 @@ impl EarlyStopping {
 }
 
 impl Callback for EarlyStopping {
+    fn check(&self, logged: &[String]) -> Result<()> {
+        monitored("EarlyStopping", &self.monitor, logged)
+    }
+
     fn on_epoch_end(
         &mut self,
-        model: &mut Sequential,
+        model: &mut Model,
         epoch: usize,
         logs: &[(String, f32)],
     ) -> Result<Control> {
@@ -244,7 +266,7 @@ impl Callback for EarlyStopping {
 
 /// Saves a checkpoint (weights, optimizer state, epochs done) after every epoch, or only when
 /// `monitor` improves (Keras's `ModelCheckpoint`). `{epoch}` in the path becomes the epoch
-/// number (from 1). Load one with [`Sequential::load_checkpoint`] and resume with
+/// number (from 1). Load one with [`Model::load_checkpoint`](crate::Model::load_checkpoint) and resume with
 /// [`FitOptions::initial_epoch`](crate::FitOptions::initial_epoch).
 ///
 /// The model must have its weights when the callback runs (it does during `fit`). With
@@ -302,9 +324,16 @@ impl ModelCheckpoint {
 }
 
 impl Callback for ModelCheckpoint {
+    fn check(&self, logged: &[String]) -> Result<()> {
+        if self.save_best_only {
+            monitored("ModelCheckpoint", &self.monitor, logged)?;
+        }
+        Ok(())
+    }
+
     fn on_epoch_end(
         &mut self,
-        model: &mut Sequential,
+        model: &mut Model,
         epoch: usize,
         logs: &[(String, f32)],
     ) -> Result<Control> {

@@ -121,6 +121,11 @@ pub enum Error {
     /// A configuration that cannot work (an unknown `WGFIT_DEVICE`, a missing backend...).
     #[error("configuration error: {0}")]
     Config(String),
+    /// An error in the validation data (`validation_data`, `validation_split` or a
+    /// validation dataset): the inner error names the batch and sample within it. Reported
+    /// before the first training step, as every other data error.
+    #[error("validation data: {0}")]
+    Validation(Box<Error>),
     /// File system errors (weights files, data files).
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

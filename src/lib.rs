@@ -3,8 +3,9 @@
 //! Keras-style `model.fit` in Rust, on any GPU through wgpu compute shaders (Vulkan, Metal,
 //! DX12, GL), with a CPU reference backend that every kernel is checked against.
 //!
-//! [`Sequential`] models of [`Dense`] and [`Flatten`] layers train with `fit` on a [`Device`]
-//! (a wgpu adapter or the CPU reference); every op in [`ops`] is a WGSL kernel with a CPU twin.
+//! Graph [`Model`]s (several inputs and outputs, merges, shared layers) and [`Sequential`]
+//! stacks train with `fit` on a [`Device`] (a wgpu adapter or the CPU reference); every op in
+//! [`ops`] is a WGSL kernel with a CPU twin.
 //!
 //! ```
 //! use wgfit::prelude::*;
@@ -42,12 +43,15 @@ pub use device::{
 };
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
-pub use layers::{Dense, Embedding, Flatten, Layer, Lstm, Masking};
+pub use layers::{
+    Add, Average, Concatenate, Dense, Embedding, Flatten, Layer, Lstm, Masking, Maximum, Minimum,
+    Multiply, Subtract,
+};
 pub use losses::Loss;
 pub use metrics::Metric;
 pub use model::{
-    Call, Evaluation, FitOptions, History, Input, Model, Node, Sequential, Trainer, TrainerState,
-    WeightBuffer,
+    Arrays, Call, CallMany, Evaluation, FitOptions, History, Input, IntoLayer, Model, NameLayer,
+    Named, Node, Nodes, OutputLoss, Sequential, Shared, Trainer, TrainerState, WeightBuffer, XY,
 };
 pub use optimizers::Optimizer;
 pub use shape::{InputSpec, Shape, stack_samples};
@@ -59,7 +63,9 @@ pub mod prelude {
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
     pub use crate::{
-        Activation, Call, Dense, Device, Embedding, Error, FitOptions, Flatten, Input, InputSpec,
-        Loss, Lstm, Masking, Metric, Model, Optimizer, Result, Sequential, Shape, Tensor,
+        Activation, Add, Average, Call, CallMany, Concatenate, Dense, Device, Embedding, Error,
+        FitOptions, Flatten, Input, InputSpec, Loss, Lstm, Masking, Maximum, Metric, Minimum,
+        Model, Multiply, NameLayer, Node, Optimizer, OutputLoss, Result, Sequential, Shape, Shared,
+        Subtract, Tensor,
     };
 }

@@ -50,7 +50,9 @@ impl Progress {
         let _ = std::io::stdout().flush();
     }
 
-    pub(crate) fn finish(&self, logs: &[(String, f32)]) {
+    pub(crate) fn finish(&mut self, steps: usize, logs: &[(String, f32)]) {
+        // A generator's epoch ends when its data does: its count is known only now.
+        self.steps = steps;
         match self.verbose {
             0 => {}
             1 => println!(

@@ -73,6 +73,9 @@ pub struct Tensor {
     dtype: DType,
     device: Device,
     storage: Arc<Storage>,
+    /// The values of a u32 tensor uploaded from the host (token ids), kept so that host-side
+    /// work on them (grouping an Embedding's gradient by token) needs no readback.
+    host_ids: Option<Arc<Vec<u32>>>,
 }
 
 impl std::fmt::Debug for Tensor {
@@ -110,11 +113,18 @@ impl Tensor {
     pub fn from_u32(device: &Device, shape: impl Into<Shape>, data: Vec<u32>) -> Result<Tensor> {
         let shape = shape.into();
         check_numel(shape.dims(), data.len())?;
-        let storage = match device {
-            Device::Cpu => Storage::Cpu(RwLock::new(CpuData::U32(data))),
-            Device::Gpu(ctx) => Storage::Gpu(ctx.upload(bytemuck::cast_slice(&data))?),
-        };
-        Ok(Self::with_storage(device, shape, DType::U32, storage))
+        match device {
+            Device::Cpu => {
+                let storage = Storage::Cpu(RwLock::new(CpuData::U32(data)));
+                Ok(Self::with_storage(device, shape, DType::U32, storage))
+            }
+            Device::Gpu(ctx) => {
+                let storage = Storage::Gpu(ctx.upload(bytemuck::cast_slice(&data))?);
+                let mut t = Self::with_storage(device, shape, DType::U32, storage);
+                t.host_ids = Some(Arc::new(data));
+                Ok(t)
+            }
+        }
     }
 
     /// A f32 tensor from any ndarray array (copied in logical, row-major order).
@@ -153,6 +163,7 @@ impl Tensor {
             dtype,
             device: device.clone(),
             storage: Arc::new(storage),
+            host_ids: None,
         }
     }
 
@@ -326,6 +337,18 @@ impl Tensor {
                 CpuData::F32(_) => None,
             },
             Storage::Gpu(_) => None,
+        }
+    }
+
+    /// The values of a u32 tensor on the host: a CPU tensor's own, the copy a GPU tensor made
+    /// from host values keeps, or (for one a kernel wrote) a blocking readback.
+    pub(crate) fn host_u32(&self) -> Result<Vec<u32>> {
+        if let Some(v) = self.cpu_u32() {
+            return Ok(v);
+        }
+        match &self.host_ids {
+            Some(ids) => Ok(ids.to_vec()),
+            None => self.to_u32_vec_blocking(),
         }
     }
 

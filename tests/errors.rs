@@ -51,8 +51,9 @@ fn a_negative_token_id_is_named_with_its_batch_sample_and_step() {
     .unwrap();
     let x = arr2(&[[1.0f32, 2.0], [3.0, -1.0]]);
     match m.predict(&x).unwrap_err() {
+        // All of x is checked before the first batch: the sample is its index in x.
         Error::Token {
-            batch: Some(0),
+            batch: None,
             sample: 1,
             step: 1,
             id,

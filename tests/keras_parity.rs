@@ -109,7 +109,7 @@ impl Golden {
     }
 
     /// Compiles `model` afresh (new optimizer state) and sets the golden initial weights.
-    fn fresh(&self, model: &mut Sequential, device: &Device) {
+    fn fresh(&self, model: &mut Model, device: &Device) {
         model
             .compile(device, self.optimizer(), self.loss(), &self.metrics())
             .unwrap();
@@ -178,7 +178,7 @@ fn devices() -> Vec<Device> {
 }
 
 /// Every check of the issue for one case on one device, `build` making the wgfit model.
-fn parity(name: &str, device: &Device, model: &mut Sequential) {
+fn parity(name: &str, device: &Device, model: &mut Model) {
     let g = Golden::load(name);
     let (x, y) = (g.tensor("x"), g.tensor("y"));
     let b = g.batch_size();

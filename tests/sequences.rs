@@ -334,16 +334,16 @@ fn bad_sequence_input_is_a_typed_error_naming_batch_and_sample() {
     match embed.fit(&x, &Array1::<f32>::zeros(2), FitOptions::new().verbose(0)) {
         Err(
             e @ Error::Token {
-                batch: Some(0),
+                batch: None,
                 sample: 1,
                 step: 1,
                 id: 12.0,
                 vocab: 10,
             },
         ) => {
+            // All of x is checked before the first step: the sample is its index in x.
             assert!(
-                e.to_string()
-                    .starts_with("batch 0, sample 1, step 1: token id 12"),
+                e.to_string().starts_with("sample 1, step 1: token id 12"),
                 "{e}"
             );
         }

@@ -9,7 +9,7 @@ use ndarray::ArrayD;
 
 use super::file::{file_error, read_checked, read_metadata, write_atomically};
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::model::Model;
 
 /// A checkpoint's tensors by name, the optimizer's name and its step count.
 type Snapshot = (Vec<(String, ArrayD<f32>)>, &'static str, u64);
@@ -19,7 +19,7 @@ fn slot_name(weight: &str, slot: &str) -> String {
     format!("optimizer.{weight}.{slot}")
 }
 
-impl Sequential {
+impl Model {
     /// Everything a checkpoint holds, by name, with the optimizer's kind and step.
     fn checkpoint_tensors(&self) -> Result<Snapshot> {
         let compiled = self
@@ -130,6 +130,7 @@ impl Sequential {
         for (name, p) in self.named_params() {
             p.value.write_from_slice(&values[&name])?;
         }
+        let names: Vec<String> = self.named_params().into_iter().map(|(n, _)| n).collect();
         let compiled = self
             .compiled
             .as_mut()
@@ -139,16 +140,6 @@ impl Sequential {
             .built
             .as_mut()
             .expect("checked by checkpoint_tensors");
-        let names: Vec<String> = self
-            .layers
-            .iter()
-            .enumerate()
-            .flat_map(|(i, l)| {
-                l.params()
-                    .into_iter()
-                    .map(move |p| format!("layers.{i}.{}.{}", l.kind(), p.role))
-            })
-            .collect();
         for (name, slots) in names.iter().zip(&built.slots) {
             for (slot, tensor) in slot_names.iter().zip(slots) {
                 tensor.write_from_slice(&values[&slot_name(name, slot)])?;

@@ -6,13 +6,13 @@ use std::path::Path;
 
 use super::file::{read_checked, write_atomically};
 use crate::error::{Error, Result};
-use crate::model::Sequential;
+use crate::model::Model;
 
 fn no_weights() -> Error {
     Error::Config("the model has no weights yet: compile (and build) it first".into())
 }
 
-impl Sequential {
+impl Model {
     /// Writes every weight to a safetensors file (through a temporary file and a rename, so
     /// an interrupted save leaves any previous file intact), as Keras's
     /// `model.save_weights(path)`. Tensors are named `layers.{i}.{kind}.{role}`, f32, in
@@ -44,7 +44,7 @@ impl Sequential {
         write_atomically(path.as_ref(), &weights, meta)
     }
 
-    /// Reads weights saved by [`Sequential::save_weights`] (or converted from Keras), as
+    /// Reads weights saved by [`Model::save_weights`] (or converted from Keras), as
     /// Keras's `model.load_weights(path)`. Every name, shape and dtype is checked before
     /// anything is replaced; the optimizer state is kept (use a checkpoint to restore it).
     ///

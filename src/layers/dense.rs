@@ -2,12 +2,12 @@
 
 use rand::rngs::StdRng;
 
-use super::{Dims, Layer, Param};
+use super::{Backward, Dims, Forward, Layer, Param, Saved, positive, single, single_dims};
 use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
-use crate::ops::bias_act::{bias_act_backward, bias_act_forward};
+use crate::ops::bias_act::bias_act_backward;
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::reduce::sum;
 use crate::ops::softmax::{softmax, softmax_backward};
@@ -42,8 +42,6 @@ pub struct Dense {
     input: Option<Dims>,
     kernel: Option<Param>,
     bias: Option<Param>,
-    cache: Option<Cache>,
-    logits: Option<Tensor>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,8 +64,6 @@ impl Dense {
             input: None,
             kernel: None,
             bias: None,
-            cache: None,
-            logits: None,
         }
     }
 
@@ -149,48 +145,39 @@ impl Layer for Dense {
         dims
     }
 
-    fn build(
-        &mut self,
-        device: &Device,
-        input: &[Option<usize>],
-        rng: &mut StdRng,
-    ) -> Result<Dims> {
+    fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
+        let units = positive("Dense units", self.units)?;
+        let input = single_dims("dense", inputs)?;
         let Some(&Some(fan_in)) = input.last() else {
             return Err(Error::Config(format!(
                 "Dense needs a known last input dim, got {}",
                 crate::error::fmt_dims(input)
             )));
         };
-        let units = self.units;
         let named = |role: &str, e: Error| match e {
             Error::Config(m) => Error::Config(format!("Dense({units}) {role}: {m}")),
             other => other,
         };
         let kernel = self
             .kernel_initializer
-            .sample(&[fan_in, self.units], rng)
+            .sample(&[fan_in, units], rng)
             .map_err(|e| named("kernel_initializer", e))?;
-        self.kernel = Some(Param {
-            role: "kernel",
-            value: Tensor::from_vec(device, [fan_in, self.units], kernel)?,
-            grad: None,
-        });
+        self.kernel = Some(Param::new(
+            "kernel",
+            Tensor::from_vec(device, [fan_in, units], kernel)?,
+        ));
         self.bias = if self.use_bias {
             let bias = self
                 .bias_initializer
-                .sample(&[self.units], rng)
+                .sample(&[units], rng)
                 .map_err(|e| named("bias_initializer", e))?;
-            Some(Param {
-                role: "bias",
-                value: Tensor::from_vec(device, [self.units], bias)?,
-                grad: None,
-            })
+            Some(Param::new("bias", Tensor::from_vec(device, [units], bias)?))
         } else {
             None
         };
         let mut out = input.to_vec();
-        *out.last_mut().expect("checked non-empty") = Some(self.units);
-        Ok(out)
+        *out.last_mut().expect("checked non-empty") = Some(units);
+        Ok(vec![out])
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -201,82 +188,68 @@ impl Layer for Dense {
         self.kernel.iter_mut().chain(self.bias.iter_mut()).collect()
     }
 
-    fn activation(&self) -> Activation {
-        self.activation
+    fn split_activation(&mut self) -> Option<Activation> {
+        matches!(self.activation, Activation::Softmax | Activation::Sigmoid)
+            .then(|| std::mem::replace(&mut self.activation, Activation::Linear))
     }
 
-    // x: [B, ..., in] seen as [N, in]; logits = x · kernel + bias: [N, units]; y = act(logits)
+    // x: [B, ..., in] seen as [N, in]; z = x · kernel + bias: [N, units]; y = act(z)
     // (the bias and an elementwise activation ride in the matmul's dispatch)
-    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
+    fn forward(
+        &self,
+        inputs: &[&Tensor],
+        masks: &[Option<&Tensor>],
+        training: bool,
+    ) -> Result<Forward> {
+        let x = *single("dense", inputs)?;
         let kernel = self.kernel()?;
         let fan_in = kernel.dims()[0];
         let in_dims = x.dims().to_vec();
         let n = x.numel().checked_div(fan_in).unwrap_or(0);
         let x2 = x.reshape([n, fan_in])?;
         let bias = self.bias();
-        let (logits, y) = match self.activation {
-            Activation::Softmax => {
-                let logits =
-                    matmul_bias_act(&x2, kernel, Transpose::None, bias, Activation::Linear)?;
-                let y = softmax(&logits)?;
-                (logits, y)
-            }
-            Activation::Sigmoid => {
-                // Kept before the activation too, so binary crossentropy can use the logits.
-                let logits =
-                    matmul_bias_act(&x2, kernel, Transpose::None, bias, Activation::Linear)?;
-                let y = bias_act_forward(&logits, None, Activation::Sigmoid)?;
-                (logits, y)
-            }
-            act => {
-                let y = matmul_bias_act(&x2, kernel, Transpose::None, bias, act)?;
-                (y.clone(), y)
-            }
+        let y = match self.activation {
+            Activation::Softmax => softmax(&matmul_bias_act(
+                &x2,
+                kernel,
+                Transpose::None,
+                bias,
+                Activation::Linear,
+            )?)?,
+            act => matmul_bias_act(&x2, kernel, Transpose::None, bias, act)?,
         };
         let mut out_dims = in_dims.clone();
         *out_dims.last_mut().expect("x has a last axis") = self.units;
-        let out = y.reshape(out_dims)?;
-        self.cache = training.then(|| Cache { x: x2, y, in_dims });
-        self.logits = Some(logits);
-        Ok(out)
+        Ok(Forward::one(
+            y.reshape(out_dims)?,
+            masks.first().copied().flatten().cloned(),
+        )
+        .saving(training, || Cache { x: x2, y, in_dims }))
     }
 
-    // dlogits = dy * act'(y) (softmax: y (dy - sum(dy y))), then backward_from_logits
-    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
-        let cache = self
-            .cache
-            .as_ref()
-            .ok_or_else(|| Error::Config("Dense backward before a training forward".into()))?;
-        let dy2 = dy.reshape(cache.y.dims().to_vec())?;
+    // dz = dy * act'(y) (softmax: y (dy - sum(dy y))); dkernel = xᵀ · dz, dbias = Σ_rows dz,
+    // dx = dz · kernelᵀ
+    fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
+        let cache: &Cache = saved.get("dense")?;
+        let dy2 = dy[0].reshape(cache.y.dims().to_vec())?;
         let dz = match self.activation {
+            Activation::Linear => dy2,
             Activation::Softmax => softmax_backward(&cache.y, &dy2)?,
             act => bias_act_backward(&dy2, &cache.y, act)?,
         };
-        self.backward_from_logits(&dz, need_dx)
-    }
-
-    // dkernel = xᵀ · dz, dbias = Σ_rows dz, dx = dz · kernelᵀ
-    fn backward_from_logits(&mut self, dz: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
-        let cache = self
-            .cache
-            .take()
-            .ok_or_else(|| Error::Config("Dense backward before a training forward".into()))?;
-        let dz = dz.reshape(cache.y.dims().to_vec())?;
-        let kernel = self.kernel()?.clone();
-        let dkernel = matmul(&cache.x, &dz, Transpose::A)?;
+        let mut params = vec![matmul(&cache.x, &dz, Transpose::A)?];
+        if self.bias.is_some() {
+            params.push(sum(&dz, 0)?);
+        }
         let dx = need_dx
-            .then(|| matmul(&dz, &kernel, Transpose::B))
+            .first()
+            .copied()
+            .unwrap_or(false)
+            .then(|| matmul(&dz, self.kernel()?, Transpose::B)?.reshape(cache.in_dims.clone()))
             .transpose()?;
-        if let Some(k) = self.kernel.as_mut() {
-            k.grad = Some(dkernel);
-        }
-        if let Some(b) = self.bias.as_mut() {
-            b.grad = Some(sum(&dz, 0)?);
-        }
-        dx.map(|dx| dx.reshape(cache.in_dims)).transpose()
-    }
-
-    fn logits(&self) -> Option<&Tensor> {
-        self.logits.as_ref()
+        Ok(Backward {
+            inputs: vec![dx],
+            params,
+        })
     }
 }

@@ -1,24 +1,25 @@
 //! `Embedding`: token ids `[B, T]` -> vectors `[B, T, D]`, as Keras's
-//! `Embedding(input_dim, output_dim, mask_zero=...)`. Ids are checked on the host (never an
-//! out-of-bounds read on the GPU); the gradient sums each token's positions in a fixed order.
+//! `Embedding(input_dim, output_dim, mask_zero=...)`. Ids arrive as a u32 tensor checked
+//! where the batch was made (never an out-of-bounds read on the GPU); the gradient sums each
+//! token's positions in a fixed order.
 
-use ndarray::ArrayViewD;
 use rand::rngs::StdRng;
 
-use super::{Dims, Layer, Param};
+use super::{Accepts, Backward, Dims, Forward, Layer, Param, Saved, positive, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::ops::embedding::embedding_backward;
 use crate::ops::gather::gather_rows;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// A lookup table of `input_dim` vectors of `output_dim` values, as Keras's
 /// `Embedding(input_dim, output_dim, mask_zero=..., input_length=...)`: token ids
 /// `x: [B, T]` (integers stored as f32) -> `[B, T, output_dim]`.
 ///
-/// It must be the model's first layer (it reads the ids on the host). An id that is not an
-/// integer in `0..input_dim` is an [`Error::Token`] naming the batch, sample and step. The
+/// It works wherever an [`Input`](crate::Input) feeds it ids (first in a `Sequential`, or in a
+/// branch of a graph model). An id that is not an integer in `0..input_dim` is an
+/// [`Error::Token`] naming the batch, sample and step, found before any step runs. The
 /// table `embeddings: [input_dim, output_dim]` starts uniform in ±0.05, as Keras's.
 ///
 /// ```
@@ -40,8 +41,6 @@ pub struct Embedding {
     mask_zero: bool,
     input_length: Option<usize>,
     embeddings: Option<Param>,
-    /// The current batch's ids, from `observe_input`, and its `[B, T]`.
-    ids: Option<(Vec<u32>, usize, usize)>,
 }
 
 impl Embedding {
@@ -53,7 +52,6 @@ impl Embedding {
             mask_zero: false,
             input_length: None,
             embeddings: None,
-            ids: None,
         }
     }
 
@@ -99,65 +97,32 @@ impl Layer for Embedding {
         vec![self.input_length]
     }
 
-    fn needs_host_input(&self) -> bool {
-        true
-    }
-
-    // Checks every id (an integer in 0..input_dim) and keeps them for the lookup and gradient.
-    fn observe_input(
-        &mut self,
-        x: &ArrayViewD<'_, f32>,
-        batch: usize,
-        samples: &[usize],
-    ) -> Result<()> {
-        let &[b, t] = x.shape() else {
-            return Err(Error::Data(format!(
-                "batch {batch}: Embedding takes [B, T] token ids, got {:?}",
-                x.shape()
-            )));
-        };
-        let mut ids = Vec::with_capacity(b * t);
-        for (i, &v) in x.iter().enumerate() {
-            if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < self.input_dim) {
-                let row = i / t.max(1);
-                return Err(Error::Token {
-                    batch: Some(batch),
-                    sample: samples.get(row).copied().unwrap_or(row),
-                    step: i % t.max(1),
-                    id: v,
-                    vocab: self.input_dim,
-                });
-            }
-            ids.push(v as u32);
+    fn accepts(&self) -> Accepts {
+        Accepts::Ids {
+            vocab: self.input_dim,
         }
-        self.ids = Some((ids, b, t));
-        Ok(())
     }
 
-    fn build(
-        &mut self,
-        device: &Device,
-        input: &[Option<usize>],
-        rng: &mut StdRng,
-    ) -> Result<Dims> {
+    fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
+        let v = positive("Embedding input_dim (the vocabulary size)", self.input_dim)?;
+        let d = positive("Embedding output_dim", self.output_dim)?;
+        let input = single_dims("embedding", inputs)?;
         if input.len() != 1 {
             return Err(Error::Config(format!(
                 "Embedding takes [T] token ids per sample, got {}",
                 crate::error::fmt_dims(input)
             )));
         }
-        let (v, d) = (self.input_dim, self.output_dim);
         let table = Initializer::Uniform {
             min: -0.05,
             max: 0.05,
         }
         .sample(&[v, d], rng)?;
-        self.embeddings = Some(Param {
-            role: "embeddings",
-            value: Tensor::from_vec(device, [v, d], table)?,
-            grad: None,
-        });
-        Ok(vec![input[0], Some(d)])
+        self.embeddings = Some(Param::new(
+            "embeddings",
+            Tensor::from_vec(device, [v, d], table)?,
+        ));
+        Ok(vec![vec![input[0], Some(d)]])
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -168,48 +133,61 @@ impl Layer for Embedding {
         self.embeddings.iter_mut().collect()
     }
 
-    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
-        Ok(self.forward_masked(x, None, training)?.0)
-    }
-
-    // ids: [B, T] -> out[b, t] = embeddings[ids[b, t]]: [B, T, D]; mask = ids != 0 (mask_zero)
-    fn forward_masked(
-        &mut self,
-        x: &Tensor,
-        _mask: Option<&Tensor>,
-        _training: bool,
-    ) -> Result<(Tensor, Option<Tensor>)> {
+    // ids: [B, T] (u32, checked below the vocabulary where the batch was made)
+    // -> out[b, t] = embeddings[ids[b, t]]: [B, T, D]; mask = ids != 0 (mask_zero)
+    fn forward(
+        &self,
+        inputs: &[&Tensor],
+        _masks: &[Option<&Tensor>],
+        training: bool,
+    ) -> Result<Forward> {
+        let ids = *single("embedding", inputs)?;
         let table = &self
             .embeddings
             .as_ref()
             .ok_or_else(|| Error::Config("Embedding used before it was built".into()))?
             .value;
-        let (ids, b, t) = self
-            .ids
-            .as_ref()
-            .filter(|(_, b, t)| x.dims() == [*b, *t])
-            .ok_or_else(|| Error::Config("Embedding must be the model's first layer (it reads the token ids on the host)".into()))?;
-        let idx = Tensor::from_u32(x.device(), [ids.len()], ids.clone())?;
-        let out = gather_rows(table, &idx)?.reshape([*b, *t, self.output_dim])?;
+        let &[b, t] = ids.dims() else {
+            return Err(crate::ops::shape_error(
+                "embedding",
+                &[None, None],
+                ids.dims(),
+                "Embedding takes [B, T] token ids",
+            ));
+        };
+        if ids.dtype() != DType::U32 {
+            return Err(Error::Config(
+                "Embedding takes token ids as a u32 tensor: feed it from an Input (the model \
+                 turns the ids into u32 where batches are made)"
+                    .into(),
+            ));
+        }
+        let flat = ids.reshape([b * t])?;
+        let out = gather_rows(table, &flat)?.reshape([b, t, self.output_dim])?;
         let mask = if self.mask_zero {
-            let m: Vec<f32> = ids.iter().map(|&id| f32::from(u8::from(id != 0))).collect();
-            Some(Tensor::from_vec(x.device(), [*b, *t], m)?)
+            let m: Vec<f32> = flat
+                .host_u32()?
+                .iter()
+                .map(|&id| f32::from(u8::from(id != 0)))
+                .collect();
+            Some(Tensor::from_vec(ids.device(), [b, t], m)?)
         } else {
             None
         };
-        Ok((out, mask))
+        Ok(Forward::one(out, mask).saving(training, || flat))
     }
 
     // dembeddings[v] = Σ_{positions p with ids[p] = v} dy[p]; ids have no gradient
-    fn backward(&mut self, dy: &Tensor, _need_dx: bool) -> Result<Option<Tensor>> {
-        let (ids, b, t) = self
-            .ids
-            .as_ref()
-            .ok_or_else(|| Error::Config("Embedding backward before forward".into()))?;
-        let grad = embedding_backward(ids, self.input_dim, &dy.reshape([b * t, self.output_dim])?)?;
-        if let Some(p) = self.embeddings.as_mut() {
-            p.grad = Some(grad);
-        }
-        Ok(None)
+    fn backward(&self, saved: &Saved, dy: &[Tensor], _need_dx: &[bool]) -> Result<Backward> {
+        let ids: &Tensor = saved.get("embedding")?;
+        let grad = embedding_backward(
+            &ids.host_u32()?,
+            self.input_dim,
+            &dy[0].reshape([ids.numel(), self.output_dim])?,
+        )?;
+        Ok(Backward {
+            inputs: vec![None],
+            params: vec![grad],
+        })
     }
 }

@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Dims, Layer, Param};
+use super::{Backward, Dims, Forward, Layer, Param, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -25,7 +25,6 @@ use crate::tensor::Tensor;
 #[derive(Debug, Clone, Default)]
 pub struct Flatten {
     input: Option<Dims>,
-    in_dims: Vec<usize>,
 }
 
 impl Flatten {
@@ -52,15 +51,11 @@ impl Layer for Flatten {
         self.input.clone()
     }
 
-    fn build(
-        &mut self,
-        _device: &Device,
-        input: &[Option<usize>],
-        _rng: &mut StdRng,
-    ) -> Result<Dims> {
+    fn build(&mut self, _device: &Device, inputs: &[Dims], _rng: &mut StdRng) -> Result<Vec<Dims>> {
+        let input = single_dims("flatten", inputs)?;
         let size: Option<usize> = input.iter().try_fold(1usize, |acc, d| d.map(|d| acc * d));
         match size {
-            Some(n) => Ok(vec![Some(n)]),
+            Some(n) => Ok(vec![vec![Some(n)]]),
             None => Err(Error::Config(
                 "Flatten needs every input dim known (no None dims)".into(),
             )),
@@ -75,28 +70,29 @@ impl Layer for Flatten {
         Vec::new()
     }
 
-    // x: [B, d1, d2, ...] -> [B, d1 d2 ...]
-    fn forward(&mut self, x: &Tensor, _training: bool) -> Result<Tensor> {
-        self.in_dims = x.dims().to_vec();
+    // x: [B, d1, d2, ...] -> [B, d1 d2 ...]; a flattened sequence has no time axis left to mask
+    fn forward(
+        &self,
+        inputs: &[&Tensor],
+        _masks: &[Option<&Tensor>],
+        training: bool,
+    ) -> Result<Forward> {
+        let x = *single("flatten", inputs)?;
         let batch = x.dims().first().copied().unwrap_or(0);
         let per_sample = x.numel().checked_div(batch).unwrap_or(0);
-        x.reshape([batch, per_sample])
-    }
-
-    // A flattened sequence has no time axis left to mask.
-    fn forward_masked(
-        &mut self,
-        x: &Tensor,
-        _mask: Option<&Tensor>,
-        training: bool,
-    ) -> Result<(Tensor, Option<Tensor>)> {
-        Ok((self.forward(x, training)?, None))
+        let in_dims = x.dims().to_vec();
+        Ok(Forward::one(x.reshape([batch, per_sample])?, None).saving(training, || in_dims))
     }
 
     // dx = dy reshaped back to the input's shape
-    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
-        need_dx
-            .then(|| dy.reshape(self.in_dims.clone()))
-            .transpose()
+    fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
+        let in_dims: &Vec<usize> = saved.get("flatten")?;
+        let dx = need_dx[0]
+            .then(|| dy[0].reshape(in_dims.clone()))
+            .transpose()?;
+        Ok(Backward {
+            inputs: vec![dx],
+            params: Vec::new(),
+        })
     }
 }

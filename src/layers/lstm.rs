@@ -6,7 +6,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Dims, Layer, Param};
+use super::{Backward, Dims, Forward, Layer, Param, Saved, positive, single, single_dims};
 use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -48,7 +48,6 @@ pub struct Lstm {
     kernel: Option<Param>,
     recurrent: Option<Param>,
     bias: Option<Param>,
-    cache: Option<Cache>,
 }
 
 #[derive(Debug, Clone)]
@@ -70,7 +69,6 @@ impl Lstm {
             kernel: None,
             recurrent: None,
             bias: None,
-            cache: None,
         }
     }
 
@@ -114,44 +112,34 @@ impl Layer for Lstm {
         super::any_length(sample)
     }
 
-    fn build(
-        &mut self,
-        device: &Device,
-        input: &[Option<usize>],
-        rng: &mut StdRng,
-    ) -> Result<Dims> {
-        let [time, Some(features)] = *input else {
+    fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
+        let u = positive("LSTM units", self.units)?;
+        let input = single_dims("lstm", inputs)?;
+        let [time, Some(features)] = input[..] else {
             return Err(Error::Config(format!(
                 "LSTM takes [T, F] samples with F known, got {}",
                 crate::error::fmt_dims(input)
             )));
         };
-        let u = self.units;
         let kernel = Initializer::GlorotUniform.sample(&[features, 4 * u], rng)?;
         let recurrent = Initializer::Orthogonal.sample(&[u, 4 * u], rng)?;
         let mut bias = vec![0.0; 4 * u];
         // unit_forget_bias: the forget gate starts open.
         bias[u..2 * u].fill(1.0);
-        self.kernel = Some(Param {
-            role: "kernel",
-            value: Tensor::from_vec(device, [features, 4 * u], kernel)?,
-            grad: None,
-        });
-        self.recurrent = Some(Param {
-            role: "recurrent_kernel",
-            value: Tensor::from_vec(device, [u, 4 * u], recurrent)?,
-            grad: None,
-        });
-        self.bias = Some(Param {
-            role: "bias",
-            value: Tensor::from_vec(device, [4 * u], bias)?,
-            grad: None,
-        });
-        Ok(if self.return_sequences {
+        self.kernel = Some(Param::new(
+            "kernel",
+            Tensor::from_vec(device, [features, 4 * u], kernel)?,
+        ));
+        self.recurrent = Some(Param::new(
+            "recurrent_kernel",
+            Tensor::from_vec(device, [u, 4 * u], recurrent)?,
+        ));
+        self.bias = Some(Param::new("bias", Tensor::from_vec(device, [4 * u], bias)?));
+        Ok(vec![if self.return_sequences {
             vec![time, Some(u)]
         } else {
             vec![Some(u)]
-        })
+        }])
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -170,19 +158,17 @@ impl Layer for Lstm {
             .collect()
     }
 
-    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
-        Ok(self.forward_masked(x, None, training)?.0)
-    }
-
     // x: [B, T, F]; xp = x · kernel + bias: [B, T, 4U]; the cell runs over T steps;
     // out = h at every step [B, T, U], or the last state [B, U] (the state at the last
     // unmasked step, since masked steps carry it)
-    fn forward_masked(
-        &mut self,
-        x: &Tensor,
-        mask: Option<&Tensor>,
+    fn forward(
+        &self,
+        inputs: &[&Tensor],
+        masks: &[Option<&Tensor>],
         training: bool,
-    ) -> Result<(Tensor, Option<Tensor>)> {
+    ) -> Result<Forward> {
+        let x = *single("lstm", inputs)?;
+        let mask = masks.first().copied().flatten();
         let (kernel, recurrent, bias) = self.weights()?;
         let &[b, t, f] = x.dims() else {
             return Err(crate::ops::shape_error(
@@ -212,34 +198,29 @@ impl Layer for Lstm {
                 None,
             )
         };
-        self.cache = training.then(|| Cache {
+        Ok(Forward::one(out, out_mask).saving(training, || Cache {
             x: x2,
             states,
             mask: mask.cloned(),
             in_dims: vec![b, t, f],
-        });
-        Ok((out, out_mask))
+        }))
     }
 
     // dz = BPTT(dy) [B*T, 4U]; dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz,
     // dx = dz kernelᵀ
-    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
-        let cache = self
-            .cache
-            .take()
-            .ok_or_else(|| Error::Config("LSTM backward before a training forward".into()))?;
+    fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
+        let cache: &Cache = saved.get("lstm")?;
         let (kernel, recurrent, _) = self.weights()?;
-        let (kernel, recurrent) = (kernel.clone(), recurrent.clone());
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
         let (dh_last, dy_seq) = if self.return_sequences {
-            (None, Some(dy))
+            (None, Some(&dy[0]))
         } else {
-            (Some(dy), None)
+            (Some(&dy[0]), None)
         };
         let dz = lstm_backward(
             &cache.states,
-            &recurrent,
+            recurrent,
             cache.mask.as_ref(),
             dh_last,
             dy_seq,
@@ -254,26 +235,21 @@ impl Layer for Lstm {
             ),
             None => (cache.x.clone(), hprev, dz.clone()),
         };
-        let dkernel = matmul(&x, &dz_kept, Transpose::A)?;
-        let drecurrent = matmul(&hprev, &dz_kept, Transpose::A)?;
-        let dbias = sum(&dz_kept, 0)?;
-        for (param, grad) in self
-            .params_mut()
-            .into_iter()
-            .zip([dkernel, drecurrent, dbias])
-        {
-            param.grad = Some(grad);
-        }
-        need_dx
-            .then(|| matmul(&dz, &kernel, Transpose::B)?.reshape(cache.in_dims))
-            .transpose()
+        let params = vec![
+            matmul(&x, &dz_kept, Transpose::A)?,
+            matmul(&hprev, &dz_kept, Transpose::A)?,
+            sum(&dz_kept, 0)?,
+        ];
+        let dx = need_dx[0]
+            .then(|| matmul(&dz, kernel, Transpose::B)?.reshape(cache.in_dims.clone()))
+            .transpose()?;
+        Ok(Backward {
+            inputs: vec![dx],
+            params,
+        })
     }
 }
 
-/// On the CPU, the rows `b·T + t` of the steps the mask keeps, when it drops some: a padded
-/// step's row of dz is zero and adds nothing to the weight gradients, so they are taken over
-/// the kept rows alone (a masked step costs no GEMM work). On a GPU the gather would cost a
-/// readback of the mask and more dispatches than the rows save, so every row is used there.
 fn kept_rows(mask: Option<&Tensor>) -> Result<Option<Tensor>> {
     let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
         return Ok(None);

@@ -3,7 +3,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Dims, Layer, Param};
+use super::{Backward, Dims, Forward, Layer, Param, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::masking::{masking_backward, masking_forward};
@@ -39,7 +39,6 @@ use crate::tensor::Tensor;
 pub struct Masking {
     mask_value: f32,
     input: Option<Dims>,
-    mask: Option<Tensor>,
 }
 
 impl Masking {
@@ -49,7 +48,6 @@ impl Masking {
         Masking {
             mask_value,
             input: None,
-            mask: None,
         }
     }
 
@@ -76,19 +74,15 @@ impl Layer for Masking {
         super::any_length(sample)
     }
 
-    fn build(
-        &mut self,
-        _device: &Device,
-        input: &[Option<usize>],
-        _rng: &mut StdRng,
-    ) -> Result<Dims> {
+    fn build(&mut self, _device: &Device, inputs: &[Dims], _rng: &mut StdRng) -> Result<Vec<Dims>> {
+        let input = single_dims("masking", inputs)?;
         if input.len() != 2 {
             return Err(Error::Config(format!(
                 "Masking takes [T, F] samples, got {}",
                 crate::error::fmt_dims(input)
             )));
         }
-        Ok(input.to_vec())
+        Ok(vec![input.clone()])
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -99,28 +93,27 @@ impl Layer for Masking {
         Vec::new()
     }
 
-    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor> {
-        Ok(self.forward_masked(x, None, training)?.0)
-    }
-
     // x: [B, T, F] -> (x with masked steps zeroed, mask: [B, T])
-    fn forward_masked(
-        &mut self,
-        x: &Tensor,
-        _mask: Option<&Tensor>,
-        _training: bool,
-    ) -> Result<(Tensor, Option<Tensor>)> {
-        let (out, mask) = masking_forward(x, self.mask_value)?;
-        self.mask = Some(mask.clone());
-        Ok((out, Some(mask)))
+    fn forward(
+        &self,
+        inputs: &[&Tensor],
+        _masks: &[Option<&Tensor>],
+        training: bool,
+    ) -> Result<Forward> {
+        let (out, mask) = masking_forward(single("masking", inputs)?, self.mask_value)?;
+        let kept = mask.clone();
+        Ok(Forward::one(out, Some(mask)).saving(training, || kept))
     }
 
     // dx = dy * mask
-    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
-        let mask = self
-            .mask
-            .as_ref()
-            .ok_or_else(|| Error::Config("Masking backward before forward".into()))?;
-        need_dx.then(|| masking_backward(dy, mask)).transpose()
+    fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
+        let mask: &Tensor = saved.get("masking")?;
+        let dx = need_dx[0]
+            .then(|| masking_backward(&dy[0], mask))
+            .transpose()?;
+        Ok(Backward {
+            inputs: vec![dx],
+            params: Vec::new(),
+        })
     }
 }

@@ -1,42 +1,47 @@
 //! Layers: each implements its forward and backward side by side (no autograd tape), on
 //! whatever device its weights live on.
 //!
-//! The Keras layers [`Dense`], [`Embedding`], [`Flatten`], [`Lstm`] and [`Masking`] are here;
-//! a layer of your own implements [`Layer`]. Shapes below are per batch: `B` samples, `T`
-//! time steps, `F` features.
+//! The Keras layers [`Dense`], [`Embedding`], [`Flatten`], [`Lstm`], [`Masking`] and the
+//! merge layers ([`Concatenate`], [`Add`], [`Subtract`], [`Multiply`], [`Average`],
+//! [`Maximum`], [`Minimum`]) are here; a layer of your own implements [`Layer`]. Shapes below
+//! are per batch: `B` samples, `T` time steps, `F` features.
 
 mod dense;
 mod embedding;
 mod flatten;
 mod lstm;
 mod masking;
+mod merge;
+mod merge_masks;
 
 pub use dense::Dense;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use lstm::Lstm;
 pub use masking::Masking;
+pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
 
-use ndarray::ArrayViewD;
+use std::any::Any;
+
 use rand::rngs::StdRng;
 
 use crate::activation::Activation;
 use crate::device::Device;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, fmt_dims};
 use crate::tensor::Tensor;
 
-/// A trainable weight and, after a backward pass, its gradient (Keras's `layer.weights`
-/// entries). Layers create them in [`Layer::build`] and list them in [`Layer::params`].
+/// A trainable weight (Keras's `layer.weights` entries). Layers create them in
+/// [`Layer::build`] and list them in [`Layer::params`]; gradients come back from
+/// [`Layer::backward`], in the same order.
 ///
 /// ```
 /// use rand::{SeedableRng, rngs::StdRng};
 /// use wgfit::layers::{Dense, Layer};
 /// let mut dense = Dense::new(3);
-/// dense.build(&wgfit::Device::cpu(), &[Some(2)], &mut StdRng::seed_from_u64(0))?;
+/// dense.build(&wgfit::Device::cpu(), &[vec![Some(2)]], &mut StdRng::seed_from_u64(0))?;
 /// let params = dense.params();
 /// assert_eq!(params[0].role, "kernel");
 /// assert_eq!(params[0].value.dims(), &[2, 3]);
-/// assert!(params[1].grad.is_none()); // no backward pass yet
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -45,8 +50,13 @@ pub struct Param {
     pub role: &'static str,
     /// The weight, on the layer's device.
     pub value: Tensor,
-    /// d(loss)/d(value) from the last backward pass.
-    pub grad: Option<Tensor>,
+}
+
+impl Param {
+    /// A weight named `role` holding `value`.
+    pub fn new(role: &'static str, value: Tensor) -> Param {
+        Param { role, value }
+    }
 }
 
 /// A per-sample shape (no batch dim); `None` for a dim of any size (a sequence's time axis),
@@ -70,30 +80,105 @@ pub(crate) fn any_length(sample: &[usize]) -> Dims {
         .collect()
 }
 
-/// What every layer provides to a model: building its weights, forward and backward passes
-/// (Keras's `build`, `call` and the gradient autograd would give).
+/// What a layer's input `i` takes: values (f32) or integer ids below a bound (an
+/// Embedding's vocabulary). The model turns an [`Input`](crate::Input) that feeds id layers
+/// into a u32 tensor, checked against the bound where batches are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    /// f32 values.
+    Values,
+    /// Integer ids in `0..vocab`, as u32.
+    Ids {
+        /// Ids must be below this.
+        vocab: usize,
+    },
+}
+
+/// What a layer's forward pass returns: its outputs with their masks (one each), and what
+/// its backward pass will need (kept by the model for each place the layer is applied).
+pub struct Forward {
+    /// The outputs, `[B, ...]` each.
+    pub outputs: Vec<Tensor>,
+    /// Each output's mask (`[B, T]`, 1 keeps a step), or `None`.
+    pub masks: Vec<Option<Tensor>>,
+    /// What backward needs; empty after an inference forward.
+    pub saved: Saved,
+}
+
+impl Forward {
+    /// One output with its mask, nothing saved.
+    pub fn one(output: Tensor, mask: Option<Tensor>) -> Forward {
+        Forward {
+            outputs: vec![output],
+            masks: vec![mask],
+            saved: Saved(None),
+        }
+    }
+
+    /// Keeps `saved` for the backward pass when `training` (else nothing is kept).
+    #[must_use]
+    pub fn saving<T: Any + Send>(mut self, training: bool, saved: impl FnOnce() -> T) -> Self {
+        if training {
+            self.saved = Saved(Some(Box::new(saved())));
+        }
+        self
+    }
+}
+
+/// What a layer's forward pass left for its backward pass (any type the layer chooses).
+pub struct Saved(Option<Box<dyn Any + Send>>);
+
+impl Saved {
+    /// The saved value as the type the layer stored; an [`Error::Config`] naming `layer` when
+    /// there is none (a backward without a training forward).
+    pub fn get<T: Any>(&self, layer: &str) -> Result<&T> {
+        self.0
+            .as_ref()
+            .and_then(|b| b.downcast_ref::<T>())
+            .ok_or_else(|| Error::Config(format!("{layer}: backward before a training forward")))
+    }
+}
+
+/// What a layer's backward pass returns: the gradient for each input (`None` where it was not
+/// asked for or the input has none, as token ids) and for each weight, in
+/// [`Layer::params`] order.
+pub struct Backward {
+    /// d(loss)/d(input `i`).
+    pub inputs: Vec<Option<Tensor>>,
+    /// d(loss)/d(weight `j`).
+    pub params: Vec<Tensor>,
+}
+
+/// What every layer provides to a model: building its weights for its input shapes, forward
+/// and backward passes (Keras's `build`, `call` and the gradient autograd would give).
 ///
-/// A model calls `build` once with the per-sample input shape, then per batch `forward`
-/// (through `forward_masked`) with `training` set while fitting, and `backward` with the
-/// gradient of the loss w.r.t. the layer's output. Implement it to add a layer of your own:
+/// A model calls `build` once with the per-sample shapes of the layer's inputs, then per
+/// batch `forward` (with `training` set while fitting) and, after a training forward,
+/// `backward` with the gradient of the loss w.r.t. each output and what that forward saved.
+/// Forward and backward take `&self`: a layer applied at two places of a graph keeps one set
+/// of weights, and the model keeps each place's saved values and sums the weight gradients.
+/// Implement it to add a layer of your own:
 ///
 /// ```
 /// use rand::rngs::StdRng;
-/// use wgfit::layers::{Dims, Layer, Param};
+/// use wgfit::layers::{Backward, Dims, Forward, Layer, Param, Saved};
 /// use wgfit::ops::elementwise::affine;
 /// use wgfit::prelude::*;
 /// /// Multiplies its input by a constant; no weights.
 /// struct Scale(f32);
 /// impl Layer for Scale {
 ///     fn kind(&self) -> &'static str { "scale" }
-///     fn build(&mut self, _: &Device, input: &[Option<usize>], _: &mut StdRng) -> Result<Dims> {
-///         Ok(input.to_vec()) // the output shape is the input shape
+///     fn build(&mut self, _: &Device, inputs: &[Dims], _: &mut StdRng) -> Result<Vec<Dims>> {
+///         Ok(inputs.to_vec()) // the output shape is the input shape
 ///     }
 ///     fn params(&self) -> Vec<&Param> { Vec::new() }
 ///     fn params_mut(&mut self) -> Vec<&mut Param> { Vec::new() }
-///     fn forward(&mut self, x: &Tensor, _training: bool) -> Result<Tensor> { affine(x, self.0, 0.0) }
-///     fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>> {
-///         need_dx.then(|| affine(dy, self.0, 0.0)).transpose()
+///     fn forward(&self, x: &[&Tensor], masks: &[Option<&Tensor>], _training: bool) -> Result<Forward> {
+///         Ok(Forward::one(affine(x[0], self.0, 0.0)?, masks[0].cloned()))
+///     }
+///     fn backward(&self, _: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
+///         let dx = need_dx[0].then(|| affine(&dy[0], self.0, 0.0)).transpose()?;
+///         Ok(Backward { inputs: vec![dx], params: Vec::new() })
 ///     }
 /// }
 /// let mut model = Sequential::new().input_shape([Some(2)]).add(Scale(3.0));
@@ -103,7 +188,7 @@ pub(crate) fn any_length(sample: &[usize]) -> Dims {
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub trait Layer: Send {
-    /// The kind used in weight names (`dense`) and summaries.
+    /// The kind used in weight names (`dense`), default layer names and summaries.
     fn kind(&self) -> &'static str;
 
     /// The per-sample input shape declared on the layer (Keras's `input_shape=`), if any.
@@ -112,78 +197,86 @@ pub trait Layer: Send {
     }
 
     /// The per-sample input shape the layer accepts, given data whose samples have shape
-    /// `sample`: the model's input spec when nothing was declared. Fixed dims by default;
-    /// sequence layers leave the time axis free.
+    /// `sample`: a `Sequential`'s input spec when nothing was declared. Fixed dims by
+    /// default; sequence layers leave the time axis free.
     fn input_template(&self, sample: &[usize]) -> Dims {
         sample.iter().map(|&d| Some(d)).collect()
     }
 
-    /// True when the layer must see each batch's raw values on the host before its forward
-    /// pass (an Embedding validates token ids and groups positions by token there).
-    fn needs_host_input(&self) -> bool {
-        false
+    /// What each input takes (values by default).
+    fn accepts(&self) -> Accepts {
+        Accepts::Values
     }
 
-    /// The batch's raw input on the host (only for the first layer, when it asks); row `r` of
-    /// the batch is sample `samples[r]` of the data, for error messages.
-    fn observe_input(
-        &mut self,
-        _x: &ArrayViewD<'_, f32>,
-        _batch: usize,
-        _samples: &[usize],
-    ) -> Result<()> {
-        Ok(())
-    }
-
-    /// Creates the weights for a per-sample input shape on `device`, drawing initial values
-    /// from `rng`; returns the per-sample output shape. An input the layer cannot take (a
-    /// wrong rank, an unknown dim it needs) is an [`Error::Config`].
-    fn build(&mut self, device: &Device, input: &[Option<usize>], rng: &mut StdRng)
-    -> Result<Dims>;
+    /// Creates the weights for the per-sample shapes of the inputs on `device`, drawing
+    /// initial values from `rng`; returns the per-sample shape of each output. An input the
+    /// layer cannot take (a wrong rank or count, an unknown dim it needs) is an
+    /// [`Error::Config`].
+    fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>>;
 
     /// The weights, in Keras's order.
     fn params(&self) -> Vec<&Param>;
 
-    /// The weights, mutably (the optimizer reads their gradients, loading replaces values).
+    /// The weights, mutably (loading replaces values; the optimizer updates them in place).
     fn params_mut(&mut self) -> Vec<&mut Param>;
 
-    /// `x: [B, ...input]` -> `[B, ...output]`; keeps what the backward pass needs when
-    /// `training`. Using a layer before `build` is an [`Error::Config`].
-    fn forward(&mut self, x: &Tensor, training: bool) -> Result<Tensor>;
-
-    /// Forward with a mask `[B, T]` (1 keeps a step): returns the output and the mask for the
-    /// next layer. By default the mask passes through unchanged, as through Keras's Dense.
-    fn forward_masked(
-        &mut self,
-        x: &Tensor,
-        mask: Option<&Tensor>,
+    /// `inputs[i]: [B, ...input_i]` with their masks -> the outputs with theirs, keeping what
+    /// backward needs when `training`. Masks pass through unchanged unless the layer says
+    /// otherwise, as through Keras's Dense. Using a layer before `build` is an
+    /// [`Error::Config`].
+    fn forward(
+        &self,
+        inputs: &[&Tensor],
+        masks: &[Option<&Tensor>],
         training: bool,
-    ) -> Result<(Tensor, Option<Tensor>)> {
-        Ok((self.forward(x, training)?, mask.cloned()))
-    }
+    ) -> Result<Forward>;
 
-    /// `dy: [B, ...output]` -> `dx: [B, ...input]` (only when `need_dx`: the first layer's
-    /// input gradient is never used); stores the weights' gradients in their [`Param::grad`].
-    /// Called after a training forward; before one it is an [`Error::Config`].
-    fn backward(&mut self, dy: &Tensor, need_dx: bool) -> Result<Option<Tensor>>;
+    /// `dy[k]: [B, ...output_k]` -> d(loss)/d(inputs) (each only where `need_dx[i]`) and the
+    /// weights' gradients, from what the training forward `saved`.
+    fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward>;
 
-    /// The activation applied last, so a loss can fuse with it.
-    fn activation(&self) -> Activation {
-        Activation::Linear
-    }
-
-    /// Backward from the gradient w.r.t. the pre-activation values (the logits), used when
-    /// the loss has fused the activation's derivative (softmax/sigmoid + crossentropy).
-    fn backward_from_logits(&mut self, _dz: &Tensor, _need_dx: bool) -> Result<Option<Tensor>> {
-        Err(Error::Config(format!(
-            "layer {} has no logits to fuse a loss with",
-            self.kind()
-        )))
-    }
-
-    /// The pre-activation output of the last forward pass (training or not), if the layer
-    /// keeps it.
-    fn logits(&self) -> Option<&Tensor> {
+    /// Hands the activation this layer applies last to the model when it is one a loss can be
+    /// computed from logits with (softmax, sigmoid): the layer outputs pre-activation values
+    /// from then on and returns the activation, which the model applies itself. The model
+    /// asks this of a layer whose output is a model output, at compile. `None` by default
+    /// (nothing to hand over).
+    fn split_activation(&mut self) -> Option<Activation> {
         None
     }
+}
+
+/// A layer's one input, or an [`Error::Config`] naming the layer when it got several.
+pub(crate) fn single<'a, T>(kind: &str, inputs: &'a [T]) -> Result<&'a T> {
+    match inputs {
+        [x] => Ok(x),
+        _ => Err(Error::Config(format!(
+            "layer {kind} takes one input, got {}",
+            inputs.len()
+        ))),
+    }
+}
+
+/// A layer's one input shape, or an [`Error::Config`] naming the layer.
+pub(crate) fn single_dims<'a>(kind: &str, inputs: &'a [Dims]) -> Result<&'a Dims> {
+    single(kind, inputs).map_err(|_| {
+        Error::Config(format!(
+            "layer {kind} takes one input, got {} ({})",
+            inputs.len(),
+            inputs
+                .iter()
+                .map(|d| fmt_dims(d))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })
+}
+
+/// A positive size argument (units, vocabulary), or the [`Error::Config`] Keras gives.
+pub(crate) fn positive(what: &str, value: usize) -> Result<usize> {
+    if value == 0 {
+        return Err(Error::Config(format!(
+            "{what} must be a positive integer, got 0"
+        )));
+    }
+    Ok(value)
 }

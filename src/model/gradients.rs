@@ -1,16 +1,18 @@
 //! `gradients`: a training step's weight gradients, by weight name, without the update.
 
-use ndarray::{ArrayBase, ArrayD, Data, Dimension};
+use ndarray::ArrayD;
 
-use super::sequential::Sequential;
-use super::step::{Sums, forward_backward};
-use super::train::one_batch;
-use crate::error::{Error, Result};
+use super::arrays::Arrays;
+use super::functional::Model;
+use super::pass::{backward, forward};
+use super::step::{Sums, losses};
+use crate::error::Result;
 
-impl Sequential {
-    /// The gradient of the batch's mean loss w.r.t. every weight, by weight name, computed
-    /// as a training step would but without updating anything (for checks and parity tests;
-    /// as `tape.gradient(loss, model.trainable_weights)` in Keras).
+impl Model {
+    /// The gradient of the batch's loss (the weighted total) w.r.t. every weight, by weight
+    /// name, computed as a training step would but without updating anything (for checks
+    /// and parity tests; as `tape.gradient(loss, model.trainable_weights)` in Keras). A
+    /// weight no loss depends on is left out.
     ///
     /// ```
     /// use wgfit::prelude::*;
@@ -24,29 +26,23 @@ impl Sequential {
     /// assert_eq!(grads[1].1.iter().copied().collect::<Vec<_>>(), vec![-6.0]);
     /// # Ok::<(), wgfit::Error>(())
     /// ```
-    pub fn gradients<S1, D1, S2, D2>(
+    pub fn gradients<'x, 'y>(
         &mut self,
-        x: &ArrayBase<S1, D1>,
-        y: &ArrayBase<S2, D2>,
-    ) -> Result<Vec<(String, ArrayD<f32>)>>
-    where
-        S1: Data<Elem = f32>,
-        D1: Dimension,
-        S2: Data<Elem = f32>,
-        D2: Dimension,
-    {
-        let (xb, yb, _) = one_batch(self, x.view().into_dyn(), y.view().into_dyn())?;
-        let (layers, compiled) = self.parts()?;
-        let sums = Sums::new(&compiled.device, compiled.metrics.len())?;
-        forward_backward(layers, compiled, &xb, &yb, &sums, true)?;
+        x: impl Into<Arrays<'x>>,
+        y: impl Into<Arrays<'y>>,
+    ) -> Result<Vec<(String, ArrayD<f32>)>> {
+        let batch = self.one_batch(&x.into(), &y.into())?;
+        let (graph, compiled) = self.parts()?;
+        let sums = Sums::new(&compiled.device, &compiled.heads)?;
+        let pass = forward(graph, &batch.inputs, true)?;
+        let (grads, logit_grads) = losses(graph, compiled, &pass, &batch, &sums, true)?;
+        let built = compiled.built.as_ref().expect("one_batch built the model");
+        let weights = backward(graph, built, &pass, grads, logit_grads)?;
         let mut out = Vec::new();
-        for (i, layer) in layers.iter_mut().enumerate() {
-            let kind = layer.kind();
-            for p in layer.params_mut() {
-                let g = p
-                    .grad
-                    .take()
-                    .ok_or_else(|| Error::Config(format!("no gradient for a {} weight", p.role)))?;
+        for (i, (slot, grads)) in self.graph.layers.iter().zip(weights).enumerate() {
+            let Some(grads) = grads else { continue };
+            let kind = slot.layer.kind();
+            for (p, g) in slot.layer.params().into_iter().zip(grads) {
                 out.push((
                     format!("layers.{i}.{kind}.{}", p.role),
                     g.to_array_blocking()?,

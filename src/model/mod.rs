@@ -1,23 +1,35 @@
-//! Models: `Sequential` and the functional `Model`, compiled for a device, trained with `fit`.
+//! Models: graphs of layers (`Model`; `Sequential` is a chain of one), compiled for a device,
+//! trained by one loop (`run.rs`) that `fit`, `evaluate`, `predict` and `Trainer` drive over
+//! batches from arrays, datasets or generators (`sources.rs`), each checked where it is made
+//! (`batch.rs`).
 
-mod callback_calls;
-mod data;
+mod arrays;
+mod batch;
+mod build;
+mod fit;
 mod functional;
 mod gradients;
+mod graph;
 mod history;
+mod node;
 mod options;
+mod outputs;
+mod pass;
 mod plot;
+mod run;
 mod sequential;
+mod sources;
 mod step;
-mod train;
-mod train_dataset;
 mod trainer;
 mod weights;
 
-pub use functional::{Call, Input, Model, Node};
+pub use arrays::{Arrays, XY};
+pub use functional::Model;
+pub(crate) use functional::not_compiled;
 pub use history::{Evaluation, History};
+pub use node::{Call, CallMany, Input, IntoLayer, NameLayer, Named, Node, Nodes, Shared};
 pub use options::FitOptions;
+pub use outputs::OutputLoss;
 pub use sequential::Sequential;
-pub(crate) use sequential::not_compiled;
 pub use trainer::{Trainer, TrainerState};
 pub use weights::WeightBuffer;

@@ -6,11 +6,20 @@ use ndarray::ArrayD;
 
 use crate::callbacks::Callback;
 
+/// Arrays for each input and each output.
+pub(crate) type XsYs = (Vec<ArrayD<f32>>, Vec<ArrayD<f32>>);
+
 /// How `fit` runs: batch size, epochs, shuffling, validation, callbacks and verbosity —
 /// the keyword arguments of Keras's `model.fit(x, y, batch_size=32, epochs=10, ...)` as a
-/// builder. Passed by value to [`Sequential::fit`](crate::Sequential::fit),
-/// [`Sequential::fit_dataset`](crate::Sequential::fit_dataset) and
-/// [`Sequential::trainer`](crate::Sequential::trainer).
+/// builder. Passed by value to [`Model::fit`](crate::Model::fit),
+/// [`Model::fit_dataset`](crate::Model::fit_dataset),
+/// [`Model::fit_generator`](crate::Model::fit_generator) and the `trainer` forms of each.
+///
+/// Every field is honoured by every source of data or refused with
+/// [`Error::Config`](crate::Error::Config) naming it: a dataset and a generator make their
+/// own batches, so `batch_size`, `shuffle`, `seed` and `validation_split` set for them are
+/// errors (as in Keras); `steps_per_epoch` caps the batches of an epoch for any source and
+/// is what ends an epoch of an endless generator.
 ///
 /// ```
 /// use wgfit::prelude::*;
@@ -25,30 +34,32 @@ use crate::callbacks::Callback;
 /// ```
 #[derive(Debug, Clone)]
 pub struct FitOptions {
-    pub(crate) batch_size: usize,
+    pub(crate) batch_size: Option<usize>,
     pub(crate) epochs: usize,
-    pub(crate) shuffle: bool,
-    pub(crate) seed: u64,
+    pub(crate) shuffle: Option<bool>,
+    pub(crate) seed: Option<u64>,
     pub(crate) validation_split: f32,
-    pub(crate) validation_data: Option<(ArrayD<f32>, ArrayD<f32>)>,
+    pub(crate) validation_data: Option<XsYs>,
     pub(crate) verbose: u8,
     pub(crate) validation_dataset: Option<crate::data::SequenceDataset>,
     pub(crate) initial_epoch: usize,
+    pub(crate) steps_per_epoch: Option<usize>,
     pub(crate) callbacks: Vec<Arc<Mutex<dyn Callback>>>,
 }
 
 impl Default for FitOptions {
     fn default() -> Self {
         FitOptions {
-            batch_size: 32,
+            batch_size: None,
             epochs: 1,
-            shuffle: true,
-            seed: 0,
+            shuffle: None,
+            seed: None,
             validation_split: 0.0,
             validation_data: None,
             verbose: 1,
             validation_dataset: None,
             initial_epoch: 0,
+            steps_per_epoch: None,
             callbacks: Vec::new(),
         }
     }
@@ -64,7 +75,7 @@ impl FitOptions {
     /// [`Error::Config`](crate::Error::Config); the last batch of an epoch may be smaller.
     #[must_use]
     pub fn batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n;
+        self.batch_size = Some(n);
         self
     }
 
@@ -76,17 +87,17 @@ impl FitOptions {
         self
     }
 
-    /// Shuffle the training samples each epoch (default on).
+    /// Shuffle the training samples each epoch (default on; arrays only).
     #[must_use]
     pub fn shuffle(mut self, on: bool) -> Self {
-        self.shuffle = on;
+        self.shuffle = Some(on);
         self
     }
 
-    /// The seed of the shuffling (default 0: runs repeat exactly).
+    /// The seed of the shuffling (default 0: runs repeat exactly; arrays only).
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.seed = Some(seed);
         self
     }
 
@@ -105,12 +116,28 @@ impl FitOptions {
     /// (Keras's `validation_data=(x_val, y_val)`), logged as `val_loss` and `val_` metrics.
     #[must_use]
     pub fn validation_data(mut self, x: ArrayD<f32>, y: ArrayD<f32>) -> Self {
-        self.validation_data = Some((x, y));
+        self.validation_data = Some((vec![x], vec![y]));
         self
     }
 
-    /// A dataset evaluated after each epoch of `fit_dataset` (its `validation_data`); `fit`
-    /// ignores it.
+    /// Validation data for a model with several inputs or outputs: one array per input and
+    /// one per output, in the model's order.
+    #[must_use]
+    pub fn validation_data_many(mut self, xs: Vec<ArrayD<f32>>, ys: Vec<ArrayD<f32>>) -> Self {
+        self.validation_data = Some((xs, ys));
+        self
+    }
+
+    /// At most `n` batches per epoch (Keras's `steps_per_epoch=`); what ends the epochs of a
+    /// generator that never stops. 0 is an [`Error::Config`](crate::Error::Config).
+    #[must_use]
+    pub fn steps_per_epoch(mut self, n: usize) -> Self {
+        self.steps_per_epoch = Some(n);
+        self
+    }
+
+    /// A dataset evaluated after each epoch (Keras's `validation_data=` given a dataset),
+    /// whatever the training data is.
     #[must_use]
     pub fn validation_dataset(mut self, ds: crate::data::SequenceDataset) -> Self {
         self.validation_dataset = Some(ds);

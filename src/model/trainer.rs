@@ -1,14 +1,13 @@
 //! `Trainer`: `fit` in steps, for apps that train between frames. Each call to `step` runs a
-//! few batches (each one submit, as in `fit`) and returns; the app renders, then calls again,
-//! or cancels.
+//! few batches of the one training loop (each one submit, as in `fit`) and returns; the app
+//! renders, then calls again, or cancels.
 
-use ndarray::{ArrayBase, Data, Dimension};
-
-use super::history::History;
+use super::arrays::{Arrays, XY};
+use super::functional::Model;
+use super::history::{Evaluation, History};
 use super::options::FitOptions;
-use super::sequential::Sequential;
-use super::step::{Sums, observe, step};
-use super::train::{Prepared, check_batch_size, epoch_order, evaluate_prepared, prepare};
+use super::run::Run;
+use crate::data::SequenceDataset;
 use crate::error::Result;
 
 /// Where a [`Trainer`] is: returned by [`Trainer::step`] and [`Trainer::state`], e.g. to draw
@@ -32,52 +31,41 @@ pub struct TrainerState {
     pub epoch: usize,
     /// Batches done in this epoch.
     pub batch: usize,
-    /// Batches in an epoch: `ceil(N / batch_size)`.
+    /// Batches in an epoch, when known (0 for a generator without `steps_per_epoch`).
     pub batches_per_epoch: usize,
-    /// True once every epoch ran or the trainer was cancelled.
+    /// True once every epoch ran, a callback stopped training, or it was cancelled.
     pub done: bool,
 }
 
-/// Trains a model a few batches at a time; see [`Sequential::trainer`]. Keras has no
-/// equivalent: it is `fit` cut into steps, for an app that trains between frames (each
-/// [`Trainer::step`] runs the batches it is asked for and returns), seeing the same batches
-/// in the same order as `fit` with the same options.
-///
-/// It holds the model mutably until dropped; read it through [`Trainer::model`]. Validation
-/// and callbacks of the `FitOptions` are not used, and nothing is printed.
+/// Trains a model a few batches at a time: `fit` cut into steps for an app that trains
+/// between frames. Each [`Trainer::step`] runs the batches it is asked for and returns; the
+/// batches, validation, callbacks and history are `fit`'s with the same options (the same
+/// loop runs both). Made by [`Model::trainer`], [`Model::trainer_dataset`] or
+/// [`Model::trainer_generator`]; it holds the model mutably until dropped.
 ///
 /// ```
 /// use wgfit::prelude::*;
 /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
 /// model.compile(&Device::cpu(), Optimizer::sgd().learning_rate(0.1), Loss::MeanSquaredError, &[])?;
 /// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
-/// let mut trainer = model.trainer(&x, &y, FitOptions::new().epochs(100))?;
-/// let before = trainer.evaluate_now(32)?.loss;
+/// let mut trainer = model.trainer(&x, &y, FitOptions::new().epochs(100).verbose(0))?;
+/// let before = trainer.evaluate_now()?.loss;
 /// while trainer.history().epochs() < 10 {
 ///     trainer.step(1)?; // one batch per frame
 /// }
 /// trainer.cancel();
 /// assert!(trainer.is_done() && trainer.history().stopped.is_some());
-/// assert!(trainer.evaluate_now(32)?.loss < before);
+/// assert!(trainer.evaluate_now()?.loss < before);
 /// # Ok::<(), wgfit::Error>(())
 /// ```
-pub struct Trainer<'m> {
-    model: &'m mut Sequential,
-    train: Prepared,
-    opts: FitOptions,
-    epoch: usize,
-    batch: usize,
-    seen: usize,
-    order: Vec<usize>,
-    sums: Option<Sums>,
-    history: History,
-    cancelled: bool,
+pub struct Trainer<'a> {
+    model: &'a mut Model,
+    run: Run<'a>,
 }
 
-impl Sequential {
-    /// A trainer for `x`, `y` with `opts` (batch size, epochs, shuffle, seed, initial epoch;
-    /// validation and callbacks are `fit`'s). Nothing runs until [`Trainer::step`]. The data
-    /// is checked here, with [`Sequential::fit`]'s errors.
+impl Model {
+    /// A trainer for arrays `x`, `y` with `opts` (as [`Model::fit`]); the data is checked
+    /// here, with `fit`'s errors. Nothing runs until [`Trainer::step`].
     ///
     /// ```
     /// use wgfit::prelude::*;
@@ -85,124 +73,94 @@ impl Sequential {
     /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
     /// let x = ndarray::arr2(&[[0.0f32, 1.0], [1.0, 0.0], [1.0, 1.0]]);
     /// let y = ndarray::arr1(&[1.0f32, 1.0, 2.0]);
-    /// let mut trainer = model.trainer(&x, &y, FitOptions::new().batch_size(1).epochs(2))?;
+    /// let opts = FitOptions::new().batch_size(1).epochs(2).validation_split(0.34).verbose(0);
+    /// let mut trainer = model.trainer(&x, &y, opts)?;
     /// while !trainer.step(2)?.done {
     ///     // draw a frame here
     /// }
-    /// assert_eq!(trainer.history().epochs(), 2);
+    /// assert_eq!(trainer.history().get("val_loss").map(<[f32]>::len), Some(2));
     /// # Ok::<(), wgfit::Error>(())
     /// ```
-    pub fn trainer<S1, D1, S2, D2>(
+    pub fn trainer<'x, 'y>(
         &mut self,
-        x: &ArrayBase<S1, D1>,
-        y: &ArrayBase<S2, D2>,
+        x: impl Into<Arrays<'x>>,
+        y: impl Into<Arrays<'y>>,
         opts: FitOptions,
-    ) -> Result<Trainer<'_>>
+    ) -> Result<Trainer<'_>> {
+        let run = self.run_arrays(&x.into(), &y.into(), opts)?;
+        Ok(Trainer { model: self, run })
+    }
+
+    /// A trainer on a dataset (as [`Model::fit_dataset`]).
+    pub fn trainer_dataset<'a>(
+        &'a mut self,
+        ds: &'a SequenceDataset,
+        opts: FitOptions,
+    ) -> Result<Trainer<'a>> {
+        let run = self.run_dataset(ds, opts)?;
+        Ok(Trainer { model: self, run })
+    }
+
+    /// A trainer on a generator (as [`Model::fit_generator`]).
+    pub fn trainer_generator<'a, F, I, B>(
+        &'a mut self,
+        make_epoch: F,
+        opts: FitOptions,
+    ) -> Result<Trainer<'a>>
     where
-        S1: Data<Elem = f32>,
-        D1: Dimension,
-        S2: Data<Elem = f32>,
-        D2: Dimension,
+        F: FnMut(usize) -> I + 'a,
+        I: IntoIterator<Item = B>,
+        I::IntoIter: 'a,
+        B: Into<XY> + 'a,
     {
-        check_batch_size(opts.batch_size)?;
-        let train = prepare(self, x.view().into_dyn(), y.view().into_dyn(), "x")?;
-        let epoch = opts.initial_epoch;
-        Ok(Trainer {
-            model: self,
-            train,
-            opts,
-            epoch,
-            batch: 0,
-            seen: 0,
-            order: Vec::new(),
-            sums: None,
-            history: History::default(),
-            cancelled: false,
-        })
+        let run = self.run_generator(make_epoch, opts)?;
+        Ok(Trainer { model: self, run })
     }
 }
 
 impl Trainer<'_> {
-    /// Runs up to `batches` training batches (ending epochs on the way, with their logs in
-    /// the history) and returns where training stands; once done, it runs nothing.
+    /// Runs up to `batches` training batches (ending epochs on the way: their logs, the
+    /// validation and the callbacks) and returns where training stands; once done, it runs
+    /// nothing.
     pub fn step(&mut self, batches: usize) -> Result<TrainerState> {
-        for _ in 0..batches {
-            if self.is_done() {
-                break;
-            }
-            let (layers, compiled) = self.model.parts()?;
-            if self.sums.is_none() {
-                self.order =
-                    epoch_order(self.train.n, self.opts.shuffle, self.opts.seed, self.epoch);
-                self.sums = Some(Sums::new(&compiled.device, compiled.metrics.len())?);
-                self.seen = 0;
-            }
-            let bs = self.opts.batch_size;
-            let idx = &self.order[self.batch * bs..((self.batch + 1) * bs).min(self.train.n)];
-            let (xb, yb, host_x) = self.train.source.batch(
-                &compiled.device,
-                idx,
-                &self.train.x_dims,
-                &self.train.y_dims,
-            )?;
-            observe(layers, host_x.as_ref(), self.batch, idx)?;
-            compiled
-                .built
-                .as_ref()
-                .expect("prepared")
-                .spec
-                .check_batch(self.batch, xb.dims())?;
-            let sums = self.sums.as_ref().expect("set above");
-            step(layers, compiled, &xb, &yb, sums, true)?;
-            self.seen += idx.len();
-            self.batch += 1;
-            if self.batch * bs >= self.train.n {
-                let logs = sums.read(compiled, self.seen)?.logs("");
-                self.history.push(&logs);
-                self.sums = None;
-                self.batch = 0;
-                self.epoch += 1;
-            }
-        }
+        self.run.advance(self.model, batches)?;
         Ok(self.state())
     }
 
     /// Where training stands.
     pub fn state(&self) -> TrainerState {
+        let p = self.run.position();
         TrainerState {
-            epoch: self.epoch,
-            batch: self.batch,
-            batches_per_epoch: self.train.n.div_ceil(self.opts.batch_size),
-            done: self.is_done(),
+            epoch: p.epoch,
+            batch: p.batch,
+            batches_per_epoch: p.steps.unwrap_or(0),
+            done: p.done,
         }
     }
 
     /// Stops training; the epochs done so far stay in the history (a partial epoch does not).
     pub fn cancel(&mut self) {
-        self.cancelled = true;
-        self.history
-            .stopped
-            .get_or_insert_with(|| "cancelled".into());
+        self.run.cancel();
     }
 
-    /// True once every epoch ran or the trainer was cancelled.
+    /// True once every epoch ran, a callback stopped training, or it was cancelled.
     pub fn is_done(&self) -> bool {
-        self.cancelled || self.epoch >= self.opts.epochs
+        self.run.is_done()
     }
 
     /// The logs of the epochs done so far.
     pub fn history(&self) -> &History {
-        &self.history
+        &self.run.history
     }
 
     /// The model, for reading weights (or their GPU buffers) between steps.
-    pub fn model(&self) -> &Sequential {
+    pub fn model(&self) -> &Model {
         self.model
     }
 
-    /// Loss and metrics of `x`, `y` at the current weights, without ending the trainer.
-    pub fn evaluate_now(&mut self, batch_size: usize) -> Result<super::history::Evaluation> {
-        let (layers, compiled) = self.model.parts()?;
-        evaluate_prepared(layers, compiled, &self.train, batch_size)
+    /// Loss and metrics of the training data at the current weights, without ending the
+    /// trainer (arrays and datasets; a generator's batches would be drawn from it).
+    pub fn evaluate_now(&mut self) -> Result<Evaluation> {
+        self.run.evaluate_train(self.model)
     }
 }

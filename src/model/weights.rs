@@ -1,11 +1,11 @@
-//! A `Sequential`'s weights by name: read back (`get_weights`), replaced (`set_weights`), or
+//! A model's weights by name: read back (`get_weights`), replaced (`set_weights`), or
 //! shared with an app as the GPU buffers that hold them (`weight_buffer`).
 
-use super::Sequential;
+use super::Model;
 use crate::error::{Error, Result};
 use crate::layers::Param;
 
-impl Sequential {
+impl Model {
     /// The weights by name (`layers.{i}.{kind}.{role}`, e.g. `layers.0.dense.kernel`), read
     /// back to the host, in Keras's `model.get_weights()` order (empty before the model is
     /// built).
@@ -27,7 +27,7 @@ impl Sequential {
             .collect()
     }
 
-    /// Replaces the weights in the order of [`Sequential::get_weights`], checking each shape
+    /// Replaces the weights in the order of [`Model::get_weights`], checking each shape
     /// (Keras's `model.set_weights`).
     ///
     /// Errors: [`Error::Data`] when the number of arrays differs from the model's weights,
@@ -98,21 +98,24 @@ impl Sequential {
         })
     }
 
-    /// Each weight with its file name `layers.{i}.{kind}.{role}`.
+    /// Each weight with its file name `layers.{i}.{kind}.{role}`, `i` the layer's place in
+    /// Keras's `model.layers` (Input layers left out).
     pub(crate) fn named_params(&self) -> Vec<(String, &Param)> {
-        self.layers
+        self.graph
+            .layers
             .iter()
             .enumerate()
-            .flat_map(|(i, l)| {
-                l.params()
+            .flat_map(|(i, s)| {
+                s.layer
+                    .params()
                     .into_iter()
-                    .map(move |p| (format!("layers.{i}.{}.{}", l.kind(), p.role), p))
+                    .map(move |p| (format!("layers.{i}.{}.{}", s.layer.kind(), p.role), p))
             })
             .collect()
     }
 }
 
-/// A weight's wgpu buffer and layout (see [`Sequential::weight_buffer`]), for binding a
+/// A weight's wgpu buffer and layout (see [`Model::weight_buffer`]), for binding a
 /// trained weight in an app's own shaders without a copy through the CPU.
 ///
 /// Only a GPU-compiled model has them; on [`Device::cpu`](crate::Device::cpu) `weight_buffer` returns `None`.

@@ -1,7 +1,7 @@
 //! Elementwise arithmetic the optimizers and losses need (`shaders/elementwise.wgsl`).
 //!
 //! All tensors are flat views of n elements: fill -> `[n]`; affine a: `[n]` -> `[n]`;
-//! add/sub/mul/div a, b: `[n]` (same shape) -> `[n]`; axpy: y: `[n]` += alpha * x: `[n]`, in place.
+//! add/sub/mul/div/max/min/compare a, b: `[n]` (same shape) -> `[n]`; axpy: y: `[n]` += alpha * x: `[n]`, in place.
 
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, shape_error};
 use crate::device::{Device, Kernel};
@@ -47,6 +47,16 @@ pub enum BinaryOp {
     Div,
     /// `a / b`, or 0 where `b` is 0 (Keras's `divide_no_nan`).
     DivNoNan,
+    /// `max(a, b)`.
+    Max,
+    /// `min(a, b)`.
+    Min,
+    /// 1 where `a >= b`, else 0.
+    GreaterEqual,
+    /// 1 where `a <= b`, else 0.
+    LessEqual,
+    /// 1 where `a == b`, else 0.
+    Equal,
 }
 
 impl BinaryOp {
@@ -63,6 +73,11 @@ impl BinaryOp {
                     x / y
                 }
             }
+            BinaryOp::Max => x.max(y),
+            BinaryOp::Min => x.min(y),
+            BinaryOp::GreaterEqual => f32::from(u8::from(x >= y)),
+            BinaryOp::LessEqual => f32::from(u8::from(x <= y)),
+            BinaryOp::Equal => f32::from(u8::from(x == y)),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod lstm_cell;
 pub mod masked_reduce;
 pub mod masking;
 pub mod matmul;
+pub mod merge;
 pub mod reduce;
 pub mod rmsprop;
 pub mod sgd;

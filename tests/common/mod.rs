@@ -220,7 +220,7 @@ pub fn random_input(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Input {
 /// Checks every weight gradient of `model` on (`x`, `y`) against central finite differences
 /// of the loss (f64 differences of f32 losses, step 1e-2), on whatever device it runs.
 pub fn check_finite_differences(
-    model: &mut wgfit::Sequential,
+    model: &mut wgfit::Model,
     x: &ndarray::ArrayD<f32>,
     y: &ndarray::ArrayD<f32>,
     case: &str,

@@ -1,0 +1,636 @@
+//! `fit`, `evaluate`, `predict` and `train_on_batch` on arrays, datasets and generators: each
+//! makes its sources and drives the one loop in `run.rs`.
+
+use ndarray::{ArrayD, ArrayViewD, Axis};
+
+use super::arrays::{Arrays, XY};
+use super::batch::Spec;
+use super::functional::{Model, not_compiled};
+use super::history::{Evaluation, History};
+use super::options::FitOptions;
+use super::run::{Epoch, Mode, Run};
+use super::sources::{ArraySource, DatasetSource, GeneratorSource, MakeEpoch, Source};
+use crate::data::SequenceDataset;
+use crate::error::{Error, Result};
+
+/// Views of each input's and each output's arrays.
+type Views<'a> = (Vec<ArrayViewD<'a, f32>>, Vec<ArrayViewD<'a, f32>>);
+
+/// Keras's default batch size.
+const DEFAULT_BATCH: usize = 32;
+
+/// The training samples of `n` before a `validation_split` of `fraction` (in `[0, 1)`), as
+/// Keras computes it: `floor(n * (1.0 - fraction))` in f64, with the f32 read as the decimal it
+/// prints as (0.2f32 as 0.2, not 0.200000003), so 5 samples at 0.2 keep 4 and hold out 1.
+fn split_at(n: usize, fraction: f32) -> usize {
+    let fraction: f64 = fraction.to_string().parse().unwrap_or(f64::from(fraction));
+    (((n as f64) * (1.0 - fraction)).floor() as usize).min(n)
+}
+
+fn positive(name: &str, value: Option<usize>) -> Result<()> {
+    if value == Some(0) {
+        return Err(Error::Config(format!("{name} must be at least 1")));
+    }
+    Ok(())
+}
+
+/// The options every source honours the same way, checked.
+fn check_common(opts: &FitOptions) -> Result<()> {
+    positive("batch_size", opts.batch_size)?;
+    positive("steps_per_epoch", opts.steps_per_epoch)?;
+    if !(0.0..1.0).contains(&opts.validation_split) {
+        return Err(Error::Config(format!(
+            "validation_split must be in [0, 1), got {}",
+            opts.validation_split
+        )));
+    }
+    if opts.validation_data.is_some() && opts.validation_dataset.is_some() {
+        return Err(Error::Config(
+            "validation_data and validation_dataset are both set; give one".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Options a dataset or generator makes its own: setting them for one is an error naming
+/// the option.
+fn refuse_batching(opts: &FitOptions, source: &str, how: &str) -> Result<()> {
+    let set = [
+        ("batch_size", opts.batch_size.is_some()),
+        ("shuffle", opts.shuffle.is_some()),
+        ("seed", opts.seed.is_some()),
+        ("validation_split", opts.validation_split > 0.0),
+    ];
+    if let Some((name, _)) = set.iter().find(|(_, on)| *on) {
+        return Err(Error::Config(format!(
+            "FitOptions::{name} does not apply to {source}: {how}"
+        )));
+    }
+    Ok(())
+}
+
+/// The first `split` samples (`keep`) or the rest of an array of `n_all` samples; an array
+/// of another length is left whole for training (the checks report both counts).
+fn cut_at<'v>(
+    a: &ArrayViewD<'v, f32>,
+    n_all: usize,
+    split: usize,
+    keep: bool,
+) -> ArrayViewD<'v, f32> {
+    if a.shape()[0] != n_all {
+        return if keep {
+            a.clone()
+        } else {
+            a.clone().slice_axis_move(Axis(0), (0..0).into())
+        };
+    }
+    let (train, held) = a.clone().split_at(Axis(0), split);
+    if keep { train } else { held }
+}
+
+fn views<'a>(arrays: &'a Arrays<'_>) -> Vec<ArrayViewD<'a, f32>> {
+    arrays.0.iter().map(|a| a.view()).collect()
+}
+
+fn shapes<'a>(arrays: &'a [ArrayViewD<'_, f32>]) -> Vec<&'a [usize]> {
+    arrays
+        .iter()
+        .map(|a| a.shape().get(1..).unwrap_or(&[]))
+        .collect()
+}
+
+impl Model {
+    fn spec(&self) -> Result<Spec> {
+        let compiled = self.compiled.as_ref().ok_or_else(not_compiled)?;
+        Ok(Spec::of(&self.graph, compiled))
+    }
+
+    fn device_clone(&self) -> Result<crate::Device> {
+        Ok(self
+            .compiled
+            .as_ref()
+            .ok_or_else(not_compiled)?
+            .device
+            .clone())
+    }
+
+    /// The validation source `opts` asks for (arrays or a dataset), checked whole.
+    fn validation_source(
+        &mut self,
+        opts: &mut FitOptions,
+        split: Option<Views<'_>>,
+    ) -> Result<Option<Box<dyn Source + 'static>>> {
+        let device = self.device_clone()?;
+        let spec = self.spec()?;
+        let batching = (opts.batch_size.unwrap_or(DEFAULT_BATCH), false, 0);
+        Ok(
+            match (
+                opts.validation_data.take(),
+                opts.validation_dataset.take(),
+                split,
+            ) {
+                (Some((xs, ys)), _, _) => {
+                    let (xs, ys): (Vec<_>, Vec<_>) = (
+                        xs.iter().map(|a| a.view()).collect(),
+                        ys.iter().map(|a| a.view()).collect(),
+                    );
+                    Some(Box::new(ArraySource::new(
+                        &device,
+                        &spec,
+                        &xs,
+                        Some(&ys),
+                        true,
+                        batching,
+                    )?))
+                }
+                (None, Some(ds), _) => Some(Box::new(DatasetSource::new(
+                    &device,
+                    &spec,
+                    std::borrow::Cow::Owned(ds),
+                    true,
+                )?)),
+                (None, None, Some((xs, ys))) => Some(Box::new(ArraySource::new(
+                    &device,
+                    &spec,
+                    &xs,
+                    Some(&ys),
+                    true,
+                    batching,
+                )?)),
+                (None, None, None) => None,
+            },
+        )
+    }
+
+    /// Trains for `opts.epochs` epochs on inputs `x` and targets `y` (one array each, or one
+    /// per input and per output: see [`Arrays`]), as Keras's `model.fit(x, y, ...)`; returns
+    /// the per-epoch logs. Targets are one-hot `[N, C]`, class ids `[N]` for the sparse loss,
+    /// or values shaped like the output.
+    ///
+    /// All data (and the validation data) is checked before the first step. Errors:
+    /// [`Error::Config`] before `compile`, for `batch_size` 0 or a `validation_split` outside
+    /// `[0, 1)`, or a callback monitoring a value the run never logs; [`Error::Empty`] for no
+    /// samples; [`Error::Shape`] for an input that does not fit the model or targets that do
+    /// not fit its output; [`Error::Length`] when arrays hold different numbers of samples;
+    /// [`Error::NonFinite`] for NaN or infinite values; [`Error::Label`] for a class id out of
+    /// range; [`Error::Token`] for a token id past an Embedding's vocabulary; each wrapped in
+    /// [`Error::Validation`] when it is in the validation data. A callback's error ends
+    /// training with it.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new()
+    ///     .add(Dense::new(8).activation(Activation::Tanh).input_shape([2]))
+    ///     .add(Dense::new(2).activation(Activation::Softmax));
+    /// model.compile(&Device::cpu(), Optimizer::adam().learning_rate(0.05), Loss::SparseCategoricalCrossentropy, &[Metric::Accuracy])?;
+    /// let x = ndarray::arr2(&[[0.0f32, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]);
+    /// let y = ndarray::arr1(&[0.0f32, 1.0, 1.0, 1.0]); // class ids: OR
+    /// let history = model.fit(&x, &y, FitOptions::new().epochs(30).verbose(0))?;
+    /// assert!(history.loss()[29] < history.loss()[0]);
+    /// assert_eq!(history.get("accuracy").unwrap().len(), 30);
+    /// let bad = ndarray::arr1(&[0.0f32, 1.0, 2.0, 1.0]); // 2 is not a class of 2 outputs
+    /// assert!(matches!(model.fit(&x, &bad, FitOptions::new().verbose(0)), Err(Error::Label { sample: 2, .. })));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn fit<'x, 'y>(
+        &mut self,
+        x: impl Into<Arrays<'x>>,
+        y: impl Into<Arrays<'y>>,
+        opts: FitOptions,
+    ) -> Result<History> {
+        let (x, y) = (x.into(), y.into());
+        let mut run = self.run_arrays(&x, &y, opts)?;
+        run.advance(self, usize::MAX)?;
+        Ok(run.history)
+    }
+
+    /// The run `fit` makes for arrays.
+    pub(crate) fn run_arrays(
+        &mut self,
+        x: &Arrays<'_>,
+        y: &Arrays<'_>,
+        mut opts: FitOptions,
+    ) -> Result<Run<'static>> {
+        check_common(&opts)?;
+        let (xs, ys) = (views(x), views(y));
+        if xs.iter().chain(&ys).any(|a| a.ndim() == 0) {
+            return Err(Error::Empty {
+                what: "x or y (a scalar, not samples)".into(),
+                sample: None,
+            });
+        }
+        self.ensure_built(&shapes(&xs))?;
+        let n_all = xs.first().map_or(0, |a| a.shape()[0]);
+        let split = split_at(n_all, opts.validation_split);
+        let held = (opts.validation_split > 0.0).then(|| {
+            (
+                xs.iter()
+                    .map(|a| cut_at(a, n_all, split, false))
+                    .collect::<Vec<_>>(),
+                ys.iter()
+                    .map(|a| cut_at(a, n_all, split, false))
+                    .collect::<Vec<_>>(),
+            )
+        });
+        if opts.validation_split > 0.0 && split == 0 && n_all > 0 {
+            return Err(Error::Config(format!(
+                "validation_split {} leaves no training sample of {n_all}",
+                opts.validation_split
+            )));
+        }
+        let (xt, yt): (Vec<_>, Vec<_>) = (
+            xs.iter().map(|a| cut_at(a, n_all, split, true)).collect(),
+            ys.iter().map(|a| cut_at(a, n_all, split, true)).collect(),
+        );
+        let device = self.device_clone()?;
+        let spec = self.spec()?;
+        let batching = (
+            opts.batch_size.unwrap_or(DEFAULT_BATCH),
+            opts.shuffle.unwrap_or(true),
+            opts.seed.unwrap_or(0),
+        );
+        let train = ArraySource::new(&device, &spec, &xt, Some(&yt), false, batching)?;
+        let validation = self.validation_source(&mut opts, held)?;
+        Run::new(self, Box::new(train), validation, opts)
+    }
+
+    /// Trains on a dataset of variable-length sequences, each batch padded to its own longest
+    /// sample (Keras's `fit` on a `tf.data` dataset padded per batch). The dataset's batch
+    /// size, bucketing and shuffling apply: `opts.batch_size`, `shuffle`, `seed` and
+    /// `validation_split` are [`Error::Config`]s here. Every batch is checked before the
+    /// first step: errors name the batch and the sample's index in the dataset.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let xs = (1..=6).map(|t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
+    /// let ds = SequenceDataset::new(xs, ndarray::arr1(&[0.0f32, 0.0, 0.0, 1.0, 1.0, 1.0]).into_dyn())?.batch_size(2);
+    /// let mut model = Sequential::new()
+    ///     .add(Masking::new(0.0).input_shape([None, Some(2)]))
+    ///     .add(Lstm::new(4))
+    ///     .add(Dense::new(1).activation(Activation::Sigmoid));
+    /// model.compile(&Device::cpu(), Optimizer::adam().learning_rate(0.05), Loss::BinaryCrossentropy, &[Metric::Accuracy])?;
+    /// let history = model.fit_dataset(&ds, FitOptions::new().epochs(15).verbose(0))?;
+    /// assert!(history.loss()[14] < history.loss()[0]);
+    /// assert_eq!(model.predict_dataset(&ds)?.shape(), &[6, 1]);
+    /// assert!(model.evaluate_dataset(&ds)?.get("accuracy").is_some());
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn fit_dataset(&mut self, ds: &SequenceDataset, opts: FitOptions) -> Result<History> {
+        let mut run = self.run_dataset(ds, opts)?;
+        run.advance(self, usize::MAX)?;
+        Ok(run.history)
+    }
+
+    /// The run `fit_dataset` makes.
+    pub(crate) fn run_dataset<'a>(
+        &mut self,
+        ds: &'a SequenceDataset,
+        mut opts: FitOptions,
+    ) -> Result<Run<'a>> {
+        check_common(&opts)?;
+        refuse_batching(
+            &opts,
+            "a SequenceDataset",
+            "set it on the dataset (SequenceDataset::batch_size, shuffle, seed) and give validation data as validation_dataset or validation_data",
+        )?;
+        self.build_for_dataset(ds)?;
+        let train = DatasetSource::new(
+            &self.device_clone()?,
+            &self.spec()?,
+            std::borrow::Cow::Borrowed(ds),
+            false,
+        )?;
+        let validation = self.validation_source(&mut opts, None)?;
+        Run::new(self, Box::new(train), validation, opts)
+    }
+
+    fn build_for_dataset(&mut self, ds: &SequenceDataset) -> Result<()> {
+        if ds.is_empty() {
+            return Err(Error::Empty {
+                what: "the SequenceDataset".into(),
+                sample: None,
+            });
+        }
+        let (x, _) = ds.padded_batch(&[0]);
+        self.ensure_built(&[x.shape().get(1..).unwrap_or(&[])])
+    }
+
+    /// Trains on batches from a generator (Keras's `fit` on a Python generator or a
+    /// `PyDataset`): `make_epoch(epoch)` is called at the start of each epoch and gives that
+    /// epoch's batches, each an [`XY`] (or anything that converts into one, such as an
+    /// `(x, y)` pair of arrays). Within a batch every sample has one shape; across batches
+    /// the batch size and any free dim (a time axis) may change. Each batch is checked as it
+    /// comes, so an error in batch 7 comes after 7 steps (errors name the batch and the row).
+    /// An epoch ends when the iterator does or after `opts.steps_per_epoch` batches (needed
+    /// for an iterator that never ends). `batch_size`, `shuffle`, `seed` and
+    /// `validation_split` are [`Error::Config`]s here.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new()
+    ///     .add(Masking::new(0.0).input_shape([None, Some(1)]))
+    ///     .add(Lstm::new(3))
+    ///     .add(Dense::new(1));
+    /// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// // Batch b holds b + 1 sequences of b + 2 steps.
+    /// let history = model.fit_generator(
+    ///     |_epoch| (0..3).map(|b| (ndarray::Array3::<f32>::ones((b + 1, b + 2, 1)), ndarray::Array1::<f32>::zeros(b + 1))),
+    ///     FitOptions::new().epochs(2).verbose(0),
+    /// )?;
+    /// assert_eq!(history.loss().len(), 2);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn fit_generator<'g, F, I, B>(&mut self, make_epoch: F, opts: FitOptions) -> Result<History>
+    where
+        F: FnMut(usize) -> I + 'g,
+        I: IntoIterator<Item = B>,
+        I::IntoIter: 'g,
+        B: Into<XY> + 'g,
+    {
+        let mut run = self.run_generator(make_epoch, opts)?;
+        run.advance(self, usize::MAX)?;
+        Ok(run.history)
+    }
+
+    /// The run `fit_generator` makes.
+    pub(crate) fn run_generator<'g, F, I, B>(
+        &mut self,
+        mut make_epoch: F,
+        mut opts: FitOptions,
+    ) -> Result<Run<'g>>
+    where
+        F: FnMut(usize) -> I + 'g,
+        I: IntoIterator<Item = B>,
+        I::IntoIter: 'g,
+        B: Into<XY> + 'g,
+    {
+        check_common(&opts)?;
+        refuse_batching(
+            &opts,
+            "a generator",
+            "the generator makes its batches; give validation data as validation_data or validation_dataset",
+        )?;
+        let mut make: MakeEpoch<'g> =
+            Box::new(move |epoch| Box::new(make_epoch(epoch).into_iter().map(Into::into)));
+        let compiled = self.compiled.as_ref().ok_or_else(not_compiled)?;
+        let mut first = None;
+        if compiled.built.is_none() {
+            // The input shapes come from the first batch, which is then trained on first.
+            let mut batches = make(opts.initial_epoch);
+            let xy = batches.next().ok_or_else(|| Error::Empty {
+                what: "the generator's first epoch".into(),
+                sample: None,
+            })?;
+            let xs: Vec<ArrayViewD<'_, f32>> = xy.x.iter().map(|a| a.view()).collect();
+            self.ensure_built(&shapes(&xs))?;
+            first = Some((opts.initial_epoch, std::iter::once(xy).chain(batches)));
+        }
+        let mut first = first.map(|(e, it)| (e, Box::new(it) as Box<dyn Iterator<Item = XY> + 'g>));
+        let make: MakeEpoch<'g> = Box::new(move |epoch| match first.take() {
+            Some((e, it)) if e == epoch => it,
+            _ => make(epoch),
+        });
+        let train = GeneratorSource::new(
+            &self.device_clone()?,
+            &self.spec()?,
+            make,
+            opts.steps_per_epoch,
+            false,
+        );
+        let validation = self.validation_source(&mut opts, None)?;
+        Run::new(self, Box::new(train), validation, opts)
+    }
+
+    /// Loss and metrics on `x`, `y` in batches of 32 (Keras's `model.evaluate(x, y)`),
+    /// without training; checked as in [`Model::fit`], with the same errors.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// model.set_weights(&[ndarray::arr2(&[[2.0f32]]).into_dyn(), ndarray::arr1(&[0.0f32]).into_dyn()])?;
+    /// let x = ndarray::arr2(&[[1.0f32], [2.0]]);
+    /// let eval = model.evaluate(&x, &ndarray::arr1(&[2.0f32, 5.0]))?; // predictions 2 and 4
+    /// assert!((eval.loss - 0.5).abs() < 1e-6); // (0² + 1²) / 2
+    /// let short = ndarray::arr1(&[2.0f32]);
+    /// assert!(matches!(model.evaluate(&x, &short), Err(Error::Length { x: 2, y: 1, .. })));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn evaluate<'x, 'y>(
+        &mut self,
+        x: impl Into<Arrays<'x>>,
+        y: impl Into<Arrays<'y>>,
+    ) -> Result<Evaluation> {
+        let (x, y) = (x.into(), y.into());
+        let mut source = self.array_source(&views(&x), Some(&views(&y)), DEFAULT_BATCH)?;
+        Epoch::new(self, 0, Mode::Evaluate, None)?.run(self, &mut source)
+    }
+
+    /// Loss and metrics over a dataset (Keras's `evaluate` on a dataset), in the dataset's
+    /// epoch-0 batches; errors as in [`Model::fit_dataset`].
+    pub fn evaluate_dataset(&mut self, ds: &SequenceDataset) -> Result<Evaluation> {
+        self.build_for_dataset(ds)?;
+        let mut source = DatasetSource::new(
+            &self.device_clone()?,
+            &self.spec()?,
+            std::borrow::Cow::Borrowed(ds),
+            false,
+        )?;
+        Epoch::new(self, 0, Mode::Evaluate, None)?.run(self, &mut source)
+    }
+
+    fn array_source(
+        &mut self,
+        xs: &[ArrayViewD<'_, f32>],
+        ys: Option<&[ArrayViewD<'_, f32>]>,
+        batch_size: usize,
+    ) -> Result<ArraySource> {
+        positive("batch_size", Some(batch_size))?;
+        if xs.iter().any(|a| a.ndim() == 0) {
+            return Err(Error::Empty {
+                what: "x (a scalar, not samples)".into(),
+                sample: None,
+            });
+        }
+        self.ensure_built(&shapes(xs))?;
+        ArraySource::new(
+            &self.device_clone()?,
+            &self.spec()?,
+            xs,
+            ys,
+            false,
+            (batch_size, false, 0),
+        )
+    }
+
+    /// The model's output `[N, ...output]` for inputs `x` in batches of 32 (Keras's
+    /// `model.predict(x)`); a model with several outputs answers with
+    /// [`predict_many`](Model::predict_many). Errors: [`Error::Config`] before `compile` or
+    /// for a model of several outputs, and `x`'s errors as in [`Model::fit`].
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new()
+    ///     .add(Flatten::new().input_shape([2, 3]))
+    ///     .add(Dense::new(4).activation(Activation::Sigmoid));
+    /// model.compile(&Device::cpu(), Optimizer::adam(), Loss::BinaryCrossentropy, &[])?;
+    /// let y = model.predict(&ndarray::Array3::<f32>::ones((5, 2, 3)))?;
+    /// assert_eq!(y.shape(), &[5, 4]);
+    /// assert!(y.iter().all(|&p| p > 0.0 && p < 1.0));
+    /// let wrong = ndarray::Array3::<f32>::ones((5, 3, 2));
+    /// assert!(matches!(model.predict(&wrong), Err(Error::Shape(_))));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn predict<'x>(&mut self, x: impl Into<Arrays<'x>>) -> Result<ArrayD<f32>> {
+        self.predict_batched(x, DEFAULT_BATCH)
+    }
+
+    /// [`Model::predict`] with a batch size (Keras's `predict(x, batch_size=...)`); 0 is an
+    /// [`Error::Config`]. The result does not depend on the batch size.
+    pub fn predict_batched<'x>(
+        &mut self,
+        x: impl Into<Arrays<'x>>,
+        batch_size: usize,
+    ) -> Result<ArrayD<f32>> {
+        let mut outs = self.predict_many_batched(x, batch_size)?;
+        if outs.len() != 1 {
+            return Err(Error::Config(format!(
+                "the model has {} outputs: use predict_many",
+                outs.len()
+            )));
+        }
+        Ok(outs.remove(0))
+    }
+
+    /// Every output of the model for inputs `x`, in output order (Keras's `predict` on a
+    /// model with several outputs), in batches of 32.
+    pub fn predict_many<'x>(&mut self, x: impl Into<Arrays<'x>>) -> Result<Vec<ArrayD<f32>>> {
+        self.predict_many_batched(x, DEFAULT_BATCH)
+    }
+
+    fn predict_many_batched<'x>(
+        &mut self,
+        x: impl Into<Arrays<'x>>,
+        batch_size: usize,
+    ) -> Result<Vec<ArrayD<f32>>> {
+        let x = x.into();
+        let mut source = self.array_source(&views(&x), None, batch_size)?;
+        let n = source.len();
+        self.collect_predictions(&mut source, n)
+    }
+
+    /// Outputs for every sequence of a dataset, in the dataset's sample order:
+    /// `[N, ...output]` (an output with a time axis must then have one length in every batch,
+    /// else [`Error::Data`]). Keras's `predict` on a dataset.
+    pub fn predict_dataset(&mut self, ds: &SequenceDataset) -> Result<ArrayD<f32>> {
+        self.build_for_dataset(ds)?;
+        let mut source = DatasetSource::new(
+            &self.device_clone()?,
+            &self.spec()?,
+            std::borrow::Cow::Borrowed(ds),
+            false,
+        )?;
+        let mut outs = self.collect_predictions(&mut source, ds.len())?;
+        if outs.len() != 1 {
+            return Err(Error::Config("a dataset model has one output".into()));
+        }
+        Ok(outs.remove(0))
+    }
+
+    /// Runs a predict epoch over `source` (`n` samples), each output's rows put back in the
+    /// data's sample order.
+    fn collect_predictions(
+        &mut self,
+        source: &mut dyn Source,
+        n: usize,
+    ) -> Result<Vec<ArrayD<f32>>> {
+        let outputs = self.graph.outputs.clone();
+        let mut rows: Vec<Vec<Option<ArrayD<f32>>>> = vec![vec![None; n]; outputs.len()];
+        let mut epoch = Epoch::new(self, 0, Mode::Predict, None)?;
+        while let Some((batch, pass)) = epoch.next(self, source)? {
+            for (k, &v) in outputs.iter().enumerate() {
+                let out = pass.values[v]
+                    .as_ref()
+                    .expect("every output is computed")
+                    .to_array_blocking()?;
+                for (row, &i) in batch.samples.iter().enumerate() {
+                    rows[k][i] = Some(out.index_axis(Axis(0), row).to_owned());
+                }
+            }
+        }
+        rows.into_iter()
+            .map(|rows| {
+                let rows: Vec<ArrayD<f32>> = rows
+                    .into_iter()
+                    .map(|r| r.expect("every sample is in one batch"))
+                    .collect();
+                let views: Vec<_> = rows.iter().map(|r| r.view().insert_axis(Axis(0))).collect();
+                ndarray::concatenate(Axis(0), &views).map_err(|e| {
+                    Error::Data(format!(
+                        "joining predictions: {e} (outputs with a time axis differ in length)"
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// One training step on one batch (Keras's `model.train_on_batch(x, y)`); returns its
+    /// loss before the update (reading it back blocks). Checked as in [`Model::fit`].
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd().learning_rate(0.1), Loss::MeanSquaredError, &[])?;
+    /// let (x, y) = (ndarray::arr2(&[[1.0f32], [2.0]]), ndarray::arr1(&[2.0f32, 4.0]));
+    /// let first = model.train_on_batch(&x, &y)?;
+    /// let second = model.train_on_batch(&x, &y)?;
+    /// assert!(second < first);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn train_on_batch<'x, 'y>(
+        &mut self,
+        x: impl Into<Arrays<'x>>,
+        y: impl Into<Arrays<'y>>,
+    ) -> Result<f32> {
+        let (x, y) = (x.into(), y.into());
+        let xs = views(&x);
+        let n = xs
+            .first()
+            .map_or(0, |a| a.shape().first().copied().unwrap_or(0));
+        let mut source = self.array_source(&xs, Some(&views(&y)), n.max(1))?;
+        let mut epoch = Epoch::new(self, 0, Mode::Train, Some(1))?;
+        epoch.next(self, &mut source)?;
+        Ok(epoch.read(self)?.loss)
+    }
+
+    /// One batch of `x`, `y`, checked and on the device (for `gradients`).
+    pub(crate) fn one_batch(
+        &mut self,
+        x: &Arrays<'_>,
+        y: &Arrays<'_>,
+    ) -> Result<super::batch::Batch> {
+        let xs = views(x);
+        let n = xs
+            .first()
+            .map_or(0, |a| a.shape().first().copied().unwrap_or(0));
+        let mut source = self.array_source(&xs, Some(&views(y)), n.max(1))?;
+        Ok(source.next(0, 0)?.expect("checked: at least one sample"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_at;
+
+    #[test]
+    fn validation_split_holds_out_what_keras_holds_out() {
+        // Keras: split_at = int(math.floor(num_samples * (1.0 - validation_split))).
+        assert_eq!(split_at(5, 0.2), 4);
+        assert_eq!(split_at(10, 0.3), 7);
+        assert_eq!(split_at(10, 0.1), 9);
+        assert_eq!(split_at(20, 0.25), 15);
+        assert_eq!(split_at(3, 0.5), 1);
+        assert_eq!(split_at(7, 0.0), 7);
+        assert_eq!(split_at(0, 0.2), 0);
+    }
+}
