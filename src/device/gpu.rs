@@ -63,7 +63,6 @@ pub struct GpuContext {
     pub(super) limits: wgpu::Limits,
     pub(super) max_workgroups: u32,
     pub(super) poison: bool,
-    lstm_kernel: crate::ops::lstm_cell::LstmKernel,
     pub(super) encoder: Mutex<Option<wgpu::CommandEncoder>>,
     /// The pending encoder's dispatch parameters (locked only with `encoder` held).
     pub(super) params: Mutex<ParamArenas>,
@@ -199,7 +198,6 @@ impl GpuContext {
             limits,
             max_workgroups,
             poison: options.poison_outputs,
-            lstm_kernel: options.lstm_kernel,
             encoder: Mutex::new(None),
             params: Mutex::new(ParamArenas::default()),
             pool: Mutex::new(BufferPool::default()),
@@ -233,11 +231,6 @@ impl GpuContext {
             SubgroupUse::Always => true,
             SubgroupUse::Auto => helps(self.device_type),
         }
-    }
-
-    /// The LSTM kernels asked for in [`GpuOptions::lstm_kernel`].
-    pub(crate) fn lstm_kernel(&self) -> crate::ops::lstm_cell::LstmKernel {
-        self.lstm_kernel
     }
 
     /// The adapter's type: software adapters cut long shader loops short, which the ops
