@@ -7,19 +7,21 @@ use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "adam",
     source: include_str!("../../shaders/adam.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("adam_update", 4)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    alpha: f32,
-    one_minus_beta_1: f32,
-    one_minus_beta_2: f32,
-    epsilon: f32,
+params! {
+    struct Params {
+        n: u32,
+        alpha: f32,
+        one_minus_beta_1: f32,
+        one_minus_beta_2: f32,
+        epsilon: f32,
+    }
 }
 
 /// One Adam step's constants, each computed in the precision Keras 3 computes it in:

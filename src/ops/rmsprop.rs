@@ -7,20 +7,22 @@ use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "rmsprop",
     source: include_str!("../../shaders/rmsprop.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("rmsprop_update", 4)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    lr: f32,
-    rho: f32,
-    one_minus_rho: f32,
-    momentum: f32,
-    epsilon: f32,
+params! {
+    struct Params {
+        n: u32,
+        lr: f32,
+        rho: f32,
+        one_minus_rho: f32,
+        momentum: f32,
+        epsilon: f32,
+    }
 }
 
 impl Params {
