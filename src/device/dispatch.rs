@@ -24,7 +24,7 @@ pub struct Kernel {
     pub name: &'static str,
     /// The WGSL source, shared fragments included.
     pub source: &'static str,
-    /// The Rust `Params` struct uploaded at binding 0 (from [`params!`](crate::ops)).
+    /// The Rust `Params` struct uploaded at binding 0 (declared with the ops' `params!`).
     pub params: ParamsLayout,
     /// Each entry point and how many storage buffers a dispatch of it binds.
     pub entries: &'static [(&'static str, usize)],
