@@ -13,7 +13,6 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array1, Array2, Array3};
-use wgfit::GpuOptions;
 use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_with};
 use wgfit::prelude::*;
 
@@ -69,25 +68,18 @@ fn lstm_train_step(c: &mut Criterion) {
     let x = Array3::from_shape_vec((b, t, f), values(b * t * f, 1.0)).unwrap();
     let y = Array1::from_shape_fn(b, |i| (i % 2) as f32);
     // On a GPU, once per LSTM kernel choice: `Auto` (what a model gets), then each kernel.
-    let mut runs: Vec<(String, Device)> = Vec::new();
+    let mut runs: Vec<(String, Device, LstmKernel)> = Vec::new();
     for (name, device) in devices() {
-        runs.push((name.to_string(), device.clone()));
+        runs.push((name.to_string(), device.clone(), LstmKernel::Auto));
         if device.is_gpu() {
             for kernel in [LstmKernel::PerStep, LstmKernel::Persistent] {
-                let opts = GpuOptions {
-                    lstm_kernel: kernel,
-                    ..GpuOptions::default()
-                };
-                runs.push((
-                    format!("{name}_{kernel:?}"),
-                    Device::gpu_with(opts).unwrap(),
-                ));
+                runs.push((format!("{name}_{kernel:?}"), device.clone(), kernel));
             }
         }
     }
-    for (name, device) in runs {
+    for (name, device, kernel) in runs {
         let mut model = Sequential::new()
-            .add(Lstm::new(u).input_shape([None, Some(f)]))
+            .add(Lstm::new(u).kernel(kernel).input_shape([None, Some(f)]))
             .add(Dense::new(1).activation(Activation::Sigmoid));
         model
             .compile(&device, Optimizer::adam(), Loss::BinaryCrossentropy, &[])

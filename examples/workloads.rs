@@ -26,7 +26,6 @@ use ndarray::{Array1, Array3, ArrayD, s};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wgfit::Callback;
-use wgfit::GpuOptions;
 use wgfit::callbacks::Control;
 use wgfit::ops::lstm_cell::LstmKernel;
 use wgfit::prelude::*;
@@ -88,6 +87,7 @@ fn lstm(
     lengths: (usize, usize),
     units: usize,
     masked: bool,
+    kernel: LstmKernel,
     batch_size: usize,
     epochs: usize,
 ) -> Workload {
@@ -107,7 +107,7 @@ fn lstm(
     };
     let outputs = Dense::new(1)
         .activation(Activation::Sigmoid)
-        .call(&Lstm::new(units).call(&seq));
+        .call(&Lstm::new(units).kernel(kernel).call(&seq));
     Workload {
         x: x.into_dyn(),
         y: y.into_dyn(),
@@ -132,18 +132,6 @@ fn main() -> wgfit::Result<()> {
     let start = Instant::now();
     let name = std::env::args().nth(1).unwrap_or_else(|| "W1".into());
     let mut rng = StdRng::seed_from_u64(0);
-    let mut w = match name.as_str() {
-        "W1" => mlp(&mut rng, 1000, 32, 10)?,
-        "W2" => mlp(&mut rng, 60_000, 128, 3)?,
-        "W3" => lstm(&mut rng, 10, (10, 19), 32, true, 2, 10),
-        "W4" => lstm(&mut rng, 2000, (10, 100), 128, true, 64, 3),
-        "W4u" => lstm(&mut rng, 2000, (10, 100), 128, false, 64, 3),
-        other => {
-            return Err(wgfit::Error::Config(format!(
-                "unknown workload {other}: W1, W2, W3, W4 or W4u"
-            )));
-        }
-    };
     let lstm_kernel = match std::env::var("WGFIT_LSTM_KERNEL").as_deref() {
         Err(_) | Ok("auto") => LstmKernel::Auto,
         Ok("per-step") => LstmKernel::PerStep,
@@ -154,10 +142,19 @@ fn main() -> wgfit::Result<()> {
             )));
         }
     };
-    let device = Device::auto_with(GpuOptions {
-        lstm_kernel,
-        ..GpuOptions::default()
-    })?;
+    let mut w = match name.as_str() {
+        "W1" => mlp(&mut rng, 1000, 32, 10)?,
+        "W2" => mlp(&mut rng, 60_000, 128, 3)?,
+        "W3" => lstm(&mut rng, 10, (10, 19), 32, true, lstm_kernel, 2, 10),
+        "W4" => lstm(&mut rng, 2000, (10, 100), 128, true, lstm_kernel, 64, 3),
+        "W4u" => lstm(&mut rng, 2000, (10, 100), 128, false, lstm_kernel, 64, 3),
+        other => {
+            return Err(wgfit::Error::Config(format!(
+                "unknown workload {other}: W1, W2, W3, W4 or W4u"
+            )));
+        }
+    };
+    let device = Device::auto()?;
     w.model
         .compile(&device, Optimizer::adam(), w.loss, &[Metric::Accuracy])?;
     if let Some(epochs) = std::env::args().nth(2) {

@@ -1,13 +1,14 @@
 // Fused Adam update, in place, in Keras 3's exact operation order (epsilon outside the root):
 //   m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2);  w -= (m alpha) / (sqrt(v) + eps)
-// where the host computes alpha = lr sqrt(1 - b2^t) / (1 - b1^t) in f64 for step t.
+// where the host computes 1 - b1 and 1 - b2 in f64 (rounded once, as Keras) and
+// alpha = lr sqrt(1 - b2^t) / (1 - b1^t) in f32 for step t (as Keras).
 // w, m, v, g: [n].
 
 struct Params {
     n: u32,
     alpha: f32,
-    beta_1: f32,
-    beta_2: f32,
+    one_minus_beta_1: f32,
+    one_minus_beta_2: f32,
     epsilon: f32,
 }
 
@@ -24,8 +25,8 @@ fn adam_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         return;
     }
     let grad = g[i];
-    let m_new = m[i] + (grad - m[i]) * (1.0 - p.beta_1);
-    let v_new = v[i] + (grad * grad - v[i]) * (1.0 - p.beta_2);
+    let m_new = m[i] + (grad - m[i]) * p.one_minus_beta_1;
+    let v_new = v[i] + (grad * grad - v[i]) * p.one_minus_beta_2;
     m[i] = m_new;
     v[i] = v_new;
     w[i] -= (m_new * p.alpha) / (sqrt(v_new) + p.epsilon);

@@ -15,6 +15,8 @@ struct Params {
     // lstm_sequence_persistent runs the steps t..t_end (lstm_step the step t).
     t_end: u32,
     has_mask: u32,
+    // Read by the backward kernels only: both files share one Rust Params.
+    has_dy_seq: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

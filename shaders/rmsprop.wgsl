@@ -1,4 +1,5 @@
-// Fused RMSprop update, in place, in Keras 3's operation order (epsilon inside the root).
+// Fused RMSprop update, in place, in Keras 3's operation order (epsilon inside the root);
+// the host computes 1 - rho in f64 and rounds it once, as Keras does.
 // w, velocity, mom, g: [n].
 //   velocity = rho velocity + (1 - rho) g^2;  inc = lr g / sqrt(velocity + eps)
 //   momentum 0: w -= inc;  else mom = momentum mom + inc, w -= mom
@@ -7,6 +8,7 @@ struct Params {
     n: u32,
     lr: f32,
     rho: f32,
+    one_minus_rho: f32,
     momentum: f32,
     epsilon: f32,
 }
@@ -24,7 +26,7 @@ fn rmsprop_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         return;
     }
     let grad = g[i];
-    let vel = p.rho * velocity[i] + (1.0 - p.rho) * (grad * grad);
+    let vel = p.rho * velocity[i] + p.one_minus_rho * (grad * grad);
     velocity[i] = vel;
     let inc = p.lr * grad / sqrt(vel + p.epsilon);
     if p.momentum > 0.0 {

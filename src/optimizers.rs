@@ -30,10 +30,11 @@ pub enum Optimizer {
     Adam {
         /// Step size (Keras's default 0.001).
         learning_rate: f32,
-        /// Decay of the first-moment estimate (default 0.9).
-        beta_1: f32,
-        /// Decay of the second-moment estimate (default 0.999).
-        beta_2: f32,
+        /// Decay of the first-moment estimate (default 0.9). f64 like Keras's Python float:
+        /// `1 - beta_1` is computed in f64 and rounded once to f32, as Keras does.
+        beta_1: f64,
+        /// Decay of the second-moment estimate (default 0.999); f64 as `beta_1`.
+        beta_2: f64,
         /// Added to the denominator for stability (default 1e-7).
         epsilon: f32,
     },
@@ -50,8 +51,9 @@ pub enum Optimizer {
     RmsProp {
         /// Step size (Keras's default 0.001).
         learning_rate: f32,
-        /// Decay of the moving average of squared gradients (default 0.9).
-        rho: f32,
+        /// Decay of the moving average of squared gradients (default 0.9). f64 like Keras's
+        /// Python float: `1 - rho` is computed in f64 and rounded once to f32, as Keras does.
+        rho: f64,
         /// Momentum factor; 0 for none (the default).
         momentum: f32,
         /// Added to the denominator for stability (default 1e-7).

@@ -229,3 +229,82 @@ fn op_shape_errors_report_the_tensor_that_is_wrong() {
     assert_eq!((&e.expected, &e.actual), (&vec![Some(2)], &vec![3]), "{e}");
     assert!(e.reason.as_deref().unwrap().contains("mask"), "{e}");
 }
+
+/// A fresh directory under the system's temp directory, for one test.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wgfit-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The problem of an `Error::File` about `path`, or a panic naming what came instead.
+fn file_problem(result: Result<impl std::fmt::Debug>, path: &std::path::Path) -> String {
+    match result {
+        Err(Error::File {
+            path: p, problem, ..
+        }) => {
+            assert_eq!(p, path, "the error names the path the user gave");
+            problem
+        }
+        other => panic!("expected Error::File about {}: {other:?}", path.display()),
+    }
+}
+
+#[test]
+fn reading_a_missing_file_or_a_directory_names_the_path() {
+    let dir = temp_dir("read-errors");
+    let missing = dir.join("missing.safetensors");
+    let mut m = dense_model();
+    let problem = file_problem(m.load_weights(&missing), &missing);
+    assert!(problem.contains("No such file"), "{problem}");
+    let message = m.load_weights(&missing).unwrap_err().to_string();
+    assert!(message.contains("missing.safetensors"), "{message}");
+    let problem = file_problem(m.load_weights(&dir), &dir);
+    assert!(problem.contains("is a directory"), "{problem}");
+    let problem = file_problem(m.load_checkpoint(&dir), &dir);
+    assert!(problem.contains("is a directory"), "{problem}");
+    let problem = file_problem(m.load_checkpoint(&missing), &missing);
+    assert!(problem.contains("No such file"), "{problem}");
+
+    let npy = dir.join("x.npy");
+    let problem = file_problem(wgfit::io::read_npy(&npy), &npy);
+    assert!(problem.contains("No such file"), "{problem}");
+    let problem = file_problem(wgfit::io::read_npy(&dir), &dir);
+    assert!(problem.contains("is a directory"), "{problem}");
+    let npz = dir.join("data.npz");
+    let problem = file_problem(wgfit::io::read_npz(&npz, "x"), &npz);
+    assert!(problem.contains("No such file"), "{problem}");
+    let problem = file_problem(wgfit::io::read_npz(&dir, "x"), &dir);
+    assert!(problem.contains("is a directory"), "{problem}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_failed_save_names_the_path_and_leaves_no_temporary_file() {
+    let dir = temp_dir("save-errors");
+    let m = dense_model();
+    let entries = |d: &std::path::Path| -> Vec<_> {
+        std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    };
+
+    // A path that is a directory: the temporary file would sit beside it, as `target.tmp`.
+    let target = dir.join("target");
+    std::fs::create_dir(&target).unwrap();
+    let problem = file_problem(m.save_weights(&target), &target);
+    assert!(problem.contains("is a directory"), "{problem}");
+    let problem = file_problem(m.save_checkpoint(&target, 1), &target);
+    assert!(problem.contains("is a directory"), "{problem}");
+    assert_eq!(entries(&dir), vec![std::ffi::OsString::from("target")]);
+    assert!(entries(&target).is_empty());
+
+    // A directory that does not exist is named as such.
+    let orphan = dir.join("no-such-dir").join("w.safetensors");
+    let problem = file_problem(m.save_weights(&orphan), &orphan);
+    assert!(problem.contains("does not exist"), "{problem}");
+    assert!(problem.contains("no-such-dir"), "{problem}");
+    assert_eq!(entries(&dir), vec![std::ffi::OsString::from("target")]);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -78,25 +78,17 @@ fn lstm_forward_and_backward_match_cpu() {
 }
 
 /// `LstmKernel::Auto` picks per-step dispatches on a software adapter (measured faster there)
-/// and the persistent kernels on a hardware GPU when the units fit them; a context opened with
-/// `GpuOptions::lstm_kernel` runs that kernel under `Auto`. Told apart by the number of
-/// dispatches each records, forward and backward.
+/// and the persistent kernels on a hardware GPU when the units fit them: the op decides from
+/// the adapter's facts. Told apart by the number of dispatches each records, forward and
+/// backward.
 #[test]
-fn auto_kernel_follows_the_adapter_the_units_and_the_context() -> wgfit::Result<()> {
-    // Contexts of this test's own: the suite's shared one counts the other tests' dispatches.
+fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
+    // A context of this test's own: the suite's shared one counts the other tests' dispatches.
     if common::gpu().is_none() {
         return Ok(());
     }
     let device = wgfit::Device::gpu_with(wgfit::GpuOptions::default())?;
     let software = matches!(device.info(), wgfit::DeviceInfo::Gpu { ref device_type, .. } if device_type == "Cpu");
-    let persistent_ctx = wgfit::Device::gpu_with(wgfit::GpuOptions {
-        lstm_kernel: LstmKernel::Persistent,
-        ..wgfit::GpuOptions::default()
-    })?;
-    let per_step_ctx = wgfit::Device::gpu_with(wgfit::GpuOptions {
-        lstm_kernel: LstmKernel::PerStep,
-        ..wgfit::GpuOptions::default()
-    })?;
     let mut rng = rng("lstm_auto");
     let (b, t) = (3, 5);
     for u in [8, 128, PERSISTENT_MAX_UNITS + 1] {
@@ -104,53 +96,90 @@ fn auto_kernel_follows_the_adapter_the_units_and_the_context() -> wgfit::Result<
         let rk = uniform(&mut rng, 4 * u * u, -0.1, 0.1);
         let dh = uniform(&mut rng, b * u, -1.0, 1.0);
         // Dispatches of a forward and a backward pass with `kernel` on `device`.
-        let dispatches = |device: &wgfit::Device, kernel| -> wgfit::Result<u64> {
+        let dispatches = |kernel| -> wgfit::Result<u64> {
             let ctx = device.gpu_context().expect("a GPU device");
-            let xp = wgfit::Tensor::from_vec(device, [b, t, 4 * u], xp.clone())?;
-            let rk = wgfit::Tensor::from_vec(device, [u, 4 * u], rk.clone())?;
-            let dh = wgfit::Tensor::from_vec(device, [b, u], dh.clone())?;
+            let xp = wgfit::Tensor::from_vec(&device, [b, t, 4 * u], xp.clone())?;
+            let rk = wgfit::Tensor::from_vec(&device, [u, 4 * u], rk.clone())?;
+            let dh = wgfit::Tensor::from_vec(&device, [b, u], dh.clone())?;
             let before = ctx.counters().dispatches;
             let s = lstm_forward_with(&xp, &rk, None, kernel)?;
             lstm_backward_with(&s, &rk, None, Some(&dh), None, kernel)?;
             Ok(ctx.counters().dispatches - before)
         };
-        let per_step = dispatches(&device, LstmKernel::PerStep)?;
-        let auto = dispatches(&device, LstmKernel::Auto)?;
+        let per_step = dispatches(LstmKernel::PerStep)?;
+        let auto = dispatches(LstmKernel::Auto)?;
         let fits = u <= PERSISTENT_MAX_UNITS;
         if software || !fits {
             assert_eq!(auto, per_step, "U={u} on {}", device.info());
         } else {
-            assert_eq!(auto, dispatches(&device, LstmKernel::Persistent)?, "U={u}");
+            assert_eq!(auto, dispatches(LstmKernel::Persistent)?, "U={u}");
         }
-        // A context's option rules `Auto`, and an explicit kernel rules the context's option.
-        assert_eq!(
-            dispatches(&per_step_ctx, LstmKernel::Auto)?,
-            per_step,
-            "U={u}"
-        );
         if fits {
-            let persistent = dispatches(&device, LstmKernel::Persistent)?;
+            let persistent = dispatches(LstmKernel::Persistent)?;
             assert!(persistent < per_step, "U={u}: {persistent} vs {per_step}");
-            assert_eq!(dispatches(&persistent_ctx, LstmKernel::Auto)?, persistent);
-            assert_eq!(dispatches(&persistent_ctx, LstmKernel::PerStep)?, per_step);
         } else {
             // Past the persistent kernels' units, asking for them is a Config error naming
-            // the limit, from the op or through the context's option.
-            for (result, source) in [
-                (dispatches(&device, LstmKernel::Persistent), "was passed to"),
-                (dispatches(&persistent_ctx, LstmKernel::Auto), "GpuOptions"),
-            ] {
-                match result {
-                    Err(wgfit::Error::Config(msg)) => assert!(
-                        msg.contains(&format!("an LSTM of {u} units"))
-                            && msg.contains("at most 256 units")
-                            && msg.contains(source),
-                        "{msg}"
-                    ),
-                    other => panic!("U={u}: expected a Config error, got {other:?}"),
-                }
+            // the limit and where the choice is made.
+            match dispatches(LstmKernel::Persistent) {
+                Err(wgfit::Error::Config(msg)) => assert!(
+                    msg.contains(&format!("an LSTM of {u} units"))
+                        && msg.contains("at most 256 units")
+                        && msg.contains("Lstm::kernel"),
+                    "{msg}"
+                ),
+                other => panic!("U={u}: expected a Config error, got {other:?}"),
             }
         }
+    }
+    Ok(())
+}
+
+/// `Lstm::kernel` reaches the op: a training step of a model whose LSTM asks for the
+/// persistent kernels records fewer dispatches than one asking for per-step dispatches, and
+/// `Auto` records what the adapter's choice records.
+#[test]
+fn the_layer_runs_the_kernel_it_was_built_with() -> wgfit::Result<()> {
+    use wgfit::prelude::*;
+    if common::gpu().is_none() {
+        return Ok(());
+    }
+    let device = Device::gpu_with(wgfit::GpuOptions::default())?;
+    let software = matches!(device.info(), wgfit::DeviceInfo::Gpu { ref device_type, .. } if device_type == "Cpu");
+    let (b, t, f, u) = (4, 6, 3, 8);
+    let x = ndarray::Array3::from_shape_fn((b, t, f), |(i, j, k)| (i + j + k) as f32 / 10.0);
+    let y = ndarray::Array1::from_shape_fn(b, |i| (i % 2) as f32);
+    let step = |kernel: LstmKernel| -> wgfit::Result<(u64, Vec<f32>)> {
+        let mut model = Sequential::new()
+            .seed(3)
+            .add(Lstm::new(u).kernel(kernel).input_shape([None, Some(f)]))
+            .add(Dense::new(1).activation(Activation::Sigmoid));
+        model.compile(&device, Optimizer::adam(), Loss::BinaryCrossentropy, &[])?;
+        let ctx = device.gpu_context().expect("a GPU device");
+        let before = ctx.counters().dispatches;
+        model.train_on_batch(&x, &y)?;
+        let dispatches = ctx.counters().dispatches - before;
+        let weights = model.get_weights()?;
+        Ok((dispatches, weights[1].1.iter().copied().collect()))
+    };
+    let (per_step, w_per_step) = step(LstmKernel::PerStep)?;
+    let (persistent, w_persistent) = step(LstmKernel::Persistent)?;
+    let (auto, _) = step(LstmKernel::Auto)?;
+    assert!(persistent < per_step, "{persistent} vs {per_step}");
+    assert_eq!(auto, if software { per_step } else { persistent });
+    // The same training step either way (the recurrent kernel after one Adam update).
+    let err = common::max_rel_err(&w_persistent, &w_per_step);
+    assert!(err < 1e-4, "{err}");
+
+    // Too many units for the persistent kernels: the layer's choice is refused by name.
+    let mut wide = Sequential::new().add(
+        Lstm::new(PERSISTENT_MAX_UNITS + 1)
+            .kernel(LstmKernel::Persistent)
+            .input_shape([None, Some(f)]),
+    );
+    wide.compile(&device, Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    match wide.predict(&x) {
+        Err(Error::Config(msg)) => assert!(msg.contains("Lstm::kernel"), "{msg}"),
+        other => panic!("expected a Config error, got {other:?}"),
     }
     Ok(())
 }

@@ -49,7 +49,7 @@ impl PadOptions {
         Self::default()
     }
 
-    /// The padded length (default: the longest sequence).
+    /// The padded length, at least 1 (default: the longest sequence).
     #[must_use]
     pub fn maxlen(mut self, n: usize) -> Self {
         self.maxlen = Some(n);
@@ -78,6 +78,24 @@ impl PadOptions {
     }
 }
 
+/// The padded length: `maxlen` when set (never 0), else the longest of `lengths`.
+fn padded_length(
+    what: &str,
+    options: &PadOptions,
+    lengths: impl Iterator<Item = usize>,
+) -> Result<usize> {
+    match options.maxlen {
+        // Keras fails here too, but with numpy's "could not broadcast input array from shape
+        // (3,) into shape (0,)" (or, truncating "post", returns the useless [N, 0]).
+        Some(0) => Err(Error::Config(format!(
+            "{what}: PadOptions::maxlen(0) leaves no step of any sequence; use maxlen >= 1, or \
+             no maxlen for the longest sequence"
+        ))),
+        Some(n) => Ok(n),
+        None => Ok(lengths.max().unwrap_or(0)),
+    }
+}
+
 /// The range of a sequence of `len` steps kept for `maxlen`, and where it goes in the row.
 fn placement(len: usize, maxlen: usize, o: &PadOptions) -> (std::ops::Range<usize>, usize) {
     let kept = len.min(maxlen);
@@ -95,7 +113,10 @@ fn placement(len: usize, maxlen: usize, o: &PadOptions) -> (std::ops::Range<usiz
 /// Pads (and truncates) token sequences to `[N, maxlen]`, as
 /// `keras.utils.pad_sequences(seqs, maxlen=..., padding=..., truncating=..., value=...)`;
 /// the result is the `x` of a model starting with an [`Embedding`](crate::layers::Embedding).
-/// Currently it never fails (the `Result` is for future checks); no sequences give `[0, 0]`.
+/// No sequences give `[0, 0]`.
+///
+/// # Errors
+/// [`Error::Config`] for `maxlen(0)`, which would keep no step.
 ///
 /// ```
 /// use wgfit::data::{pad_sequences, PadOptions, Padding};
@@ -104,9 +125,11 @@ fn placement(len: usize, maxlen: usize, o: &PadOptions) -> (std::ops::Range<usiz
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn pad_sequences<S: AsRef<[f32]>>(seqs: &[S], options: PadOptions) -> Result<Array2<f32>> {
-    let maxlen = options
-        .maxlen
-        .unwrap_or_else(|| seqs.iter().map(|s| s.as_ref().len()).max().unwrap_or(0));
+    let maxlen = padded_length(
+        "pad_sequences",
+        &options,
+        seqs.iter().map(|s| s.as_ref().len()),
+    )?;
     let mut out = Array2::from_elem((seqs.len(), maxlen), options.value);
     for (i, s) in seqs.iter().enumerate() {
         let s = s.as_ref();
@@ -119,7 +142,8 @@ pub fn pad_sequences<S: AsRef<[f32]>>(seqs: &[S], options: PadOptions) -> Result
 }
 
 /// Pads (and truncates) sequences of feature vectors `[T_i, F]` to `[N, maxlen, F]`; every
-/// sequence must have the same `F` (else an [`Error::Data`] naming the first that does not).
+/// sequence must have the same `F` (else an [`Error::Data`] naming the first that does not;
+/// `maxlen(0)` is an [`Error::Config`], as for [`pad_sequences`]).
 /// Whole steps are padded with `value`, so a [`Masking`](crate::layers::Masking) layer with
 /// the same value masks them.
 ///
@@ -145,9 +169,11 @@ pub fn pad_feature_sequences(
             s.ncols()
         )));
     }
-    let maxlen = options
-        .maxlen
-        .unwrap_or_else(|| seqs.iter().map(|s| s.nrows()).max().unwrap_or(0));
+    let maxlen = padded_length(
+        "pad_feature_sequences",
+        &options,
+        seqs.iter().map(|s| s.nrows()),
+    )?;
     let mut out = Array3::from_elem((seqs.len(), maxlen, features), options.value);
     for (i, s) in seqs.iter().enumerate() {
         let (src, dst) = placement(s.nrows(), maxlen, &options);
@@ -200,6 +226,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(x, arr2(&[[1.0, 2.0], [4.0, -1.0]]));
+    }
+
+    #[test]
+    fn maxlen_zero_is_a_config_error_naming_the_option() {
+        let seqs = [vec![1.0, 2.0, 3.0], vec![4.0]];
+        for truncating in [Padding::Pre, Padding::Post] {
+            let options = PadOptions::new().maxlen(0).truncating(truncating);
+            match pad_sequences(&seqs, options) {
+                Err(Error::Config(msg)) => {
+                    assert!(
+                        msg.contains("pad_sequences") && msg.contains("maxlen(0)"),
+                        "{msg}"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let a = arr2(&[[1.0, 1.0], [2.0, 2.0]]);
+        match pad_feature_sequences(&[a.view()], PadOptions::new().maxlen(0)) {
+            Err(Error::Config(msg)) => assert!(msg.contains("pad_feature_sequences"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+        // maxlen 1 still works: the smallest length that keeps a step.
+        let x = pad_sequences(&seqs, PadOptions::new().maxlen(1)).unwrap();
+        assert_eq!(x, arr2(&[[3.0], [4.0]]));
     }
 
     #[test]

@@ -8,13 +8,37 @@ use super::GpuBuffer;
 use super::gpu::{GpuContext, lock};
 use crate::error::{Error, Result};
 
-/// One WGSL file: its name (as in `shaders/{name}.wgsl`) and source. A kernel named
-/// `*_subgroup` uses subgroup operations and is only built on a device opened with
-/// `wgpu::Features::SUBGROUP` (naga 30 takes no `enable subgroups;` directive to say so);
-/// ops choose such kernels at dispatch time.
-pub(crate) struct Kernel {
+/// One WGSL module: its name (as in `shaders/{name}.wgsl`), its source, the layout of the
+/// `Params` uniform its entry points read at binding 0, and its entry points with the number
+/// of storage buffers each binds (bindings 1..=n). A kernel named `*_subgroup` uses subgroup
+/// operations and is only built on a device opened with `wgpu::Features::SUBGROUP` (naga 30
+/// takes no `enable subgroups;` directive to say so); ops choose such kernels at dispatch
+/// time.
+///
+/// `params` and `entries` are checked against the WGSL by `tests/shader_params.rs` (naga), and
+/// against every dispatch at run time, so neither side can drift from the other unseen.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Kernel {
+    /// The module's name, e.g. `"adam"`.
     pub name: &'static str,
+    /// The WGSL source, shared fragments included.
     pub source: &'static str,
+    /// The Rust `Params` struct uploaded at binding 0 (declared with the ops' `params!`).
+    pub params: ParamsLayout,
+    /// Each entry point and how many storage buffers a dispatch of it binds.
+    pub entries: &'static [(&'static str, usize)],
+}
+
+/// A `#[repr(C)]` uniform struct's fields (name, byte offset, Rust type) in order, and its
+/// size.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamsLayout {
+    /// Field names, byte offsets and types (`"u32"`, `"f32"`), in declaration order.
+    pub fields: &'static [(&'static str, usize, &'static str)],
+    /// `size_of` the struct.
+    pub size: usize,
 }
 
 impl Kernel {
@@ -112,6 +136,20 @@ impl GpuContext {
         params: &[u8],
         workgroups: u64,
     ) -> Result<()> {
+        let declared = kernel.entries.iter().find(|(e, _)| *e == entry);
+        if declared.map(|&(_, n)| n) != Some(buffers.len()) || params.len() != kernel.params.size {
+            // An op and its kernel's declaration disagree: a bug in wgfit, caught before wgpu
+            // sees a bind group that does not fit.
+            return Err(self.error(format!(
+                "kernel {}::{entry} dispatched with {} buffers and {} bytes of parameters, but \
+                 declared with {:?} buffers and {} bytes",
+                kernel.name,
+                buffers.len(),
+                params.len(),
+                declared.map(|&(_, n)| n),
+                kernel.params.size
+            )));
+        }
         if workgroups == 0 {
             return Ok(());
         }

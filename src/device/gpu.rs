@@ -63,7 +63,6 @@ pub struct GpuContext {
     pub(super) limits: wgpu::Limits,
     pub(super) max_workgroups: u32,
     pub(super) poison: bool,
-    lstm_kernel: crate::ops::lstm_cell::LstmKernel,
     pub(super) encoder: Mutex<Option<wgpu::CommandEncoder>>,
     /// The pending encoder's dispatch parameters (locked only with `encoder` held).
     pub(super) params: Mutex<ParamArenas>,
@@ -97,21 +96,43 @@ fn rank(info: &wgpu::AdapterInfo) -> (u8, u8) {
     (kind, backend)
 }
 
+/// The best adapter among `backends` by [`rank`]. GL is searched only when it could win, that
+/// is when no native adapter (Vulkan, Metal, DX12, WebGPU) is a discrete GPU: creating a GL
+/// instance starts EGL, which is wasted work (and, on some systems, warnings on stderr) when a
+/// native discrete GPU will be chosen anyway.
+fn best_adapter(backends: wgpu::Backends) -> Option<wgpu::Adapter> {
+    let search = |among: wgpu::Backends| {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        desc.backends &= among;
+        if desc.backends.is_empty() {
+            return None;
+        }
+        let instance = wgpu::Instance::new(desc);
+        pollster::block_on(instance.enumerate_adapters(among))
+            .into_iter()
+            .min_by_key(|a| rank(&a.get_info()))
+    };
+    let native = search(backends.difference(wgpu::Backends::GL));
+    if native.as_ref().is_some_and(|a| rank(&a.get_info()).0 == 0) {
+        return native;
+    }
+    let gl = search(backends.intersection(wgpu::Backends::GL));
+    // On equal device types the native adapter is first and ranks first.
+    native
+        .into_iter()
+        .chain(gl)
+        .min_by_key(|a| rank(&a.get_info()))
+}
+
 impl GpuContext {
     /// Opens the best adapter among `backends` (discrete, then integrated, virtual, software;
-    /// native APIs before GL). `WGPU_BACKEND` narrows the search further.
+    /// native APIs before GL; GL is not searched when a native discrete GPU exists).
+    /// `WGPU_BACKEND` narrows the search further.
     ///
     /// # Errors
     /// [`Error::Config`] when no adapter is found; [`Error::Device`] when it cannot be opened.
     pub fn new(backends: wgpu::Backends, options: GpuOptions) -> Result<GpuContext> {
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        desc.backends &= backends;
-        let instance = wgpu::Instance::new(desc);
-        let adapters = pollster::block_on(instance.enumerate_adapters(backends));
-        let adapter = adapters
-            .into_iter()
-            .min_by_key(|a| rank(&a.get_info()))
-            .ok_or_else(|| {
+        let adapter = best_adapter(backends).ok_or_else(|| {
                 Error::Config(format!(
                     "wgpu found no adapter for {backends:?} (on Linux without a GPU, install mesa-vulkan-drivers for a software Vulkan adapter)"
                 ))
@@ -177,7 +198,6 @@ impl GpuContext {
             limits,
             max_workgroups,
             poison: options.poison_outputs,
-            lstm_kernel: options.lstm_kernel,
             encoder: Mutex::new(None),
             params: Mutex::new(ParamArenas::default()),
             pool: Mutex::new(BufferPool::default()),
@@ -211,11 +231,6 @@ impl GpuContext {
             SubgroupUse::Always => true,
             SubgroupUse::Auto => helps(self.device_type),
         }
-    }
-
-    /// The LSTM kernels asked for in [`GpuOptions::lstm_kernel`].
-    pub(crate) fn lstm_kernel(&self) -> crate::ops::lstm_cell::LstmKernel {
-        self.lstm_kernel
     }
 
     /// The adapter's type: software adapters cut long shader loops short, which the ops

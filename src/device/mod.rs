@@ -20,7 +20,8 @@ use std::fmt;
 use std::sync::{Arc, Once};
 
 pub(crate) use buffer::GpuBuffer;
-pub(crate) use dispatch::Kernel;
+#[doc(hidden)]
+pub use dispatch::{Kernel, ParamsLayout};
 pub(crate) use flush::FlushDenormals;
 pub use gpu::{GpuContext, GpuCounters};
 pub use options::{GpuFeatures, GpuOptions, SubgroupUse};

@@ -13,10 +13,6 @@
 /// assert_eq!(GpuOptions::default().subgroups, SubgroupUse::Auto);
 /// let f32_paths_only = GpuOptions { subgroups: SubgroupUse::Off, ..GpuOptions::default() };
 /// assert_eq!(f32_paths_only.subgroups, SubgroupUse::Off);
-/// use wgfit::ops::lstm_cell::LstmKernel;
-/// assert_eq!(GpuOptions::default().lstm_kernel, LstmKernel::Auto);
-/// let per_step = GpuOptions { lstm_kernel: LstmKernel::PerStep, ..GpuOptions::default() };
-/// assert_eq!(per_step.lstm_kernel, LstmKernel::PerStep);
 /// // Opening a GPU with them (not run here: it needs an adapter).
 /// fn poisoned_gpu(opts: GpuOptions) -> wgfit::Result<Device> {
 ///     Device::gpu_with(opts)
@@ -34,10 +30,6 @@ pub struct GpuOptions {
     /// Whether kernels with a subgroup variant run it (on an adapter that offers
     /// `wgpu::Features::SUBGROUP`; elsewhere this changes nothing).
     pub subgroups: SubgroupUse,
-    /// Which kernels an LSTM layer's forward and backward passes run on this context: per-step
-    /// dispatches, the persistent kernels, or (the default) the choice by adapter and units.
-    /// Benchmarks set it to compare the two on one GPU.
-    pub lstm_kernel: crate::ops::lstm_cell::LstmKernel,
 }
 
 /// When the kernels that have a subgroup variant (the reductions of `reduce`, `softmax` and

@@ -46,7 +46,8 @@ impl Model {
     /// resuming training. [`ModelCheckpoint`](crate::ModelCheckpoint) calls it during `fit`.
     ///
     /// Errors: [`Error::Config`] when the model is not compiled or has no weights yet,
-    /// [`Error::Io`] or [`Error::File`] when writing fails.
+    /// [`Error::File`], naming the path, when writing fails (a failed save leaves no temporary
+    /// file behind).
     ///
     /// ```
     /// use wgfit::prelude::*;
@@ -82,9 +83,10 @@ impl Model {
     /// optimizer) and returns the epochs it had done: pass it to `FitOptions::initial_epoch`.
     /// The model must be compiled and built (an input shape declared, or data seen) first.
     ///
-    /// Errors: [`Error::Config`] before that; [`Error::Io`] when the file cannot be read;
-    /// [`Error::File`] when it is not a wgfit checkpoint, holds another optimizer's state, or
-    /// does not fit this model's weights (checked before anything is replaced).
+    /// Errors: [`Error::Config`] before that; [`Error::File`], naming the path, when the
+    /// file cannot be read (missing, a directory), is not a wgfit checkpoint, holds another
+    /// optimizer's state, or does not fit this model's weights (checked before anything is
+    /// replaced).
     ///
     /// ```
     /// use wgfit::prelude::*;

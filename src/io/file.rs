@@ -20,6 +20,26 @@ pub(crate) fn file_error(path: &Path, what: impl std::fmt::Display) -> Error {
     }
 }
 
+/// An i/o failure on `path` while `doing` something ("cannot read", "cannot write"), naming
+/// the path and saying so when it is a directory or sits in a directory that does not exist,
+/// which the OS's own message (`No such file or directory`) leaves the user to guess.
+pub(crate) fn io_error(path: &Path, doing: &str, e: &std::io::Error) -> Error {
+    let parent = path.parent().filter(|d| !d.as_os_str().is_empty());
+    let problem = if path.is_dir() {
+        format!("{doing}: it is a directory, not a file")
+    } else if let Some(dir) = parent.filter(|d| !d.exists()) {
+        format!("{doing}: its directory {} does not exist", dir.display())
+    } else {
+        format!("{doing}: {e}")
+    };
+    file_error(path, problem)
+}
+
+/// The bytes of the file at `path`; errors name it.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| io_error(path, "cannot read", &e))
+}
+
 fn tensor_error(path: &Path, tensor: &str, what: impl std::fmt::Display) -> Error {
     Error::File {
         path: path.to_path_buf(),
@@ -55,15 +75,35 @@ pub(crate) fn write_atomically(
             ))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut tmp_name = path
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    // A directory would only be found at the rename, after the temporary file was written.
+    if path.is_dir() {
+        return Err(file_error(
+            path,
+            "cannot write: it is a directory, not a file",
+        ));
+    }
+    let Some(name) = path.file_name() else {
+        return Err(file_error(path, "cannot write: the path names no file"));
+    };
+    let mut tmp_name = name.to_os_string();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
-    safetensors::serialize_to_file(views, Some(metadata), &tmp).map_err(|e| file_error(&tmp, e))?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    let written = safetensors::serialize_to_file(views, Some(metadata), &tmp)
+        .map_err(|e| match e {
+            safetensors::SafeTensorError::IoError(e) => io_error(path, "cannot write", &e),
+            e => file_error(path, e),
+        })
+        .and_then(|()| {
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|e| io_error(path, "cannot write", &e))
+        });
+    if written.is_err() {
+        // A failed save leaves nothing behind (there is none when the file was never created).
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
     // The rename itself is durable once the directory is synced (where the OS allows it).
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && let Ok(d) = std::fs::File::open(dir)
@@ -75,7 +115,7 @@ pub(crate) fn write_atomically(
 
 /// The metadata of a safetensors file, without reading its tensors' data.
 pub(crate) fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
-    let buffer = std::fs::read(path)?;
+    let buffer = read_bytes(path)?;
     let (_, header) = SafeTensors::read_metadata(&buffer)
         .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
     Ok(header.metadata().clone().unwrap_or_default())
@@ -85,7 +125,7 @@ pub(crate) fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
 /// F32, and the metadata. Missing or unexpected tensors are listed; a wrong shape or dtype
 /// names the first tensor that has one.
 pub(crate) fn read_checked(path: &Path, expected: &[(String, Vec<usize>)]) -> Result<Contents> {
-    let buffer = std::fs::read(path)?;
+    let buffer = read_bytes(path)?;
     let (_, header) = SafeTensors::read_metadata(&buffer)
         .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
     let file = SafeTensors::deserialize(&buffer)

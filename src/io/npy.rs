@@ -7,6 +7,7 @@ use std::path::Path;
 use ndarray::{ArrayD, IxDyn, OwnedRepr};
 use ndarray_npy::{NpzReader, ReadNpyError, ReadNpyExt, ReadNpzError};
 
+use super::file::io_error;
 use crate::error::{Error, Result};
 
 fn npy_error(path: &Path, tensor: Option<&str>, problem: impl std::fmt::Display) -> Error {
@@ -15,6 +16,19 @@ fn npy_error(path: &Path, tensor: Option<&str>, problem: impl std::fmt::Display)
         tensor: tensor.map(str::to_string),
         problem: problem.to_string(),
     }
+}
+
+/// Opens `path` for reading; a directory is refused by name (opening one succeeds on Linux
+/// and only the first read would fail, with a message that names no path).
+fn open(path: &Path) -> Result<File> {
+    if path.is_dir() {
+        return Err(npy_error(
+            path,
+            None,
+            "cannot read: it is a directory, not a file",
+        ));
+    }
+    File::open(path).map_err(|e| io_error(path, "cannot read", &e))
 }
 
 /// Returns the array as f32 from the first dtype that reads: `$read!(T)` gives `Some(array)`,
@@ -47,8 +61,9 @@ const DTYPES: &str = "its dtype is not float32, float64, int64, int32, uint8 or 
 /// Reads a `.npy` file (as `numpy.save` writes it) into an f32 array of the same shape,
 /// ready for `fit` (`x = np.load("x_train.npy")` in Python).
 ///
-/// Float32, float64, int64, int32, uint8 and bool arrays are converted to f32. Errors: [`Error::Io`] when the file cannot be opened; [`Error::File`] for a file
-/// that is not `.npy`, is truncated, or holds another dtype.
+/// Float32, float64, int64, int32, uint8 and bool arrays are converted to f32. Errors:
+/// [`Error::File`], naming the path, when the file cannot be opened (missing, a directory), is
+/// not `.npy`, is truncated, or holds another dtype.
 ///
 /// ```
 /// let path = std::env::temp_dir().join(format!("wgfit-doc-{}.npy", std::process::id()));
@@ -65,7 +80,7 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
     let path = path.as_ref();
     macro_rules! read {
         ($t:ty) => {
-            match ArrayD::<$t>::read_npy(File::open(path)?) {
+            match ArrayD::<$t>::read_npy(open(path)?) {
                 Ok(a) => Some(a),
                 Err(ReadNpyError::WrongDescriptor(_)) => None,
                 Err(e) => return Err(npy_error(path, None, e)),
@@ -80,8 +95,8 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
 /// into an f32 array (`np.load("data.npz")["x_train"]` in Python); dtypes as for
 /// [`read_npy`].
 ///
-/// Errors: [`Error::Io`] when the file cannot be opened; [`Error::File`] for a file that is
-/// not a readable `.npz`, an array of another dtype, or an unknown `name` (the error lists the
+/// Errors: [`Error::File`], naming the path, for a file that cannot be opened or is not a
+/// readable `.npz`, an array of another dtype, or an unknown `name` (the error lists the
 /// names the file has).
 ///
 /// ```
@@ -101,7 +116,7 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<ArrayD<f32>> {
 /// ```
 pub fn read_npz(path: impl AsRef<Path>, name: &str) -> Result<ArrayD<f32>> {
     let path = path.as_ref();
-    let mut npz = NpzReader::new(File::open(path)?).map_err(|e| npy_error(path, None, e))?;
+    let mut npz = NpzReader::new(open(path)?).map_err(|e| npy_error(path, None, e))?;
     let names = npz.names().map_err(|e| npy_error(path, None, e))?;
     let bare = name.strip_suffix(".npy").unwrap_or(name);
     let entry = [bare.to_string(), format!("{bare}.npy")]

@@ -19,7 +19,8 @@ impl Model {
     /// Keras's layouts.
     ///
     /// Errors: [`Error::Config`] when the model has no weights yet (not compiled, or its
-    /// input shape still unknown), [`Error::Io`] or [`Error::File`] when writing fails.
+    /// input shape still unknown), [`Error::File`], naming the path, when writing fails (a
+    /// failed save leaves no temporary file behind).
     ///
     /// ```
     /// use wgfit::prelude::*;
@@ -48,9 +49,9 @@ impl Model {
     /// Keras's `model.load_weights(path)`. Every name, shape and dtype is checked before
     /// anything is replaced; the optimizer state is kept (use a checkpoint to restore it).
     ///
-    /// Errors: [`Error::Config`] when the model has no weights yet; [`Error::Io`] when the
-    /// file cannot be read; [`Error::File`] when it is not safetensors, lists missing or extra
-    /// tensors, or names the first tensor of the wrong shape or dtype.
+    /// Errors: [`Error::Config`] when the model has no weights yet; [`Error::File`], naming
+    /// the path, when the file cannot be read (missing, a directory), is not safetensors,
+    /// lists missing or extra tensors, or names the first tensor of the wrong shape or dtype.
     ///
     /// ```
     /// use wgfit::prelude::*;

@@ -12,7 +12,7 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::ops::gather::gather_rows;
-use crate::ops::lstm_cell::{LstmStates, lstm_backward, lstm_forward};
+use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_with, lstm_forward_with};
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
@@ -48,6 +48,7 @@ pub struct Lstm {
     kernel: Option<Param>,
     recurrent: Option<Param>,
     bias: Option<Param>,
+    lstm_kernel: LstmKernel,
 }
 
 #[derive(Debug, Clone)]
@@ -69,6 +70,7 @@ impl Lstm {
             kernel: None,
             recurrent: None,
             bias: None,
+            lstm_kernel: LstmKernel::Auto,
         }
     }
 
@@ -77,6 +79,33 @@ impl Lstm {
     #[must_use]
     pub fn return_sequences(mut self, on: bool) -> Self {
         self.return_sequences = on;
+        self
+    }
+
+    /// Which GPU kernels run this layer's forward and backward passes: per-step dispatches,
+    /// the persistent kernels (units <= 256), or (the default) [`LstmKernel::Auto`], the op's
+    /// choice by the adapter's type and the units. The CPU reference ignores it. Benchmarks
+    /// set it to compare the two on one GPU.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// use wgfit::ops::lstm_cell::LstmKernel;
+    /// let x = ndarray::Array3::<f32>::ones((2, 5, 3));
+    /// let mut outputs = Vec::new();
+    /// for kernel in [LstmKernel::Auto, LstmKernel::PerStep, LstmKernel::Persistent] {
+    ///     let mut m = Sequential::new().seed(7).add(Lstm::new(4).kernel(kernel).input_shape([None, Some(3)]));
+    ///     m.compile(&Device::auto()?, Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    ///     outputs.push(m.predict(&x)?);
+    /// }
+    /// // The same states whichever kernels ran (to rounding on a GPU).
+    /// for out in &outputs[1..] {
+    ///     assert!(out.iter().zip(&outputs[0]).all(|(a, b)| (a - b).abs() < 1e-5));
+    /// }
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    #[must_use]
+    pub fn kernel(mut self, kernel: LstmKernel) -> Self {
+        self.lstm_kernel = kernel;
         self
     }
 
@@ -187,7 +216,8 @@ impl Layer for Lstm {
         let x2 = x.reshape([b * t, f])?;
         // x · kernel + bias in one op (one dispatch on a GPU, no extra copy on the CPU)
         let xp = matmul_bias_act(&x2, kernel, Transpose::None, Some(bias), Activation::Linear)?;
-        let states = lstm_forward(&xp.reshape([b, t, 4 * self.units])?, recurrent, mask)?;
+        let xp = xp.reshape([b, t, 4 * self.units])?;
+        let states = lstm_forward_with(&xp, recurrent, mask, self.lstm_kernel)?;
         let (out, out_mask) = if self.return_sequences {
             (states.hseq.clone(), mask.cloned())
         } else {
@@ -218,12 +248,13 @@ impl Layer for Lstm {
         } else {
             (Some(&dy[0]), None)
         };
-        let dz = lstm_backward(
+        let dz = lstm_backward_with(
             &cache.states,
             recurrent,
             cache.mask.as_ref(),
             dh_last,
             dy_seq,
+            self.lstm_kernel,
         )?
         .reshape([b * t, 4 * u])?;
         let hprev = cache.states.hprev.reshape([b * t, u])?;

@@ -7,23 +7,27 @@ use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "adam",
     source: include_str!("../../shaders/adam.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("adam_update", 4)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    alpha: f32,
-    beta_1: f32,
-    beta_2: f32,
-    epsilon: f32,
+params! {
+    struct Params {
+        n: u32,
+        alpha: f32,
+        one_minus_beta_1: f32,
+        one_minus_beta_2: f32,
+        epsilon: f32,
+    }
 }
 
-/// One Adam step's constants: Keras's `alpha = lr sqrt(1 - b2^t) / (1 - b1^t)` for step `t`
-/// (counted from 1), computed in f64 on the host.
+/// One Adam step's constants, each computed in the precision Keras 3 computes it in:
+/// `1 - beta_1` and `1 - beta_2` from the Python floats (f64), rounded once to f32; the bias
+/// correction `alpha = lr sqrt(1 - b2^t) / (1 - b1^t)` in f32 from `beta as f32` and `t as f32`
+/// (Keras's `ops.power(ops.cast(beta, float32), local_step)`), in Keras's operation order.
 ///
 /// ```
 /// use wgfit::ops::adam::AdamStep;
@@ -32,30 +36,32 @@ struct Params {
 /// assert!((s.alpha - want).abs() < 1e-8);
 /// // Later steps approach lr: the bias correction fades.
 /// assert!((AdamStep::new(0.001, 0.9, 0.999, 1e-7, 100_000).alpha - 0.001).abs() < 1e-7);
-/// assert_eq!((s.beta_1, s.beta_2, s.epsilon), (0.9, 0.999, 1e-7));
+/// // 1 - 0.999 in f64, then f32: exactly Keras's constant, not f32's 1 - 0.999f32.
+/// assert_eq!(s.one_minus_beta_2, 0.001f32);
+/// assert_eq!((s.one_minus_beta_1, s.epsilon), (0.1, 1e-7));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamStep {
     /// The bias-corrected step size for this step.
     pub alpha: f32,
-    /// Decay of the first moment (Keras's `beta_1`, default 0.9).
-    pub beta_1: f32,
-    /// Decay of the second moment (Keras's `beta_2`, default 0.999).
-    pub beta_2: f32,
+    /// `1 - beta_1` (Keras's default beta_1 0.9), computed in f64 and rounded once.
+    pub one_minus_beta_1: f32,
+    /// `1 - beta_2` (Keras's default beta_2 0.999), computed in f64 and rounded once.
+    pub one_minus_beta_2: f32,
     /// Added to `sqrt(v)` (Keras's `epsilon`, default 1e-7).
     pub epsilon: f32,
 }
 
 impl AdamStep {
     /// The constants for step `t` (1 for the first update).
-    pub fn new(learning_rate: f32, beta_1: f32, beta_2: f32, epsilon: f32, t: u64) -> AdamStep {
-        let t = t as f64;
-        let (b1, b2) = (f64::from(beta_1), f64::from(beta_2));
-        let alpha = f64::from(learning_rate) * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t));
+    pub fn new(learning_rate: f32, beta_1: f64, beta_2: f64, epsilon: f32, t: u64) -> AdamStep {
+        // Keras: local_step = cast(iterations + 1, float32); exact up to 2^24 steps, as there.
+        let t = t as f32;
+        let (b1_power, b2_power) = ((beta_1 as f32).powf(t), (beta_2 as f32).powf(t));
         AdamStep {
-            alpha: alpha as f32,
-            beta_1,
-            beta_2,
+            alpha: learning_rate * (1.0 - b2_power).sqrt() / (1.0 - b1_power),
+            one_minus_beta_1: (1.0 - beta_1) as f32,
+            one_minus_beta_2: (1.0 - beta_2) as f32,
             epsilon,
         }
     }
@@ -97,8 +103,8 @@ pub fn adam_update(w: &Tensor, m: &Tensor, v: &Tensor, g: &Tensor, step: AdamSte
             let params = Params {
                 n: w.numel() as u32,
                 alpha: step.alpha,
-                beta_1: step.beta_1,
-                beta_2: step.beta_2,
+                one_minus_beta_1: step.one_minus_beta_1,
+                one_minus_beta_2: step.one_minus_beta_2,
                 epsilon: step.epsilon,
             };
             ctx.dispatch(
@@ -122,8 +128,67 @@ fn adam_cpu(t: &mut [&mut Vec<f32>], g: &[f32], s: AdamStep) {
     let n = w.len();
     let params = w.iter_mut().zip(&mut m[..n]).zip(&mut v[..n]).zip(&g[..n]);
     for (((w, m), v), &g) in params {
-        *m += (g - *m) * (1.0 - s.beta_1);
-        *v += (g * g - *v) * (1.0 - s.beta_2);
+        *m += (g - *m) * s.one_minus_beta_1;
+        *v += (g * g - *v) * s.one_minus_beta_2;
         *w -= (*m * s.alpha) / (v.sqrt() + s.epsilon);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_minus_beta_is_computed_in_f64_and_rounded_once_as_keras_does() {
+        let s = AdamStep::new(0.001, 0.9, 0.999, 1e-7, 1);
+        // Python's `1 - 0.999` is 0.0010000000000000009, which float32 rounds to 0.001.
+        assert_eq!(s.one_minus_beta_2, 0.001f32);
+        assert_eq!(s.one_minus_beta_1, 0.1f32);
+        // f32 arithmetic on f32 betas (the old way) gives other constants: 1.3e-5 relative.
+        assert_ne!(1.0 - 0.999f32, s.one_minus_beta_2);
+        assert_ne!(1.0 - 0.9f32, s.one_minus_beta_1);
+    }
+
+    #[test]
+    fn bias_correction_is_computed_in_f32_in_keras_order() {
+        let (lr, b1, b2) = (0.001f32, 0.9f32, 0.999f32);
+        let mut differs_from_f64 = 0;
+        for t in 1..=200u64 {
+            // keras/src/optimizers/adam.py: every operand float32, left to right.
+            let tf = t as f32;
+            let want = lr * (1.0 - b2.powf(tf)).sqrt() / (1.0 - b1.powf(tf));
+            let got = AdamStep::new(lr, 0.9, 0.999, 1e-7, t).alpha;
+            assert_eq!(got.to_bits(), want.to_bits(), "step {t}");
+            let f64_alpha = f64::from(lr) * (1.0 - f64::from(b2).powf(t as f64)).sqrt()
+                / (1.0 - f64::from(b1).powf(t as f64));
+            differs_from_f64 += usize::from(f64_alpha as f32 != got);
+        }
+        // The f64 formula (the old one) rounds differently on some steps, so this test tells
+        // the two apart.
+        assert!(differs_from_f64 > 0);
+    }
+
+    #[test]
+    fn cpu_update_uses_the_keras_constants() {
+        let device = Device::cpu();
+        let w = Tensor::from_vec(&device, [2], vec![1.0, -0.5]).unwrap();
+        let (m, v) = (
+            Tensor::zeros(&device, [2]).unwrap(),
+            Tensor::zeros(&device, [2]).unwrap(),
+        );
+        let g = Tensor::from_vec(&device, [2], vec![0.5, 3.0]).unwrap();
+        let (mut we, mut me, mut ve) = ([1.0f32, -0.5], [0.0f32; 2], [0.0f32; 2]);
+        for t in 1..=3 {
+            let s = AdamStep::new(0.001, 0.9, 0.999, 1e-7, t);
+            adam_update(&w, &m, &v, &g, s).unwrap();
+            for (i, g) in [0.5f32, 3.0].into_iter().enumerate() {
+                me[i] += (g - me[i]) * 0.1;
+                ve[i] += (g * g - ve[i]) * 0.001;
+                we[i] -= (me[i] * s.alpha) / (ve[i].sqrt() + 1e-7);
+            }
+        }
+        assert_eq!(m.to_vec_blocking().unwrap(), me);
+        assert_eq!(v.to_vec_blocking().unwrap(), ve);
+        assert_eq!(w.to_vec_blocking().unwrap(), we);
     }
 }

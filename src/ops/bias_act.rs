@@ -10,22 +10,24 @@ use crate::device::{Device, Kernel};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "bias_act",
     source: concat!(
         include_str!("../../shaders/math.wgsl"),
         include_str!("../../shaders/activation.wgsl"),
         include_str!("../../shaders/bias_act.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[("bias_act_forward", 3), ("bias_act_backward", 3)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    act: u32,
-    has_bias: u32,
+params! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        act: u32,
+        has_bias: u32,
+    }
 }
 
 /// The kernels' code for an elementwise activation (`shaders/activation.wgsl`); `op` names

@@ -9,18 +9,20 @@ use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "elementwise",
     source: include_str!("../../shaders/elementwise.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("fill", 1), ("affine", 2), ("binary", 3), ("axpy", 2)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    op: u32,
-    alpha: f32,
-    beta: f32,
+params! {
+    struct Params {
+        n: u32,
+        op: u32,
+        alpha: f32,
+        beta: f32,
+    }
 }
 
 /// A binary elementwise operation, for [`binary`].

@@ -10,19 +10,21 @@ use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "embedding",
     source: include_str!("../../shaders/embedding.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("embedding_backward", 4)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    vocab: u32,
-    dim: u32,
-    // The stretch of each token's positions this dispatch adds.
-    lo: u32,
-    hi: u32,
+params! {
+    struct Params {
+        vocab: u32,
+        dim: u32,
+        // The stretch of each token's positions this dispatch adds.
+        lo: u32,
+        hi: u32,
+    }
 }
 
 /// Positions grouped by token (a counting sort): `offsets[v]..offsets[v + 1]` index into

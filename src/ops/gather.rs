@@ -7,16 +7,18 @@ use crate::error::{Error, Result};
 use crate::shape::Shape;
 use crate::tensor::{DType, Tensor};
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "gather",
     source: include_str!("../../shaders/gather.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("gather_rows", 3)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows_out: u32,
-    cols: u32,
+params! {
+    struct Params {
+        rows_out: u32,
+        cols: u32,
+    }
 }
 
 /// Rows of `src` picked by `idx`, in order (NumPy's `src[idx]`; the Embedding lookup).

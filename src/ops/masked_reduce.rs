@@ -15,40 +15,46 @@ use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "masked_reduce",
     source: include_str!("../../shaders/masked_reduce.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("masked_reduce", 3), ("masked_scale", 4)],
 };
 
 /// `masked_reduce` with one workgroup per output, adding through subgroup operations.
-const KERNEL_SUBGROUP: Kernel = Kernel {
+pub(crate) const KERNEL_SUBGROUP: Kernel = Kernel {
     name: "masked_reduce_subgroup",
     source: concat!(
         include_str!("../../shaders/workgroup_reduce_subgroup.wgsl"),
         include_str!("../../shaders/masked_reduce_subgroup.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[("masked_reduce", 3)],
 };
 
 /// The same with workgroup-memory reductions, for a software adapter without subgroups (GL)
 /// and time axes past its loop budget.
-const KERNEL_WORKGROUP: Kernel = Kernel {
+pub(crate) const KERNEL_WORKGROUP: Kernel = Kernel {
     name: "masked_reduce_workgroup",
     source: concat!(
         include_str!("../../shaders/workgroup_reduce.wgsl"),
         include_str!("../../shaders/masked_reduce_subgroup.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[("masked_reduce", 3)],
 };
 
 /// Invocations per output of the workgroup kernels (`LANES` in masked_reduce_subgroup.wgsl).
 const LANES: usize = 64;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    steps: u32,
-    features: u32,
-    mean: u32,
+params! {
+    struct Params {
+        batch: u32,
+        steps: u32,
+        features: u32,
+        mean: u32,
+    }
 }
 
 /// Sum over the kept time steps: x: `[B, T, F]` (or `[B, T]`), mask: `[B, T]` (non-zero =

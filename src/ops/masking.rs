@@ -13,20 +13,22 @@ use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "masking",
     source: include_str!("../../shaders/masking.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("masking_forward", 3), ("masking_backward", 3)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    features: u32,
-    mask_value: f32,
-    // The steps of masking_forward's loop over 2F this dispatch runs.
-    lo: u32,
-    hi: u32,
+params! {
+    struct Params {
+        rows: u32,
+        features: u32,
+        mask_value: f32,
+        // The steps of masking_forward's loop over 2F this dispatch runs.
+        lo: u32,
+        hi: u32,
+    }
 }
 
 fn steps(x: &Tensor) -> Result<(usize, usize, usize)> {

@@ -12,22 +12,24 @@ use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::{DType, Tensor};
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "merge",
     source: include_str!("../../shaders/merge.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("copy_block", 2), ("select_rows", 4)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    width: u32,
-    src_stride: u32,
-    src_offset: u32,
-    dst_stride: u32,
-    dst_offset: u32,
-    inner: u32,
-    pad: u32,
+params! {
+    struct Params {
+        n: u32,
+        width: u32,
+        src_stride: u32,
+        src_offset: u32,
+        dst_stride: u32,
+        dst_offset: u32,
+        inner: u32,
+        pad: u32,
+    }
 }
 
 /// A block copy: `rows` rows of `width` values from `src` (row stride `src_stride`, starting

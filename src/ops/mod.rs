@@ -4,6 +4,33 @@
 //! Every op checks shapes and devices on the host, then either runs the CPU twin or records
 //! one dispatch into the device's pending encoder (nothing is submitted here).
 
+/// Declares a kernel's uniform `Params` struct (`#[repr(C)]`, `Pod`) and its
+/// `Params::LAYOUT`: the fields' names, byte offsets (`offset_of!`) and types, and the size, which the
+/// op's [`Kernel`](crate::device::Kernel) carries so the struct is checked against the WGSL
+/// one (`tests/shader_params.rs`) and against every dispatch, without a hand-kept copy.
+macro_rules! params {
+    ($(#[$attr:meta])* struct $name:ident { $($(#[$field_attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$attr])*
+        #[repr(C)]
+        #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+        struct $name {
+            $($(#[$field_attr])* $field: $ty),*
+        }
+
+        impl $name {
+            /// The fields' names, byte offsets and types, and the size.
+            const LAYOUT: crate::device::ParamsLayout = crate::device::ParamsLayout {
+                fields: &[$((
+                    stringify!($field),
+                    std::mem::offset_of!($name, $field),
+                    stringify!($ty),
+                )),*],
+                size: std::mem::size_of::<$name>(),
+            };
+        }
+    };
+}
+
 pub mod adam;
 pub mod bias_act;
 pub(crate) mod cpu_gemm;
@@ -25,10 +52,40 @@ pub mod transpose;
 
 use std::sync::Arc;
 
-use crate::device::{Device, GpuBuffer, GpuContext};
+use crate::device::{Device, GpuBuffer, GpuContext, Kernel};
 use crate::error::{Error, Result, ShapeError};
 use crate::shape::Shape;
 use crate::tensor::{CpuData, DType, Storage, Tensor};
+
+/// Every WGSL kernel wgfit dispatches, with its `Params` layout and entry points, for
+/// `tests/shader_params.rs` (which checks them against the WGSL with naga). Not an API.
+#[doc(hidden)]
+pub fn kernels() -> Vec<&'static Kernel> {
+    let mut kernels: Vec<&'static Kernel> = vec![
+        &adam::KERNEL,
+        &bias_act::KERNEL,
+        &elementwise::KERNEL,
+        &embedding::KERNEL,
+        &gather::KERNEL,
+        &loss::KERNEL,
+        &lstm_cell::FORWARD,
+        &lstm_cell::BACKWARD,
+        &masked_reduce::KERNEL,
+        &masked_reduce::KERNEL_SUBGROUP,
+        &masked_reduce::KERNEL_WORKGROUP,
+        &masking::KERNEL,
+        &merge::KERNEL,
+        &reduce::KERNEL,
+        &reduce::KERNEL_SUBGROUP,
+        &rmsprop::KERNEL,
+        &sgd::KERNEL,
+        &softmax::KERNEL,
+        &softmax::KERNEL_SUBGROUP,
+        &transpose::KERNEL,
+    ];
+    kernels.extend(matmul::kernels());
+    kernels
+}
 
 /// Invocations per workgroup for the one-thread-per-element kernels: a multiple of every
 /// vendor's SIMD width (32, 64) and within the WebGPU default limit of 256.

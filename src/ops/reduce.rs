@@ -14,30 +14,34 @@ use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("reduce_axis", 2)],
 };
 
 /// One workgroup per output, adding through subgroup operations.
-const KERNEL_SUBGROUP: Kernel = Kernel {
+pub(crate) const KERNEL_SUBGROUP: Kernel = Kernel {
     name: "reduce_subgroup",
     source: concat!(
         include_str!("../../shaders/workgroup_reduce_subgroup.wgsl"),
         include_str!("../../shaders/reduce_subgroup.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[("reduce_axis", 2)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    outer: u32,
-    n: u32,
-    inner: u32,
-    mean: u32,
-    // The terms lo..hi of each sum, added to what the dispatch before left in out.
-    lo: u32,
-    hi: u32,
+params! {
+    struct Params {
+        outer: u32,
+        n: u32,
+        inner: u32,
+        mean: u32,
+        // The terms lo..hi of each sum, added to what the dispatch before left in out.
+        lo: u32,
+        hi: u32,
+    }
 }
 
 /// Sum over `axis` (NumPy's `x.sum(axis=axis)`): the result has x's shape without that axis.

@@ -7,19 +7,37 @@ use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "rmsprop",
     source: include_str!("../../shaders/rmsprop.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("rmsprop_update", 4)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    lr: f32,
-    rho: f32,
-    momentum: f32,
-    epsilon: f32,
+params! {
+    struct Params {
+        n: u32,
+        lr: f32,
+        rho: f32,
+        one_minus_rho: f32,
+        momentum: f32,
+        epsilon: f32,
+    }
+}
+
+impl Params {
+    /// Keras's constants: `rho` rounded to f32, and `1 - rho` computed in f64 from the Python
+    /// float and rounded once (not `1 - rho as f32`, which differs in the last bits).
+    fn new(n: usize, s: RmsPropStep) -> Params {
+        Params {
+            n: n as u32,
+            lr: s.lr,
+            rho: s.rho as f32,
+            one_minus_rho: (1.0 - s.rho) as f32,
+            momentum: s.momentum,
+            epsilon: s.epsilon,
+        }
+    }
 }
 
 /// RMSprop's constants (Keras defaults: lr 0.001, rho 0.9, momentum 0, epsilon 1e-7), for
@@ -34,8 +52,9 @@ struct Params {
 pub struct RmsPropStep {
     /// Learning rate.
     pub lr: f32,
-    /// Decay of the running mean of squared gradients.
-    pub rho: f32,
+    /// Decay of the running mean of squared gradients, in f64 as Keras's Python float: `1 - rho`
+    /// is computed in f64 and rounded once to f32, as Keras does.
+    pub rho: f64,
     /// Momentum; 0 for none (the `mom` tensor is then left alone).
     pub momentum: f32,
     /// Added to the running mean before its square root.
@@ -84,16 +103,11 @@ pub fn rmsprop_update(
     match &device {
         Device::Cpu => {
             let grad = host(g).f32().to_vec();
-            super::with_host_mut(&[w, velocity, mom], |t| rmsprop_cpu(t, &grad, s))
+            let params = Params::new(w.numel(), s);
+            super::with_host_mut(&[w, velocity, mom], |t| rmsprop_cpu(t, &grad, params))
         }
         Device::Gpu(ctx) => {
-            let params = Params {
-                n: w.numel() as u32,
-                lr: s.lr,
-                rho: s.rho,
-                momentum: s.momentum,
-                epsilon: s.epsilon,
-            };
+            let params = Params::new(w.numel(), s);
             ctx.dispatch(
                 &KERNEL,
                 "rmsprop_update",
@@ -105,12 +119,13 @@ pub fn rmsprop_update(
     }
 }
 
-fn rmsprop_cpu(t: &mut [&mut Vec<f32>], g: &[f32], s: RmsPropStep) {
+/// CPU twin, in the kernel's (and Keras's) operation order.
+fn rmsprop_cpu(t: &mut [&mut Vec<f32>], g: &[f32], s: Params) {
     let [w, vel, mom] = t else {
         unreachable!("three slots")
     };
     for i in 0..w.len() {
-        vel[i] = s.rho * vel[i] + (1.0 - s.rho) * (g[i] * g[i]);
+        vel[i] = s.rho * vel[i] + s.one_minus_rho * (g[i] * g[i]);
         let inc = s.lr * g[i] / (vel[i] + s.epsilon).sqrt();
         if s.momentum > 0.0 {
             mom[i] = s.momentum * mom[i] + inc;
@@ -118,5 +133,35 @@ fn rmsprop_cpu(t: &mut [&mut Vec<f32>], g: &[f32], s: RmsPropStep) {
         } else {
             w[i] -= inc;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_minus_rho_is_computed_in_f64_and_rounded_once_as_keras_does() {
+        let step = RmsPropStep {
+            lr: 0.001,
+            rho: 0.9,
+            momentum: 0.0,
+            epsilon: 1e-7,
+        };
+        let p = Params::new(1, step);
+        assert_eq!((p.rho, p.one_minus_rho), (0.9f32, 0.1f32));
+        assert_ne!(1.0 - 0.9f32, p.one_minus_rho, "f32 arithmetic differs");
+
+        let device = Device::cpu();
+        let w = Tensor::from_vec(&device, [1], vec![1.0]).unwrap();
+        let (vel, mom) = (
+            Tensor::zeros(&device, [1]).unwrap(),
+            Tensor::zeros(&device, [1]).unwrap(),
+        );
+        let g = Tensor::from_vec(&device, [1], vec![3.0]).unwrap();
+        rmsprop_update(&w, &vel, &mom, &g, step).unwrap();
+        // velocity = 0.9 * 0 + float32(1 - 0.9) * 9
+        assert_eq!(vel.to_vec_blocking().unwrap(), [0.1f32 * 9.0]);
+        assert_ne!(0.1f32 * 9.0, (1.0 - 0.9f32) * 9.0);
     }
 }

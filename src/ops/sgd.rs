@@ -7,18 +7,20 @@ use crate::device::{Device, Kernel};
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "sgd",
     source: include_str!("../../shaders/sgd.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("sgd_update", 3)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    lr: f32,
-    momentum: f32,
-    nesterov: u32,
+params! {
+    struct Params {
+        n: u32,
+        lr: f32,
+        momentum: f32,
+        nesterov: u32,
+    }
 }
 
 /// One SGD step: `m = m momentum - g lr; w += m` (Nesterov: `w += m momentum - g lr`);

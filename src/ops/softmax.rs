@@ -14,23 +14,37 @@ use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "softmax",
     source: concat!(
         include_str!("../../shaders/workgroup_reduce.wgsl"),
         include_str!("../../shaders/math.wgsl"),
         include_str!("../../shaders/softmax.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[
+        ("softmax_forward", 2),
+        ("softmax_xent_forward", 4),
+        ("softmax_xent_backward", 3),
+        ("softmax_backward", 3),
+    ],
 };
 
 /// The same row kernels with their reductions done by subgroup operations.
-const KERNEL_SUBGROUP: Kernel = Kernel {
+pub(crate) const KERNEL_SUBGROUP: Kernel = Kernel {
     name: "softmax_subgroup",
     source: concat!(
         include_str!("../../shaders/workgroup_reduce_subgroup.wgsl"),
         include_str!("../../shaders/math.wgsl"),
         include_str!("../../shaders/softmax.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[
+        ("softmax_forward", 2),
+        ("softmax_xent_forward", 4),
+        ("softmax_xent_backward", 3),
+        ("softmax_backward", 3),
+    ],
 };
 
 /// The kernel for the row ops (one workgroup of 64 per row) on this device.
@@ -64,12 +78,12 @@ fn check_row_loops(ctx: &GpuContext, op: &str, cols: usize, passes: usize) -> Re
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    scale: f32,
+params! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        scale: f32,
+    }
 }
 
 fn rows_cols(t: &Tensor) -> Result<(usize, usize)> {

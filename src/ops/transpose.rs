@@ -9,16 +9,18 @@ use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "transpose",
     source: include_str!("../../shaders/transpose.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("transpose", 2)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
+params! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+    }
 }
 
 /// `out[j, i] = x[i, j]`: x `[R, C]` -> `[C, R]`.

@@ -52,7 +52,6 @@ pub fn gpus_with_subgroups(on: bool) -> Option<[Device; 2]> {
             poison_outputs: true,
             max_workgroups_per_dim: Some(3),
             subgroups,
-            ..GpuOptions::default()
         })?;
         Some([plain, split])
     };

@@ -23,12 +23,24 @@ use crate::tensor::Tensor;
 mod backward;
 pub use backward::{bce_backward, cce_backward, mse_backward};
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "loss",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
         include_str!("../../../shaders/loss.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[
+        ("sigmoid_xent_forward", 4),
+        ("bce_forward", 3),
+        ("bce_backward", 3),
+        ("mse_forward", 3),
+        ("mse_backward", 3),
+        ("accuracy_categorical", 4),
+        ("accuracy_binary", 3),
+        ("cce_forward", 4),
+        ("cce_backward", 4),
+    ],
 };
 
 /// Keras's `epsilon()`: probabilities are clipped to `[EPSILON, 1 - EPSILON]` before a log.
@@ -45,16 +57,16 @@ const KERNEL: Kernel = Kernel {
 /// ```
 pub const EPSILON: f32 = 1e-7;
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    eps: f32,
-    scale: f32,
-    // The steps of a row kernel's loop this dispatch runs (unused by the gradient kernels).
-    lo: u32,
-    hi: u32,
+params! {
+    struct Params {
+        rows: u32,
+        cols: u32,
+        eps: f32,
+        scale: f32,
+        // The steps of a row kernel's loop this dispatch runs (unused by the gradient kernels).
+        lo: u32,
+        hi: u32,
+    }
 }
 
 impl Params {

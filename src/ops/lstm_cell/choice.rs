@@ -1,5 +1,8 @@
 //! Which GPU kernels run an LSTM's forward and backward passes: per-step dispatches or the
-//! persistent kernels, by the caller's choice, the context's option, or by shape and adapter.
+//! persistent kernels, by the caller's choice (the op's argument, [`Lstm::kernel`] for a
+//! layer) or, under [`LstmKernel::Auto`], by the units and the adapter's type.
+//!
+//! [`Lstm::kernel`]: crate::layers::Lstm::kernel
 
 /// How the GPU runs the forward and backward passes over T steps. The CPU reference ignores
 /// it: every choice gives the same states there.
@@ -19,8 +22,8 @@
 pub enum LstmKernel {
     /// Chosen by shape and adapter: [`Persistent`](LstmKernel::Persistent) when the units fit
     /// it and the adapter is a hardware GPU, [`PerStep`](LstmKernel::PerStep) otherwise (see
-    /// BENCHMARKS.md for what was measured where). A context opened with another
-    /// [`GpuOptions::lstm_kernel`](crate::GpuOptions::lstm_kernel) runs that one instead.
+    /// BENCHMARKS.md for what was measured where). The default, here and for
+    /// [`Lstm::kernel`](crate::layers::Lstm::kernel).
     #[default]
     Auto,
     /// One dispatch per step forward (one invocation per (b, u)), two per step backward.
@@ -39,7 +42,7 @@ pub const PERSISTENT_MAX_UNITS: usize = 256;
 
 /// Whether the persistent kernels run for `u` units on `ctx`, for the `asked` kernel.
 ///
-/// Under [`LstmKernel::Auto`] (and the context's own option `Auto`): measured
+/// Under [`LstmKernel::Auto`], from the adapter's type and `u`: measured
 /// (BENCHMARKS.md), on lavapipe per-step dispatches win at every shape tried, by 1.8-3x at
 /// B=64, T=100, U=32 to 128 and in a training step, because a software adapter spreads
 /// workgroups (one per batch row here) rather than invocations over its cores. On a hardware
@@ -50,30 +53,19 @@ pub const PERSISTENT_MAX_UNITS: usize = 256;
 /// measures both on a real GPU.
 pub(super) fn use_persistent(
     ctx: &crate::device::GpuContext,
-    asked: LstmKernel,
+    kernel: LstmKernel,
     u: usize,
 ) -> crate::Result<bool> {
-    let kernel = match asked {
-        LstmKernel::Auto => ctx.lstm_kernel(),
-        other => other,
-    };
     match kernel {
         LstmKernel::Auto => Ok(u <= PERSISTENT_MAX_UNITS && !software(ctx)),
         LstmKernel::PerStep => Ok(false),
         LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => Ok(true),
-        LstmKernel::Persistent => {
-            // Say where the choice came from: the device's options or the call's argument.
-            let asked_by = if asked == LstmKernel::Auto {
-                "this GPU device was opened with GpuOptions { lstm_kernel: LstmKernel::Persistent }"
-            } else {
-                "LstmKernel::Persistent was passed to lstm_forward_with / lstm_backward_with"
-            };
-            Err(crate::Error::Config(format!(
-                "an LSTM of {u} units cannot run the persistent kernels, which take at most \
-                 {PERSISTENT_MAX_UNITS} units, and {asked_by}; use LstmKernel::Auto or \
-                 LstmKernel::PerStep there"
-            )))
-        }
+        LstmKernel::Persistent => Err(crate::Error::Config(format!(
+            "an LSTM of {u} units cannot run the persistent kernels, which take at most \
+             {PERSISTENT_MAX_UNITS} units, and LstmKernel::Persistent was asked for (by \
+             Lstm::kernel, or passed to lstm_forward_with / lstm_backward_with); use \
+             LstmKernel::Auto or LstmKernel::PerStep there"
+        ))),
     }
 }
 

@@ -25,33 +25,41 @@ use crate::device::Kernel;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
-const FORWARD: Kernel = Kernel {
+pub(crate) const FORWARD: Kernel = Kernel {
     name: "lstm_cell",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
         include_str!("../../../shaders/lstm_cell.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[("lstm_step", 7), ("lstm_sequence_persistent", 7)],
 };
 
-const BACKWARD: Kernel = Kernel {
+pub(crate) const BACKWARD: Kernel = Kernel {
     name: "lstm_cell_backward",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
         include_str!("../../../shaders/lstm_cell_backward.wgsl")
     ),
+    params: Params::LAYOUT,
+    entries: &[
+        ("lstm_backward_gates", 8),
+        ("lstm_backward_h", 4),
+        ("lstm_backward_persistent", 8),
+    ],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    batch: u32,
-    steps: u32,
-    units: u32,
-    t: u32,
-    // The persistent kernel runs the steps t..t_end.
-    t_end: u32,
-    has_mask: u32,
-    has_dy_seq: u32,
+params! {
+    struct Params {
+        batch: u32,
+        steps: u32,
+        units: u32,
+        t: u32,
+        // The persistent kernel runs the steps t..t_end.
+        t_end: u32,
+        has_mask: u32,
+        has_dy_seq: u32,
+    }
 }
 
 /// What the forward pass keeps for the backward pass (and the outputs).

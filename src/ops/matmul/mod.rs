@@ -20,10 +20,17 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 pub use bias_act::matmul_bias_act;
 
 use super::{f32_device, gpu_output, gpu_tensor, host, loop_ranges, shape_error};
-use crate::device::{Device, GpuContext};
+use crate::device::{Device, GpuContext, Kernel};
 use crate::error::Result;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
+
+/// Every matmul kernel: the scalar one and each vec4 (tile, I/O) variant.
+pub(super) fn kernels() -> Vec<&'static Kernel> {
+    let mut kernels = vec![&scalar::KERNEL];
+    kernels.extend(vec4::kernels());
+    kernels
+}
 
 /// Which operands are transposed: `Transpose::A` computes `Aᵀ·B` (the weight gradient
 /// `xᵀ·dy`), `Transpose::B` computes `A·Bᵀ` (the input gradient `dy·Wᵀ`).

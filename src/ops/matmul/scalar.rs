@@ -10,27 +10,29 @@ use crate::error::Result;
 use crate::ops::buf;
 use crate::tensor::Tensor;
 
-const KERNEL: Kernel = Kernel {
+pub(crate) const KERNEL: Kernel = Kernel {
     name: "matmul",
     source: include_str!("../../../shaders/matmul.wgsl"),
+    params: Params::LAYOUT,
+    entries: &[("matmul_tiled", 3), ("matmul_naive", 3)],
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    trans_a: u32,
-    trans_b: u32,
-    a_stride: u32,
-    b_stride: u32,
-    tiles_m: u32,
-    tiles_n: u32,
-    k_begin: u32,
-    k_end: u32,
-    accumulate: u32,
+params! {
+    struct Params {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch: u32,
+        trans_a: u32,
+        trans_b: u32,
+        a_stride: u32,
+        b_stride: u32,
+        tiles_m: u32,
+        tiles_n: u32,
+        k_begin: u32,
+        k_end: u32,
+        accumulate: u32,
+    }
 }
 
 /// Records `out = op(a) · op(b)` with `kernel` (`Tiled` or `Naive`); a, b: as `dims`, out:

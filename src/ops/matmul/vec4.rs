@@ -173,28 +173,47 @@ fn kernel(tile: Tile, io: Io) -> &'static Kernel {
         Box::leak(Box::new(Kernel {
             name: Box::leak(name.into_boxed_str()),
             source: Box::leak(source.into_boxed_str()),
+            params: Params::LAYOUT,
+            entries: &[("matmul_vec4", 4)],
         }))
     })
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    n: u32,
-    k: u32,
-    batch: u32,
-    trans_a: u32,
-    trans_b: u32,
-    a_stride: u32,
-    b_stride: u32,
-    tiles_m: u32,
-    tiles_n: u32,
-    act: u32,
-    has_bias: u32,
-    k_begin: u32,
-    k_end: u32,
-    accumulate: u32,
+/// Every (tile, I/O) variant, for the shader check.
+pub(super) fn kernels() -> Vec<&'static Kernel> {
+    TILES
+        .into_iter()
+        .flat_map(|tile| {
+            (0..8u8).map(move |bits| {
+                let io = Io {
+                    a: bits & 1 != 0,
+                    b: bits & 2 != 0,
+                    c: bits & 4 != 0,
+                };
+                kernel(tile, io)
+            })
+        })
+        .collect()
+}
+
+params! {
+    struct Params {
+        m: u32,
+        n: u32,
+        k: u32,
+        batch: u32,
+        trans_a: u32,
+        trans_b: u32,
+        a_stride: u32,
+        b_stride: u32,
+        tiles_m: u32,
+        tiles_n: u32,
+        act: u32,
+        has_bias: u32,
+        k_begin: u32,
+        k_end: u32,
+        accumulate: u32,
+    }
 }
 
 /// Records `out = act(op(a) · op(b) + bias)`; a, b: as `dims`, bias: `[N]` (checked), out:
