@@ -5,7 +5,9 @@
 
 use rand::rngs::StdRng;
 
-use super::{Accepts, Backward, Dims, Forward, Layer, Param, Saved, positive, single, single_dims};
+use super::{
+    Accepts, Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
+};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
@@ -85,6 +87,14 @@ impl Embedding {
 }
 
 impl Layer for Embedding {
+    fn mask_flow(&self) -> MaskFlow {
+        if self.mask_zero {
+            MaskFlow::Makes { ops: 1 }
+        } else {
+            MaskFlow::Drops
+        }
+    }
+
     fn kind(&self) -> &'static str {
         "embedding"
     }

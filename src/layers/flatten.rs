@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, Param, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -43,6 +43,10 @@ impl Flatten {
 }
 
 impl Layer for Flatten {
+    fn mask_flow(&self) -> MaskFlow {
+        MaskFlow::Drops
+    }
+
     fn kind(&self) -> &'static str {
         "flatten"
     }

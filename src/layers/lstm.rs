@@ -6,7 +6,9 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, Param, Saved, positive, single, single_dims};
+use super::{
+    Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
+};
 use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -128,6 +130,12 @@ impl Lstm {
 }
 
 impl Layer for Lstm {
+    fn mask_flow(&self) -> MaskFlow {
+        MaskFlow::Reads {
+            keeps: self.return_sequences,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         "lstm"
     }

@@ -3,7 +3,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, Param, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::masking::{masking_backward, masking_forward};
@@ -61,6 +61,10 @@ impl Masking {
 }
 
 impl Layer for Masking {
+    fn mask_flow(&self) -> MaskFlow {
+        MaskFlow::Makes { ops: 2 }
+    }
+
     fn kind(&self) -> &'static str {
         "masking"
     }

@@ -7,7 +7,7 @@
 use rand::rngs::StdRng;
 
 use super::merge_masks::{concatenated, or_all};
-use super::{Backward, Dims, Forward, Layer, Param, Saved};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved};
 use crate::device::Device;
 use crate::error::{Error, Result, fmt_dims};
 use crate::ops::elementwise::{BinaryOp, affine, binary, fill};
@@ -345,6 +345,10 @@ macro_rules! merge_layer {
                 $op.kind()
             }
 
+            fn mask_flow(&self) -> MaskFlow {
+                MaskFlow::Merges { concatenate: false }
+            }
+
             fn build(&mut self, _: &Device, inputs: &[Dims], _: &mut StdRng) -> Result<Vec<Dims>> {
                 Ok(vec![merge_shapes($op, inputs)?])
             }
@@ -457,6 +461,10 @@ impl Concatenate {
 }
 
 impl Layer for Concatenate {
+    fn mask_flow(&self) -> MaskFlow {
+        MaskFlow::Merges { concatenate: true }
+    }
+
     fn kind(&self) -> &'static str {
         "concatenate"
     }

@@ -94,6 +94,36 @@ pub enum Accepts {
     },
 }
 
+/// What a layer does with masks, as Keras traces it: which Keras ops compute its output's
+/// mask and whether its call reads its input's mask. Forward passes compute masks
+/// themselves; this only lets a model order its layers as Keras's `model.layers` does, since
+/// Keras counts the ops it traces for masks in its graph's depths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaskFlow {
+    /// Passes its input's mask on unchanged (Keras's default `compute_mask`; Dense).
+    Passes,
+    /// Reads its input's mask; passes it on when `keeps` (a recurrent layer returning
+    /// sequences), else outputs none.
+    Reads {
+        /// Whether the output carries the input's mask.
+        keeps: bool,
+    },
+    /// Outputs no mask (Flatten).
+    Drops,
+    /// Makes a mask from its input's values in `ops` traced ops (Masking: `not_equal`, `any`;
+    /// Embedding with `mask_zero`: `not_equal`).
+    Makes {
+        /// Ops in the chain.
+        ops: usize,
+    },
+    /// Merges its inputs' masks: the OR when every input has one (elementwise merges), or
+    /// Keras's Concatenate ops (`concatenate`).
+    Merges {
+        /// Concatenate's mask ops rather than an OR.
+        concatenate: bool,
+    },
+}
+
 /// What a layer's forward pass returns: its outputs with their masks (one each), and what
 /// its backward pass will need (kept by the model for each place the layer is applied).
 pub struct Forward {
@@ -206,6 +236,12 @@ pub trait Layer: Send {
     /// What each input takes (values by default).
     fn accepts(&self) -> Accepts {
         Accepts::Values
+    }
+
+    /// What it does with masks, as Keras traces it (passes them on by default); used for
+    /// Keras's layer order only.
+    fn mask_flow(&self) -> MaskFlow {
+        MaskFlow::Passes
     }
 
     /// Creates the weights for the per-sample shapes of the inputs on `device`, drawing

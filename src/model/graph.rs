@@ -55,46 +55,26 @@ enum Key {
     Apply(*const CallSite),
 }
 
-/// What a [`LayerCell`] points at.
-type LayerSlotCell = std::cell::RefCell<Option<(Box<dyn Layer>, Option<String>)>>;
-
-/// Keras's identity of an operation: an input (its InputLayer) or a layer object.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Op {
-    Input(*const NodeKind),
-    Layer(*const LayerSlotCell),
-}
-
-/// The graph's nodes in Keras's terms, found from the outputs back (Keras's `_build_map`).
+/// The graph's nodes found from the outputs back, depth first.
 struct Walk {
     /// Nodes in post-order (every node after the nodes it reads).
     order: Vec<(Key, Node)>,
-    /// Operations by first visit.
-    op_index: HashMap<Op, usize>,
     done: std::collections::HashSet<Key>,
 }
 
-fn key_op(node: &Node) -> (Key, Op) {
+fn key_of(node: &Node) -> Key {
     match &*node.0 {
-        NodeKind::Input { .. } => (
-            Key::Input(Rc::as_ptr(&node.0)),
-            Op::Input(Rc::as_ptr(&node.0)),
-        ),
-        NodeKind::Output { call, .. } => (
-            Key::Apply(Rc::as_ptr(call)),
-            Op::Layer(Rc::as_ptr(&call.layer)),
-        ),
+        NodeKind::Input { .. } => Key::Input(Rc::as_ptr(&node.0)),
+        NodeKind::Output { call, .. } => Key::Apply(Rc::as_ptr(call)),
     }
 }
 
 impl Walk {
     fn visit(&mut self, node: &Node) {
-        let (key, op) = key_op(node);
+        let key = key_of(node);
         if self.done.contains(&key) {
             return;
         }
-        let next = self.op_index.len();
-        self.op_index.entry(op).or_insert(next);
         if let NodeKind::Output { call, .. } = &*node.0 {
             for input in &call.inputs {
                 self.visit(input);
@@ -105,17 +85,9 @@ impl Walk {
     }
 }
 
-fn parents(node: &Node) -> Vec<Node> {
-    match &*node.0 {
-        NodeKind::Input { .. } => Vec::new(),
-        NodeKind::Output { call, .. } => call.inputs.clone(),
-    }
-}
-
 impl Graph {
     /// The graph from `inputs` to `outputs`, with its layers taken from the nodes (each layer
-    /// joins one model). Layers are ordered as Keras orders `model.layers` (its `map_graph`:
-    /// by decreasing depth from the outputs, ties by first visit from the outputs).
+    /// joins one model), in Keras's order of `model.layers` (`keras_order.rs`).
     pub(crate) fn from_nodes(inputs: &[Node], outputs: &[Node]) -> Result<Graph> {
         if inputs.is_empty() || outputs.is_empty() {
             return Err(Error::Config(
@@ -124,30 +96,10 @@ impl Graph {
         }
         let mut walk = Walk {
             order: Vec::new(),
-            op_index: HashMap::new(),
             done: Default::default(),
         };
         for out in outputs {
             walk.visit(out);
-        }
-        // Depths, as Keras computes them: from the outputs (depth 0) back, a node at least one
-        // deeper than any node reading it, an operation as deep as its deepest node.
-        let mut node_depth: HashMap<Key, usize> = HashMap::new();
-        let mut op_depth: HashMap<Op, usize> = HashMap::new();
-        for (key, node) in walk.order.iter().rev() {
-            let (_, op) = key_op(node);
-            let depth = node_depth
-                .get(key)
-                .copied()
-                .unwrap_or(0)
-                .max(op_depth.get(&op).copied().unwrap_or(0));
-            op_depth.insert(op, depth);
-            node_depth.insert(*key, depth);
-            for p in parents(node) {
-                let (pk, _) = key_op(&p);
-                let d = node_depth.entry(pk).or_insert(0);
-                *d = (*d).max(depth + 1);
-            }
         }
         for (key, node) in &walk.order {
             if let (Key::Input(_), NodeKind::Input { .. }) = (key, &*node.0)
@@ -165,26 +117,13 @@ impl Graph {
                 )));
             }
         }
-        // The layers, in Keras's order.
-        let mut ops: Vec<(Op, usize, usize)> = op_depth
-            .iter()
-            .map(|(op, &d)| (*op, d, walk.op_index[op]))
-            .collect();
-        ops.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
+        // The layers, each once, as first met (put in Keras's order when assembled).
         let mut cells: Vec<LayerCell> = Vec::new();
-        for (op, _, _) in &ops {
-            if let Op::Layer(ptr) = op {
-                let cell = walk
-                    .order
-                    .iter()
-                    .find_map(|(_, n)| match &*n.0 {
-                        NodeKind::Output { call, .. } if Rc::as_ptr(&call.layer) == *ptr => {
-                            Some(call.layer.clone())
-                        }
-                        _ => None,
-                    })
-                    .expect("every operation came from a node");
-                cells.push(cell);
+        for (_, node) in &walk.order {
+            if let NodeKind::Output { call, .. } = &*node.0
+                && !cells.iter().any(|c| Rc::ptr_eq(c, &call.layer))
+            {
+                cells.push(call.layer.clone());
             }
         }
         if cells.is_empty() {
@@ -210,7 +149,7 @@ impl Graph {
         // Values: the inputs first, then each application's output in post-order.
         let mut value_of: HashMap<Key, usize> = HashMap::new();
         for (i, input) in inputs.iter().enumerate() {
-            value_of.insert(key_op(input).0, i);
+            value_of.insert(key_of(input), i);
         }
         let mut values = inputs.len();
         let mut applies = Vec::new();
@@ -223,7 +162,7 @@ impl Graph {
                     "layers with several outputs are not supported yet".into(),
                 ));
             }
-            let inputs = call.inputs.iter().map(|n| value_of[&key_op(n).0]).collect();
+            let inputs = call.inputs.iter().map(|n| value_of[&key_of(n)]).collect();
             value_of.insert(*key, values);
             applies.push(Apply {
                 layer: layer_of(call),
@@ -233,7 +172,7 @@ impl Graph {
             });
             values += 1;
         }
-        let outputs = outputs.iter().map(|o| value_of[&key_op(o).0]).collect();
+        let outputs = outputs.iter().map(|o| value_of[&key_of(o)]).collect();
         let inputs = inputs
             .iter()
             .map(|n| match &*n.0 {
@@ -281,6 +220,7 @@ impl Graph {
         outputs: Vec<usize>,
         values: usize,
     ) -> Graph {
+        let (layers, applies) = in_keras_order(layers, applies, &inputs, &outputs, values);
         let mut names = Names::default();
         for (_, n) in &layers {
             if let Some(n) = n {
@@ -437,6 +377,60 @@ impl Graph {
         }
         names
     }
+}
+
+/// The layers permuted into Keras's order, the applications renumbered to match.
+fn in_keras_order(
+    layers: Vec<(Box<dyn Layer>, Option<String>)>,
+    applies: Vec<Apply>,
+    inputs: &[(Option<Dims>, Option<String>)],
+    outputs: &[usize],
+    values: usize,
+) -> (Vec<(Box<dyn Layer>, Option<String>)>, Vec<Apply>) {
+    let probe = Graph {
+        inputs: inputs
+            .iter()
+            .map(|_| GraphInput {
+                name: String::new(),
+                dims: None,
+                ids: None,
+                given: false,
+            })
+            .collect(),
+        layers: layers
+            .into_iter()
+            .map(|(layer, name)| Slot {
+                layer,
+                given: name.is_some(),
+                name: name.unwrap_or_default(),
+            })
+            .collect(),
+        applies,
+        outputs: outputs.to_vec(),
+        values,
+    };
+    let order = super::keras_order::keras_order(&probe);
+    let mut place = vec![0; order.len()];
+    for (to, &from) in order.iter().enumerate() {
+        place[from] = to;
+    }
+    let Graph {
+        layers,
+        mut applies,
+        ..
+    } = probe;
+    let mut slots: Vec<Option<Slot>> = layers.into_iter().map(Some).collect();
+    let layers = order
+        .iter()
+        .map(|&from| {
+            let s = slots[from].take().expect("a permutation");
+            (s.layer, s.given.then_some(s.name))
+        })
+        .collect();
+    for a in &mut applies {
+        a.layer = place[a.layer];
+    }
+    (layers, applies)
 }
 
 /// Keras-like unique names: the kind, then `kind_1`, `kind_2`...

@@ -11,6 +11,7 @@ mod functional;
 mod gradients;
 mod graph;
 mod history;
+mod keras_order;
 mod node;
 mod options;
 mod outputs;

@@ -20,10 +20,14 @@ use crate::tensor::Tensor;
 
 /// Running sums of one output's loss and metrics over an epoch, on the device, weighted as
 /// Keras weights them: the loss as the batch-size-weighted mean of each batch's loss (itself
-/// a mean over the batch's rows, or over its unmasked steps); each metric as a mean over all
-/// rows (or all unmasked steps) of the epoch.
+/// a mean over the batch's rows, or over its unmasked steps), which makes the total loss;
+/// each metric as a mean over all rows (or all unmasked steps) of the epoch. Keras logs each
+/// output's own loss (`{name}_loss`, with several outputs) as the plain mean of its batch
+/// losses, every batch counting once whatever its size: `batch_means` keeps that sum.
 struct HeadSums {
     loss: Tensor,
+    batch_means: Tensor,
+    batches: Cell<usize>,
     metrics: Vec<Tensor>,
     /// Rows counted on the host (batches without a mask) and on the device (mask sums).
     rows_host: Cell<usize>,
@@ -44,6 +48,8 @@ impl Sums {
                 .map(|h| {
                     Ok(HeadSums {
                         loss: zero()?,
+                        batch_means: zero()?,
+                        batches: Cell::new(0),
                         metrics: (0..h.metrics.len())
                             .map(|_| zero())
                             .collect::<Result<_>>()?,
@@ -67,18 +73,27 @@ impl Sums {
     ) -> Result<()> {
         let s = &self.heads[k];
         let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
+        let several = self.heads.len() > 1;
         match mask_total {
             None => {
                 let rows = loss_rows.numel();
-                axpy(&s.loss, batch as f32 / rows as f32, &total(loss_rows)?)?;
+                let sum = total(loss_rows)?;
+                axpy(&s.loss, batch as f32 / rows as f32, &sum)?;
+                if several {
+                    axpy(&s.batch_means, 1.0 / rows as f32, &sum)?;
+                }
                 s.rows_host.set(s.rows_host.get() + rows);
             }
             Some(count) => {
                 let batch_mean = binary(&total(loss_rows)?, count, BinaryOp::DivNoNan)?;
                 axpy(&s.loss, batch as f32, &batch_mean)?;
+                if several {
+                    axpy(&s.batch_means, 1.0, &batch_mean)?;
+                }
                 axpy(&s.rows_device, 1.0, count)?;
             }
         }
+        s.batches.set(s.batches.get() + 1);
         for (acc, rows) in s.metrics.iter().zip(metric_rows) {
             axpy(acc, 1.0, &total(rows)?)?;
         }
@@ -86,8 +101,8 @@ impl Sums {
     }
 
     /// Reads the sums back (blocking; the loop's readback point): the total loss per sample
-    /// over `samples` (Σ weight × each output's), each output's loss when there are several,
-    /// and the metrics per row.
+    /// over `samples` (Σ weight × each output's), each output's own loss when there are
+    /// several (the mean of its batch losses, as Keras logs it), and the metrics per row.
     pub(crate) fn read(&self, heads: &[Head], samples: usize) -> Result<Evaluation> {
         let value = |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0]) };
         let mut total = 0.0;
@@ -97,7 +112,8 @@ impl Sums {
             let loss = value(&s.loss)? / samples.max(1) as f32;
             total += h.weight * loss;
             if heads.len() > 1 {
-                metrics.push((h.log_name("loss", heads.len()), loss));
+                let mean = value(&s.batch_means)? / s.batches.get().max(1) as f32;
+                metrics.push((h.log_name("loss", heads.len()), mean));
             }
             for (m, t) in h.metrics.iter().zip(&s.metrics) {
                 let v = if rows > 0.0 { value(t)? / rows } else { 0.0 };

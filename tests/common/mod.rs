@@ -1,6 +1,8 @@
 //! Shared test support: the GPU device under test, seeded random inputs, and comparisons.
 #![allow(dead_code)]
 
+pub mod golden;
+
 use std::sync::OnceLock;
 
 use rand::rngs::StdRng;
