@@ -263,6 +263,11 @@ fn elementwise_ops_match_cpu() {
             BinaryOp::Mul,
             BinaryOp::Div,
             BinaryOp::DivNoNan,
+            BinaryOp::Max,
+            BinaryOp::Min,
+            BinaryOp::GreaterEqual,
+            BinaryOp::LessEqual,
+            BinaryOp::Equal,
         ] {
             cross_check(
                 &format!("{name} {op:?}"),

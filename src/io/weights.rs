@@ -9,7 +9,12 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 
 fn no_weights() -> Error {
-    Error::Config("the model has no weights yet: compile (and build) it first".into())
+    Error::Config(
+        "the model has no weights yet: they are made at compile when every input shape is \
+         declared (Input dims, or input_shape on a Sequential), else at the first data the \
+         model sees; declare the input shape, or run data through the model, before loading"
+            .into(),
+    )
 }
 
 impl Model {

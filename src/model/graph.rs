@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::node::{CallSite, LayerCell, Node, NodeKind};
+use super::node::{CallSite, LayerCell, LayerEntry, Node, NodeKind};
 use crate::activation::Activation;
 use crate::error::{Error, Result};
 use crate::layers::{Accepts, Dims, Layer};
@@ -136,7 +136,7 @@ impl Graph {
                 "a layer of this graph already belongs to another model".into(),
             ));
         }
-        let layers: Vec<(Box<dyn Layer>, Option<String>)> = cells
+        let layers: Vec<LayerEntry> = cells
             .iter()
             .map(|c| c.borrow_mut().take().expect("checked above"))
             .collect();
@@ -186,10 +186,7 @@ impl Graph {
     }
 
     /// A chain: one input, each layer applied to the one before (a `Sequential`).
-    pub(crate) fn chain(
-        input: Option<Dims>,
-        layers: Vec<(Box<dyn Layer>, Option<String>)>,
-    ) -> Graph {
+    pub(crate) fn chain(input: Option<Dims>, layers: Vec<LayerEntry>) -> Graph {
         let applies = (0..layers.len())
             .map(|i| Apply {
                 layer: i,
@@ -203,7 +200,7 @@ impl Graph {
     }
 
     /// The layers back, with their names (to add one to a chain).
-    pub(crate) fn into_layers(self) -> Vec<(Box<dyn Layer>, Option<String>)> {
+    pub(crate) fn into_layers(self) -> Vec<LayerEntry> {
         self.layers
             .into_iter()
             .map(|s| {
@@ -215,7 +212,7 @@ impl Graph {
 
     fn assemble(
         inputs: Vec<(Option<Dims>, Option<String>)>,
-        layers: Vec<(Box<dyn Layer>, Option<String>)>,
+        layers: Vec<LayerEntry>,
         applies: Vec<Apply>,
         outputs: Vec<usize>,
         values: usize,
@@ -381,12 +378,12 @@ impl Graph {
 
 /// The layers permuted into Keras's order, the applications renumbered to match.
 fn in_keras_order(
-    layers: Vec<(Box<dyn Layer>, Option<String>)>,
+    layers: Vec<LayerEntry>,
     applies: Vec<Apply>,
     inputs: &[(Option<Dims>, Option<String>)],
     outputs: &[usize],
     values: usize,
-) -> (Vec<(Box<dyn Layer>, Option<String>)>, Vec<Apply>) {
+) -> (Vec<LayerEntry>, Vec<Apply>) {
     let probe = Graph {
         inputs: inputs
             .iter()

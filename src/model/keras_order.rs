@@ -43,8 +43,8 @@ pub(crate) fn keras_order(graph: &Graph) -> Vec<usize> {
     let mut g = Shadow::default();
     let mut value = vec![usize::MAX; graph.values];
     let mut mask: Vec<Option<usize>> = vec![None; graph.values];
-    for v in 0..graph.inputs.len() {
-        value[v] = g.add(Op::Input(v), Vec::new());
+    for (v, node) in value.iter_mut().enumerate().take(graph.inputs.len()) {
+        *node = g.add(Op::Input(v), Vec::new());
     }
     for a in &graph.applies {
         let flow = graph.layers[a.layer].layer.mask_flow();

@@ -8,9 +8,12 @@ use std::rc::Rc;
 
 use crate::layers::{Dims, Layer};
 
+/// A layer and the name it was given, if any.
+pub(crate) type LayerEntry = (Box<dyn Layer>, Option<String>);
+
 /// A layer waiting to join a model, with its name if it was given one; shared by every node
 /// it was applied at, taken by the model that is made from them.
-pub(crate) type LayerCell = Rc<RefCell<Option<(Box<dyn Layer>, Option<String>)>>>;
+pub(crate) type LayerCell = Rc<RefCell<Option<LayerEntry>>>;
 
 /// A symbolic tensor (Keras's `KerasTensor`): an input, or an output of a layer applied to
 /// other nodes. Made by [`Input::new`], [`Call::call`] and [`CallMany::call_many`],
@@ -110,23 +113,23 @@ impl<L: Layer> NameLayer for L {}
 /// boxed one (chosen at run time).
 pub trait IntoLayer {
     /// The layer and its name, if given.
-    fn into_layer(self) -> (Box<dyn Layer>, Option<String>);
+    fn into_layer(self) -> LayerEntry;
 }
 
 impl<L: Layer + 'static> IntoLayer for L {
-    fn into_layer(self) -> (Box<dyn Layer>, Option<String>) {
+    fn into_layer(self) -> LayerEntry {
         (Box::new(self), None)
     }
 }
 
 impl<L: Layer + 'static> IntoLayer for Named<L> {
-    fn into_layer(self) -> (Box<dyn Layer>, Option<String>) {
+    fn into_layer(self) -> LayerEntry {
         (Box::new(self.layer), Some(self.name))
     }
 }
 
 impl IntoLayer for Box<dyn Layer> {
-    fn into_layer(self) -> (Box<dyn Layer>, Option<String>) {
+    fn into_layer(self) -> LayerEntry {
         (self, None)
     }
 }

@@ -220,13 +220,14 @@ pub fn random_input(rng: &mut rand::rngs::StdRng, shape: &[usize]) -> Input {
 
 /// Checks every weight gradient of `model` on (`x`, `y`) against central finite differences
 /// of the loss (f64 differences of f32 losses, step 1e-2), on whatever device it runs.
-pub fn check_finite_differences(
+pub fn check_finite_differences<'x, 'y>(
     model: &mut wgfit::Model,
-    x: &ndarray::ArrayD<f32>,
-    y: &ndarray::ArrayD<f32>,
+    x: impl Into<wgfit::Arrays<'x>>,
+    y: impl Into<wgfit::Arrays<'y>>,
     case: &str,
 ) {
-    let grads = model.gradients(x, y).unwrap();
+    let (x, y) = (x.into(), y.into());
+    let grads = model.gradients(x.clone(), y.clone()).unwrap();
     let weights: Vec<ndarray::ArrayD<f32>> = model
         .get_weights()
         .unwrap()
@@ -240,7 +241,7 @@ pub fn check_finite_differences(
                 let mut w = weights.clone();
                 w[t].as_slice_mut().unwrap()[i] += delta;
                 model.set_weights(&w).unwrap();
-                f64::from(model.evaluate(x, y).unwrap().loss)
+                f64::from(model.evaluate(x.clone(), y.clone()).unwrap().loss)
             };
             let fd = ((probe(h) - probe(-h)) / f64::from(2.0 * h)) as f32;
             let an = g.as_slice().unwrap()[i];
