@@ -12,7 +12,6 @@ mod flatten;
 mod lstm;
 mod masking;
 mod merge;
-mod merge_masks;
 
 pub use dense::Dense;
 pub use embedding::Embedding;

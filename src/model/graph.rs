@@ -27,7 +27,7 @@ pub(crate) struct Slot {
     pub(crate) layer: Box<dyn Layer>,
     pub(crate) name: String,
     /// True when the user named it (else the name is a default).
-    given: bool,
+    pub(crate) given: bool,
 }
 
 /// A layer applied once: values in, values out (values `0..inputs` are the model's inputs).
@@ -217,7 +217,8 @@ impl Graph {
         outputs: Vec<usize>,
         values: usize,
     ) -> Graph {
-        let (layers, applies) = in_keras_order(layers, applies, &inputs, &outputs, values);
+        let (layers, applies) =
+            super::keras_order::in_keras_order(layers, applies, &inputs, &outputs, values);
         let mut names = Names::default();
         for (_, n) in &layers {
             if let Some(n) = n {
@@ -374,60 +375,6 @@ impl Graph {
         }
         names
     }
-}
-
-/// The layers permuted into Keras's order, the applications renumbered to match.
-fn in_keras_order(
-    layers: Vec<LayerEntry>,
-    applies: Vec<Apply>,
-    inputs: &[(Option<Dims>, Option<String>)],
-    outputs: &[usize],
-    values: usize,
-) -> (Vec<LayerEntry>, Vec<Apply>) {
-    let probe = Graph {
-        inputs: inputs
-            .iter()
-            .map(|_| GraphInput {
-                name: String::new(),
-                dims: None,
-                ids: None,
-                given: false,
-            })
-            .collect(),
-        layers: layers
-            .into_iter()
-            .map(|(layer, name)| Slot {
-                layer,
-                given: name.is_some(),
-                name: name.unwrap_or_default(),
-            })
-            .collect(),
-        applies,
-        outputs: outputs.to_vec(),
-        values,
-    };
-    let order = super::keras_order::keras_order(&probe);
-    let mut place = vec![0; order.len()];
-    for (to, &from) in order.iter().enumerate() {
-        place[from] = to;
-    }
-    let Graph {
-        layers,
-        mut applies,
-        ..
-    } = probe;
-    let mut slots: Vec<Option<Slot>> = layers.into_iter().map(Some).collect();
-    let layers = order
-        .iter()
-        .map(|&from| {
-            let s = slots[from].take().expect("a permutation");
-            (s.layer, s.given.then_some(s.name))
-        })
-        .collect();
-    for a in &mut applies {
-        a.layer = place[a.layer];
-    }
-    (layers, applies)
 }
 
 /// Keras-like unique names: the kind, then `kind_1`, `kind_2`...

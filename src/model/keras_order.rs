@@ -8,7 +8,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::graph::Graph;
+use super::graph::{Apply, Graph, GraphInput, Slot};
+use super::node::LayerEntry;
+use crate::layers::Dims;
 use crate::layers::MaskFlow;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,4 +153,58 @@ pub(crate) fn keras_order(graph: &Graph) -> Vec<usize> {
         .collect();
     layers.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
     layers.into_iter().map(|(l, _, _)| l).collect()
+}
+
+/// The layers permuted into Keras's order, the applications renumbered to match.
+pub(crate) fn in_keras_order(
+    layers: Vec<LayerEntry>,
+    applies: Vec<Apply>,
+    inputs: &[(Option<Dims>, Option<String>)],
+    outputs: &[usize],
+    values: usize,
+) -> (Vec<LayerEntry>, Vec<Apply>) {
+    let probe = Graph {
+        inputs: inputs
+            .iter()
+            .map(|_| GraphInput {
+                name: String::new(),
+                dims: None,
+                ids: None,
+                given: false,
+            })
+            .collect(),
+        layers: layers
+            .into_iter()
+            .map(|(layer, name)| Slot {
+                layer,
+                given: name.is_some(),
+                name: name.unwrap_or_default(),
+            })
+            .collect(),
+        applies,
+        outputs: outputs.to_vec(),
+        values,
+    };
+    let order = keras_order(&probe);
+    let mut place = vec![0; order.len()];
+    for (to, &from) in order.iter().enumerate() {
+        place[from] = to;
+    }
+    let Graph {
+        layers,
+        mut applies,
+        ..
+    } = probe;
+    let mut slots: Vec<Option<Slot>> = layers.into_iter().map(Some).collect();
+    let layers = order
+        .iter()
+        .map(|&from| {
+            let s = slots[from].take().expect("a permutation");
+            (s.layer, s.given.then_some(s.name))
+        })
+        .collect();
+    for a in &mut applies {
+        a.layer = place[a.layer];
+    }
+    (layers, applies)
 }

@@ -6,6 +6,7 @@
 mod arrays;
 mod batch;
 mod build;
+mod evaluate;
 mod fit;
 mod functional;
 mod gradients;

@@ -1,21 +1,17 @@
-//! The merge layers, as Keras 3 defines them: `Add`, `Subtract`, `Multiply`, `Average`,
-//! `Maximum`, `Minimum` (elementwise over inputs of one shape) and `Concatenate(axis)`.
-//! Forward and backward side by side; masks as in `merge_masks.rs`. With masks on every
-//! input, `Multiply` counts a masked value as 1 and zeroes the output's masked steps, and
-//! `Maximum`/`Minimum` skip a masked value (take the other input's), as Keras does.
+//! The merge layers' math, forward and backward side by side: sums, differences, means and
+//! concatenations, the product (a masked value counts as 1, masked steps of the output are 0
+//! when every input has a mask) and the extremes (Keras folds inputs pairwise, skipping masked
+//! values; the gradient follows the value chosen).
 
-use rand::rngs::StdRng;
-
-use super::merge_masks::{concatenated, or_all};
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved};
-use crate::device::Device;
+use super::masks::{concatenated, or_all};
 use crate::error::{Error, Result, fmt_dims};
+use crate::layers::{Backward, Dims, Forward, Saved};
 use crate::ops::elementwise::{BinaryOp, affine, binary, fill};
 use crate::ops::merge::{concat, select_rows, slice};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub(super) enum Op {
     Add,
     Subtract,
     Multiply,
@@ -26,7 +22,7 @@ enum Op {
 }
 
 impl Op {
-    fn kind(self) -> &'static str {
+    pub(super) fn kind(self) -> &'static str {
         match self {
             Op::Add => "add",
             Op::Subtract => "subtract",
@@ -53,7 +49,7 @@ enum Kept {
     Source(Tensor),
 }
 
-fn merge_shapes(op: Op, inputs: &[Dims]) -> Result<Dims> {
+pub(super) fn merge_shapes(op: Op, inputs: &[Dims]) -> Result<Dims> {
     let kind = op.kind();
     let wanted = if op == Op::Subtract {
         "two"
@@ -130,7 +126,12 @@ fn same_dims(kind: &str, xs: &[&Tensor]) -> Result<()> {
     Ok(())
 }
 
-fn forward(op: Op, xs: &[&Tensor], masks: &[Option<&Tensor>], training: bool) -> Result<Forward> {
+pub(super) fn forward(
+    op: Op,
+    xs: &[&Tensor],
+    masks: &[Option<&Tensor>],
+    training: bool,
+) -> Result<Forward> {
     let kind = op.kind();
     if !matches!(op, Op::Concatenate(_)) {
         same_dims(kind, xs)?;
@@ -236,7 +237,7 @@ fn extreme(
     Ok((out, out_mask, Kept::Source(source)))
 }
 
-fn backward(op: Op, saved: &Saved, dy: &Tensor, need_dx: &[bool]) -> Result<Backward> {
+pub(super) fn backward(op: Op, saved: &Saved, dy: &Tensor, need_dx: &[bool]) -> Result<Backward> {
     let kept: &Kept = saved.get(op.kind())?;
     let n = need_dx.len();
     let grads: Vec<Option<Tensor>> = match (op, kept) {
@@ -322,175 +323,4 @@ fn backward(op: Op, saved: &Saved, dy: &Tensor, need_dx: &[bool]) -> Result<Back
         inputs: grads,
         params: Vec::new(),
     })
-}
-
-macro_rules! merge_layer {
-    ($(#[$doc:meta])* $name:ident, $op:expr) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Default)]
-        pub struct $name {
-            _private: (),
-        }
-
-        impl $name {
-            /// The layer; apply it to several nodes with
-            /// [`CallMany::call_many`](crate::CallMany::call_many).
-            pub fn new() -> Self {
-                Self::default()
-            }
-        }
-
-        impl Layer for $name {
-            fn kind(&self) -> &'static str {
-                $op.kind()
-            }
-
-            fn mask_flow(&self) -> MaskFlow {
-                MaskFlow::Merges { concatenate: false }
-            }
-
-            fn build(&mut self, _: &Device, inputs: &[Dims], _: &mut StdRng) -> Result<Vec<Dims>> {
-                Ok(vec![merge_shapes($op, inputs)?])
-            }
-
-            fn params(&self) -> Vec<&Param> {
-                Vec::new()
-            }
-
-            fn params_mut(&mut self) -> Vec<&mut Param> {
-                Vec::new()
-            }
-
-            fn forward(
-                &self,
-                inputs: &[&Tensor],
-                masks: &[Option<&Tensor>],
-                training: bool,
-            ) -> Result<Forward> {
-                forward($op, inputs, masks, training)
-            }
-
-            fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
-                backward($op, saved, &dy[0], need_dx)
-            }
-        }
-    };
-}
-
-merge_layer!(
-    /// Sums its inputs (Keras's `Add`): `[B, ...]` each, one shape -> `[B, ...]`.
-    ///
-    /// ```
-    /// use wgfit::prelude::*;
-    /// let (a, b) = (Input::new([Some(2)]), Input::new([Some(2)]));
-    /// let sum = Add::new().call_many(&[&a, &b]);
-    /// let mut model = Model::new(&[&a, &b], &[&sum])?;
-    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
-    /// let x = ndarray::arr2(&[[1.0f32, 2.0]]);
-    /// assert_eq!(model.predict_many(&[x.view().into_dyn(), x.view().into_dyn()])?[0], ndarray::arr2(&[[2.0f32, 4.0]]).into_dyn());
-    /// # Ok::<(), wgfit::Error>(())
-    /// ```
-    Add,
-    Op::Add
-);
-merge_layer!(
-    /// The first input minus the second (Keras's `Subtract`): exactly two inputs.
-    Subtract,
-    Op::Subtract
-);
-merge_layer!(
-    /// The elementwise product of its inputs (Keras's `Multiply`).
-    Multiply,
-    Op::Multiply
-);
-merge_layer!(
-    /// The elementwise mean of its inputs (Keras's `Average`).
-    Average,
-    Op::Average
-);
-merge_layer!(
-    /// The elementwise maximum of its inputs (Keras's `Maximum`).
-    Maximum,
-    Op::Maximum
-);
-merge_layer!(
-    /// The elementwise minimum of its inputs (Keras's `Minimum`).
-    Minimum,
-    Op::Minimum
-);
-
-/// Joins its inputs along an axis (Keras's `Concatenate(axis=-1)`): every other dim must
-/// agree. The axis counts the batch as axis 0, as in Keras (`-1`: the features; `1`: the time
-/// axis of `[B, T, F]` sequences).
-///
-/// ```
-/// use wgfit::prelude::*;
-/// let seq = Input::new([None, Some(3)]);
-/// let other = Input::new([Some(2)]);
-/// let h = Lstm::new(4).call(&Masking::new(0.0).call(&seq));
-/// let joined = Concatenate::new().call_many(&[&h, &other]); // [B, 4 + 2]
-/// let out = Dense::new(1).activation(Activation::Sigmoid).call(&joined);
-/// let mut model = Model::new(&[&seq, &other], &[&out])?;
-/// model.compile(&Device::cpu(), Optimizer::adam(), Loss::BinaryCrossentropy, &[])?;
-/// assert_eq!(model.count_params(), (3 * 16 + 4 * 16 + 16) + (6 + 1));
-/// # Ok::<(), wgfit::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Concatenate {
-    axis: isize,
-}
-
-impl Default for Concatenate {
-    fn default() -> Self {
-        Concatenate { axis: -1 }
-    }
-}
-
-impl Concatenate {
-    /// Along the last axis.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Along `axis` (batch = 0; negative counts from the end).
-    #[must_use]
-    pub fn axis(mut self, axis: isize) -> Self {
-        self.axis = axis;
-        self
-    }
-}
-
-impl Layer for Concatenate {
-    fn mask_flow(&self) -> MaskFlow {
-        MaskFlow::Merges { concatenate: true }
-    }
-
-    fn kind(&self) -> &'static str {
-        "concatenate"
-    }
-
-    fn build(&mut self, _: &Device, inputs: &[Dims], _: &mut StdRng) -> Result<Vec<Dims>> {
-        Ok(vec![merge_shapes(Op::Concatenate(self.axis), inputs)?])
-    }
-
-    fn params(&self) -> Vec<&Param> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        Vec::new()
-    }
-
-    fn forward(
-        &self,
-        inputs: &[&Tensor],
-        masks: &[Option<&Tensor>],
-        training: bool,
-    ) -> Result<Forward> {
-        forward(Op::Concatenate(self.axis), inputs, masks, training)
-    }
-
-    fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
-        backward(Op::Concatenate(self.axis), saved, &dy[0], need_dx)
-    }
 }
