@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 /// How a weight tensor's initial values are drawn, as Keras's `kernel_initializer=` and
 /// `bias_initializer=` (see [`Dense::kernel_initializer`](crate::layers::Dense::kernel_initializer)).
 ///
-/// Values come from the model's seeded generator ([`Sequential::seed`](crate::Sequential::seed)),
+/// Values come from the model's seeded generator ([`Model::seed`](crate::Model::seed)),
 /// so the same seed gives the same initial weights on every device.
 ///
 /// ```

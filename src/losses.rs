@@ -14,7 +14,7 @@ use crate::ops::softmax::{softmax_xent_backward, softmax_xent_forward};
 use crate::tensor::Tensor;
 
 /// A training loss, as Keras's `loss=` strings; passed to
-/// [`Sequential::compile`](crate::Sequential::compile).
+/// [`Model::compile`](crate::Model::compile).
 ///
 /// The batch's loss is the mean of a per-sample loss (per step, for sequence outputs; masked
 /// steps do not count). The targets `y` given to `fit` and `evaluate` are checked against

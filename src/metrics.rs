@@ -6,7 +6,7 @@ use crate::ops::loss::{accuracy_binary, accuracy_categorical};
 use crate::tensor::Tensor;
 
 /// A metric reported by `fit` and `evaluate`, as Keras's `metrics=['accuracy']`; passed to
-/// [`Sequential::compile`](crate::Sequential::compile), logged under [`Metric::name`] (and
+/// [`Model::compile`](crate::Model::compile), logged under [`Metric::name`] (and
 /// `val_` + name for validation data).
 ///
 /// `compile` returns [`Error::Config`] for a metric the loss cannot resolve (accuracy after

@@ -9,7 +9,7 @@ use crate::tensor::Tensor;
 
 /// An optimizer and its hyperparameters, as Keras's `optimizer='adam'` (or
 /// `keras.optimizers.Adam(learning_rate=...)`); passed to
-/// [`Sequential::compile`](crate::Sequential::compile).
+/// [`Model::compile`](crate::Model::compile).
 ///
 /// Build one with [`Optimizer::adam`], [`Optimizer::sgd`] or [`Optimizer::rmsprop`] (Keras's
 /// defaults) and adjust it with the builder methods; the variants' fields are public for

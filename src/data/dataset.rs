@@ -12,7 +12,7 @@ use super::pad::Padding;
 use crate::error::{Error, Result, ShapeError};
 
 /// Sequences `[T_i]` (token ids) or `[T_i, F]` (feature vectors) and targets `[N, ...]`, for
-/// [`Sequential::fit_dataset`](crate::Sequential::fit_dataset). Keras's nearest equivalent is
+/// [`Model::fit_dataset`](crate::Model::fit_dataset). Keras's nearest equivalent is
 /// a `tf.data` pipeline with `bucket_by_sequence_length` / `padded_batch`.
 ///
 /// Unlike [`pad_sequences`](crate::data::pad_sequences), which pads everything to the

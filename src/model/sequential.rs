@@ -15,7 +15,7 @@ use crate::layers::{Dims, Layer};
 /// and training state with [`save_checkpoint`](Model::save_checkpoint). It derefs to the
 /// [`Model`] it is (a chain of the same graph), so every model method works on it.
 ///
-/// Every call that needs a compiled model returns [`Error::Config`] before `compile`.
+/// Every call that needs a compiled model returns [`Error::Config`](crate::Error::Config) before `compile`.
 ///
 /// ```
 /// use wgfit::prelude::*;

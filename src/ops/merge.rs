@@ -169,7 +169,7 @@ pub fn concat(xs: &[&Tensor], axis: usize) -> Result<Tensor> {
     }
 }
 
-/// The `len` entries from `start` along `axis` of `x` (the backward of [`concat`]).
+/// The `len` entries from `start` along `axis` of `x` (the backward of [`concat()`]).
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
