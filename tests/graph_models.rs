@@ -713,3 +713,46 @@ fn loading_weights_into_a_model_not_yet_built_says_what_is_missing() {
     }
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_layer_added_after_compile_keeps_the_activation_before_it() {
+    // compile hands the output Dense's softmax to the model; adding a layer after it must
+    // still apply that softmax.
+    let model = Sequential::new().add(
+        Dense::new(3)
+            .activation(Activation::Softmax)
+            .input_shape([2]),
+    );
+    let mut model = {
+        let mut m = model;
+        m.compile(
+            &Device::cpu(),
+            Optimizer::sgd(),
+            Loss::MeanSquaredError,
+            &[],
+        )
+        .unwrap();
+        m.add(Dense::new(1).use_bias(false))
+    };
+    model
+        .compile(
+            &Device::cpu(),
+            Optimizer::sgd(),
+            Loss::MeanSquaredError,
+            &[],
+        )
+        .unwrap();
+    let weights = model.get_weights().unwrap();
+    let mut ones = weights.iter().map(|(_, w)| w.clone()).collect::<Vec<_>>();
+    ones[2].fill(1.0);
+    model.set_weights(&ones).unwrap();
+    let y = model
+        .predict(&Array2::<f32>::from_elem((4, 2), 0.7))
+        .unwrap();
+    for v in y.iter() {
+        assert!(
+            (v - 1.0).abs() < 1e-6,
+            "the softmax's rows sum to 1, got {v}"
+        );
+    }
+}

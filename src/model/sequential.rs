@@ -59,11 +59,17 @@ impl Sequential {
     #[must_use]
     #[allow(clippy::should_implement_trait)]
     pub fn add(mut self, layer: impl IntoLayer) -> Self {
-        let mut layers =
-            std::mem::replace(&mut self.model.graph, Graph::chain(None, Vec::new())).into_layers();
+        let old = std::mem::replace(&mut self.model.graph, Graph::chain(None, Vec::new()));
+        // An activation the last layer handed to the model at compile stays the model's to
+        // apply after that layer (it is no longer an output, but it still runs).
+        let handed: Vec<_> = old.applies.iter().map(|a| a.activation).collect();
+        let mut layers = old.into_layers();
         layers.push(layer.into_layer());
         let input = self.input.clone().or_else(|| layers[0].0.declared_input());
         self.model.graph = Graph::chain(input, layers);
+        for (a, act) in self.model.graph.applies.iter_mut().zip(handed) {
+            a.activation = act;
+        }
         self.model.compiled = None;
         self
     }
