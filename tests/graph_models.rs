@@ -411,6 +411,9 @@ fn every_fit_option_is_honoured_or_refused_by_every_source() {
         if arrays {
             let (_, c) = fit_with(source, FitOptions::new().batch_size(3)).unwrap();
             assert_eq!(c.batches, vec![4], "batch_size 3 of 10 samples");
+            let w = d.y.mapv(|v| v + 0.5).into_dyn();
+            let (h, _) = fit_with(source, base().sample_weight(w)).unwrap();
+            assert_eq!(h.loss().len(), 1, "sample_weight");
             let (h, _) = fit_with(source, FitOptions::new().validation_split(0.3)).unwrap();
             assert!(h.get("val_loss").is_some());
             let (_, c) = fit_with(
@@ -449,6 +452,13 @@ fn every_fit_option_is_honoured_or_refused_by_every_source() {
             config_error_naming(
                 fit_with(source, FitOptions::new().validation_split(0.2)),
                 "validation_split",
+            );
+            config_error_naming(
+                fit_with(
+                    source,
+                    FitOptions::new().sample_weight(d.y.clone().into_dyn()),
+                ),
+                "sample_weight",
             );
         }
         config_error_naming(

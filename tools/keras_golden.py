@@ -19,7 +19,9 @@ Output per case: `<case>.safetensors` (tensors `x`, `y`, `pred`, and `init.*`, `
 (the settings, the losses, the history and the Keras and TensorFlow versions). CI reads these
 files and never needs TensorFlow. The `graph_*` cases are functional-API models with several
 inputs, several outputs, shared and merge layers; they add `x.0`, `x.1`, ... / `y.0`, `pred.0`,
-... and more JSON keys (see `graph_cases` and tests/golden/README.md).
+... and more JSON keys (see `graph_cases` and tests/golden/README.md). The `weighted_*` cases
+(`weighted_cases`) are in the same format and fit with `sample_weight`: they add the tensor
+`sample_weight` and check, by asserts, how Keras uses the weights (see there).
 
     python tools/keras_golden.py tests/golden                  # every case
     python tools/keras_golden.py tests/golden graph_shared_layer graph_time_concat   # these only
@@ -392,6 +394,64 @@ def graph_cases():
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# Sample weights (`fit(..., sample_weight=w)`), graph-case format plus the tensor `sample_weight`
+# and the JSON keys `sample_weight`, `evaluate_weighted`. What Keras 3.15 does with them (checked
+# by asserts in `run_graph_case`):
+# - a batch's loss (per output) is sum(w * l) / batch_size (reduction "sum_over_batch_size": a
+#   weight of 0 still counts in the divisor), the total sum(loss_weights[o] * that);
+# - `metrics` (accuracy here) ignore the sample weights (only `weighted_metrics` use them);
+# - the epoch's `loss` and `{output}_loss` in the history are the batch values averaged with the
+#   batch sizes as weights (not the sums of w), so over an epoch at fixed weights
+#   sum_all(w * l) / samples; metrics are their running (unweighted) means.
+# - one array given for a model with several outputs weights every output.
+
+
+def weighted_cases():
+    """Sample-weighted cases, from their own generator (the cases above keep their data)."""
+    rng = np.random.default_rng(20260701)
+    out = []
+
+    # Single output, sparse labels, Adam. 11 samples, batch 4 (4, 4, 3); zeros at 1 and 9.
+    x = rng.normal(size=(11, 5)).astype(np.float32)
+    y = rng.integers(0, 3, (11,)).astype(np.float32)
+    w = rng.uniform(0.2, 2.0, (11,)).astype(np.float32)
+    w[[1, 9]] = 0.0
+
+    def mlp():
+        i = keras.Input((5,), name="features")
+        h = layers.Dense(6, activation="tanh")(i)
+        return keras.Model(i, layers.Dense(3, activation="softmax")(h))
+    out.append(dict(name="weighted_mlp_adam_scce", build=mlp, x=[x], y=[y], sample_weight=w,
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                    opt=("adam", {"learning_rate": 0.001}), batch_size=4,
+                    note="Dense(6, tanh) -> Dense(3, softmax), sparse labels; fit with "
+                    "`sample_weight` (uniform 0.2..2.0, zeros at samples 1 and 9)"))
+
+    # Two heads, one weight array for both. 9 samples, batch 4 (4, 4, 1); zeros at 2 and 5.
+    x = rng.normal(size=(9, 4)).astype(np.float32)
+    y_p = rng.integers(0, 2, (9, 1)).astype(np.float32)
+    y_r = rng.normal(size=(9, 2)).astype(np.float32)
+    w = rng.uniform(0.2, 2.0, (9,)).astype(np.float32)
+    w[[2, 5]] = 0.0
+
+    def two_outputs():
+        i = keras.Input((4,), name="features")
+        h = layers.Dense(5, activation="relu")(i)
+        p = layers.Dense(1, activation="sigmoid", name="p")(h)
+        r = layers.Dense(2, name="r")(h)
+        return keras.Model(i, [p, r])
+    out.append(dict(name="weighted_two_outputs_bce_mse", build=two_outputs, x=[x],
+                    y=[y_p, y_r], sample_weight=w,
+                    loss={"p": "binary_crossentropy", "r": "mean_squared_error"},
+                    loss_weights={"p": 1.0, "r": 0.3}, metrics={"p": ["accuracy"]},
+                    opt=("sgd", {"learning_rate": 0.05}), batch_size=4,
+                    note="Dense(5, relu) fanned out to Dense(1, sigmoid) `p` and Dense(2) `r`; "
+                    "total loss = 1.0 * p + 0.3 * r; one `sample_weight` array (uniform "
+                    "0.2..2.0, zeros at samples 2 and 5) given to fit, weighting both outputs"))
+    return out
+
+
 def sequence_pair(rng, n, lengths_p, lengths_q, features):
     """Two post-padded sequence batches with the same T and, per sample, different lengths."""
     lp = rng.integers(lengths_p[0], lengths_p[1] + 1, n)
@@ -483,13 +543,15 @@ def per_output(model, spec, default):
     return {names[0]: spec if spec is not None else default}
 
 
-def graph_first_batch(model, xb, yb):
-    """Keras's total loss of the first batch and its gradients, on the backend in use."""
+def graph_first_batch(model, xb, yb, swb=None):
+    """Keras's total loss of the first batch (with sample weights `swb`, if any) and its
+    gradients, on the backend in use."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
         with tf.GradientTape() as tape:
             y_pred = model(xb, training=True)
-            value = model.compute_loss(x=xb, y=yb, y_pred=y_pred, training=True)
+            value = model.compute_loss(x=xb, y=yb, y_pred=y_pred, sample_weight=swb,
+                                       training=True)
         grads = tape.gradient(value, model.trainable_variables)
         return float(value), [tf.convert_to_tensor(g).numpy() for g in grads]
     import jax
@@ -500,7 +562,8 @@ def graph_first_batch(model, xb, yb):
     def batch_loss(tv):
         y_pred, ntv = model.stateless_call(tv, others, xb, training=True)
         value, _ = model.stateless_compute_loss(tv, ntv, metric_vars, x=xb, y=yb,
-                                                y_pred=y_pred, training=True)
+                                                y_pred=y_pred, sample_weight=swb,
+                                                training=True)
         return value
 
     value, grads = jax.value_and_grad(batch_loss)(trainable)
@@ -552,25 +615,29 @@ def run_graph_case(outdir, case):
     if case.get("loss_weights") is not None:
         compile_args["loss_weights"] = case["loss_weights"]
 
-    def fresh():
+    def fresh(opt=opt):
         model.set_weights(init)
         model.compile(optimizer=optimizer(opt), **compile_args)
 
     xs, ys = case["x"], case["y"]
+    sw = case.get("sample_weight")  # one array for every output, or None
     assert len(xs) == len(model.inputs) and len(ys) == len(model.outputs)
     x, y = one_or_list(xs), one_or_list(ys)
     xb = one_or_list([v[:batch_size] for v in xs])
     yb = one_or_list([v[:batch_size] for v in ys])
+    swb = None if sw is None else sw[:batch_size]
     n = len(xs[0])
     assert n % batch_size != 0, "a short last batch"
+    assert sw is None or sw.shape == (n,), "one weight per sample"
 
     fresh()
     pred = model.predict(x, batch_size=batch_size, verbose=0)
     preds = list(pred) if isinstance(pred, (list, tuple)) else [pred]
-    first_loss, grads = graph_first_batch(model, xb, yb)
+    first_loss, grads = graph_first_batch(model, xb, yb, swb)
 
-    # The unweighted loss of each output on the first batch (no output carries a mask here,
-    # so each is the batch mean of its loss function).
+    # The loss of each output on the first batch before `loss_weights` (no output carries a mask
+    # here, so each is the batch mean of its loss function; with sample weights the batch mean of
+    # w * loss, i.e. sum(w * l) / batch size).
     losses = per_output(model, case["loss"], None)
     weights = per_output(model, case.get("loss_weights"), 1.0)
     out_pred = model(xb, training=True)
@@ -579,11 +646,21 @@ def run_graph_case(outdir, case):
     for o, yt, yp in zip(model.output_names, ys, out_pred):
         assert get_keras_mask(yp) is None, f"{name}: output {o} has a mask"
         fn = keras.losses.get(losses[o])
-        first_losses[o] = float(keras.ops.mean(fn(yt[:batch_size], yp)))
+        per_sample = fn(yt[:batch_size], yp)
+        if swb is not None:
+            assert tuple(per_sample.shape) == swb.shape
+            per_sample = per_sample * swb
+        first_losses[o] = float(keras.ops.mean(per_sample))
     total = sum(weights[o] * first_losses[o] for o in first_losses)
     assert abs(total - first_loss) <= 1e-6 * max(1.0, abs(first_loss)), (total, first_loss)
+    if sw is not None:
+        # evaluate on the first batch reports the same weighted loss.
+        ev = model.evaluate(xb, yb, sample_weight=swb, batch_size=batch_size, verbose=0,
+                            return_dict=True)
+        assert abs(ev["loss"] - first_loss) <= 1e-6 * max(1.0, abs(first_loss)), ev
+        check_sample_weight_semantics(model, case, x, y, swb, out_pred, batch_size)
 
-    step = model.train_on_batch(xb, yb, return_dict=True)
+    step = model.train_on_batch(xb, yb, sample_weight=swb, return_dict=True)
     assert abs(step["loss"] - first_loss) <= 1e-6 * max(1.0, abs(step["loss"])), step
     if len(model.outputs) > 1:
         for o, v in first_losses.items():
@@ -591,14 +668,26 @@ def run_graph_case(outdir, case):
     step1 = model.get_weights()
     assert len(step1) == len(names)
 
+    if sw is not None:
+        # The gradient train_on_batch applies is `grads`: one step of SGD(1) moves by it.
+        fresh(("sgd", {"learning_rate": 1.0}))
+        model.train_on_batch(xb, yb, sample_weight=swb)
+        for g, a, b in zip(grads, init, model.get_weights()):
+            assert np.allclose(a - b, g, rtol=1e-5, atol=1e-7), (g, a - b)
+
     fresh()
-    history = model.fit(x, y, batch_size=batch_size, epochs=2, shuffle=False, verbose=0)
+    history = model.fit(x, y, sample_weight=sw, batch_size=batch_size, epochs=2, shuffle=False,
+                        verbose=0)
     final = model.get_weights()
+    if sw is not None:
+        check_history_replay(model, fresh, xs, ys, sw, batch_size, history.history, final)
 
     tensors = {}
     tensors.update(indexed("x", xs))
     tensors.update(indexed("y", ys))
     tensors.update(indexed("pred", preds))
+    if sw is not None:
+        tensors["sample_weight"] = sw
     tensors.update(tensors_of("init", names, init))
     tensors.update(tensors_of("grad", names, grads))
     tensors.update(tensors_of("step1", names, step1))
@@ -608,6 +697,12 @@ def run_graph_case(outdir, case):
         tensors.update(merge_activations(model, xb))
     model.set_weights(init)
     check_no_ties(model, x)
+
+    evaluate_weighted = None
+    if sw is not None:
+        fresh()
+        evaluate_weighted = {k: float(v) for k, v in model.evaluate(
+            x, y, sample_weight=sw, batch_size=batch_size, verbose=0, return_dict=True).items()}
 
     token_inputs = case.get("token_inputs", ())
     inputs = []
@@ -637,10 +732,108 @@ def run_graph_case(outdir, case):
         "first_batch_losses": first_losses,
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }
+    if sw is not None:
+        info["sample_weight"] = {
+            "tensor": "sample_weight",
+            "given_as": "fit(x, y, sample_weight=w), one array for every output",
+            "loss": "per output, sum(w * loss) / batch size (zero weights count in the size); "
+                    "total = sum(loss_weights[o] * that)",
+            "metrics": "unweighted (Keras applies sample weights to weighted_metrics only)",
+            "history": "per epoch: `loss` and the metrics, the batches' values averaged with "
+                       "the batch sizes as weights; `{output}_loss` (several outputs), the plain "
+                       "mean of the batches' values (Keras on TensorFlow counts each batch "
+                       "once); evaluate alike",
+        }
+        info["evaluate_weighted"] = {
+            "call": "evaluate(x, y, sample_weight=w, batch_size) from the initial weights",
+            **evaluate_weighted}
     if token_inputs:
         info["token_ids_as_float32"] = list(token_inputs)
     save(outdir, name, tensors, info)
     return model
+
+
+def close(a, b, rel=1e-5):
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+def check_sample_weight_semantics(model, case, x, y, swb, out_pred, batch_size):
+    """At the initial weights: a batch's loss is sum(w * l) / batch size (not / sum(w)), the
+    metrics ignore w, evaluate over all data gives sum_all(w * l) / samples."""
+    losses = per_output(model, case["loss"], None)
+    weights = per_output(model, case.get("loss_weights"), 1.0)
+    ys = y if isinstance(y, list) else [y]
+    preds = model(x, training=False)
+    preds = list(preds) if isinstance(preds, (list, tuple)) else [preds]
+    sw = case["sample_weight"]
+    ev = model.evaluate(x, y, sample_weight=sw, batch_size=batch_size, verbose=0,
+                        return_dict=True)
+    total = 0.0
+    for o, yt, yp in zip(model.output_names, ys, preds):
+        l_all = np.asarray(keras.losses.get(losses[o])(yt, yp), np.float64)
+        by_size = float((sw * l_all).sum() / len(sw))
+        by_weights = float((sw * l_all).sum() / sw.sum())
+        assert not close(by_size, by_weights, 1e-3), "the data cannot tell them apart"
+        total += weights[o] * by_size
+        if len(model.outputs) > 1:
+            # `{o}_loss` is the plain mean of the batches' values (see OUTPUT_LOSS_MEAN).
+            batches = [float((sw[s:s + batch_size] * l_all[s:s + batch_size]).sum())
+                       / len(sw[s:s + batch_size]) for s in range(0, len(sw), batch_size)]
+            assert not close(by_size, float(np.mean(batches)), 1e-3)
+            assert close(ev[f"{o}_loss"], float(np.mean(batches))), (o, ev, batches, by_size)
+        # The first batch: sum(w * l) / batch size.
+        lb = l_all[:batch_size]
+        assert not close(float((swb * lb).sum() / batch_size), float((swb * lb).sum() / swb.sum()),
+                         1e-3)
+        for metric in per_output(model, case["metrics"], [])[o]:
+            assert metric == "accuracy"
+            key = "accuracy" if len(model.outputs) == 1 else f"{o}_accuracy"
+            p = np.asarray(yp)
+            t = np.asarray(yt)
+            if p.shape[-1] == 1:  # binary accuracy, threshold 0.5
+                hit = ((p > 0.5).astype(np.float32) == t).astype(np.float64).mean(axis=-1)
+            else:  # sparse categorical accuracy
+                hit = (p.argmax(-1) == t.reshape(-1)).astype(np.float64)
+            unweighted = float(hit.mean())
+            weighted = float((sw * hit).sum() / sw.sum())
+            assert not close(unweighted, weighted, 1e-3), "the data cannot tell them apart"
+            assert close(ev[key], unweighted), (key, ev, unweighted, weighted)
+    assert close(ev["loss"], total), (ev, total)
+
+
+# OUTPUT_LOSS_MEAN: with several outputs, Keras 3.15 on TensorFlow tracks each `{output}_loss`
+# with a Mean updated with `sample_weight=y_pred.shape[0]`, the static batch size, which is None
+# inside the compiled step (the last batch is shorter): every batch counts once, whatever its
+# size. So the epoch's `{output}_loss` in fit's history (and evaluate's) is the plain mean of the
+# batches' values, while `loss` and the metrics are averaged with the batch sizes as weights.
+# (`run_eagerly=True` would weight `{output}_loss` by batch size too.)
+
+
+def check_history_replay(model, fresh, xs, ys, sw, batch_size, history, final):
+    """fit's history from the batches' own values: replay fit with train_on_batch (which resets
+    the metrics per call) and average each epoch's batch values, `loss` and the metrics with the
+    batch sizes as weights, `{output}_loss` plainly (OUTPUT_LOSS_MEAN)."""
+    fresh()
+    n = len(sw)
+    for epoch in range(2):
+        sums, sizes, batches = {}, 0, 0
+        for s in range(0, n, batch_size):
+            e = min(s + batch_size, n)
+            logs = model.train_on_batch(one_or_list([v[s:e] for v in xs]),
+                                        one_or_list([v[s:e] for v in ys]),
+                                        sample_weight=sw[s:e], return_dict=True)
+            for k, v in logs.items():
+                plain = k != "loss" and k.endswith("_loss")  # see OUTPUT_LOSS_MEAN
+                sums[k] = sums.get(k, 0.0) + (1 if plain else e - s) * float(v)
+            sizes += e - s
+            batches += 1
+        assert set(sums) == set(history), (sums, history)
+        for k, v in sums.items():
+            plain = k != "loss" and k.endswith("_loss")
+            want = v / (batches if plain else sizes)
+            assert close(history[k][epoch], want), (k, epoch, history[k], want)
+    for a, b in zip(final, model.get_weights()):
+        assert np.allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def first_batch_gradients(model, loss, xb, yb):
@@ -826,7 +1019,7 @@ def main(argv=None):
     wanted = set(argv[1:])
     os.makedirs(outdir, exist_ok=True)
     on_jax = keras.backend.backend() == "jax"
-    plain, graph = cases(), graph_cases()
+    plain, graph = cases(), graph_cases() + weighted_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
     unknown = wanted - set(known)

@@ -73,7 +73,8 @@ impl<'a> From<&'a Vec<ArrayD<f32>>> for Arrays<'a> {
 }
 
 /// One batch from a generator: its inputs and targets, one array per model input and
-/// output. Made from `(x, y)` of any ndarray arrays, or `(vec![x1, x2], vec![y])`.
+/// output, and optionally each sample's weight. Made from `(x, y)` or `(x, y, w)` of any
+/// ndarray arrays, or `(vec![x1, x2], vec![y])`.
 ///
 /// ```
 /// use wgfit::XY;
@@ -87,6 +88,9 @@ pub struct XY {
     pub x: Vec<ArrayD<f32>>,
     /// The targets, one per output.
     pub y: Vec<ArrayD<f32>>,
+    /// Each sample's weight (Keras's `sample_weight`), `[B]`, when given: from an
+    /// `(x, y, w)` triple.
+    pub w: Option<ArrayD<f32>>,
 }
 
 impl<D1: Dimension, D2: Dimension> From<(Array<f32, D1>, Array<f32, D2>)> for XY {
@@ -94,12 +98,25 @@ impl<D1: Dimension, D2: Dimension> From<(Array<f32, D1>, Array<f32, D2>)> for XY
         XY {
             x: vec![x.into_dyn()],
             y: vec![y.into_dyn()],
+            w: None,
+        }
+    }
+}
+
+impl<D1: Dimension, D2: Dimension, D3: Dimension>
+    From<(Array<f32, D1>, Array<f32, D2>, Array<f32, D3>)> for XY
+{
+    fn from((x, y, w): (Array<f32, D1>, Array<f32, D2>, Array<f32, D3>)) -> Self {
+        XY {
+            x: vec![x.into_dyn()],
+            y: vec![y.into_dyn()],
+            w: Some(w.into_dyn()),
         }
     }
 }
 
 impl From<(Vec<ArrayD<f32>>, Vec<ArrayD<f32>>)> for XY {
     fn from((x, y): (Vec<ArrayD<f32>>, Vec<ArrayD<f32>>)) -> Self {
-        XY { x, y }
+        XY { x, y, w: None }
     }
 }

@@ -24,6 +24,8 @@ pub(crate) struct Batch {
     pub(crate) targets: Vec<Tensor>,
     /// The data's sample index of each row.
     pub(crate) samples: Vec<usize>,
+    /// Each row's weight in the losses and metrics (Keras's `sample_weight`), `[B]`.
+    pub(crate) weights: Option<Tensor>,
 }
 
 impl Batch {
@@ -226,6 +228,33 @@ fn check_inner(
         .map(|(y, (dims, loss, _))| dense_targets(*loss, dims, y, n, what, at))
         .collect::<Result<_>>()?;
     Ok((checked, targets, n))
+}
+
+/// Checks sample weights: one finite value per sample (`[N]`, or `[N, 1]`).
+pub(crate) fn check_weights(w: &ArrayViewD<'_, f32>, n: usize, at: &At<'_>) -> Result<Vec<f32>> {
+    let per_sample = w.ndim() == 1 || (w.ndim() == 2 && w.shape()[1] == 1);
+    if w.ndim() >= 1 && w.shape()[0] != n {
+        return Err(at.wrap(Error::Length {
+            what: "sample_weight".into(),
+            x: n,
+            y: w.shape()[0],
+        }));
+    }
+    if !per_sample {
+        return Err(at.wrap(
+            ShapeError::new(vec![Some(n)], w.shape().to_vec())
+                .because("sample_weight holds one weight per sample")
+                .into(),
+        ));
+    }
+    if let Some(i) = w.iter().position(|v| !v.is_finite()) {
+        return Err(at.wrap(Error::NonFinite {
+            what: "sample_weight",
+            batch: at.batch,
+            sample: at.sample(i),
+        }));
+    }
+    Ok(w.iter().copied().collect())
 }
 
 // Every id an integer in 0..vocab.

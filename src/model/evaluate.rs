@@ -39,6 +39,37 @@ impl Model {
         Epoch::new(self, 0, Mode::Evaluate, None)?.run(self, &mut source)
     }
 
+    /// [`Model::evaluate`] with each sample's loss and metrics weighted by `w: [N]` (Keras's
+    /// `evaluate(x, y, sample_weight=w)`): a batch's loss is `Σ w·loss / batch size`, a
+    /// metric `Σ w·value / Σ w`.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// model.set_weights(&[ndarray::arr2(&[[2.0f32]]).into_dyn(), ndarray::arr1(&[0.0f32]).into_dyn()])?;
+    /// let x = ndarray::arr2(&[[1.0f32], [2.0]]);
+    /// let y = ndarray::arr1(&[2.0f32, 5.0]); // squared errors 0 and 1
+    /// let eval = model.evaluate_weighted(&x, &y, &ndarray::arr1(&[1.0f32, 3.0]))?;
+    /// assert!((eval.loss - 1.5).abs() < 1e-6); // (1·0 + 3·1) / 2
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn evaluate_weighted<'x, 'y, S, D>(
+        &mut self,
+        x: impl Into<Arrays<'x>>,
+        y: impl Into<Arrays<'y>>,
+        w: &ndarray::ArrayBase<S, D>,
+    ) -> Result<Evaluation>
+    where
+        S: ndarray::Data<Elem = f32>,
+        D: ndarray::Dimension,
+    {
+        let (x, y) = (x.into(), y.into());
+        let source = self.array_source(&views(&x), Some(&views(&y)), DEFAULT_BATCH)?;
+        let mut source = source.weighted(&w.view().into_dyn(), false)?;
+        Epoch::new(self, 0, Mode::Evaluate, None)?.run(self, &mut source)
+    }
+
     /// Loss and metrics over a dataset (Keras's `evaluate` on a dataset), in the dataset's
     /// epoch-0 batches; errors as in [`Model::fit_dataset`].
     pub fn evaluate_dataset(&mut self, ds: &SequenceDataset) -> Result<Evaluation> {

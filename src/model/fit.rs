@@ -60,6 +60,7 @@ fn refuse_batching(opts: &FitOptions, source: &str, how: &str) -> Result<()> {
         ("shuffle", opts.shuffle.is_some()),
         ("seed", opts.seed.is_some()),
         ("validation_split", opts.validation_split > 0.0),
+        ("sample_weight", opts.sample_weight.is_some()),
     ];
     if let Some((name, _)) = set.iter().find(|(_, on)| *on) {
         return Err(Error::Config(format!(
@@ -118,7 +119,7 @@ impl Model {
     fn validation_source(
         &mut self,
         opts: &mut FitOptions,
-        split: Option<Views<'_>>,
+        split: Option<(Views<'_>, Option<ArrayViewD<'_, f32>>)>,
     ) -> Result<Option<Box<dyn Source + 'static>>> {
         let device = self.device_clone()?;
         let spec = self.spec()?;
@@ -149,14 +150,13 @@ impl Model {
                     std::borrow::Cow::Owned(ds),
                     true,
                 )?)),
-                (None, None, Some((xs, ys))) => Some(Box::new(ArraySource::new(
-                    &device,
-                    &spec,
-                    &xs,
-                    Some(&ys),
-                    true,
-                    batching,
-                )?)),
+                (None, None, Some(((xs, ys), w))) => {
+                    let source = ArraySource::new(&device, &spec, &xs, Some(&ys), true, batching)?;
+                    Some(Box::new(match w {
+                        Some(w) => source.weighted(&w, true)?,
+                        None => source,
+                    }))
+                }
                 (None, None, None) => None,
             },
         )
@@ -222,14 +222,19 @@ impl Model {
         self.ensure_built(&shapes(&xs))?;
         let n_all = xs.first().map_or(0, |a| a.shape()[0]);
         let split = split_at(n_all, opts.validation_split);
+        let weights = opts.sample_weight.take();
+        let w = weights.as_ref().map(|w| w.view());
         let held = (opts.validation_split > 0.0).then(|| {
             (
-                xs.iter()
-                    .map(|a| cut_at(a, n_all, split, false))
-                    .collect::<Vec<_>>(),
-                ys.iter()
-                    .map(|a| cut_at(a, n_all, split, false))
-                    .collect::<Vec<_>>(),
+                (
+                    xs.iter()
+                        .map(|a| cut_at(a, n_all, split, false))
+                        .collect::<Vec<_>>(),
+                    ys.iter()
+                        .map(|a| cut_at(a, n_all, split, false))
+                        .collect::<Vec<_>>(),
+                ),
+                w.as_ref().map(|w| cut_at(w, n_all, split, false)),
             )
         });
         if opts.validation_split > 0.0 && split == 0 && n_all > 0 {
@@ -249,7 +254,10 @@ impl Model {
             opts.shuffle.unwrap_or(true),
             opts.seed.unwrap_or(0),
         );
-        let train = ArraySource::new(&device, &spec, &xt, Some(&yt), false, batching)?;
+        let mut train = ArraySource::new(&device, &spec, &xt, Some(&yt), false, batching)?;
+        if let Some(w) = &w {
+            train = train.weighted(&cut_at(w, n_all, split, true), false)?;
+        }
         let validation = self.validation_source(&mut opts, held)?;
         Run::new(self, Box::new(train), validation, opts)
     }

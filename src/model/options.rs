@@ -44,6 +44,7 @@ pub struct FitOptions {
     pub(crate) validation_dataset: Option<crate::data::SequenceDataset>,
     pub(crate) initial_epoch: usize,
     pub(crate) steps_per_epoch: Option<usize>,
+    pub(crate) sample_weight: Option<ArrayD<f32>>,
     pub(crate) callbacks: Vec<Arc<Mutex<dyn Callback>>>,
 }
 
@@ -60,6 +61,7 @@ impl Default for FitOptions {
             validation_dataset: None,
             initial_epoch: 0,
             steps_per_epoch: None,
+            sample_weight: None,
             callbacks: Vec::new(),
         }
     }
@@ -133,6 +135,18 @@ impl FitOptions {
     #[must_use]
     pub fn steps_per_epoch(mut self, n: usize) -> Self {
         self.steps_per_epoch = Some(n);
+        self
+    }
+
+    /// Weighs each training sample's loss and metrics (Keras's `fit(..., sample_weight=w)`):
+    /// `w: [N]`, one finite weight per sample of x (the held-out part of a
+    /// `validation_split` keeps its weights for the validation). A batch's loss is
+    /// `Σ w·loss / batch size` and a metric `Σ w·value / Σ w`, as Keras. Arrays only (a
+    /// generator gives weights with each batch, as `(x, y, w)`); outputs with a time axis or a
+    /// mask do not take weights yet ([`Error::Config`](crate::Error::Config)).
+    #[must_use]
+    pub fn sample_weight(mut self, w: ArrayD<f32>) -> Self {
+        self.sample_weight = Some(w);
         self
     }
 

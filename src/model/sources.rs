@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::arrays::XY;
-use super::batch::{At, Batch, Checked, Spec, check};
+use super::batch::{At, Batch, Checked, Spec, check, check_weights};
 use crate::data::SequenceDataset;
 use crate::device::Device;
 use crate::error::Result;
@@ -65,6 +65,7 @@ pub(crate) struct ArraySource {
     device: Device,
     inputs: Vec<Stored>,
     targets: Vec<Stored>,
+    weights: Option<Stored>,
     n: usize,
     batch_size: usize,
     shuffle: bool,
@@ -121,12 +122,29 @@ impl ArraySource {
                 .into_iter()
                 .map(|y| store(Checked::Values(y)))
                 .collect::<Result<_>>()?,
+            weights: None,
             n,
             batch_size,
             shuffle,
             seed,
             order: None,
         })
+    }
+
+    /// Weighs each sample's loss and metrics by `w` (`[N]`, Keras's `sample_weight`),
+    /// checked here.
+    pub(crate) fn weighted(mut self, w: &ArrayViewD<'_, f32>, validation: bool) -> Result<Self> {
+        let at = At {
+            validation,
+            batch: None,
+            samples: None,
+        };
+        let w = check_weights(w, self.n, &at)?;
+        self.weights = Some(Stored::Resident {
+            rows: Tensor::from_vec(&self.device, [self.n, 1], w)?,
+            dims: vec![self.n],
+        });
+        Ok(self)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -151,6 +169,7 @@ impl Source for ArraySource {
             .inputs
             .iter()
             .chain(&self.targets)
+            .chain(&self.weights)
             .any(|s| matches!(s, Stored::Resident { .. }));
         let ids = resident
             .then(|| {
@@ -166,6 +185,7 @@ impl Source for ArraySource {
             inputs: self.inputs.iter().map(take).collect::<Result<_>>()?,
             targets: self.targets.iter().map(take).collect::<Result<_>>()?,
             samples: idx.to_vec(),
+            weights: self.weights.as_ref().map(take).transpose()?,
         }))
     }
 }
@@ -260,6 +280,7 @@ impl Source for DatasetSource<'_> {
                 .map(|y| Tensor::from_array(&self.device, y))
                 .collect::<Result<_>>()?,
             samples: idx,
+            weights: None,
         }))
     }
 }
@@ -316,8 +337,15 @@ impl Source for GeneratorSource<'_> {
         let xs: Vec<ArrayViewD<'_, f32>> = xy.x.iter().map(|a| a.view()).collect();
         let ys: Vec<ArrayViewD<'_, f32>> = xy.y.iter().map(|a| a.view()).collect();
         let (xs, ys, n) = check(&self.spec, &xs, Some(&ys), &at)?;
+        let weights =
+            xy.w.as_ref()
+                .map(|w| -> Result<Tensor> {
+                    Tensor::from_vec(&self.device, [n], check_weights(&w.view(), n, &at)?)
+                })
+                .transpose()?;
         let all: Vec<usize> = (0..n).collect();
         Ok(Some(Batch {
+            weights,
             inputs: xs
                 .iter()
                 .map(|c| c.rows(&self.device, &all))

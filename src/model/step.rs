@@ -15,6 +15,7 @@ use crate::device::{Device, FlushDenormals};
 use crate::error::Result;
 use crate::losses::Grad;
 use crate::ops::elementwise::{BinaryOp, affine, axpy, binary};
+use crate::ops::masked_reduce::masked_scale;
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
@@ -70,6 +71,7 @@ impl Sums {
         loss_rows: &Tensor,
         metric_rows: &[Tensor],
         mask_total: Option<&Tensor>,
+        weights: Option<&Tensor>,
     ) -> Result<()> {
         let s = &self.heads[k];
         let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
@@ -82,7 +84,11 @@ impl Sums {
                 if several {
                     axpy(&s.batch_means, 1.0 / rows as f32, &sum)?;
                 }
-                s.rows_host.set(s.rows_host.get() + rows);
+                // Weighted rows count their weights (a metric is Σ w·value / Σ w).
+                match weights {
+                    Some(w) => axpy(&s.rows_device, 1.0, &total(w)?)?,
+                    None => s.rows_host.set(s.rows_host.get() + rows),
+                }
             }
             Some(count) => {
                 let batch_mean = binary(&total(loss_rows)?, count, BinaryOp::DivNoNan)?;
@@ -181,7 +187,7 @@ pub(crate) fn losses(
         };
         let y = &batch.targets[k];
         let mask = pass.masks[v].as_ref();
-        let (loss_rows, grad, mask_total) = head
+        let (mut loss_rows, mut grad, mask_total) = head
             .loss
             .forward_backward(pred, logits, last, y, grads, mask)?;
         let mut metric_rows: Vec<Tensor> = head
@@ -189,13 +195,42 @@ pub(crate) fn losses(
             .iter()
             .map(|m| m.per_sample(head.loss, pred, y))
             .collect::<Result<_>>()?;
+        if let Some(w) = &batch.weights {
+            // Keras: a batch's loss is Σ w·loss / batch size; a metric Σ w·value / Σ w.
+            if mask.is_some() || loss_rows.numel() != rows {
+                return Err(crate::error::Error::Config(format!(
+                    "sample weights for output '{}', which has a time axis or a mask, are not supported yet",
+                    head.name
+                )));
+            }
+            loss_rows = binary(&loss_rows.reshape([rows])?, w, BinaryOp::Mul)?;
+            for r in &mut metric_rows {
+                *r = binary(&r.reshape([rows])?, w, BinaryOp::Mul)?;
+            }
+            let one = Tensor::from_vec(w.device(), [1], vec![1.0])?;
+            grad = grad
+                .map(|g| -> Result<Grad> {
+                    Ok(match g {
+                        Grad::Logits(t) => Grad::Logits(masked_scale(&t, w, &one)?),
+                        Grad::Output(t) => Grad::Output(masked_scale(&t, w, &one)?),
+                    })
+                })
+                .transpose()?;
+        }
         if let Some(mask) = mask {
             let m = mask.reshape([mask.numel()])?;
             for r in &mut metric_rows {
                 *r = binary(&r.reshape([m.numel()])?, &m, BinaryOp::Mul)?;
             }
         }
-        sums.add(k, rows, &loss_rows, &metric_rows, mask_total.as_ref())?;
+        sums.add(
+            k,
+            rows,
+            &loss_rows,
+            &metric_rows,
+            mask_total.as_ref(),
+            batch.weights.as_ref(),
+        )?;
         let weighted = |t: Tensor| -> Result<Tensor> {
             if head.weight == 1.0 {
                 Ok(t)
