@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::golden::{devices, parity};
+use common::golden::{devices, parity, weighted_parity};
 use wgfit::prelude::*;
 
 fn dense(units: usize, act: Activation) -> Dense {
@@ -138,5 +138,22 @@ fn embedding_in_a_branch_behind_its_own_input() {
         let out = dense(1, Activation::Sigmoid).call(&joined);
         let mut model = Model::new(&[&tokens, &meta], &[&out]).unwrap();
         parity("graph_embedding_branch", &device, &mut model);
+    }
+}
+
+#[test]
+fn sample_weights_weigh_the_loss_as_keras() {
+    for device in devices() {
+        let x = Input::named([Some(5)], "features");
+        let out = dense(3, Activation::Softmax).call(&dense(6, Activation::Tanh).call(&x));
+        let mut model = Model::new(&x, &out).unwrap();
+        weighted_parity("weighted_mlp_adam_scce", &device, &mut model);
+
+        let x = Input::named([Some(4)], "features");
+        let h = dense(5, Activation::Relu).call(&x);
+        let p = dense(1, Activation::Sigmoid).name("p").call(&h);
+        let r = Dense::new(2).name("r").call(&h);
+        let mut model = Model::new(&x, &[&p, &r]).unwrap();
+        weighted_parity("weighted_two_outputs_bce_mse", &device, &mut model);
     }
 }

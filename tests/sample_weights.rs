@@ -1,6 +1,6 @@
-//! Sample weights (Keras's `sample_weight`): a batch's loss is `Σ w·loss / batch size`, a
-//! metric `Σ w·value / Σ w`, the gradient weighted the same way; arrays in memory, the
-//! held-out part of a split, and a generator's `(x, y, w)` batches.
+//! Sample weights (Keras's `sample_weight`): a batch's loss is `Σ w·loss / batch size`, the
+//! gradient weighted the same way, metrics not weighted (as Keras's `metrics=`); arrays in
+//! memory, the held-out part of a split, and a generator's `(x, y, w)` batches.
 
 mod common;
 
@@ -41,13 +41,14 @@ fn weights_scale_losses_metrics_and_gradients_as_keras() {
             .evaluate_weighted(&x, &y, &Array1::<f32>::ones(9))
             .unwrap();
         assert!((plain.loss - ones.loss).abs() < 1e-6);
-        // Doubling every weight doubles the loss; accuracy, a weighted mean, stays.
+        // Doubling every weight doubles the loss; accuracy ignores the weights.
         let twos = m
             .evaluate_weighted(&x, &y, &Array1::from_elem(9, 2.0f32))
             .unwrap();
         assert!((twos.loss - 2.0 * plain.loss).abs() < 1e-5 * plain.loss.abs().max(1.0));
         assert!((twos.get("accuracy").unwrap() - plain.get("accuracy").unwrap()).abs() < 1e-6);
-        // Zero weights take samples out of the sums; the loss still divides by all 9 rows.
+        // Zero weights take samples out of the loss, which still divides by all 9 rows; the
+        // accuracy still counts every sample.
         let mut w = Array1::<f32>::zeros(9);
         w.slice_mut(s![..4]).fill(1.0);
         let part = m.evaluate_weighted(&x, &y, &w).unwrap();
@@ -58,7 +59,7 @@ fn weights_scale_losses_metrics_and_gradients_as_keras() {
             (part.loss - first.loss * 4.0 / 9.0).abs() < 1e-5,
             "{part:?} {first:?}"
         );
-        assert!((part.get("accuracy").unwrap() - first.get("accuracy").unwrap()).abs() < 1e-6);
+        assert_eq!(part.get("accuracy"), plain.get("accuracy"));
 
         // A step with zero weights on samples 4.. equals a step on samples ..4 scaled by 4/9:
         // with SGD, the same update as learning rate 0.1 * 4/9 on those four.

@@ -40,8 +40,8 @@ impl Model {
     }
 
     /// [`Model::evaluate`] with each sample's loss and metrics weighted by `w: [N]` (Keras's
-    /// `evaluate(x, y, sample_weight=w)`): a batch's loss is `Σ w·loss / batch size`, a
-    /// metric `Σ w·value / Σ w`.
+    /// `evaluate(x, y, sample_weight=w)`): a batch's loss is `Σ w·loss / batch size`;
+    /// metrics are not weighted, as Keras's `metrics=`.
     ///
     /// ```
     /// use wgfit::prelude::*;

@@ -141,7 +141,8 @@ impl FitOptions {
     /// Weighs each training sample's loss and metrics (Keras's `fit(..., sample_weight=w)`):
     /// `w: [N]`, one finite weight per sample of x (the held-out part of a
     /// `validation_split` keeps its weights for the validation). A batch's loss is
-    /// `Σ w·loss / batch size` and a metric `Σ w·value / Σ w`, as Keras. Arrays only (a
+    /// `Σ w·loss / batch size`, as Keras; metrics are not weighted (Keras weighs only its
+    /// `weighted_metrics`). Arrays only (a
     /// generator gives weights with each batch, as `(x, y, w)`); outputs with a time axis or a
     /// mask do not take weights yet ([`Error::Config`](crate::Error::Config)).
     #[must_use]

@@ -122,6 +122,8 @@ fn lock<'a>(
 /// The epoch under way in a `Run`.
 struct Current {
     epoch: Epoch,
+    /// Batches in this epoch, when known (asked of the source once per epoch).
+    steps: Option<usize>,
     progress: Progress,
     /// The epoch's loss sum read after the previous batch, when a callback wants batch
     /// losses.
@@ -203,6 +205,7 @@ impl<'s> Run<'s> {
                     .iter()
                     .any(|c| lock(c).wants_batch_loss());
                 self.current = Some(Current {
+                    steps,
                     epoch: Epoch::new(model, epoch, Mode::Train, self.opts.steps_per_epoch)?,
                     progress: Progress::new(
                         self.opts.verbose,
@@ -213,7 +216,7 @@ impl<'s> Run<'s> {
                     loss_before: wants.then_some(0.0),
                 });
             }
-            let steps = self.steps(self.current.as_ref().expect("set above").epoch.epoch);
+            let steps = self.current.as_ref().expect("set above").steps;
             let callbacks = self.callbacks();
             let current = self.current.as_mut().expect("set above");
             let Some((batch, _)) = current.epoch.next(model, &mut *self.train)? else {
@@ -294,14 +297,14 @@ impl<'s> Run<'s> {
 
     /// Where the run stands.
     pub(crate) fn position(&self) -> Position {
-        let (epoch, batch) = match &self.current {
-            Some(c) => (c.epoch.epoch, c.epoch.batches),
-            None => (self.next_epoch, 0),
+        let (epoch, batch, steps) = match &self.current {
+            Some(c) => (c.epoch.epoch, c.epoch.batches, c.steps),
+            None => (self.next_epoch, 0, self.steps(self.next_epoch)),
         };
         Position {
             epoch,
             batch,
-            steps: self.steps(epoch),
+            steps,
             done: self.finished,
         }
     }

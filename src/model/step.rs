@@ -71,7 +71,6 @@ impl Sums {
         loss_rows: &Tensor,
         metric_rows: &[Tensor],
         mask_total: Option<&Tensor>,
-        weights: Option<&Tensor>,
     ) -> Result<()> {
         let s = &self.heads[k];
         let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
@@ -84,11 +83,7 @@ impl Sums {
                 if several {
                     axpy(&s.batch_means, 1.0 / rows as f32, &sum)?;
                 }
-                // Weighted rows count their weights (a metric is Σ w·value / Σ w).
-                match weights {
-                    Some(w) => axpy(&s.rows_device, 1.0, &total(w)?)?,
-                    None => s.rows_host.set(s.rows_host.get() + rows),
-                }
+                s.rows_host.set(s.rows_host.get() + rows);
             }
             Some(count) => {
                 let batch_mean = binary(&total(loss_rows)?, count, BinaryOp::DivNoNan)?;
@@ -196,7 +191,8 @@ pub(crate) fn losses(
             .map(|m| m.per_sample(head.loss, pred, y))
             .collect::<Result<_>>()?;
         if let Some(w) = &batch.weights {
-            // Keras: a batch's loss is Σ w·loss / batch size; a metric Σ w·value / Σ w.
+            // Keras: a batch's loss is Σ w·loss / batch size; `metrics=` ignore the weights
+            // (Keras weighs only its `weighted_metrics`).
             if mask.is_some() || loss_rows.numel() != rows {
                 return Err(crate::error::Error::Config(format!(
                     "sample weights for output '{}', which has a time axis or a mask, are not supported yet",
@@ -204,9 +200,6 @@ pub(crate) fn losses(
                 )));
             }
             loss_rows = binary(&loss_rows.reshape([rows])?, w, BinaryOp::Mul)?;
-            for r in &mut metric_rows {
-                *r = binary(&r.reshape([rows])?, w, BinaryOp::Mul)?;
-            }
             let one = Tensor::from_vec(w.device(), [1], vec![1.0])?;
             grad = grad
                 .map(|g| -> Result<Grad> {
@@ -223,14 +216,7 @@ pub(crate) fn losses(
                 *r = binary(&r.reshape([m.numel()])?, &m, BinaryOp::Mul)?;
             }
         }
-        sums.add(
-            k,
-            rows,
-            &loss_rows,
-            &metric_rows,
-            mask_total.as_ref(),
-            batch.weights.as_ref(),
-        )?;
+        sums.add(k, rows, &loss_rows, &metric_rows, mask_total.as_ref())?;
         let weighted = |t: Tensor| -> Result<Tensor> {
             if head.weight == 1.0 {
                 Ok(t)

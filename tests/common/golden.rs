@@ -347,3 +347,89 @@ pub fn check_history(on: &str, got: &History, want: &BTreeMap<String, Vec<f32>>)
         }
     }
 }
+
+/// The checks of [`parity`] for a case fit with Keras's `sample_weight` (tensor
+/// `sample_weight`): predictions, the first batch's weighted loss, the weights after one
+/// weighted step (a one-batch `fit`, which is `train_on_batch`), `evaluate` with weights over
+/// all data, and the history and weights after `fit(epochs=2, shuffle=False)`.
+pub fn weighted_parity(name: &str, device: &Device, model: &mut Model) {
+    let g = Golden::load(name);
+    let (x, y, pred) = (g.many("x"), g.many("y"), g.many("pred"));
+    let w = g.tensor("sample_weight");
+    let b = g.batch_size();
+    let on = format!("{name} on {}", device.info());
+    let wb = w.slice_axis(Axis(0), (0..b).into()).to_owned();
+
+    g.fresh(model, device);
+    for (k, (got, want)) in model
+        .predict_many(all(&x))
+        .unwrap()
+        .iter()
+        .zip(&pred)
+        .enumerate()
+    {
+        check(
+            &format!("{on}: predictions of output {k}"),
+            got,
+            want,
+            PREDICTIONS,
+        );
+    }
+    let first_loss = model
+        .evaluate_weighted(first(&x, b), first(&y, b), &wb)
+        .unwrap();
+    let keras_first = g.info["first_batch_loss"].as_f64().unwrap() as f32;
+    check_scalar(
+        &format!("{on}: first batch loss"),
+        first_loss.loss,
+        keras_first,
+        FIRST_LOSS,
+    );
+    let keras = &g.info["evaluate_weighted"];
+    let eval = model.evaluate_weighted(all(&x), all(&y), w).unwrap();
+    check_scalar(
+        &format!("{on}: weighted evaluate loss"),
+        eval.loss,
+        keras["loss"].as_f64().unwrap() as f32,
+        FIRST_LOSS,
+    );
+    for (key, value) in keras.as_object().unwrap() {
+        if key.ends_with("accuracy") {
+            let got = eval.get(key).unwrap_or_else(|| panic!("{on}: no {key}"));
+            check_scalar(
+                &format!("{on}: weighted evaluate {key}"),
+                got,
+                value.as_f64().unwrap() as f32,
+                FIRST_LOSS,
+            );
+        }
+    }
+    let one_step = FitOptions::new()
+        .batch_size(b)
+        .shuffle(false)
+        .sample_weight(wb.into_dyn())
+        .verbose(0);
+    model.fit(first(&x, b), first(&y, b), one_step).unwrap();
+    g.check_weights(
+        "after one weighted step",
+        &model.get_weights().unwrap(),
+        "step1",
+        ONE_STEP,
+    );
+
+    g.fresh(model, device);
+    let opts = FitOptions::new()
+        .batch_size(b)
+        .epochs(2)
+        .shuffle(false)
+        .sample_weight(w.clone())
+        .verbose(0);
+    let history = model.fit(all(&x), all(&y), opts).unwrap();
+    check_history(&on, &history, &g.history());
+    g.check_weights(
+        "after 2 weighted epochs",
+        &model.get_weights().unwrap(),
+        "final",
+        TWO_EPOCHS,
+    );
+}
