@@ -311,20 +311,7 @@ pub fn parity(name: &str, device: &Device, model: &mut Model) {
         ONE_STEP,
     );
 
-    g.fresh(model, device);
-    let opts = FitOptions::new()
-        .batch_size(b)
-        .epochs(2)
-        .shuffle(false)
-        .verbose(0);
-    let history = model.fit(all(&x), all(&y), opts).unwrap();
-    check_history(&on, &history, &g.history());
-    g.check_weights(
-        "after 2 epochs",
-        &model.get_weights().unwrap(),
-        "final",
-        TWO_EPOCHS,
-    );
+    two_epochs(&g, model, device, &on, None);
 }
 
 /// The same keys as Keras, the same number of epochs under each, each value to 1e-4.
@@ -417,17 +404,26 @@ pub fn weighted_parity(name: &str, device: &Device, model: &mut Model) {
         ONE_STEP,
     );
 
+    two_epochs(&g, model, device, &on, Some(w));
+}
+
+/// From the initial weights with a fresh optimizer, `fit(epochs=2, shuffle=False)` (with the
+/// sample weights when given): the history and the weights after it.
+fn two_epochs(g: &Golden, model: &mut Model, device: &Device, on: &str, w: Option<&ArrayD<f32>>) {
+    let (x, y) = (g.many("x"), g.many("y"));
     g.fresh(model, device);
-    let opts = FitOptions::new()
-        .batch_size(b)
+    let mut opts = FitOptions::new()
+        .batch_size(g.batch_size())
         .epochs(2)
         .shuffle(false)
-        .sample_weight(w.clone())
         .verbose(0);
+    if let Some(w) = w {
+        opts = opts.sample_weight(w.clone());
+    }
     let history = model.fit(all(&x), all(&y), opts).unwrap();
-    check_history(&on, &history, &g.history());
+    check_history(on, &history, &g.history());
     g.check_weights(
-        "after 2 weighted epochs",
+        "after 2 epochs",
         &model.get_weights().unwrap(),
         "final",
         TWO_EPOCHS,
