@@ -188,15 +188,11 @@ impl Model {
         source: &mut dyn Source,
         n: usize,
     ) -> Result<Vec<ArrayD<f32>>> {
-        let outputs = self.graph.outputs.clone();
-        let mut rows: Vec<Vec<Option<ArrayD<f32>>>> = vec![vec![None; n]; outputs.len()];
+        let mut rows: Vec<Vec<Option<ArrayD<f32>>>> = vec![vec![None; n]; self.graph.outputs.len()];
         let mut epoch = Epoch::new(self, 0, Mode::Predict, None)?;
-        while let Some((batch, pass)) = epoch.next(self, source)? {
-            for (k, &v) in outputs.iter().enumerate() {
-                let out = pass.values[v]
-                    .as_ref()
-                    .expect("every output is computed")
-                    .to_array_blocking()?;
+        while let Some((batch, outputs)) = epoch.next(self, source)? {
+            for (k, out) in outputs.iter().enumerate() {
+                let out = out.to_array_blocking()?;
                 for (row, &i) in batch.samples.iter().enumerate() {
                     rows[k][i] = Some(out.index_axis(Axis(0), row).to_owned());
                 }

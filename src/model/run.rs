@@ -14,13 +14,14 @@ use super::batch::Batch;
 use super::functional::{Model, not_compiled};
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
-use super::pass::{Pass, forward};
+use super::pass::forward;
 use super::sources::Source;
 use super::step::{Sums, step};
 use crate::callbacks::{Callback, Control};
 use crate::device::Device;
 use crate::error::Result;
 use crate::progress::Progress;
+use crate::tensor::Tensor;
 
 /// What the loop does with each batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,11 +67,12 @@ impl Epoch {
     }
 
     /// Runs the next batch (one submit); `None` once the epoch's data or its limit is done.
+    /// Returns the batch, and in predict mode the model's outputs.
     pub(crate) fn next(
         &mut self,
         model: &mut Model,
         source: &mut dyn Source,
-    ) -> Result<Option<(Batch, Pass)>> {
+    ) -> Result<Option<(Batch, Vec<Tensor>)>> {
         if self.limit.is_some_and(|l| self.batches >= l) {
             return Ok(None);
         }
@@ -78,19 +80,28 @@ impl Epoch {
             return Ok(None);
         };
         let (graph, compiled) = model.parts()?;
-        let pass = match &self.sums {
-            Some(sums) => step(graph, compiled, &batch, sums, self.mode == Mode::Train)?,
+        let outputs = match &self.sums {
+            Some(sums) => {
+                step(graph, compiled, &batch, sums, self.mode == Mode::Train)?;
+                Vec::new()
+            }
             None => {
                 let pass = forward(graph, &batch.inputs, false)?;
+                let outputs = graph
+                    .outputs
+                    .iter()
+                    .map(|&v| pass.values[v].clone().expect("every output is computed"))
+                    .collect();
+                drop(pass);
                 if let Device::Gpu(ctx) = &compiled.device {
                     ctx.flush()?;
                 }
-                pass
+                outputs
             }
         };
         self.batches += 1;
         self.seen += batch.len();
-        Ok(Some((batch, pass)))
+        Ok(Some((batch, outputs)))
     }
 
     /// The epoch's loss and metrics so far (a readback point).
@@ -217,7 +228,15 @@ impl<'s> Run<'s> {
                 });
             }
             let steps = self.current.as_ref().expect("set above").steps;
-            let callbacks = self.callbacks();
+            let callbacks = if self
+                .current
+                .as_ref()
+                .is_some_and(|c| c.loss_before.is_some())
+            {
+                self.callbacks()
+            } else {
+                Vec::new()
+            };
             let current = self.current.as_mut().expect("set above");
             let Some((batch, _)) = current.epoch.next(model, &mut *self.train)? else {
                 self.end_epoch(model)?;

@@ -66,6 +66,8 @@ pub(crate) struct ArraySource {
     inputs: Vec<Stored>,
     targets: Vec<Stored>,
     weights: Option<Stored>,
+    /// Whether the arrays live on the device.
+    resident: bool,
     n: usize,
     batch_size: usize,
     shuffle: bool,
@@ -95,15 +97,22 @@ impl ArraySource {
             .map(|c| c.dims().iter().product::<usize>() as u64 * 4)
             .sum::<u64>()
             + ys.iter().map(|y| y.len() as u64 * 4).sum::<u64>();
-        let fits = |each: u64| match device {
+        let fits = |each: usize| match device {
             Device::Cpu => true,
             Device::Gpu(ctx) => {
-                each <= ctx.limits().max_storage_buffer_binding_size && bytes <= RESIDENT_BUDGET
+                each as u64 * 4 <= ctx.limits().max_storage_buffer_binding_size
+                    && bytes <= RESIDENT_BUDGET
             }
         };
+        // All on the device or all on the host: a batch is then one gather per array, or
+        // uploads alone (token ids stay on the host, so their data set does too).
+        let resident = xs
+            .iter()
+            .all(|c| matches!(c, Checked::Values(a) if fits(a.len())))
+            && ys.iter().all(|y| fits(y.len()));
         let store = |c: Checked| -> Result<Stored> {
             match c {
-                Checked::Values(a) if fits(a.len() as u64 * 4) => {
+                Checked::Values(a) if resident => {
                     let dims = a.shape().to_vec();
                     let per = a.len().checked_div(n).unwrap_or(0);
                     // The array moves into the tensor: on the CPU no second copy of the data.
@@ -123,6 +132,7 @@ impl ArraySource {
                 .map(|y| store(Checked::Values(y)))
                 .collect::<Result<_>>()?,
             weights: None,
+            resident,
             n,
             batch_size,
             shuffle,
@@ -140,9 +150,13 @@ impl ArraySource {
             samples: None,
         };
         let w = check_weights(w, self.n, &at)?;
-        self.weights = Some(Stored::Resident {
-            rows: Tensor::from_vec(&self.device, [self.n, 1], w)?,
-            dims: vec![self.n],
+        self.weights = Some(if self.resident {
+            Stored::Resident {
+                rows: Tensor::from_vec(&self.device, [self.n, 1], w)?,
+                dims: vec![self.n],
+            }
+        } else {
+            Stored::Host(Checked::Values(ndarray::Array1::from(w).into_dyn()))
         });
         Ok(self)
     }
@@ -165,13 +179,8 @@ impl Source for ArraySource {
         let Some(idx) = order.chunks(self.batch_size).nth(b) else {
             return Ok(None);
         };
-        let resident = self
-            .inputs
-            .iter()
-            .chain(&self.targets)
-            .chain(&self.weights)
-            .any(|s| matches!(s, Stored::Resident { .. }));
-        let ids = resident
+        let ids = self
+            .resident
             .then(|| {
                 Tensor::from_u32(
                     &self.device,

@@ -129,14 +129,16 @@ impl Sums {
 }
 
 /// Forward, losses and metrics into `sums`; with `train`, backward and the optimizer update;
-/// then one submit. Returns the forward pass (its outputs are the predictions).
+/// then one submit, after the step's intermediate values are released (a buffer released
+/// before a submit is reused from the next one on; one released after it would stay out of
+/// the pool for a step more).
 pub(crate) fn step(
     graph: &mut Graph,
     compiled: &mut Compiled,
     batch: &Batch,
     sums: &Sums,
     train: bool,
-) -> Result<Pass> {
+) -> Result<()> {
     // The CPU reference computes as GPUs and TensorFlow do: subnormals flushed to zero.
     let _flush = FlushDenormals::new();
     let pass = forward(graph, &batch.inputs, train)?;
@@ -149,10 +151,11 @@ pub(crate) fn step(
         let weights = backward(graph, built, &pass, grads, logit_grads)?;
         update(graph, compiled, weights)?;
     }
+    drop(pass);
     if let Device::Gpu(ctx) = &compiled.device {
         ctx.flush()?;
     }
-    Ok(pass)
+    Ok(())
 }
 
 /// Gradients of the weighted losses w.r.t. the output values and the logits.

@@ -36,11 +36,11 @@ fn loss_of(name: &str) -> Loss {
 }
 
 impl Golden {
-    pub fn load(name: &str) -> Golden {
+    /// The f32 tensors of `tests/golden/{name}.safetensors`, by name.
+    pub fn load_tensors(name: &str) -> BTreeMap<String, ArrayD<f32>> {
         let bytes = std::fs::read(dir().join(format!("{name}.safetensors"))).unwrap();
         let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let tensors = file
-            .tensors()
+        file.tensors()
             .into_iter()
             .map(|(n, t)| {
                 let values = t
@@ -50,7 +50,11 @@ impl Golden {
                     .collect();
                 (n, ArrayD::from_shape_vec(IxDyn(t.shape()), values).unwrap())
             })
-            .collect();
+            .collect()
+    }
+
+    pub fn load(name: &str) -> Golden {
+        let tensors = Golden::load_tensors(name);
         let json = std::fs::read_to_string(dir().join(format!("{name}.json"))).unwrap();
         Golden {
             name: name.into(),
