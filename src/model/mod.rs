@@ -21,6 +21,7 @@ mod plot;
 mod run;
 mod sequential;
 mod sources;
+mod split;
 mod step;
 mod trainer;
 mod weights;
