@@ -160,13 +160,52 @@ pub fn norm_rel_err(got: &[f32], want: &[f32]) -> f32 {
     (diff / norm).sqrt() as f32
 }
 
+/// Largest elementwise `|g - c| / max(|c|, 1e-2 · max |c|)`: relative error with a floor
+/// of 1e-2 of the output's largest magnitude, so elements near 0 are held to the output's
+/// scale; any NaN or a length mismatch counts as infinite.
+pub fn scaled_rel_err(got: &[f32], want: &[f32]) -> f32 {
+    if got.len() != want.len() {
+        return f32::INFINITY;
+    }
+    let floor = 1e-2 * want.iter().fold(0.0f32, |m, &c| m.max(c.abs()));
+    got.iter()
+        .zip(want)
+        .map(|(&g, &c)| match () {
+            _ if g.is_nan() || c.is_nan() => f32::INFINITY,
+            _ if g == c => 0.0,
+            _ => (g - c).abs() / c.abs().max(floor),
+        })
+        .fold(0.0, f32::max)
+}
+
 /// How GPU outputs are compared with the CPU twin's.
 #[derive(Clone, Copy)]
 pub enum Tol {
     /// Every element within this relative error.
     Rel(f32),
+    /// Every element within this relative error, below 1e-2 of the output's largest
+    /// magnitude relative to that floor instead ([`scaled_rel_err`]).
+    RelScaled(f32),
     /// The whole output within this error relative to its norm (matmul).
     Norm(f32),
+    /// Both: the whole output within `norm` of its norm and every element within `element`
+    /// as [`Tol::RelScaled`] (the LSTM cell).
+    NormAndScaled { norm: f32, element: f32 },
+}
+
+impl Tol {
+    /// The error of `got` against `want` under this tolerance, and its limit.
+    pub fn err(self, got: &[f32], want: &[f32]) -> (f32, f32) {
+        match self {
+            Tol::Rel(limit) => (max_rel_err(got, want), limit),
+            Tol::RelScaled(limit) => (scaled_rel_err(got, want), limit),
+            Tol::Norm(limit) => (norm_rel_err(got, want), limit),
+            Tol::NormAndScaled { norm, element } => match Tol::Norm(norm).err(got, want) {
+                (err, limit) if err > limit => (err, limit),
+                _ => Tol::RelScaled(element).err(got, want),
+            },
+        }
+    }
 }
 
 pub type Input = (Vec<usize>, Vec<f32>);
@@ -198,10 +237,7 @@ pub fn cross_check(
                 w.iter().all(|v| v.is_finite()),
                 "{name}: CPU output {i} is not finite"
             );
-            let (err, limit) = match tol {
-                Tol::Rel(limit) => (max_rel_err(g, w), limit),
-                Tol::Norm(limit) => (norm_rel_err(g, w), limit),
-            };
+            let (err, limit) = tol.err(g, w);
             assert!(
                 err <= limit,
                 "{name}: output {i} on {} differs from the CPU by {err:e} (limit {limit:e})",
