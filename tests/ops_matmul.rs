@@ -5,7 +5,9 @@
 mod common;
 
 use common::{Input, Tol, cross_check, gpu, random_input, rng, uniform};
-use wgfit::ops::matmul::{MatmulKernel, Transpose, matmul_bias_act, matmul_with};
+use wgfit::ops::matmul::{
+    MatmulKernel, Transpose, matmul_bias_act, matmul_with, vec4_variant, vec4_variants,
+};
 use wgfit::{Activation, Device, Error, GpuContext, GpuOptions, Tensor};
 
 const TRANSPOSES: [Transpose; 4] = [Transpose::None, Transpose::A, Transpose::B, Transpose::Both];
@@ -41,9 +43,17 @@ type Case = (&'static [usize], (usize, usize, usize), bool);
 
 /// 1, primes, multiples of 4 (the vec4 loads) and not, K = 0, outputs past one tile of each
 /// of the vec4 kernel's shapes (256 x 250 takes 128x128 tiles, 60 x 260 64x64 ones and
-/// 67 x 131 32x32 ones: src/ops/matmul/vec4.rs checks this), batched with a b per entry and
-/// with a shared b.
+/// 67 x 131 32x32 ones), batched with a b per entry and with a shared b. Under the four
+/// transposes they reach all 24 vec4 variants (3 tiles x vec4 or scalar I/O for a, b and c:
+/// [`the_cases_reach_every_vec4_variant`]); per tile, M, N multiples of 4 with K not, and
+/// M, N not with K a multiple of 4, give all eight I/O combinations.
 const CASES: &[Case] = &[
+    (&[], (256, 252, 13), false),
+    (&[], (255, 250, 20), false),
+    (&[], (60, 260, 23), false),
+    (&[], (61, 259, 24), false),
+    (&[], (4, 8, 13), false),
+    (&[], (7, 13, 32), false),
     (&[], (1, 1, 1), false),
     (&[], (7, 13, 31), false),
     (&[], (67, 131, 13), false),
@@ -61,6 +71,21 @@ const CASES: &[Case] = &[
     (&[4], (19, 37, 11), true),
     (&[2], (72, 40, 16), true),
 ];
+
+/// On any adapter with at least WebGPU's limits (every tile fits, so the choice is the
+/// output's size alone), `CASES` under the four transposes reach every vec4 variant.
+#[test]
+fn the_cases_reach_every_vec4_variant() {
+    let limits = wgpu::Limits::default();
+    let reached: std::collections::BTreeSet<&str> = CASES
+        .iter()
+        .flat_map(|&(_, mnk, _)| TRANSPOSES.map(|t| vec4_variant(&limits, mnk, t).unwrap()))
+        .collect();
+    let all: std::collections::BTreeSet<&str> = vec4_variants().into_iter().collect();
+    assert_eq!(all.len(), 24);
+    let missed: Vec<_> = all.difference(&reached).collect();
+    assert!(missed.is_empty(), "CASES never run {missed:?}");
+}
 
 #[test]
 fn every_matmul_kernel_matches_cpu_for_every_transpose_and_awkward_shapes() {

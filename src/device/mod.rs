@@ -190,7 +190,25 @@ impl Device {
     /// Adopts the wgpu device and queue of the app that embeds wgfit: wgfit records its
     /// work on that queue and leaves the app's uncaptured-error handler alone.
     pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Result<Device> {
-        GpuContext::adopt(device, queue, GpuOptions::default()).map(Device::from)
+        Self::from_wgpu_with(device, queue, GpuOptions::default())
+    }
+
+    /// [`Device::from_wgpu`] with explicit options (tests use this to poison outputs).
+    ///
+    /// ```
+    /// use wgfit::{Device, GpuOptions};
+    /// // Not run here: it needs the app's device.
+    /// fn adopt_poisoned(device: wgpu::Device, queue: wgpu::Queue) -> wgfit::Result<Device> {
+    ///     let options = GpuOptions { poison_outputs: true, ..GpuOptions::default() };
+    ///     Device::from_wgpu_with(device, queue, options)
+    /// }
+    /// ```
+    pub fn from_wgpu_with(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        options: GpuOptions,
+    ) -> Result<Device> {
+        GpuContext::adopt(device, queue, options).map(Device::from)
     }
 
     /// What this device is, e.g. `llvmpipe (LLVM 15.0.6, 256 bits) [Vulkan, Cpu]`.

@@ -139,9 +139,15 @@ mod tests {
 
     /// The AVX2 builds of the gate loops give the portable build's results bit for bit (the
     /// same operations in the same order), for a row length that is not a multiple of 8.
+    /// Without AVX2 it skips loudly, or fails under `WGFIT_REQUIRE_AVX2=1` (as on CI).
     #[test]
     fn the_avx2_gate_loops_equal_the_portable_ones_bit_for_bit() {
         if !std::is_x86_feature_detected!("avx2") {
+            assert_ne!(
+                std::env::var("WGFIT_REQUIRE_AVX2").as_deref(),
+                Ok("1"),
+                "WGFIT_REQUIRE_AVX2=1 but this processor has no AVX2"
+            );
             eprintln!("!!!!! NO AVX2 ON THIS PROCESSOR: THE AVX2 GATE LOOPS ARE NOT TESTED !!!!!");
             return;
         }

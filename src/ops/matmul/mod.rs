@@ -32,6 +32,34 @@ pub(super) fn kernels() -> Vec<&'static Kernel> {
     kernels
 }
 
+/// The vec4 kernel variant (tile and I/O, e.g. `matmul_vec4_64x64x16_8x8_vsv`) that a GPU
+/// with `limits` runs for `op(a)·op(b)` of M x N x K, and every variant's name; `None` when no
+/// tile fits. For tests/ops_matmul.rs, which checks that its cases reach every variant.
+#[doc(hidden)]
+pub fn vec4_variant(
+    limits: &wgpu::Limits,
+    (m, n, k): (usize, usize, usize),
+    transpose: Transpose,
+) -> Option<&'static str> {
+    let (trans_a, trans_b) = transpose.flags();
+    let dims = Dims {
+        batch: 1,
+        m,
+        n,
+        k,
+        trans_a,
+        trans_b,
+        b_batched: false,
+    };
+    vec4::variant(limits, dims)
+}
+
+/// Every vec4 variant's name (see [`vec4_variant`]).
+#[doc(hidden)]
+pub fn vec4_variants() -> Vec<&'static str> {
+    vec4::kernels().into_iter().map(|k| k.name).collect()
+}
+
 /// Which operands are transposed: `Transpose::A` computes `Aᵀ·B` (the weight gradient
 /// `xᵀ·dy`), `Transpose::B` computes `A·Bᵀ` (the input gradient `dy·Wᵀ`).
 ///
