@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -64,14 +64,6 @@ impl Layer for Flatten {
                 "Flatten needs every input dim known (no None dims)".into(),
             )),
         }
-    }
-
-    fn params(&self) -> Vec<&Param> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        Vec::new()
     }
 
     // x: [B, d1, d2, ...] -> [B, d1 d2 ...]; a flattened sequence has no time axis left to mask

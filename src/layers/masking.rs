@@ -3,7 +3,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::masking::{masking_backward, masking_forward};
@@ -87,14 +87,6 @@ impl Layer for Masking {
             )));
         }
         Ok(vec![input.clone()])
-    }
-
-    fn params(&self) -> Vec<&Param> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        Vec::new()
     }
 
     // x: [B, T, F] -> (x with masked steps zeroed, mask: [B, T])

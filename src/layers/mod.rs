@@ -190,7 +190,7 @@ pub struct Backward {
 ///
 /// ```
 /// use rand::rngs::StdRng;
-/// use wgfit::layers::{Backward, Dims, Forward, Layer, Param, Saved};
+/// use wgfit::layers::{Backward, Dims, Forward, Layer, Saved};
 /// use wgfit::ops::elementwise::affine;
 /// use wgfit::prelude::*;
 /// /// Multiplies its input by a constant; no weights.
@@ -200,8 +200,6 @@ pub struct Backward {
 ///     fn build(&mut self, _: &Device, inputs: &[Dims], _: &mut StdRng) -> Result<Vec<Dims>> {
 ///         Ok(inputs.to_vec()) // the output shape is the input shape
 ///     }
-///     fn params(&self) -> Vec<&Param> { Vec::new() }
-///     fn params_mut(&mut self) -> Vec<&mut Param> { Vec::new() }
 ///     fn forward(&self, x: &[&Tensor], masks: &[Option<&Tensor>], _training: bool) -> Result<Forward> {
 ///         Ok(Forward::one(affine(x[0], self.0, 0.0)?, masks[0].cloned()))
 ///     }
@@ -249,11 +247,15 @@ pub trait Layer: Send {
     /// [`Error::Config`].
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>>;
 
-    /// The weights, in Keras's order.
-    fn params(&self) -> Vec<&Param>;
+    /// The weights, in Keras's order (none by default: a layer without weights).
+    fn params(&self) -> Vec<&Param> {
+        Vec::new()
+    }
 
     /// The weights, mutably (loading replaces values; the optimizer updates them in place).
-    fn params_mut(&mut self) -> Vec<&mut Param>;
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        Vec::new()
+    }
 
     /// `inputs[i]: [B, ...input_i]` with their masks -> the outputs with theirs, keeping what
     /// backward needs when `training`. Masks pass through unchanged unless the layer says

@@ -10,7 +10,7 @@ mod math;
 use rand::rngs::StdRng;
 
 use self::math::{Op, backward, forward, merge_shapes};
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Saved};
 use crate::device::Device;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -44,13 +44,6 @@ macro_rules! merge_layer {
                 Ok(vec![merge_shapes($op, inputs)?])
             }
 
-            fn params(&self) -> Vec<&Param> {
-                Vec::new()
-            }
-
-            fn params_mut(&mut self) -> Vec<&mut Param> {
-                Vec::new()
-            }
 
             fn forward(
                 &self,
@@ -162,14 +155,6 @@ impl Layer for Concatenate {
 
     fn build(&mut self, _: &Device, inputs: &[Dims], _: &mut StdRng) -> Result<Vec<Dims>> {
         Ok(vec![merge_shapes(Op::Concatenate(self.axis), inputs)?])
-    }
-
-    fn params(&self) -> Vec<&Param> {
-        Vec::new()
-    }
-
-    fn params_mut(&mut self) -> Vec<&mut Param> {
-        Vec::new()
     }
 
     fn forward(
