@@ -192,6 +192,7 @@ fn toy(fields: &'static [(&'static str, usize, &'static str)], size: usize) -> K
         source: TOY,
         params: ParamsLayout { fields, size },
         entries: &[("both", 2), ("only_x", 1)],
+        trusted: false,
     }
 }
 

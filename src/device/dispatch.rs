@@ -28,6 +28,11 @@ pub struct Kernel {
     pub params: ParamsLayout,
     /// Each entry point and how many storage buffers a dispatch of it binds.
     pub entries: &'static [(&'static str, usize)],
+    /// The kernel bounds-checks every index it uses and writes every workgroup-memory cell
+    /// before reading it, so wgpu's own runtime checks (index clamping, loop bounding) and
+    /// the zeroing of workgroup memory are skipped for it. Only kernels whose edge tests
+    /// prove both may say so; on WebGPU in a browser the checks stay, whatever this says.
+    pub trusted: bool,
 }
 
 /// A `#[repr(C)]` uniform struct's fields (name, byte offset, Rust type) in order, and its
@@ -79,11 +84,23 @@ impl GpuContext {
                 None => {
                     let m = self
                         .scoped(|| {
-                            self.device
-                                .create_shader_module(wgpu::ShaderModuleDescriptor {
-                                    label: Some(kernel.name),
-                                    source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
-                                })
+                            let desc = wgpu::ShaderModuleDescriptor {
+                                label: Some(kernel.name),
+                                source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
+                            };
+                            if kernel.trusted {
+                                // SAFETY: a trusted kernel checks its own indices against its
+                                // buffers' lengths and never loops unboundedly (see the field's
+                                // documentation and each such kernel's edge tests).
+                                unsafe {
+                                    self.device.create_shader_module_trusted(
+                                        desc,
+                                        wgpu::ShaderRuntimeChecks::unchecked(),
+                                    )
+                                }
+                            } else {
+                                self.device.create_shader_module(desc)
+                            }
                         })
                         .map_err(context)?;
                     modules.insert(kernel.name, m.clone());
@@ -99,7 +116,10 @@ impl GpuContext {
                         layout: None,
                         module: &module,
                         entry_point: Some(entry),
-                        compilation_options: Default::default(),
+                        compilation_options: wgpu::PipelineCompilationOptions {
+                            zero_initialize_workgroup_memory: !kernel.trusted,
+                            ..Default::default()
+                        },
                         cache: None,
                     })
             })

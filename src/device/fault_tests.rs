@@ -41,6 +41,7 @@ fn still_works(device: &Device) {
                  }",
         params: VEC4_N,
         entries: &[("main", 1)],
+        trusted: false,
     };
     let x = Tensor::from_vec(device, [3], vec![1.0, 2.0, 3.0]).unwrap();
     let buffer = x.gpu_buffer().expect("a GPU tensor");
@@ -61,6 +62,7 @@ fn a_kernel_that_does_not_compile_is_a_device_error_naming_it() {
             size: 0,
         },
         entries: &[("main", 0)],
+        trusted: false,
     };
     match ctx.dispatch(&broken, "main", &[], &[], 1) {
         Err(Error::Device { message, adapter }) => {
@@ -83,6 +85,7 @@ fn a_dispatch_missing_a_binding_is_a_device_error_not_a_panic() {
         params: VEC4_N,
         // Declared without its buffer, so the dispatch below reaches wgpu's validation.
         entries: &[("main", 0)],
+        trusted: false,
     };
     // Binding 1 is left out: bind group creation fails validation.
     match ctx.dispatch(&kernel, "main", &[], &[0; 16], 1) {
@@ -112,6 +115,7 @@ fn a_subgroup_kernel_on_a_device_without_subgroups_is_refused_naming_the_feature
                  @compute @workgroup_size(64) fn main() { _ = subgroupAdd(f32(n.x)); }",
         params: VEC4_N,
         entries: &[("main", 0)],
+        trusted: false,
     };
     match ctx.dispatch(&kernel, "main", &[], &[0; 16], 1) {
         Err(Error::Device { message, .. }) => {
@@ -135,6 +139,7 @@ fn a_dispatch_unlike_its_kernel_s_declaration_is_a_device_error_naming_both() {
                  @compute @workgroup_size(1) fn main() { out[0] = f32(n.x); }",
         params: VEC4_N,
         entries: &[("main", 1)],
+        trusted: false,
     };
     let out = Tensor::zeros(&device, [1]).unwrap();
     let buffer = out.gpu_buffer().expect("a GPU tensor");

@@ -12,6 +12,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/adam.wgsl"),
     params: Params::LAYOUT,
     entries: &[("adam_update", 4)],
+    trusted: false,
 };
 
 params! {

@@ -19,6 +19,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     ),
     params: Params::LAYOUT,
     entries: &[("bias_act_forward", 3), ("bias_act_backward", 3)],
+    trusted: false,
 };
 
 params! {

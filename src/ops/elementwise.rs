@@ -14,6 +14,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/elementwise.wgsl"),
     params: Params::LAYOUT,
     entries: &[("fill", 1), ("affine", 2), ("binary", 3), ("axpy", 2)],
+    trusted: false,
 };
 
 params! {

@@ -15,6 +15,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/embedding.wgsl"),
     params: Params::LAYOUT,
     entries: &[("embedding_backward", 4)],
+    trusted: false,
 };
 
 params! {

@@ -12,6 +12,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/gather.wgsl"),
     params: Params::LAYOUT,
     entries: &[("gather_rows", 3)],
+    trusted: false,
 };
 
 params! {

@@ -20,6 +20,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/masked_reduce.wgsl"),
     params: Params::LAYOUT,
     entries: &[("masked_reduce", 3), ("masked_scale", 4)],
+    trusted: false,
 };
 
 /// `masked_reduce` with one workgroup per output, adding through subgroup operations.
@@ -31,6 +32,7 @@ pub(crate) const KERNEL_SUBGROUP: Kernel = Kernel {
     ),
     params: Params::LAYOUT,
     entries: &[("masked_reduce", 3)],
+    trusted: false,
 };
 
 /// The same with workgroup-memory reductions, for a software adapter without subgroups (GL)
@@ -43,6 +45,7 @@ pub(crate) const KERNEL_WORKGROUP: Kernel = Kernel {
     ),
     params: Params::LAYOUT,
     entries: &[("masked_reduce", 3)],
+    trusted: false,
 };
 
 /// Invocations per output of the workgroup kernels (`LANES` in masked_reduce_subgroup.wgsl).

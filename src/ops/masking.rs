@@ -18,6 +18,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/masking.wgsl"),
     params: Params::LAYOUT,
     entries: &[("masking_forward", 3), ("masking_backward", 3)],
+    trusted: false,
 };
 
 params! {

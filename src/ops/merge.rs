@@ -17,6 +17,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/merge.wgsl"),
     params: Params::LAYOUT,
     entries: &[("copy_block", 2), ("select_rows", 4)],
+    trusted: false,
 };
 
 params! {

@@ -19,6 +19,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/reduce.wgsl"),
     params: Params::LAYOUT,
     entries: &[("reduce_axis", 2)],
+    trusted: false,
 };
 
 /// One workgroup per output, adding through subgroup operations.
@@ -30,6 +31,7 @@ pub(crate) const KERNEL_SUBGROUP: Kernel = Kernel {
     ),
     params: Params::LAYOUT,
     entries: &[("reduce_axis", 2)],
+    trusted: false,
 };
 
 params! {

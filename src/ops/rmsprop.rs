@@ -12,6 +12,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/rmsprop.wgsl"),
     params: Params::LAYOUT,
     entries: &[("rmsprop_update", 4)],
+    trusted: false,
 };
 
 params! {

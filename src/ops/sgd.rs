@@ -12,6 +12,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/sgd.wgsl"),
     params: Params::LAYOUT,
     entries: &[("sgd_update", 3)],
+    trusted: false,
 };
 
 params! {

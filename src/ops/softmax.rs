@@ -28,6 +28,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
         ("softmax_xent_backward", 3),
         ("softmax_backward", 3),
     ],
+    trusted: false,
 };
 
 /// The same row kernels with their reductions done by subgroup operations.
@@ -45,6 +46,7 @@ pub(crate) const KERNEL_SUBGROUP: Kernel = Kernel {
         ("softmax_xent_backward", 3),
         ("softmax_backward", 3),
     ],
+    trusted: false,
 };
 
 /// The kernel for the row ops (one workgroup of 64 per row) on this device.

@@ -14,6 +14,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../shaders/transpose.wgsl"),
     params: Params::LAYOUT,
     entries: &[("transpose", 2)],
+    trusted: false,
 };
 
 params! {

@@ -41,6 +41,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
         ("cce_forward", 4),
         ("cce_backward", 4),
     ],
+    trusted: false,
 };
 
 /// Keras's `epsilon()`: probabilities are clipped to `[EPSILON, 1 - EPSILON]` before a log.

@@ -33,6 +33,7 @@ pub(crate) const FORWARD: Kernel = Kernel {
     ),
     params: Params::LAYOUT,
     entries: &[("lstm_step", 7), ("lstm_sequence_persistent", 7)],
+    trusted: false,
 };
 
 pub(crate) const BACKWARD: Kernel = Kernel {
@@ -47,6 +48,7 @@ pub(crate) const BACKWARD: Kernel = Kernel {
         ("lstm_backward_h", 4),
         ("lstm_backward_persistent", 8),
     ],
+    trusted: false,
 };
 
 params! {

@@ -15,6 +15,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     source: include_str!("../../../shaders/matmul.wgsl"),
     params: Params::LAYOUT,
     entries: &[("matmul_tiled", 3), ("matmul_naive", 3)],
+    trusted: false,
 };
 
 params! {

@@ -180,6 +180,7 @@ fn kernel(tile: Tile, io: Io) -> &'static Kernel {
             source: Box::leak(source.into_boxed_str()),
             params: Params::LAYOUT,
             entries: &[("matmul_vec4", 4)],
+            trusted: false,
         }))
     })
 }
