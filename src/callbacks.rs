@@ -51,8 +51,9 @@ pub enum Control {
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub trait Callback: Send + std::fmt::Debug {
-    /// True when the callback needs each batch's loss: `fit` then reads it back after every
-    /// batch, one sync per step, which a run without such callbacks avoids.
+    /// True when the callback needs each batch's loss: `fit` then copies the loss sums
+    /// back after every batch, in the batch's own submit, and delivers each batch's loss one
+    /// step late (after the next batch is queued, so the GPU never idles waiting for it).
     fn wants_batch_loss(&self) -> bool {
         false
     }
@@ -65,7 +66,9 @@ pub trait Callback: Send + std::fmt::Debug {
     }
 
     /// After each training batch (`epoch` and `batch` from 0), with its mean loss; called
-    /// only when [`Callback::wants_batch_loss`] is true.
+    /// only when [`Callback::wants_batch_loss`] is true. Called a step late: batch `b`'s
+    /// loss arrives once batch `b + 1` is on its way (the epoch's last batches before its
+    /// end), so a [`Control::Stop`] here takes effect after one more batch has trained.
     fn on_batch_end(&mut self, _epoch: usize, _batch: usize, _loss: f32) -> Result<Control> {
         Ok(Control::Continue)
     }

@@ -6,14 +6,14 @@
 //! run before the commands of the submit they precede, which is why `write` flushes first
 //! and the pool only recycles released buffers after a submit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::DeviceInfo;
 use super::options::{GpuFeatures, GpuOptions, SubgroupUse, WANTED_FEATURES};
 use super::params::ParamArenas;
 use super::pool::BufferPool;
-use super::{DeviceInfo, GpuBuffer};
 use crate::error::{Error, Result};
 
 /// Counters for measuring step overhead, from [`GpuContext::counters`]. Take two snapshots
@@ -32,8 +32,17 @@ pub struct GpuCounters {
     pub dispatches: u64,
     /// Queue submits (a training step does one; every readback flushes pending work too).
     pub submits: u64,
-    /// Blocking readbacks to the host (`to_vec_blocking` and friends).
+    /// Blocking readbacks that drain the GPU, waiting for the newest submit (so the GPU
+    /// idles until the host records more): `to_vec_blocking` and friends, and the training
+    /// loop's read of its sums at the end of each epoch.
     pub readbacks: u64,
+    /// Readbacks waited for while a later submit kept the GPU busy: the batch losses a
+    /// batch-end callback gets, a step late. (Each readback counts in one of the two by
+    /// where its copy sits, whether or not it had arrived by the time it was asked for.)
+    pub overlapped_readbacks: u64,
+    /// Submits not yet known to have finished: `flush` keeps at most two (after submitting
+    /// step N it waits for step N - 2).
+    pub in_flight: u64,
     /// Bytes held by the buffer pool (tensors alive, plus free buffers kept for reuse) and
     /// by the arenas that hold dispatches' parameters (256 KiB per 1 024 dispatches of the
     /// largest submit so far).
@@ -74,6 +83,12 @@ pub struct GpuContext {
     pub(super) dispatches: AtomicU64,
     pub(super) submits: AtomicU64,
     pub(super) readbacks: AtomicU64,
+    pub(super) overlapped_readbacks: AtomicU64,
+    /// Submits not yet known to be done: (number, index), oldest first, at most
+    /// `readback::MAX_IN_FLIGHT`.
+    pub(super) in_flight: Mutex<VecDeque<(u64, wgpu::SubmissionIndex)>>,
+    /// The latest submits, (number, index), for readbacks to wait on their own.
+    pub(super) recent: Mutex<VecDeque<(u64, wgpu::SubmissionIndex)>>,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,6 +223,9 @@ impl GpuContext {
             dispatches: AtomicU64::new(0),
             submits: AtomicU64::new(0),
             readbacks: AtomicU64::new(0),
+            overlapped_readbacks: AtomicU64::new(0),
+            in_flight: Mutex::new(VecDeque::new()),
+            recent: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -260,6 +278,8 @@ impl GpuContext {
             dispatches: self.dispatches.load(Ordering::Relaxed),
             submits: self.submits.load(Ordering::Relaxed),
             readbacks: self.readbacks.load(Ordering::Relaxed),
+            overlapped_readbacks: self.overlapped_readbacks.load(Ordering::Relaxed),
+            in_flight: lock(&self.in_flight).len() as u64,
             pooled_bytes: lock(&self.pool).allocated_bytes + lock(&self.params).bytes(),
         }
     }
@@ -294,7 +314,9 @@ impl GpuContext {
         Ok(out)
     }
 
-    /// Submits the pending commands (one submit) without waiting for them.
+    /// Submits the pending commands (one submit). It does not wait for them, only, when
+    /// more than two submits would then be running, for the oldest of them: the host stays
+    /// at most two steps ahead of the GPU, so work never queues without bound.
     ///
     /// # Errors
     /// [`Error::Device`] for a validation error, out of memory or a lost device, whether
@@ -305,23 +327,28 @@ impl GpuContext {
         let mut guard = lock(&self.encoder);
         let result = match guard.take() {
             Some(encoder) => {
-                self.submits.fetch_add(1, Ordering::Relaxed);
+                let n = self.submits.fetch_add(1, Ordering::Relaxed) + 1;
                 self.scoped(|| {
                     // The dispatches' parameters go up first: queue writes land before the
                     // commands of the submit that follows them.
                     lock(&self.params).upload(&self.queue);
-                    self.queue.submit([encoder.finish()]);
+                    self.queue.submit([encoder.finish()])
                 })
+                .map(|index| self.track_submit(n, index))
             }
             None => {
                 // Slots taken by dispatches that failed before reaching an encoder.
                 lock(&self.params).upload(&self.queue);
-                self.check_health()
+                self.check_health().map(|()| None)
             }
         };
         lock(&self.pool).recycle_pending();
         drop(guard);
-        result
+        // Waited for with the encoder free, so other threads go on recording meanwhile.
+        match result? {
+            Some(oldest) => self.wait_for_index(oldest),
+            None => Ok(()),
+        }
     }
 
     /// Submits pending work and blocks until the GPU has finished all of it.
@@ -333,51 +360,7 @@ impl GpuContext {
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| self.error(format!("waiting for the GPU: {e}")))?;
+        lock(&self.in_flight).clear();
         self.check_health()
-    }
-
-    /// Copies `buf` back to the host, submitting pending work and blocking until it is done.
-    pub(crate) fn read_blocking(&self, buf: &GpuBuffer) -> Result<Vec<u8>> {
-        let staging = self.scoped(|| {
-            let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("wgfit readback"),
-                size: buf.bytes,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            let mut guard = lock(&self.encoder);
-            let encoder = guard.get_or_insert_with(|| {
-                self.device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("wgfit"),
-                    })
-            });
-            encoder.copy_buffer_to_buffer(buf.raw(), 0, &staging, 0, buf.bytes);
-            staging
-        })?;
-        self.flush()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging
-            .slice(..)
-            .map_async(wgpu::MapMode::Read, move |r| drop(tx.send(r)));
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| self.error(format!("waiting for a readback: {e}")))?;
-        match rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(self.error(format!("mapping a readback buffer: {e}"))),
-            Err(_) => return Err(self.error("a readback never completed")),
-        }
-        let data = {
-            let view = staging
-                .slice(..)
-                .get_mapped_range()
-                .map_err(|e| self.error(format!("reading a mapped buffer: {e}")))?;
-            view.to_vec()
-        };
-        staging.unmap();
-        self.readbacks.fetch_add(1, Ordering::Relaxed);
-        self.check_health()?;
-        Ok(data)
     }
 }

@@ -12,6 +12,7 @@ mod gpu;
 mod options;
 mod params;
 mod pool;
+mod readback;
 
 #[cfg(test)]
 mod fault_tests;
@@ -25,6 +26,7 @@ pub use dispatch::{Kernel, ParamsLayout};
 pub(crate) use flush::FlushDenormals;
 pub use gpu::{GpuContext, GpuCounters};
 pub use options::{GpuFeatures, GpuOptions, SubgroupUse};
+pub(crate) use readback::PendingRead;
 
 use crate::error::{Error, Result};
 

@@ -239,8 +239,17 @@ impl Model {
             .map_or(0, |a| a.shape().first().copied().unwrap_or(0));
         let mut source = self.array_source(&xs, Some(&views(&y)), n.max(1))?;
         let mut epoch = Epoch::new(self, 0, Mode::Train, Some(1))?;
-        epoch.next(self, &mut source)?;
-        Ok(epoch.read(self)?.loss)
+        // The loss is read in the step's own submit: one submit, one wait.
+        match epoch.next_with(self, &mut source, true)? {
+            Some((_, _, Some(snapshot))) => {
+                let compiled = self
+                    .compiled
+                    .as_ref()
+                    .ok_or_else(super::functional::not_compiled)?;
+                Ok(snapshot.wait(&compiled.heads)?.evaluation.loss)
+            }
+            _ => Ok(epoch.read(self)?.loss),
+        }
     }
 
     /// One batch of `x`, `y`, checked and on the device (for `gradients`).

@@ -5,7 +5,8 @@ use ndarray::ArrayD;
 use super::arrays::Arrays;
 use super::functional::Model;
 use super::pass::{backward, forward};
-use super::step::{Sums, losses};
+use super::step::losses;
+use super::sums::Sums;
 use crate::error::Result;
 
 impl Model {

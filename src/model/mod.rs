@@ -23,6 +23,7 @@ mod sequential;
 mod sources;
 mod split;
 mod step;
+mod sums;
 mod trainer;
 mod weights;
 

@@ -3,10 +3,12 @@
 //! epochs of batches, validation, callbacks, progress and history, advanced by its caller a
 //! few batches at a time (`fit` runs it to the end; `Trainer` between an app's frames).
 //!
-//! The loop's only waits are its readback points, each a call to `Sums::read`: the end of an
-//! epoch (its logs, and the validation's), a progress redraw (a few times a second on a
-//! terminal), and after each batch for a callback that asks for batch losses. Everything else
-//! records work and returns.
+//! The loop waits for the GPU at one point per epoch: its end, which reads the epoch's sums
+//! (with validation, the validation's, the training sums having arrived meanwhile). A
+//! progress redraw and a callback's batch losses read snapshots of the sums taken in a
+//! step's own submit and delivered a step late: after step N is submitted, the loop waits
+//! for step N - 1 alone (if at all), so the GPU always has a step queued. `flush` keeps the
+//! host at most two submits ahead. Everything else records work and returns.
 
 use std::sync::{Arc, Mutex};
 
@@ -16,12 +18,14 @@ use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::pass::forward;
 use super::sources::Source;
-use super::step::{Sums, step};
+use super::step::step;
+use super::sums::{Readout, Snapshot, Sums};
 use crate::callbacks::{Callback, Control};
 use crate::device::Device;
 use crate::error::Result;
 use crate::progress::Progress;
 use crate::tensor::Tensor;
+use std::collections::VecDeque;
 
 /// What the loop does with each batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +77,19 @@ impl Epoch {
         model: &mut Model,
         source: &mut dyn Source,
     ) -> Result<Option<(Batch, Vec<Tensor>)>> {
+        Ok(self
+            .next_with(model, source, false)?
+            .map(|(batch, outputs, _)| (batch, outputs)))
+    }
+
+    /// As [`next`](Epoch::next); with `snapshot`, also a snapshot of the sums after the
+    /// batch, taken in the batch's own submit.
+    pub(crate) fn next_with(
+        &mut self,
+        model: &mut Model,
+        source: &mut dyn Source,
+        snapshot: bool,
+    ) -> Result<Option<Stepped>> {
         if self.limit.is_some_and(|l| self.batches >= l) {
             return Ok(None);
         }
@@ -80,10 +97,19 @@ impl Epoch {
             return Ok(None);
         };
         let (graph, compiled) = model.parts()?;
-        let outputs = match &self.sums {
+        let seen = self.seen + batch.len();
+        let (outputs, snapshot) = match &self.sums {
             Some(sums) => {
-                step(graph, compiled, &batch, sums, self.mode == Mode::Train)?;
-                Vec::new()
+                let train = self.mode == Mode::Train;
+                let snapshot = step(
+                    graph,
+                    compiled,
+                    &batch,
+                    sums,
+                    train,
+                    snapshot.then_some(seen),
+                )?;
+                (Vec::new(), snapshot)
             }
             None => {
                 let pass = forward(graph, &batch.inputs, false)?;
@@ -96,12 +122,12 @@ impl Epoch {
                 if let Device::Gpu(ctx) = &compiled.device {
                     ctx.flush()?;
                 }
-                outputs
+                (outputs, None)
             }
         };
         self.batches += 1;
-        self.seen += batch.len();
-        Ok(Some((batch, outputs)))
+        self.seen = seen;
+        Ok(Some((batch, outputs, snapshot)))
     }
 
     /// The epoch's loss and metrics so far (a readback point).
@@ -123,6 +149,10 @@ impl Epoch {
     }
 }
 
+/// A batch run by [`Epoch::next_with`]: the batch, the outputs (predict mode), and the
+/// snapshot asked for.
+pub(crate) type Stepped = (Batch, Vec<Tensor>, Option<Snapshot>);
+
 /// A callback's lock (a callback that panicked leaves its state usable).
 fn lock<'a>(
     c: &'a Mutex<dyn Callback + 'static>,
@@ -136,9 +166,14 @@ struct Current {
     /// Batches in this epoch, when known (asked of the source once per epoch).
     steps: Option<usize>,
     progress: Progress,
-    /// The epoch's loss sum read after the previous batch, when a callback wants batch
-    /// losses.
+    /// When a callback wants batch losses: the epoch's loss sum before the oldest batch
+    /// whose snapshot has not been delivered yet.
     loss_before: Option<f32>,
+    /// Snapshots taken after each batch for the batch-end callbacks: (batch, its samples,
+    /// the snapshot), oldest first.
+    batch_reads: VecDeque<(usize, usize, Snapshot)>,
+    /// A snapshot on its way to the progress line: (batches done when it was taken, it).
+    progress_read: Option<(usize, Snapshot)>,
 }
 
 /// `fit` as a step machine over a training source and an optional validation source.
@@ -225,52 +260,87 @@ impl<'s> Run<'s> {
                         steps.unwrap_or(0),
                     ),
                     loss_before: wants.then_some(0.0),
+                    batch_reads: VecDeque::new(),
+                    progress_read: None,
                 });
             }
-            let steps = self.current.as_ref().expect("set above").steps;
-            let callbacks = if self
-                .current
-                .as_ref()
-                .is_some_and(|c| c.loss_before.is_some())
-            {
-                self.callbacks()
-            } else {
-                Vec::new()
-            };
             let current = self.current.as_mut().expect("set above");
-            let Some((batch, _)) = current.epoch.next(model, &mut *self.train)? else {
+            let wants_batch = current.loss_before.is_some();
+            let wants_progress = !wants_batch
+                && current.progress_read.is_none()
+                && current.progress.wants_update(current.epoch.batches + 1);
+            let next =
+                current
+                    .epoch
+                    .next_with(model, &mut *self.train, wants_batch || wants_progress)?;
+            let Some((batch, _, snapshot)) = next else {
                 self.end_epoch(model)?;
                 continue;
             };
             ran += 1;
             let b = current.epoch.batches - 1;
-            if let Some(before) = current.loss_before {
-                let total = current.epoch.read_total(model)?;
-                current.loss_before = Some(total);
-                let loss = (total - before) / batch.len() as f32;
-                let mut stopped = None;
-                for c in &callbacks {
-                    if let Control::Stop(why) =
-                        lock(c).on_batch_end(current.epoch.epoch, b, loss)?
-                    {
-                        stopped.get_or_insert(why);
-                    }
-                }
-                if let Some(why) = stopped {
-                    self.history.stopped.get_or_insert(why);
-                    self.end_epoch(model)?;
-                    continue;
+            if let Some(snapshot) = snapshot {
+                if wants_batch {
+                    current.batch_reads.push_back((b, batch.len(), snapshot));
+                } else {
+                    current.progress_read = Some((b + 1, snapshot));
                 }
             }
-            if current.progress.wants_update(current.epoch.batches) {
-                let logs = current.epoch.read(model)?.logs("");
-                current.progress.update(current.epoch.batches, &logs);
+            // Batch `b` is submitted: deliver what the steps before it left, waiting (if at
+            // all) for those steps only.
+            if self.deliver(model, Some(b))? {
+                self.end_epoch(model)?;
+                continue;
             }
-            if steps.is_some_and(|s| current.epoch.batches >= s) {
+            let current = self.current.as_mut().expect("still under way");
+            if current.steps.is_some_and(|s| current.epoch.batches >= s) {
                 self.end_epoch(model)?;
             }
         }
         Ok(())
+    }
+
+    /// Delivers the snapshots of batches before `before` (all of them when `None`): batch
+    /// losses to the callbacks, each once its step is done, and the progress line when its
+    /// snapshot has arrived (never waiting for that one). True when a callback stopped the
+    /// run.
+    fn deliver(&mut self, model: &mut Model, before: Option<usize>) -> Result<bool> {
+        let callbacks = self.callbacks();
+        let current = self.current.as_mut().expect("an epoch is under way");
+        let compiled = model.compiled.as_ref().ok_or_else(not_compiled)?;
+        let heads = &compiled.heads;
+        while current
+            .batch_reads
+            .front()
+            .is_some_and(|(b, _, _)| before.is_none_or(|n| *b < n))
+        {
+            let (b, samples, snapshot) = current.batch_reads.pop_front().expect("checked");
+            let Readout { evaluation, total } = snapshot.wait(heads)?;
+            let before = current.loss_before.unwrap_or(0.0);
+            current.loss_before = Some(total);
+            let loss = (total - before) / samples as f32;
+            if current.progress.wants_update(b + 1) {
+                current.progress.update(b + 1, &evaluation.logs(""));
+            }
+            let mut stopped = None;
+            for c in &callbacks {
+                if let Control::Stop(why) = lock(c).on_batch_end(current.epoch.epoch, b, loss)? {
+                    stopped.get_or_insert(why);
+                }
+            }
+            if let Some(why) = stopped {
+                self.history.stopped.get_or_insert(why);
+                current.batch_reads.clear();
+                return Ok(true);
+            }
+        }
+        if let Some((batches, snapshot)) = current.progress_read.as_mut()
+            && let Some(Readout { evaluation, .. }) = snapshot.poll(heads)?
+        {
+            current.progress.update(*batches, &evaluation.logs(""));
+            current.progress_read = None;
+        }
+        Ok(false)
     }
 
     /// Batches in `epoch`, when known.
@@ -284,13 +354,34 @@ impl<'s> Run<'s> {
     /// Logs the epoch under way (its loss and metrics, then the validation's), calls the
     /// callbacks and moves on; finishes after the last epoch or when a callback stops.
     fn end_epoch(&mut self, model: &mut Model) -> Result<()> {
+        let Some(current) = self.current.as_ref() else {
+            return Ok(());
+        };
+        // One wait for everything: the epoch's sums travel with the validation's first
+        // submit (or a submit of their own), the validation's sums are read last, and by
+        // then the batches' snapshots still on their way have arrived too.
+        let train = current.epoch.snapshot()?;
+        let val = match self.validation.as_mut() {
+            Some(val) => Some(Epoch::new(model, 0, Mode::Evaluate, None)?.run(model, &mut **val)?),
+            None => None,
+        };
+        if let Some(Device::Gpu(ctx)) = model.compiled.as_ref().map(|c| &c.device) {
+            ctx.flush()?;
+        }
+        if self.history.stopped.is_none() {
+            // The last batches' losses reach the callbacks before the epoch's end.
+            self.deliver(model, None)?;
+        }
         let Some(current) = self.current.take() else {
             return Ok(());
         };
         let epoch = current.epoch.epoch;
-        let mut logs = current.epoch.read(model)?.logs("");
-        if let Some(val) = self.validation.as_mut() {
-            let eval = Epoch::new(model, 0, Mode::Evaluate, None)?.run(model, &mut **val)?;
+        let compiled = model.compiled.as_ref().ok_or_else(not_compiled)?;
+        let mut logs = match train {
+            Some(s) => s.wait(&compiled.heads)?.evaluation.logs(""),
+            None => Vec::new(),
+        };
+        if let Some(eval) = val {
             logs.extend(eval.logs("val_"));
         }
         let mut progress = current.progress;
@@ -348,12 +439,11 @@ impl<'s> Run<'s> {
 }
 
 impl Epoch {
-    /// The weighted loss summed over the epoch's samples so far (a readback point).
-    fn read_total(&self, model: &Model) -> Result<f32> {
-        let compiled = model.compiled.as_ref().ok_or_else(not_compiled)?;
-        match &self.sums {
-            Some(s) => Ok(s.read(&compiled.heads, 1)?.loss),
-            None => Ok(0.0),
-        }
+    /// A snapshot of the epoch's sums as they stand (none in predict mode).
+    fn snapshot(&self) -> Result<Option<Snapshot>> {
+        self.sums
+            .as_ref()
+            .map(|s| s.snapshot(self.seen))
+            .transpose()
     }
 }

@@ -2,143 +2,32 @@
 //! sums kept on the device, backward, the optimizer update, and the one submit that ends a
 //! step.
 
-use std::cell::Cell;
-
 use super::batch::Batch;
 use super::functional::Compiled;
 use super::graph::Graph;
-use super::history::Evaluation;
-use super::outputs::Head;
 use super::pass::{Pass, add_opt, backward, forward};
+use super::sums::{Snapshot, Sums};
 use crate::activation::Activation;
 use crate::device::{Device, FlushDenormals};
 use crate::error::Result;
 use crate::losses::Grad;
-use crate::ops::elementwise::{BinaryOp, affine, axpy, binary};
+use crate::ops::elementwise::{BinaryOp, affine, binary};
 use crate::ops::masked_reduce::masked_scale;
-use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
-/// Running sums of one output's loss and metrics over an epoch, on the device, weighted as
-/// Keras weights them: the loss as the batch-size-weighted mean of each batch's loss (itself
-/// a mean over the batch's rows, or over its unmasked steps), which makes the total loss;
-/// each metric as a mean over all rows (or all unmasked steps) of the epoch. Keras logs each
-/// output's own loss (`{name}_loss`, with several outputs) as the plain mean of its batch
-/// losses, every batch counting once whatever its size: `batch_means` keeps that sum.
-struct HeadSums {
-    loss: Tensor,
-    batch_means: Tensor,
-    batches: Cell<usize>,
-    metrics: Vec<Tensor>,
-    /// Rows counted on the host (batches without a mask) and on the device (mask sums).
-    rows_host: Cell<usize>,
-    rows_device: Tensor,
-}
-
-/// The sums of every output.
-pub(crate) struct Sums {
-    heads: Vec<HeadSums>,
-}
-
-impl Sums {
-    pub(crate) fn new(device: &Device, heads: &[Head]) -> Result<Sums> {
-        let zero = || Tensor::zeros(device, Vec::<usize>::new());
-        Ok(Sums {
-            heads: heads
-                .iter()
-                .map(|h| {
-                    Ok(HeadSums {
-                        loss: zero()?,
-                        batch_means: zero()?,
-                        batches: Cell::new(0),
-                        metrics: (0..h.metrics.len())
-                            .map(|_| zero())
-                            .collect::<Result<_>>()?,
-                        rows_host: Cell::new(0),
-                        rows_device: zero()?,
-                    })
-                })
-                .collect::<Result<_>>()?,
-        })
-    }
-
-    /// Adds a batch of `batch` samples to output `k`: per-row losses and metric values
-    /// (already multiplied by the mask when there is one) and the mask's sum.
-    fn add(
-        &self,
-        k: usize,
-        batch: usize,
-        loss_rows: &Tensor,
-        metric_rows: &[Tensor],
-        mask_total: Option<&Tensor>,
-    ) -> Result<()> {
-        let s = &self.heads[k];
-        let total = |t: &Tensor| sum(&t.reshape([t.numel()])?, 0);
-        let several = self.heads.len() > 1;
-        match mask_total {
-            None => {
-                let rows = loss_rows.numel();
-                let sum = total(loss_rows)?;
-                axpy(&s.loss, batch as f32 / rows as f32, &sum)?;
-                if several {
-                    axpy(&s.batch_means, 1.0 / rows as f32, &sum)?;
-                }
-                s.rows_host.set(s.rows_host.get() + rows);
-            }
-            Some(count) => {
-                let batch_mean = binary(&total(loss_rows)?, count, BinaryOp::DivNoNan)?;
-                axpy(&s.loss, batch as f32, &batch_mean)?;
-                if several {
-                    axpy(&s.batch_means, 1.0, &batch_mean)?;
-                }
-                axpy(&s.rows_device, 1.0, count)?;
-            }
-        }
-        s.batches.set(s.batches.get() + 1);
-        for (acc, rows) in s.metrics.iter().zip(metric_rows) {
-            axpy(acc, 1.0, &total(rows)?)?;
-        }
-        Ok(())
-    }
-
-    /// Reads the sums back (blocking; the loop's readback point): the total loss per sample
-    /// over `samples` (Σ weight × each output's), each output's own loss when there are
-    /// several (the mean of its batch losses, as Keras logs it), and the metrics per row.
-    pub(crate) fn read(&self, heads: &[Head], samples: usize) -> Result<Evaluation> {
-        let value = |t: &Tensor| -> Result<f32> { Ok(t.to_vec_blocking()?[0]) };
-        let mut total = 0.0;
-        let mut metrics = Vec::new();
-        for (h, s) in heads.iter().zip(&self.heads) {
-            let rows = s.rows_host.get() as f32 + value(&s.rows_device)?;
-            let loss = value(&s.loss)? / samples.max(1) as f32;
-            total += h.weight * loss;
-            if heads.len() > 1 {
-                let mean = value(&s.batch_means)? / s.batches.get().max(1) as f32;
-                metrics.push((h.log_name("loss", heads.len()), mean));
-            }
-            for (m, t) in h.metrics.iter().zip(&s.metrics) {
-                let v = if rows > 0.0 { value(t)? / rows } else { 0.0 };
-                metrics.push((h.log_name(m.name(), heads.len()), v));
-            }
-        }
-        Ok(Evaluation {
-            loss: total,
-            metrics,
-        })
-    }
-}
-
 /// Forward, losses and metrics into `sums`; with `train`, backward and the optimizer update;
-/// then one submit, after the step's intermediate values are released (a buffer released
-/// before a submit is reused from the next one on; one released after it would stay out of
-/// the pool for a step more).
+/// with `snapshot` (the epoch's samples after this batch), a snapshot of the sums taken in
+/// the same submit; then one submit, after the step's intermediate values are released (a
+/// buffer released before a submit is reused from the next one on; one released after it
+/// would stay out of the pool for a step more).
 pub(crate) fn step(
     graph: &mut Graph,
     compiled: &mut Compiled,
     batch: &Batch,
     sums: &Sums,
     train: bool,
-) -> Result<()> {
+    snapshot: Option<usize>,
+) -> Result<Option<Snapshot>> {
     // The CPU reference computes as GPUs and TensorFlow do: subnormals flushed to zero.
     let _flush = FlushDenormals::new();
     let pass = forward(graph, &batch.inputs, train)?;
@@ -152,10 +41,11 @@ pub(crate) fn step(
         update(graph, compiled, weights)?;
     }
     drop(pass);
+    let snapshot = snapshot.map(|samples| sums.snapshot(samples)).transpose()?;
     if let Device::Gpu(ctx) = &compiled.device {
         ctx.flush()?;
     }
-    Ok(())
+    Ok(snapshot)
 }
 
 /// Gradients of the weighted losses w.r.t. the output values and the logits.

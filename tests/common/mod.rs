@@ -87,7 +87,8 @@ pub fn subgroups_in_use(device: &Device) -> bool {
     false
 }
 
-fn open_gpu_with(options: GpuOptions) -> Option<Device> {
+/// A GPU device of its own (not shared with other tests: its counters count only its work).
+pub fn open_gpu_with(options: GpuOptions) -> Option<Device> {
     match Device::gpu_with(options) {
         Ok(d) => {
             eprintln!("GPU tests run on: {}", d.info());
