@@ -4,6 +4,7 @@
 //! only when there is none, saying so once. `WGFIT_DEVICE=cpu|gpu|vulkan|metal|dx12|gl`
 //! overrides the choice; asking for a GPU that is not there is an error, never a fallback.
 
+mod binding;
 mod buffer;
 pub(crate) mod cpu_pool;
 mod dispatch;
@@ -12,6 +13,7 @@ mod gpu;
 mod options;
 mod params;
 mod pool;
+mod recorder;
 
 #[cfg(test)]
 mod fault_tests;
