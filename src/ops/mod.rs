@@ -77,6 +77,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &merge::KERNEL,
         &reduce::KERNEL,
         &reduce::KERNEL_SUBGROUP,
+        &reduce::KERNEL_COLUMNS,
         &rmsprop::KERNEL,
         &sgd::KERNEL,
         &softmax::KERNEL,
