@@ -26,7 +26,11 @@ fn devices() -> Vec<Device> {
 fn assert_close(what: &str, device: &Device, got: &[f32], want: &[f64]) {
     assert_eq!(got.len(), want.len(), "{what}");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!(g.is_finite(), "{what} on {}: element {i} is {g}", device.info());
+        assert!(
+            g.is_finite(),
+            "{what} on {}: element {i} is {g}",
+            device.info()
+        );
         let err = (f64::from(g) - w).abs() / w.abs().max(1.0);
         assert!(
             err <= 1e-6,
@@ -73,7 +77,13 @@ fn softmax_and_crossentropies_of_extreme_logits_are_finite_and_equal_keras() {
     ];
     let z: Vec<f32> = rows.iter().flatten().copied().collect();
     let y: Vec<f32> = (0..rows.len())
-        .flat_map(|r| if r % 2 == 0 { [0.0, 0.0, 1.0] } else { [0.0, 1.0, 0.0] })
+        .flat_map(|r| {
+            if r % 2 == 0 {
+                [0.0, 0.0, 1.0]
+            } else {
+                [0.0, 1.0, 0.0]
+            }
+        })
         .collect();
     let mut probs = Vec::new();
     let mut xent = Vec::new();
@@ -107,10 +117,55 @@ fn softmax_and_crossentropies_of_extreme_logits_are_finite_and_equal_keras() {
         let p = softmax(&zt).unwrap().to_vec_blocking().unwrap();
         assert_close("softmax", &device, &p, &probs);
         let (p, loss) = softmax_xent_forward(&zt, &yt).unwrap();
-        assert_close("softmax_xent probs", &device, &p.to_vec_blocking().unwrap(), &probs);
-        assert_close("softmax_xent loss", &device, &loss.to_vec_blocking().unwrap(), &xent);
+        assert_close(
+            "softmax_xent probs",
+            &device,
+            &p.to_vec_blocking().unwrap(),
+            &probs,
+        );
+        assert_close(
+            "softmax_xent loss",
+            &device,
+            &loss.to_vec_blocking().unwrap(),
+            &xent,
+        );
         let (p, loss) = sigmoid_xent_forward(&zt, &yt).unwrap();
-        assert_close("sigmoid_xent probs", &device, &p.to_vec_blocking().unwrap(), &sig);
-        assert_close("sigmoid_xent loss", &device, &loss.to_vec_blocking().unwrap(), &bce);
+        assert_close(
+            "sigmoid_xent probs",
+            &device,
+            &p.to_vec_blocking().unwrap(),
+            &sig,
+        );
+        assert_close(
+            "sigmoid_xent loss",
+            &device,
+            &loss.to_vec_blocking().unwrap(),
+            &bce,
+        );
+    }
+}
+
+/// Every `exp` in every kernel goes through `exp_clamped` (or has an argument bounded by
+/// construction: tanh_f32's `exp(2.0 * z)`, z <= 9), so no platform's fast math meets an inf.
+#[test]
+fn every_kernel_s_exp_has_a_clamped_argument() {
+    let allowed = ["exp(clamp(x, -88.0, 88.0))", "exp(2.0 * z)"];
+    for kernel in wgfit::ops::kernels() {
+        let src = kernel.source;
+        for (at, _) in src.match_indices("exp(") {
+            let word_start = at == 0
+                || !src[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if word_start {
+                assert!(
+                    allowed.iter().any(|a| src[at..].starts_with(a)),
+                    "kernel {}: an unclamped exp at {:?}",
+                    kernel.name,
+                    &src[at..(at + 40).min(src.len())]
+                );
+            }
+        }
     }
 }

@@ -22,28 +22,45 @@ use std::sync::Arc;
 /// Bind groups kept before the cache starts over (a training step needs a few hundred).
 pub(super) const MAX_BIND_GROUPS: usize = 8192;
 
+/// Storage buffers one signature can describe.
+const MAX_BUFFERS: usize = 16;
+
 /// What one entry point binds: a uniform of `uniform` bytes at binding 0 (dynamic offset)
 /// and `buffers` storage buffers at 1..=n, bit i of `read_only` set when binding i + 1 is
-/// declared `var<storage, read>`.
+/// declared `var<storage, read>`, and `min[i]` its smallest size in bytes (one element of its
+/// array; 0 where the source does not say simply, and wgpu checks at the dispatch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct Signature {
     pub(super) uniform: u64,
     pub(super) buffers: usize,
     pub(super) read_only: u64,
+    pub(super) min: [u8; MAX_BUFFERS],
 }
 
 impl Signature {
     /// The signature of an entry point of `source` with `buffers` storage buffers and a
     /// parameter struct of `params` bytes (padded to 16, as the arenas store it).
-    pub(super) fn of(source: &str, buffers: usize, params: usize) -> Signature {
-        let read_only = (1..=buffers)
-            .filter(|&b| storage_is_read_only(source, b))
-            .fold(0u64, |bits, b| bits | 1 << (b - 1));
-        Signature {
+    /// `None` for more than [`MAX_BUFFERS`] buffers.
+    pub(super) fn of(source: &str, buffers: usize, params: usize) -> Option<Signature> {
+        if buffers > MAX_BUFFERS {
+            return None;
+        }
+        let mut read_only = 0;
+        let mut min = [0; MAX_BUFFERS];
+        for b in 1..=buffers {
+            if let Some((space, ty)) = declaration(source, b) {
+                if space == "storage,read" || space == "storage" {
+                    read_only |= 1 << (b - 1);
+                }
+                min[b - 1] = element_bytes(&ty);
+            }
+        }
+        Some(Signature {
             uniform: padded_params(params) as u64,
             buffers,
             read_only,
-        }
+            min,
+        })
     }
 
     pub(super) fn read_only(&self, i: usize) -> bool {
@@ -56,26 +73,32 @@ pub(super) fn padded_params(size: usize) -> usize {
     size.next_multiple_of(16).max(16)
 }
 
-/// Whether `@binding(b)` in `source` is a read-only storage buffer (`var<storage, read>` or
-/// `var<storage>`). A binding the source does not declare is taken as read-write: the entry
-/// does not use it, and a pipeline whose shader wants what the layout lacks fails to build
-/// (under an error scope, naming the kernel).
-fn storage_is_read_only(source: &str, b: usize) -> bool {
+/// The address space (`storage,read`, whitespace removed) and type (`array<f32>`) that
+/// `source` declares at `@binding(b)`, if it does. A binding the source does not declare is
+/// taken as read-write: the entry does not use it, and a pipeline whose shader wants what the
+/// layout lacks fails to build (under an error scope, naming the kernel).
+fn declaration(source: &str, b: usize) -> Option<(String, String)> {
     let tag = format!("@binding({b})");
-    source.match_indices(&tag).any(|(at, _)| {
+    let squeeze = |t: &str| -> String { t.chars().filter(|c| !c.is_whitespace()).collect() };
+    source.match_indices(&tag).find_map(|(at, _)| {
         let rest = &source[at + tag.len()..];
-        let Some(open) = rest.find("var<") else {
-            return false;
-        };
-        let Some(close) = rest[open..].find('>') else {
-            return false;
-        };
-        let space: String = rest[open + 4..open + close]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        space == "storage,read" || space == "storage"
+        let open = rest.find("var<")?;
+        let close = open + rest[open..].find('>')?;
+        let end = close + rest[close..].find(';')?;
+        let ty = rest[close + 1..end].split_once(':')?.1;
+        Some((squeeze(&rest[open + 4..close]), squeeze(ty)))
     })
+}
+
+/// Bytes of one element of a runtime-sized array type of scalars or vectors (the least a
+/// binding of it may hold); 0 for anything else.
+fn element_bytes(ty: &str) -> u8 {
+    match ty {
+        "array<f32>" | "array<u32>" | "array<i32>" => 4,
+        "array<vec2<f32>>" | "array<vec2<u32>>" => 8,
+        "array<vec4<f32>>" | "array<vec4<u32>>" | "array<vec3<f32>>" => 16,
+        _ => 0,
+    }
 }
 
 /// A signature's bind group layout and the pipeline layout around it.
@@ -135,16 +158,17 @@ impl Bindings {
                             read_only: signature.read_only(i),
                         },
                         has_dynamic_offset: false,
-                        // Checked once against the shader when the pipeline is built, rather
-                        // than at every dispatch (every tensor holds at least one f32).
-                        min_binding_size: NonZeroU64::new(4),
+                        // Checked against the shader when the pipeline is built, and against
+                        // each buffer when a bind group is, rather than at every dispatch.
+                        min_binding_size: NonZeroU64::new(u64::from(signature.min[i])),
                     },
                     count: None,
                 }));
-                let bind_group = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                    label: Some("wgfit"),
-                    entries: &entries,
-                });
+                let bind_group =
+                    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                        label: Some("wgfit"),
+                        entries: &entries,
+                    });
                 let pipeline = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                     label: Some("wgfit"),
                     bind_group_layouts: &[Some(&bind_group)],
@@ -253,15 +277,17 @@ mod tests {
                    @group(0) @binding(2) var<storage,read_write> out: array<f32>;
                    @group(0)
                    @binding(3)
-                   var<storage> y: array<f32>;
+                   var<storage> y: array< vec4<f32> >;
                    @group(0) @binding(11) var<storage, read_write> z: array<f32>;";
-        let s = Signature::of(src, 4, 24);
+        let s = Signature::of(src, 4, 24).unwrap();
         assert_eq!(s.uniform, 32);
         assert_eq!(s.buffers, 4);
         assert!(s.read_only(0) && !s.read_only(1) && s.read_only(2));
         // binding 4 is not declared (and @binding(11) is not @binding(1)): read-write
         assert!(!s.read_only(3));
-        assert_eq!(Signature::of(src, 1, 0).uniform, 16);
+        assert_eq!(s.min[..4], [4, 4, 16, 0]);
+        assert_eq!(Signature::of(src, 1, 0).unwrap().uniform, 16);
+        assert!(Signature::of(src, 17, 0).is_none());
         assert_eq!(padded_params(16), 16);
         assert_eq!(padded_params(17), 32);
     }

@@ -109,7 +109,8 @@ impl GpuContext {
                 }
             }
         };
-        let signature = Signature::of(kernel.source, buffers, kernel.params.size);
+        let signature = Signature::of(kernel.source, buffers, kernel.params.size)
+            .ok_or_else(|| self.error(format!("kernel {}::{entry} binds {buffers} buffers, more than wgfit's layouts describe", kernel.name)))?;
         let layout = self
             .scoped(|| lock(&self.bindings).layout(&self.device, signature))
             .map_err(context)?;

@@ -179,7 +179,13 @@ const INCREMENT: Kernel = Kernel {
 fn increment(ctx: &GpuContext, src: &Tensor, dst: &Tensor, n: u32) -> crate::Result<()> {
     let (s, d) = (src.gpu_buffer().unwrap(), dst.gpu_buffer().unwrap());
     let params: [u32; 4] = [n, 0, 0, 0];
-    ctx.dispatch(&INCREMENT, "main", &[s, d], bytemuck::bytes_of(&params), u64::from(n))
+    ctx.dispatch(
+        &INCREMENT,
+        "main",
+        &[s, d],
+        bytemuck::bytes_of(&params),
+        u64::from(n),
+    )
 }
 
 fn created(ctx: &GpuContext) -> u64 {
@@ -201,7 +207,11 @@ fn bind_groups_are_cached_across_dispatches_and_submits_and_the_pass_stays_open(
             .is_some_and(|r| r.pass_open());
         assert!(open, "consecutive dispatches share one open pass");
         // the readback ends the pass before it copies
-        assert_eq!(y.to_vec_blocking().unwrap(), vec![2.0, 3.0, 4.0], "step {step}");
+        assert_eq!(
+            y.to_vec_blocking().unwrap(),
+            vec![2.0, 3.0, 4.0],
+            "step {step}"
+        );
     }
     // One bind group per parameter arena: the first step's, reused by the later ones.
     assert_eq!(created(&ctx) - before, 1);
@@ -214,7 +224,10 @@ fn a_pooled_buffer_reused_at_another_length_gets_a_bind_group_of_its_own() {
     let src = Tensor::from_vec(&device, [5], vec![1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
     let long = Tensor::zeros(&device, [5]).unwrap();
     increment(&ctx, &src, &long, 5).unwrap();
-    assert_eq!(long.to_vec_blocking().unwrap(), vec![2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(
+        long.to_vec_blocking().unwrap(),
+        vec![2.0, 3.0, 4.0, 5.0, 6.0]
+    );
     let raw = long.gpu_buffer().unwrap().raw().clone();
     drop(long);
     ctx.flush().unwrap(); // the pool recycles buffers released before a submit

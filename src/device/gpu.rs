@@ -352,7 +352,9 @@ impl GpuContext {
             });
             let mut guard = lock(&self.encoder);
             let recorder = guard.get_or_insert_with(|| Recorder::new(&self.device));
-            recorder.encoder().copy_buffer_to_buffer(buf.raw(), 0, &staging, 0, buf.bytes);
+            recorder
+                .encoder()
+                .copy_buffer_to_buffer(buf.raw(), 0, &staging, 0, buf.bytes);
             staging
         })?;
         self.flush()?;

@@ -10,8 +10,8 @@ use super::{
     buf, f32_device, gpu_output, gpu_tensor, host, loop_budget, loop_budget_error, shape_error,
 };
 use crate::device::{Device, GpuContext, Kernel};
-use crate::ops::fast_math::exp_clamped;
 use crate::error::Result;
+use crate::ops::fast_math::exp_clamped;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
