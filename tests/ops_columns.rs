@@ -44,3 +44,40 @@ fn sums_over_a_middle_axis_match_cpu() {
         });
     }
 }
+
+/// Not a check: times column sums on the GPU and the CPU (median of 15 after a warm-up, each
+/// op then a wait for the device), for BENCHMARKS.md.
+///
+///     cargo test --release --test ops_columns -- --ignored --nocapture
+#[test]
+#[ignore]
+fn time_column_sums() {
+    use wgfit::{Device, Tensor};
+    let devices: Vec<Device> = [common::gpu(), Some(Device::cpu())]
+        .into_iter()
+        .flatten()
+        .collect();
+    for device in devices {
+        for (rows, cols) in [(6400, 512), (128, 128), (128, 10)] {
+            let values: Vec<f32> = (0..rows * cols).map(|i| (i % 17) as f32 / 17.0).collect();
+            let x = Tensor::from_vec(&device, [rows, cols], values).unwrap();
+            let mut times = Vec::new();
+            for i in 0..16 {
+                let start = std::time::Instant::now();
+                let y = sum(&x, 0).unwrap();
+                device.synchronize_blocking().unwrap();
+                if i > 0 {
+                    times.push(start.elapsed().as_secs_f64() * 1e6);
+                }
+                drop(y);
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "column sum [{rows}, {cols}] on {}: median {:.0} µs (min {:.0})",
+                device.info(),
+                times[times.len() / 2],
+                times[0]
+            );
+        }
+    }
+}
