@@ -66,7 +66,7 @@ fn sigmoid_xent_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
     for (var c = p.lo; c < p.hi; c++) {
         let i = r * p.cols + c;
         let z = pred[i];
-        let e = exp(-abs(z));
+        let e = exp_clamped(-abs(z));
         s += max(z, 0.0) - z * truth[i] + log1p_pos(e);
         out2[i] = select(e / (1.0 + e), 1.0 / (1.0 + e), z >= 0.0);
     }

@@ -2,8 +2,16 @@
 // compute the same formulas, so both sides agree to a few ulp where WGSL's builtins promise
 // less (tanh near 0, log near 1).
 
+// exp's argument clamped to +-88, where e^88 = 1.7e38 is still finite: Metal compiles with
+// fast math on (wgpu leaves it so), under which exp overflowing to inf, and inf in a division,
+// may give NaN where IEEE (and Keras) give 0 or 1. The CPU twins clamp likewise
+// (ops::fast_math::exp_f32).
+fn exp_clamped(x: f32) -> f32 {
+    return exp(clamp(x, -88.0, 88.0));
+}
+
 fn sigmoid(x: f32) -> f32 {
-    return 1.0 / (1.0 + exp(-x));
+    return 1.0 / (1.0 + exp_clamped(-x));
 }
 
 // Cephes tanhf: a few ulp everywhere, where WGSL's tanh has no useful bound near 0.

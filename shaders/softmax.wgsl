@@ -43,14 +43,14 @@ fn softmax_row(row: u32, lane: Lane) -> vec2<f32> {
     for (var c = lane.index; c < p.cols; c += LANES) {
         let d = in0[base + c] - m;
         if d < 0.0 {
-            below += exp(d);
+            below += exp_clamped(d);
         } else {
             ties += 1.0;
         }
     }
     let r = workgroup_sum(below, lane) + (workgroup_sum(ties, lane) - 1.0);
     for (var c = lane.index; c < p.cols; c += LANES) {
-        out[base + c] = exp(in0[base + c] - m) / (1.0 + r);
+        out[base + c] = exp_clamped(in0[base + c] - m) / (1.0 + r);
     }
     return vec2<f32>(m, r);
 }

@@ -44,6 +44,8 @@ impl GpuContext {
                 // Out of memory (or fragmentation): give the free buffers back, try once more.
                 self.flush()?;
                 lock(&self.pool).trim();
+                // Cached bind groups hold the dropped buffers' memory: forget them too.
+                lock(&self.bindings).clear();
                 self.scoped(create)?
             }
         };

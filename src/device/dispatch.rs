@@ -1,11 +1,12 @@
 //! Kernels: WGSL modules and pipelines built once per device and cached, and dispatches
 //! recorded into the pending encoder with grids folded to fit the per-dimension limit.
 
-use std::num::NonZeroU64;
 use std::sync::atomic::Ordering;
 
 use super::GpuBuffer;
+use super::binding::{self, Pipeline, Signature};
 use super::gpu::{GpuContext, lock};
+use super::recorder::Recorder;
 use crate::error::{Error, Result};
 
 /// One WGSL module: its name (as in `shaders/{name}.wgsl`), its source, the layout of the
@@ -58,7 +59,7 @@ impl Kernel {
 }
 
 impl GpuContext {
-    fn pipeline(&self, kernel: &Kernel, entry: &'static str) -> Result<wgpu::ComputePipeline> {
+    fn pipeline(&self, kernel: &Kernel, entry: &'static str, buffers: usize) -> Result<Pipeline> {
         if let Some(p) = lock(&self.pipelines).get(&(kernel.name, entry)) {
             return Ok(p.clone());
         }
@@ -108,12 +109,17 @@ impl GpuContext {
                 }
             }
         };
-        let pipeline = self
+        let signature = Signature::of(kernel.source, buffers, kernel.params.size)
+            .ok_or_else(|| self.error(format!("kernel {}::{entry} binds {buffers} buffers, more than wgfit's layouts describe", kernel.name)))?;
+        let layout = self
+            .scoped(|| lock(&self.bindings).layout(&self.device, signature))
+            .map_err(context)?;
+        let raw = self
             .scoped(|| {
                 self.device
                     .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                         label: Some(entry),
-                        layout: None,
+                        layout: Some(&layout.pipeline),
                         module: &module,
                         entry_point: Some(entry),
                         compilation_options: wgpu::PipelineCompilationOptions {
@@ -124,6 +130,7 @@ impl GpuContext {
                     })
             })
             .map_err(context)?;
+        let pipeline = Pipeline { raw, layout };
         lock(&self.pipelines).insert((kernel.name, entry), pipeline.clone());
         Ok(pipeline)
     }
@@ -148,6 +155,13 @@ impl GpuContext {
     /// Records one dispatch of `kernel::entry` over `workgroups` workgroups (linear count),
     /// with `params` as a uniform at binding 0 and `buffers` at bindings 1..=n. Entry points
     /// of one file that need fewer buffers use a prefix of the bindings.
+    ///
+    /// Errors are caught before anything reaches the shared encoder, so an invalid dispatch
+    /// never poisons the work pending beside it: the pipeline and each new bind group are
+    /// built under error scopes, and what wgpu would only check when the encoder is finished
+    /// (one buffer bound both read-only and writable, the workgroup grid, the parameters'
+    /// dynamic offset) is checked here, or holds by construction. A dispatch whose pipeline
+    /// and bind group are cached pushes no error scope at all.
     pub(crate) fn dispatch(
         &self,
         kernel: &Kernel,
@@ -174,58 +188,51 @@ impl GpuContext {
             return Ok(());
         }
         let (x, y) = self.grid(workgroups)?;
-        let pipeline = self.pipeline(kernel, entry)?;
+        let pipeline = self.pipeline(kernel, entry, buffers.len())?;
+        let signature = pipeline.layout.signature;
+        for (i, a) in buffers.iter().enumerate() {
+            for (j, b) in buffers.iter().enumerate().skip(i + 1) {
+                if a.raw() == b.raw() && !(signature.read_only(i) && signature.read_only(j)) {
+                    // wgpu would only say so when the encoder is finished, failing the whole
+                    // submit.
+                    return Err(self.error(format!(
+                        "kernel {}::{entry} binds one buffer at bindings {} and {}, and writes \
+                         it through one of them",
+                        kernel.name,
+                        i + 1,
+                        j + 1
+                    )));
+                }
+            }
+        }
         let mut padded = params.to_vec();
-        padded.resize(params.len().next_multiple_of(16).max(16), 0);
+        padded.resize(signature.uniform as usize, 0);
+        let bindings: Vec<(&wgpu::Buffer, u64)> =
+            buffers.iter().map(|b| (b.raw(), b.bytes)).collect();
         // Held through the recording: the parameters' slot belongs to the pending encoder,
         // which no other thread may submit before this dispatch is in it.
         let mut guard = lock(&self.encoder);
         let align = u64::from(self.limits.min_uniform_buffer_offset_alignment);
-        let (uniform, offset) = lock(&self.params).slot(&self.device, align, &padded);
-        // The bind group is validated on its own, before anything touches the shared
-        // encoder: an invalid one recorded there would poison every op pending beside it.
-        let bind_group = self.scoped(|| {
-            let mut entries: Vec<wgpu::BindGroupEntry> = buffers
-                .iter()
-                .enumerate()
-                .map(|(i, b)| wgpu::BindGroupEntry {
-                    binding: i as u32 + 1,
-                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                        buffer: b.raw(),
-                        offset: 0,
-                        size: NonZeroU64::new(b.bytes),
-                    }),
-                })
-                .collect();
-            entries.push(wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &uniform,
-                    offset,
-                    size: NonZeroU64::new(padded.len() as u64),
-                }),
-            });
-            self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(entry),
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            })
-        })?;
-        self.scoped(|| {
-            let encoder = guard.get_or_insert_with(|| {
-                self.device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("wgfit"),
-                    })
-            });
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(entry),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bind_group, &[]);
-            pass.dispatch_workgroups(x, y, 1);
-        })?;
+        let (arena, offset) = lock(&self.params).slot(&self.device, align, &padded);
+        let cached = lock(&self.bindings).get(&pipeline.layout, &arena, &bindings);
+        let bind_group = match cached {
+            Some(group) => group,
+            None => {
+                // Validated on its own, before anything touches the shared encoder.
+                let group = self.scoped(|| {
+                    binding::create(&self.device, &pipeline.layout, &arena, &bindings)
+                })?;
+                lock(&self.bindings).insert(&pipeline.layout, &arena, &bindings, group.clone());
+                group
+            }
+        };
+        let pass = guard
+            .get_or_insert_with(|| Recorder::new(&self.device))
+            .pass();
+        pass.set_pipeline(&pipeline.raw);
+        // Slots are aligned and lie inside a 256 KiB arena (`params.rs`).
+        pass.set_bind_group(0, &bind_group, &[offset as u32]);
+        pass.dispatch_workgroups(x, y, 1);
         drop(guard);
         self.dispatches.fetch_add(1, Ordering::Relaxed);
         Ok(())

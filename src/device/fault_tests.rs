@@ -160,3 +160,103 @@ fn a_dispatch_unlike_its_kernel_s_declaration_is_a_device_error_naming_both() {
         .unwrap();
     still_works(&device);
 }
+
+/// A kernel that adds 1 to `x[i]` for i < n, and writes nothing else.
+const INCREMENT: Kernel = Kernel {
+    name: "increment",
+    source: "@group(0) @binding(0) var<uniform> n: vec4<u32>;
+             @group(0) @binding(1) var<storage, read> src: array<f32>;
+             @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+             @compute @workgroup_size(1)
+             fn main(@builtin(workgroup_id) id: vec3<u32>) {
+                 if id.x < n.x { dst[id.x] = src[id.x] + 1.0; }
+             }",
+    params: VEC4_N,
+    entries: &[("main", 2)],
+    trusted: false,
+};
+
+fn increment(ctx: &GpuContext, src: &Tensor, dst: &Tensor, n: u32) -> crate::Result<()> {
+    let (s, d) = (src.gpu_buffer().unwrap(), dst.gpu_buffer().unwrap());
+    let params: [u32; 4] = [n, 0, 0, 0];
+    ctx.dispatch(
+        &INCREMENT,
+        "main",
+        &[s, d],
+        bytemuck::bytes_of(&params),
+        u64::from(n),
+    )
+}
+
+fn created(ctx: &GpuContext) -> u64 {
+    super::gpu::lock(&ctx.bindings).created
+}
+
+#[test]
+fn bind_groups_are_cached_across_dispatches_and_submits_and_the_pass_stays_open() {
+    let Some((device, ctx)) = gpu() else { return };
+    let x = Tensor::from_vec(&device, [3], vec![1.0, 2.0, 3.0]).unwrap();
+    let y = Tensor::zeros(&device, [3]).unwrap();
+    ctx.flush().unwrap();
+    let before = created(&ctx);
+    for step in 0..3 {
+        increment(&ctx, &x, &y, 3).unwrap();
+        increment(&ctx, &x, &y, 2).unwrap();
+        let open = super::gpu::lock(&ctx.encoder)
+            .as_ref()
+            .is_some_and(|r| r.pass_open());
+        assert!(open, "consecutive dispatches share one open pass");
+        // the readback ends the pass before it copies
+        assert_eq!(
+            y.to_vec_blocking().unwrap(),
+            vec![2.0, 3.0, 4.0],
+            "step {step}"
+        );
+    }
+    // One bind group per parameter arena: the first step's, reused by the later ones.
+    assert_eq!(created(&ctx) - before, 1);
+    assert!(super::gpu::lock(&ctx.bindings).cached() >= 1);
+}
+
+#[test]
+fn a_pooled_buffer_reused_at_another_length_gets_a_bind_group_of_its_own() {
+    let Some((device, ctx)) = gpu() else { return };
+    let src = Tensor::from_vec(&device, [5], vec![1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+    let long = Tensor::zeros(&device, [5]).unwrap();
+    increment(&ctx, &src, &long, 5).unwrap();
+    assert_eq!(
+        long.to_vec_blocking().unwrap(),
+        vec![2.0, 3.0, 4.0, 5.0, 6.0]
+    );
+    let raw = long.gpu_buffer().unwrap().raw().clone();
+    drop(long);
+    ctx.flush().unwrap(); // the pool recycles buffers released before a submit
+    let short = Tensor::zeros(&device, [2]).unwrap();
+    assert!(
+        *short.gpu_buffer().unwrap().raw() == raw,
+        "the pool hands the same buffer out again"
+    );
+    let before = created(&ctx);
+    // Bound over 2 elements now: a bind group over 5 would let the kernel write past them.
+    increment(&ctx, &src, &short, 2).unwrap();
+    assert_eq!(created(&ctx) - before, 1);
+    assert_eq!(short.to_vec_blocking().unwrap(), vec![2.0, 3.0]);
+}
+
+#[test]
+fn a_buffer_bound_read_only_and_writable_at_once_is_refused_and_poisons_nothing() {
+    let Some((device, ctx)) = gpu() else { return };
+    let x = Tensor::from_vec(&device, [2], vec![1.0, 2.0]).unwrap();
+    let y = Tensor::zeros(&device, [2]).unwrap();
+    // pending, valid work recorded before the bad dispatch
+    increment(&ctx, &x, &y, 2).unwrap();
+    match increment(&ctx, &x, &x, 2) {
+        Err(Error::Device { message, .. }) => assert!(
+            message.contains("increment::main") && message.contains("bindings 1 and 2"),
+            "{message}"
+        ),
+        other => panic!("expected a device error, got {other:?}"),
+    }
+    assert_eq!(y.to_vec_blocking().unwrap(), vec![2.0, 3.0]);
+    still_works(&device);
+}

@@ -10,10 +10,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::DeviceInfo;
+use super::binding::{Bindings, Pipeline};
 use super::options::{GpuFeatures, GpuOptions, SubgroupUse, WANTED_FEATURES};
 use super::params::ParamArenas;
 use super::pool::BufferPool;
+use super::recorder::Recorder;
+use super::DeviceInfo;
 use crate::error::{Error, Result};
 
 /// Counters for measuring step overhead, from [`GpuContext::counters`]. Take two snapshots
@@ -72,12 +74,14 @@ pub struct GpuContext {
     pub(super) limits: wgpu::Limits,
     pub(super) max_workgroups: u32,
     pub(super) poison: bool,
-    pub(super) encoder: Mutex<Option<wgpu::CommandEncoder>>,
+    pub(super) encoder: Mutex<Option<Recorder>>,
     /// The pending encoder's dispatch parameters (locked only with `encoder` held).
     pub(super) params: Mutex<ParamArenas>,
     pub(super) pool: Mutex<BufferPool>,
     pub(super) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
-    pub(super) pipelines: Mutex<HashMap<(&'static str, &'static str), wgpu::ComputePipeline>>,
+    pub(super) pipelines: Mutex<HashMap<(&'static str, &'static str), Pipeline>>,
+    /// Bind group layouts and cached bind groups (`binding.rs`).
+    pub(super) bindings: Mutex<Bindings>,
     pub(super) lost: Arc<Mutex<Option<String>>>,
     pub(super) uncaptured: Arc<Mutex<Vec<String>>>,
     pub(super) dispatches: AtomicU64,
@@ -218,6 +222,7 @@ impl GpuContext {
             pool: Mutex::new(BufferPool::default()),
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
+            bindings: Mutex::new(Bindings::default()),
             lost: Arc::new(Mutex::new(None)),
             uncaptured: Arc::new(Mutex::new(Vec::new())),
             dispatches: AtomicU64::new(0),
@@ -326,13 +331,13 @@ impl GpuContext {
         // thread's flush could submit later commands (say, a readback's copy) first.
         let mut guard = lock(&self.encoder);
         let result = match guard.take() {
-            Some(encoder) => {
+            Some(recorder) => {
                 let n = self.submits.fetch_add(1, Ordering::Relaxed) + 1;
                 self.scoped(|| {
                     // The dispatches' parameters go up first: queue writes land before the
                     // commands of the submit that follows them.
                     lock(&self.params).upload(&self.queue);
-                    self.queue.submit([encoder.finish()])
+                    self.queue.submit([recorder.finish()])
                 })
                 .map(|index| self.track_submit(n, index))
             }

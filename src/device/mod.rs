@@ -4,6 +4,7 @@
 //! only when there is none, saying so once. `WGFIT_DEVICE=cpu|gpu|vulkan|metal|dx12|gl`
 //! overrides the choice; asking for a GPU that is not there is an error, never a fallback.
 
+mod binding;
 mod buffer;
 pub(crate) mod cpu_pool;
 mod dispatch;
@@ -13,6 +14,7 @@ mod options;
 mod params;
 mod pool;
 mod readback;
+mod recorder;
 
 #[cfg(test)]
 mod fault_tests;

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::GpuBuffer;
 use super::gpu::{GpuContext, lock};
+use super::recorder::Recorder;
 use crate::error::Result;
 
 /// The most submits the host lets run ahead of the GPU: after submitting step N, `flush`
@@ -134,12 +135,9 @@ impl GpuContext {
                 mapped_at_creation: false,
             });
             let mut guard = lock(&self.encoder);
-            let encoder = guard.get_or_insert_with(|| {
-                self.device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("wgfit"),
-                    })
-            });
+            let encoder = guard
+                .get_or_insert_with(|| Recorder::new(&self.device))
+                .encoder();
             for (&(buf, _), &(at, bytes)) in bufs.iter().zip(&ranges) {
                 if bytes > 0 {
                     encoder.copy_buffer_to_buffer(buf.raw(), 0, &staging, at, bytes);

@@ -33,6 +33,17 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     y * f32::from_bits(((n_int + 127) << 23) as u32)
 }
 
+/// Where the kernels clamp `exp`'s argument (`exp_clamped` in `shaders/math.wgsl`): e^88 =
+/// 1.7e38 is finite, so no platform's fast math (Metal's is on under wgpu) meets an inf that
+/// it may turn into NaN.
+pub(crate) const EXP_CLAMP: f32 = 88.0;
+
+/// The CPU twin of the kernels' `exp_clamped`: libm's `e^x` with x clamped to ±88.
+#[inline]
+pub(crate) fn exp_clamped(x: f32) -> f32 {
+    x.clamp(-EXP_CLAMP, EXP_CLAMP).exp()
+}
+
 /// The logistic function `1 / (1 + e^-x)`.
 #[inline(always)]
 pub(crate) fn sigmoid_f32(x: f32) -> f32 {

@@ -77,6 +77,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &merge::KERNEL,
         &reduce::KERNEL,
         &reduce::KERNEL_SUBGROUP,
+        &reduce::KERNEL_COLUMNS,
         &rmsprop::KERNEL,
         &sgd::KERNEL,
         &softmax::KERNEL,
@@ -151,6 +152,8 @@ pub(crate) fn gpu_tensor(device: &Device, shape: Shape, buffer: GpuBuffer) -> Te
 /// Whether one workgroup per output (the `*_subgroup` reductions of `reduce` and
 /// `masked_reduce`) should replace one invocation per output, for `outputs` sums of `n` terms
 /// each, under [`SubgroupUse::Auto`](crate::SubgroupUse::Auto).
+/// `reduce` asks only for sums over a last axis (inner = 1): its column sums take the tiled
+/// `shaders/reduce_columns.wgsl` on every device.
 pub(crate) fn split_sum_helps(device_type: wgpu::DeviceType, outputs: usize, n: usize) -> bool {
     match device_type {
         // Measured on lavapipe (2 shared cores, 8 lanes; `cargo bench --bench kernels --

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::device::{Device, GpuContext, Kernel};
 use crate::error::Result;
+use crate::ops::fast_math::exp_clamped;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -345,12 +346,12 @@ fn softmax_xent_cpu(z: &[f32], y: Option<&[f32]>, cols: usize) -> (Vec<f32>, Vec
         let below: f32 = row
             .iter()
             .filter(|&&v| v < max)
-            .map(|&v| (v - max).exp())
+            .map(|&v| exp_clamped(v - max))
             .sum();
         let ties = row.iter().filter(|&&v| v >= max).count() as f32;
         let rest = below + (ties - 1.0);
         for (c, &v) in row.iter().enumerate() {
-            probs[r * cols + c] = (v - max).exp() / (1.0 + rest);
+            probs[r * cols + c] = exp_clamped(v - max) / (1.0 + rest);
         }
         if let Some(y) = y {
             let log_s = log1p_pos(rest);

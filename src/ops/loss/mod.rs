@@ -16,6 +16,7 @@
 use super::{buf, f32_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error};
 use crate::device::{Device, GpuBuffer, GpuContext, Kernel};
 use crate::error::Result;
+use crate::ops::fast_math::exp_clamped;
 use crate::ops::softmax::log1p_pos;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -377,7 +378,7 @@ pub fn sigmoid_xent_forward(z: &Tensor, y: &Tensor) -> Result<(Tensor, Tensor)> 
             for i in 0..r {
                 let mut s = 0.0f32;
                 for j in i * c..(i + 1) * c {
-                    let e = (-zs[j].abs()).exp();
+                    let e = exp_clamped(-zs[j].abs());
                     s += zs[j].max(0.0) - zs[j] * ys[j] + log1p_pos(e);
                     probs.push(if zs[j] >= 0.0 {
                         1.0 / (1.0 + e)
