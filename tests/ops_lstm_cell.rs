@@ -9,7 +9,8 @@ mod common;
 use common::{Input, Tol, cross_check, rng, uniform};
 use rand::Rng;
 use wgfit::ops::lstm_cell::{
-    LstmKernel, PERSISTENT_MAX_UNITS, lstm_backward_with, lstm_forward_with,
+    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, lstm_backward_with,
+    lstm_forward_with,
 };
 
 fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
@@ -87,8 +88,8 @@ fn lstm_forward_and_backward_match_cpu() {
 }
 
 /// `LstmKernel::Auto` picks per-step dispatches on a software adapter (measured faster there)
-/// and the persistent kernels on a hardware GPU when the units fit them: the op decides from
-/// the adapter's facts. Told apart by the number of dispatches each records, forward and
+/// and the persistent kernels on a hardware GPU for units up to `AUTO_PERSISTENT_MAX_UNITS`:
+/// the op decides from the adapter's facts. Told apart by the number of dispatches each records, forward and
 /// backward.
 #[test]
 fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
@@ -100,7 +101,7 @@ fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
     let software = matches!(device.info(), wgfit::DeviceInfo::Gpu { ref device_type, .. } if device_type == "Cpu");
     let mut rng = rng("lstm_auto");
     let (b, t) = (3, 5);
-    for u in [8, 128, PERSISTENT_MAX_UNITS + 1] {
+    for u in [8, AUTO_PERSISTENT_MAX_UNITS, 128, PERSISTENT_MAX_UNITS + 1] {
         let xp = uniform(&mut rng, b * t * 4 * u, -1.0, 1.0);
         let rk = uniform(&mut rng, 4 * u * u, -0.1, 0.1);
         let dh = uniform(&mut rng, b * u, -1.0, 1.0);
@@ -118,7 +119,7 @@ fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
         let per_step = dispatches(LstmKernel::PerStep)?;
         let auto = dispatches(LstmKernel::Auto)?;
         let fits = u <= PERSISTENT_MAX_UNITS;
-        if software || !fits {
+        if software || u > AUTO_PERSISTENT_MAX_UNITS {
             assert_eq!(auto, per_step, "U={u} on {}", device.info());
         } else {
             assert_eq!(auto, dispatches(LstmKernel::Persistent)?, "U={u}");
@@ -221,5 +222,127 @@ fn one_wrong_lstm_element_fails_the_comparison() -> wgfit::Result<()> {
     let (norm_err, norm_limit) = Tol::Norm(1e-5).err(&got, &want);
     eprintln!("planted element {i}: per element {err:e}, by norm {norm_err:e}");
     assert!(norm_err <= norm_limit, "{norm_err:e}");
+    Ok(())
+}
+
+/// The persistent kernels run four batch rows per workgroup and split each unit's dot
+/// products over up to eight invocations: against the CPU for units of every kind of plan
+/// (1; 3 and 7, split as many ways as units; 33 past the on-chip recurrent kernel; 129 and
+/// 256 unsplit), batches that leave a block part empty (1, 3, 5, 13; 13 also splits the grid
+/// on the second device), rows padded before, after or both, and poisoned outputs.
+#[test]
+fn row_blocked_persistent_kernels_match_cpu_for_awkward_units_and_batches() {
+    let mut rng = rng("lstm_blocked");
+    let t = 4;
+    for (i, &u) in [1, 3, 7, 33, 129, 256].iter().enumerate() {
+        for (j, &b) in [1, 3, 5, 13].iter().enumerate() {
+            let scale = 1.0 / (u as f32).sqrt();
+            let mut m = mask(&mut rng, b, t);
+            // Row 0 keeps its first steps and pads the rest (mask() left it all padding).
+            m[..1 + (i + j) % t].fill(1.0);
+            let inputs: [Input; 5] = [
+                (vec![b, t, 4 * u], uniform(&mut rng, b * t * 4 * u, -2.0, 2.0)),
+                (vec![u, 4 * u], uniform(&mut rng, u * 4 * u, -scale, scale)),
+                (vec![b, t], m),
+                (vec![b, u], uniform(&mut rng, b * u, -1.0, 1.0)),
+                (vec![b, t, u], uniform(&mut rng, b * t * u, -1.0, 1.0)),
+            ];
+            for masked in [false, true] {
+                let name = format!("blocked lstm B={b} T={t} U={u} masked={masked}");
+                cross_check(&name, &inputs, LSTM_TOL, |x| {
+                    let mask = masked.then_some(&x[2]);
+                    let kernel = LstmKernel::Persistent;
+                    let s = lstm_forward_with(&x[0], &x[1], mask, kernel)?;
+                    let from_last = lstm_backward_with(&s, &x[1], mask, Some(&x[3]), None, kernel)?;
+                    let from_seq = lstm_backward_with(&s, &x[1], mask, None, Some(&x[4]), kernel)?;
+                    Ok(vec![s.hseq, s.cseq, s.gates, s.hprev, from_last, from_seq])
+                });
+            }
+        }
+    }
+}
+
+/// The partial sums of a unit's split dot products are added in a fixed order: the persistent
+/// kernels give the same bits on every run, and on a grid split over two dimensions.
+#[test]
+fn row_blocked_persistent_kernels_are_deterministic() -> wgfit::Result<()> {
+    let mut rng = rng("lstm_blocked_determinism");
+    let (b, t) = (13, 6);
+    for u in [7, 64, 128] {
+        let xp = uniform(&mut rng, b * t * 4 * u, -2.0, 2.0);
+        let rk = uniform(&mut rng, 4 * u * u, -0.2, 0.2);
+        let dy = uniform(&mut rng, b * t * u, -1.0, 1.0);
+        let run = |device: &wgfit::Device| -> wgfit::Result<Vec<Vec<u32>>> {
+            let xp = wgfit::Tensor::from_vec(device, [b, t, 4 * u], xp.clone())?;
+            let rk = wgfit::Tensor::from_vec(device, [u, 4 * u], rk.clone())?;
+            let dy = wgfit::Tensor::from_vec(device, [b, t, u], dy.clone())?;
+            let kernel = LstmKernel::Persistent;
+            let s = lstm_forward_with(&xp, &rk, None, kernel)?;
+            let dz = lstm_backward_with(&s, &rk, None, None, Some(&dy), kernel)?;
+            [s.hseq, dz]
+                .iter()
+                .map(|t| Ok(t.to_vec_blocking()?.iter().map(|v| v.to_bits()).collect()))
+                .collect()
+        };
+        let devices: Vec<_> = [common::gpu(), common::gpu_split()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(first) = devices.first() {
+            let want = run(first)?;
+            for device in devices.iter().chain(&devices) {
+                assert!(run(device)? == want, "U={u}: another run, other bits");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Forward + backward (from the last state) at B = 64, T = 100, U = 32 and 128 with each
+/// kernel on the suite's adapter: milliseconds per pass and dispatches, for BENCHMARKS.md.
+/// Run by hand: `cargo test --release --test ops_lstm_cell -- --ignored --nocapture time_`.
+#[test]
+#[ignore]
+fn time_lstm_kernels_by_hand() -> wgfit::Result<()> {
+    if common::gpu().is_none() {
+        return Ok(());
+    }
+    let device = wgfit::Device::gpu_with(wgfit::GpuOptions::default())?;
+    let ctx = device.gpu_context().expect("a GPU device");
+    let mut rng = rng("lstm_timing");
+    let (b, t) = (64, 100);
+    let reps: u32 = std::env::var("WGFIT_LSTM_REPS").map_or(3, |r| r.parse().unwrap_or(3));
+    for u in [32, 128] {
+        let xp = wgfit::Tensor::from_vec(
+            &device,
+            [b, t, 4 * u],
+            uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
+        )?;
+        let rk = wgfit::Tensor::from_vec(&device, [u, 4 * u], uniform(&mut rng, 4 * u * u, -0.1, 0.1))?;
+        let dh = wgfit::Tensor::from_vec(&device, [b, u], uniform(&mut rng, b * u, -1.0, 1.0))?;
+        for kernel in [LstmKernel::PerStep, LstmKernel::Persistent] {
+            let pass = || -> wgfit::Result<(u64, u64)> {
+                let before = ctx.counters().dispatches;
+                let s = lstm_forward_with(&xp, &rk, None, kernel)?;
+                let forward = ctx.counters().dispatches - before;
+                let dz = lstm_backward_with(&s, &rk, None, Some(&dh), None, kernel)?;
+                dz.to_vec_blocking()?;
+                Ok((forward, ctx.counters().dispatches - before - forward))
+            };
+            pass()?;
+            let start = std::time::Instant::now();
+            let mut counts = (0, 0);
+            for _ in 0..reps {
+                counts = pass()?;
+            }
+            let ms = start.elapsed().as_secs_f64() * 1e3 / f64::from(reps);
+            println!(
+                "lstm B={b} T={t} U={u} {kernel:?}: {ms:.1} ms forward+backward, {} + {} dispatches, on {}",
+                counts.0,
+                counts.1,
+                device.info()
+            );
+        }
+    }
     Ok(())
 }
