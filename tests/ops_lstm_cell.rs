@@ -9,8 +9,8 @@ mod common;
 use common::{Input, Tol, cross_check, rng, uniform};
 use rand::Rng;
 use wgfit::ops::lstm_cell::{
-    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, lstm_backward_with,
-    lstm_forward_with,
+    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS,
+    lstm_backward_with, lstm_forward_with,
 };
 
 fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
@@ -87,9 +87,10 @@ fn lstm_forward_and_backward_match_cpu() {
     }
 }
 
-/// `LstmKernel::Auto` picks per-step dispatches on a software adapter (measured faster there)
-/// and the persistent kernels on a hardware GPU for units up to `AUTO_PERSISTENT_MAX_UNITS`:
-/// the op decides from the adapter's facts. Told apart by the number of dispatches each records, forward and
+/// `LstmKernel::Auto` picks the persistent kernels on a software adapter from
+/// `SOFTWARE_PERSISTENT_MIN_UNITS` units (measured faster there) and on a hardware GPU up to
+/// `AUTO_PERSISTENT_MAX_UNITS` (reasoned), per-step dispatches otherwise: the op decides from
+/// the adapter's facts. Told apart by the number of dispatches each records, forward and
 /// backward.
 #[test]
 fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
@@ -101,7 +102,14 @@ fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
     let software = matches!(device.info(), wgfit::DeviceInfo::Gpu { ref device_type, .. } if device_type == "Cpu");
     let mut rng = rng("lstm_auto");
     let (b, t) = (3, 5);
-    for u in [8, AUTO_PERSISTENT_MAX_UNITS, 128, PERSISTENT_MAX_UNITS + 1] {
+    let edges = [
+        SOFTWARE_PERSISTENT_MIN_UNITS - 1,
+        SOFTWARE_PERSISTENT_MIN_UNITS,
+    ];
+    for u in [8, AUTO_PERSISTENT_MAX_UNITS, 128, PERSISTENT_MAX_UNITS + 1]
+        .into_iter()
+        .chain(edges)
+    {
         let xp = uniform(&mut rng, b * t * 4 * u, -1.0, 1.0);
         let rk = uniform(&mut rng, 4 * u * u, -0.1, 0.1);
         let dh = uniform(&mut rng, b * u, -1.0, 1.0);
@@ -119,7 +127,12 @@ fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
         let per_step = dispatches(LstmKernel::PerStep)?;
         let auto = dispatches(LstmKernel::Auto)?;
         let fits = u <= PERSISTENT_MAX_UNITS;
-        if software || u > AUTO_PERSISTENT_MAX_UNITS {
+        let persistent_auto = if software {
+            (SOFTWARE_PERSISTENT_MIN_UNITS..=PERSISTENT_MAX_UNITS).contains(&u)
+        } else {
+            u <= AUTO_PERSISTENT_MAX_UNITS
+        };
+        if !persistent_auto {
             assert_eq!(auto, per_step, "U={u} on {}", device.info());
         } else {
             assert_eq!(auto, dispatches(LstmKernel::Persistent)?, "U={u}");
@@ -241,7 +254,10 @@ fn row_blocked_persistent_kernels_match_cpu_for_awkward_units_and_batches() {
             // Row 0 keeps its first steps and pads the rest (mask() left it all padding).
             m[..1 + (i + j) % t].fill(1.0);
             let inputs: [Input; 5] = [
-                (vec![b, t, 4 * u], uniform(&mut rng, b * t * 4 * u, -2.0, 2.0)),
+                (
+                    vec![b, t, 4 * u],
+                    uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
+                ),
                 (vec![u, 4 * u], uniform(&mut rng, u * 4 * u, -scale, scale)),
                 (vec![b, t], m),
                 (vec![b, u], uniform(&mut rng, b * u, -1.0, 1.0)),
@@ -298,9 +314,10 @@ fn row_blocked_persistent_kernels_are_deterministic() -> wgfit::Result<()> {
     Ok(())
 }
 
-/// Forward + backward (from the last state) at B = 64, T = 100, U = 32 and 128 with each
-/// kernel on the suite's adapter: milliseconds per pass and dispatches, for BENCHMARKS.md.
-/// Run by hand: `cargo test --release --test ops_lstm_cell -- --ignored --nocapture time_`.
+/// Forward + backward (from the last state) at B = 64, T = 100, U = 32 and 128 (or the
+/// `BxTxU` shapes in `WGFIT_LSTM_SHAPES`, comma-separated) with each kernel on the suite's
+/// adapter: milliseconds per pass and dispatches, for BENCHMARKS.md. Run by hand:
+/// `cargo test --release --test ops_lstm_cell -- --ignored --nocapture time_`.
 #[test]
 #[ignore]
 fn time_lstm_kernels_by_hand() -> wgfit::Result<()> {
@@ -310,36 +327,50 @@ fn time_lstm_kernels_by_hand() -> wgfit::Result<()> {
     let device = wgfit::Device::gpu_with(wgfit::GpuOptions::default())?;
     let ctx = device.gpu_context().expect("a GPU device");
     let mut rng = rng("lstm_timing");
-    let (b, t) = (64, 100);
     let reps: u32 = std::env::var("WGFIT_LSTM_REPS").map_or(3, |r| r.parse().unwrap_or(3));
-    for u in [32, 128] {
+    let shapes = std::env::var("WGFIT_LSTM_SHAPES").unwrap_or("64x100x32,64x100x128".into());
+    for shape in shapes.split(',') {
+        let d: Vec<usize> = shape
+            .split('x')
+            .map(|v| v.parse().expect("BxTxU"))
+            .collect();
+        let (b, t, u) = (d[0], d[1], d[2]);
         let xp = wgfit::Tensor::from_vec(
             &device,
             [b, t, 4 * u],
             uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
         )?;
-        let rk = wgfit::Tensor::from_vec(&device, [u, 4 * u], uniform(&mut rng, 4 * u * u, -0.1, 0.1))?;
+        let rk =
+            wgfit::Tensor::from_vec(&device, [u, 4 * u], uniform(&mut rng, 4 * u * u, -0.1, 0.1))?;
         let dh = wgfit::Tensor::from_vec(&device, [b, u], uniform(&mut rng, b * u, -1.0, 1.0))?;
-        for kernel in [LstmKernel::PerStep, LstmKernel::Persistent] {
-            let pass = || -> wgfit::Result<(u64, u64)> {
-                let before = ctx.counters().dispatches;
-                let s = lstm_forward_with(&xp, &rk, None, kernel)?;
-                let forward = ctx.counters().dispatches - before;
-                let dz = lstm_backward_with(&s, &rk, None, Some(&dh), None, kernel)?;
-                dz.to_vec_blocking()?;
-                Ok((forward, ctx.counters().dispatches - before - forward))
-            };
-            pass()?;
-            let start = std::time::Instant::now();
-            let mut counts = (0, 0);
-            for _ in 0..reps {
-                counts = pass()?;
+        let pass = |kernel| -> wgfit::Result<(u64, u64)> {
+            let before = ctx.counters().dispatches;
+            let s = lstm_forward_with(&xp, &rk, None, kernel)?;
+            let forward = ctx.counters().dispatches - before;
+            let dz = lstm_backward_with(&s, &rk, None, Some(&dh), None, kernel)?;
+            dz.to_vec_blocking()?;
+            Ok((forward, ctx.counters().dispatches - before - forward))
+        };
+        // The kernels take turns, and the best of each is reported: this VM's other work
+        // only ever adds time.
+        let kernels = [LstmKernel::PerStep, LstmKernel::Persistent];
+        let mut best = [f64::INFINITY; 2];
+        let mut counts = [(0, 0); 2];
+        for rep in 0..=reps {
+            for (i, &kernel) in kernels.iter().enumerate() {
+                let start = std::time::Instant::now();
+                counts[i] = pass(kernel)?;
+                if rep > 0 {
+                    best[i] = best[i].min(start.elapsed().as_secs_f64() * 1e3);
+                }
             }
-            let ms = start.elapsed().as_secs_f64() * 1e3 / f64::from(reps);
+        }
+        for (i, kernel) in kernels.iter().enumerate() {
             println!(
-                "lstm B={b} T={t} U={u} {kernel:?}: {ms:.1} ms forward+backward, {} + {} dispatches, on {}",
-                counts.0,
-                counts.1,
+                "lstm B={b} T={t} U={u} {kernel:?}: best {:.1} ms forward+backward of {reps}, {} + {} dispatches, on {}",
+                best[i],
+                counts[i].0,
+                counts[i].1,
                 device.info()
             );
         }

@@ -51,7 +51,11 @@ impl Plan {
     /// split whose partial sums fit beside it. `units` in 1..=256.
     pub(super) fn forward(units: usize, gates: usize) -> Plan {
         let on_chip = Self::rk_bytes(units, gates) <= ON_CHIP_BYTES;
-        let rk = if on_chip { Self::rk_bytes(units, gates) } else { 4 };
+        let rk = if on_chip {
+            Self::rk_bytes(units, gates)
+        } else {
+            4
+        };
         let bytes = |s: usize| 16 * units + 16 * gates * ((s - 1) * units).max(1) + rk;
         let split = (1..=MAX_SPLIT.min(units).min(MAX_INVOCATIONS / units))
             .rev()
@@ -70,13 +74,19 @@ impl Plan {
     /// holding as many gates of dz at a time as fit.
     pub(super) fn backward(units: usize, gates: usize) -> Plan {
         let on_chip = Self::rk_bytes(units, gates) <= ON_CHIP_BYTES;
-        let rk = if on_chip { Self::rk_bytes(units, gates) } else { 4 };
+        let rk = if on_chip {
+            Self::rk_bytes(units, gates)
+        } else {
+            4
+        };
         let bytes = |s: usize, gc: usize| 16 * gc * units + 16 * ((s - 1) * units).max(1) + rk;
         let chunks = [gates, gates.div_ceil(2), 1];
         let (split, gate_chunk) = (1..=MAX_SPLIT.min(MAX_INVOCATIONS / units).min(gates * units))
             .rev()
             .find_map(|s| {
-                let gc = chunks.into_iter().find(|&gc| bytes(s, gc) <= WORKGROUP_BYTES)?;
+                let gc = chunks
+                    .into_iter()
+                    .find(|&gc| bytes(s, gc) <= WORKGROUP_BYTES)?;
                 Some((s, gc))
             })
             .unwrap_or((1, 1));
@@ -221,7 +231,10 @@ mod tests {
                     (Plan::backward(u, gates), true),
                 ] {
                     assert!(plan.invocations() <= MAX_INVOCATIONS, "{plan:?}");
-                    assert!(workgroup_bytes(&plan, backward) <= WORKGROUP_BYTES, "{plan:?}");
+                    assert!(
+                        workgroup_bytes(&plan, backward) <= WORKGROUP_BYTES,
+                        "{plan:?}"
+                    );
                     assert!((1..=MAX_SPLIT).contains(&plan.split), "{plan:?}");
                     assert!(plan.gate_chunk >= 1 && plan.gate_chunk <= gates, "{plan:?}");
                     // the copy of an on-chip recurrent kernel fits the software loop reserve
@@ -233,7 +246,10 @@ mod tests {
         }
         let f = |u| Plan::forward(u, 4);
         let b = |u| Plan::backward(u, 4);
-        assert_eq!((f(1).split, f(7).split, f(32).split, f(64).split), (1, 7, 8, 4));
+        assert_eq!(
+            (f(1).split, f(7).split, f(32).split, f(64).split),
+            (1, 7, 8, 4)
+        );
         assert!(f(22).on_chip && !f(23).on_chip && b(22).on_chip);
         assert_eq!((f(128).split, f(256).split), (2, 1));
         assert_eq!((b(128).split, b(128).gate_chunk), (2, 4));

@@ -21,9 +21,10 @@
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LstmKernel {
     /// Chosen by shape and adapter: [`Persistent`](LstmKernel::Persistent) on a hardware GPU
-    /// for units up to [`AUTO_PERSISTENT_MAX_UNITS`], [`PerStep`](LstmKernel::PerStep)
-    /// otherwise (the rule and its reasoning: [`AUTO_PERSISTENT_MAX_UNITS`]). The default,
-    /// here and for [`Lstm::kernel`](crate::layers::Lstm::kernel).
+    /// for units up to [`AUTO_PERSISTENT_MAX_UNITS`] (reasoned, not measured) and on a
+    /// software adapter from [`SOFTWARE_PERSISTENT_MIN_UNITS`] to
+    /// [`PERSISTENT_MAX_UNITS`] (measured), [`PerStep`](LstmKernel::PerStep) otherwise. The
+    /// default, here and for [`Lstm::kernel`](crate::layers::Lstm::kernel).
     #[default]
     Auto,
     /// One dispatch per step forward (one invocation per (b, u)), two per step backward.
@@ -56,11 +57,14 @@ pub const PERSISTENT_MAX_UNITS: usize = 256;
 /// From 128 units the chain is 64-256 loads deep on a few multiprocessors while per-step
 /// dispatches spread the same work over B x U invocations, so which wins depends on the
 /// device's dispatch cost: per-step dispatches stay the choice there until one is measured.
-///
-/// On software adapters (lavapipe) per-step dispatches are chosen at every size: they were
-/// measured faster there (BENCHMARKS.md), a software adapter spreading workgroups, not
-/// invocations, over its few cores.
 pub const AUTO_PERSISTENT_MAX_UNITS: usize = 64;
+
+/// The smallest `units` for which [`LstmKernel::Auto`] runs the persistent kernels on a
+/// software adapter (lavapipe), measured there (forward + backward, B = 64, T = 100, best of
+/// 3 on a 2-core VM, BENCHMARKS.md): the row-blocked persistent kernels took 0.74x the
+/// per-step dispatches' time at 48 units, 0.54x at 64, 0.40x at 128 and 0.54x at 256, but
+/// 1.07x at 32 (within this VM's noise, so per-step dispatches, the old choice, stay there).
+pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 33;
 
 /// Whether the persistent kernels run for `u` units on `ctx`, for the `asked` kernel (the
 /// rule for [`LstmKernel::Auto`]: [`AUTO_PERSISTENT_MAX_UNITS`]).
@@ -70,7 +74,10 @@ pub(super) fn use_persistent(
     u: usize,
 ) -> crate::Result<bool> {
     match kernel {
-        LstmKernel::Auto => Ok(u <= AUTO_PERSISTENT_MAX_UNITS && !software(ctx)),
+        LstmKernel::Auto if software(ctx) => {
+            Ok((SOFTWARE_PERSISTENT_MIN_UNITS..=PERSISTENT_MAX_UNITS).contains(&u))
+        }
+        LstmKernel::Auto => Ok(u <= AUTO_PERSISTENT_MAX_UNITS),
         LstmKernel::PerStep => Ok(false),
         LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => Ok(true),
         LstmKernel::Persistent => Err(crate::Error::Config(format!(

@@ -18,7 +18,9 @@ mod forward;
 mod gemm;
 
 pub use backward::{lstm_backward, lstm_backward_with};
-pub use choice::{AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS};
+pub use choice::{
+    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS,
+};
 pub use forward::{lstm_forward, lstm_forward_with};
 
 use super::shape_error;
