@@ -97,7 +97,7 @@ fn lstm_backward_blocked(
         let t = st - 1u;
         // Unit u's gate gradients (i, f, g, o), one vec4 of rows each; zero for rows that are
         // masked or past the batch, which keep their dh (carry[r]).
-        var d: array<vec4<f32>, 4>;
+        var d = array<vec4<f32>, 4>();
         var carry = vec4<bool>(true);
         if s == 0u {
             for (var r = 0u; r < ROWS; r++) {
