@@ -278,6 +278,30 @@ fn row_blocked_persistent_kernels_match_cpu_for_awkward_units_and_batches() {
     }
 }
 
+/// An LSTM of zero units has empty states and gradients on every kernel, not a panic (the
+/// persistent kernels have no zero-sized workgroup to build).
+#[test]
+fn zero_units_give_empty_outputs_on_every_kernel() {
+    let (b, t) = (3, 2);
+    let inputs: [Input; 3] = [
+        (vec![b, t, 0], vec![]),
+        (vec![0, 0], vec![]),
+        (vec![b, 0], vec![]),
+    ];
+    for kernel in [
+        LstmKernel::Auto,
+        LstmKernel::PerStep,
+        LstmKernel::Persistent,
+    ] {
+        cross_check(&format!("lstm U=0 {kernel:?}"), &inputs, LSTM_TOL, |x| {
+            let s = lstm_forward_with(&x[0], &x[1], None, kernel)?;
+            let dz = lstm_backward_with(&s, &x[1], None, Some(&x[2]), None, kernel)?;
+            assert_eq!((s.hseq.dims(), dz.dims()), (&[b, t, 0][..], &[b, t, 0][..]));
+            Ok(vec![s.hseq, s.cseq, s.gates, s.hprev, dz])
+        });
+    }
+}
+
 /// The partial sums of a unit's split dot products are added in a fixed order: the persistent
 /// kernels give the same bits on every run, and on a grid split over two dimensions.
 #[test]

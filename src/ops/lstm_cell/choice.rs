@@ -73,6 +73,10 @@ pub(super) fn use_persistent(
     kernel: LstmKernel,
     u: usize,
 ) -> crate::Result<bool> {
+    if u == 0 {
+        // No units: nothing to run (and no workgroup of zero invocations to build).
+        return Ok(false);
+    }
     match kernel {
         LstmKernel::Auto if software(ctx) => {
             Ok((SOFTWARE_PERSISTENT_MIN_UNITS..=PERSISTENT_MAX_UNITS).contains(&u))
