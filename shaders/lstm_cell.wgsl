@@ -12,7 +12,7 @@ struct Params {
     steps: u32,
     units: u32,
     t: u32,
-    // lstm_sequence_persistent runs the steps t..t_end (lstm_step the step t).
+    // Read by the persistent kernels only (lstm_cell_blocked.wgsl): both share one Rust Params.
     t_end: u32,
     has_mask: u32,
     // Read by the backward kernels only: both files share one Rust Params.
@@ -28,7 +28,7 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;
 @group(0) @binding(7) var<storage, read_write> hprev: array<f32>;
 
-// One unit's step, shared by both kernels: the gates from their pre-activations z (i, f, g,
+// One unit's step: the gates from their pre-activations z (i, f, g,
 // o), then c and h.
 struct Cell {
     gates: vec4<f32>,
@@ -92,79 +92,4 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     }
     cseq[bt * u_count + u] = cell.c;
     hseq[bt * u_count + u] = cell.h;
-}
-
-// The whole sequence in one dispatch, for units <= 256: one workgroup of 256 invocations per
-// batch row loops over all T steps with h in workgroup memory. Invocation k computes the gate
-// pre-activations k, k + 256, .. < 4U (one each for U <= 64, two for U <= 128, four for
-// U <= 256), then invocation u < U updates unit u. It trades the per-step dispatches for a
-// workgroup per row (a per-step dispatch spreads a row's 4U dot products over U invocations,
-// this over 256); on lavapipe it measured 3x slower than per-step dispatches (BENCHMARKS.md),
-// so the host uses it there only when asked. A dispatch runs the steps t..t_end from the state
-// the one before left in hseq and cseq: software adapters cut an invocation's loops short after
-// 65 535 trips (G (U + 2) + 2 per step here, G the gates per invocation), so the host splits
-// long sequences there (ops::loop_ranges); elsewhere one dispatch runs them all.
-const PERSISTENT_INVOCATIONS: u32 = 256u;
-var<workgroup> h_shared: array<f32, 256>;
-var<workgroup> z_shared: array<f32, 1024>;
-
-@compute @workgroup_size(256)
-fn lstm_sequence_persistent(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) k: u32,
-) {
-    let b = wid.x + wid.y * nwg.x;
-    if b >= p.batch {
-        return;
-    }
-    let n = p.units;
-    var c = 0.0;
-    if k < n {
-        var h = 0.0;
-        if p.t > 0u {
-            let prev = (b * p.steps + p.t - 1u) * n + k;
-            h = hseq[prev];
-            c = cseq[prev];
-        }
-        h_shared[k] = h;
-    }
-    workgroupBarrier();
-    for (var t = p.t; t < p.t_end; t++) {
-        let bt = b * p.steps + t;
-        let g_base = bt * 4u * n;
-        for (var q = k; q < 4u * n; q += PERSISTENT_INVOCATIONS) {
-            var z = xp[g_base + q];
-            for (var j = 0u; j < n; j++) {
-                z += h_shared[j] * rk[j * 4u * n + q];
-            }
-            z_shared[q] = z;
-        }
-        workgroupBarrier();
-        if k < n {
-            let h_prev = h_shared[k];
-            hprev[bt * n + k] = h_prev;
-            if p.has_mask != 0u && mask[bt] == 0.0 {
-                for (var g = 0u; g < 4u; g++) {
-                    gates[g_base + g * n + k] = 0.0;
-                }
-            } else {
-                let z = vec4<f32>(
-                    z_shared[k],
-                    z_shared[n + k],
-                    z_shared[2u * n + k],
-                    z_shared[3u * n + k],
-                );
-                let cell = cell_forward(z, c);
-                c = cell.c;
-                h_shared[k] = cell.h;
-                for (var g = 0u; g < 4u; g++) {
-                    gates[g_base + g * n + k] = cell.gates[g];
-                }
-            }
-            hseq[bt * n + k] = h_shared[k];
-            cseq[bt * n + k] = c;
-        }
-        workgroupBarrier();
-    }
 }

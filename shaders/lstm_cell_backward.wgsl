@@ -1,11 +1,10 @@
 // Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
-// Backpropagation through time, either in two dispatches per step (t descending):
+// Backpropagation through time in two dispatches per step (t descending):
 // lstm_backward_gates, per (b, u): adds dy(t) to dh when the whole sequence is an output,
 //   then dz(t) = gate pre-activation gradients (0 at masked steps) and dc <- dc(t - 1);
 // lstm_backward_h, per (b, u): dh <- dz(t) · R^T, the gradient reaching h(t - 1) (a masked
 //   step passes dh through unchanged, as its forward passed h through);
-// or lstm_backward_persistent: the steps t_end - 1 down to t in one dispatch, a workgroup per
-//   batch row (units <= 256), doing both halves per step with dz(t) in workgroup memory.
+// (or lstm_cell_blocked_backward.wgsl: the steps t_end - 1 down to t in one dispatch).
 // dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients), rk_t: [4U, U] (the
 // recurrent kernel transposed, so that neighbouring units read neighbouring addresses),
 // gates: [B, T, 4U] (post-activation i, f, g, o), cseq: [B, T, U], dy_seq: [B, T, U].
@@ -15,7 +14,7 @@ struct Params {
     steps: u32,
     units: u32,
     t: u32,
-    // lstm_backward_persistent runs the steps t_end - 1 down to t (the others the step t).
+    // Read by the persistent kernel only (lstm_cell_blocked_backward.wgsl).
     t_end: u32,
     has_mask: u32,
     has_dy_seq: u32,
@@ -39,7 +38,7 @@ fn masked(bt: u32) -> bool {
     return p.has_mask != 0u && mask[bt] == 0.0;
 }
 
-// One unit's step backward, shared by both kernels: from the incoming dh and dc, the gates'
+// One unit's step backward: from the incoming dh and dc, the gates'
 // pre-activation gradients (i, f, g, o) and the dc carried to step t - 1.
 struct CellGrads {
     dz: vec4<f32>,
@@ -123,69 +122,4 @@ fn lstm_backward_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         s += dz[g_base + k] * rk_t[k * n + u];
     }
     dh[i] = s;
-}
-
-// The whole backward pass in one dispatch (or, on a software adapter, a range of steps per
-// dispatch, carrying on from the dh and dc the one before left): one workgroup of 256
-// invocations per batch row. Per step, invocation u < U computes unit u's four gate gradients
-// (keeping dh and dc in registers) into dz and workgroup memory; after a barrier invocation
-// j < U takes dh(t - 1)[j] = dz(t) · R[j]^T. A masked step (the same for the whole workgroup)
-// writes zeros to dz and passes dh and dc through. Loop trips per step on a software adapter:
-// 4U + 2 (the dot product, its exit and the step).
-var<workgroup> dz_shared: array<f32, 1024>;
-
-@compute @workgroup_size(256)
-fn lstm_backward_persistent(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) u: u32,
-) {
-    let b = wid.x + wid.y * nwg.x;
-    if b >= p.batch {
-        return;
-    }
-    let n = p.units;
-    let i = b * n + u;
-    var dh_t = 0.0;
-    var dc_t = 0.0;
-    if u < n {
-        dh_t = dh[i];
-        dc_t = dc[i];
-    }
-    for (var s = p.t_end; s > p.t; s--) {
-        let t = s - 1u;
-        let bt = b * p.steps + t;
-        let g_base = bt * 4u * n;
-        let skip = masked(bt);
-        if u < n {
-            if p.has_dy_seq != 0u {
-                dh_t += dy_seq[bt * n + u];
-            }
-            if skip {
-                for (var k = 0u; k < 4u; k++) {
-                    dz[g_base + k * n + u] = 0.0;
-                }
-            } else {
-                let grads = cell_backward(bt, t, u, dh_t, dc_t);
-                dc_t = grads.dc_prev;
-                for (var k = 0u; k < 4u; k++) {
-                    dz[g_base + k * n + u] = grads.dz[k];
-                    dz_shared[k * n + u] = grads.dz[k];
-                }
-            }
-        }
-        workgroupBarrier();
-        if u < n && !skip {
-            var acc = 0.0;
-            for (var k = 0u; k < 4u * n; k++) {
-                acc += dz_shared[k] * rk_t[k * n + u];
-            }
-            dh_t = acc;
-        }
-        workgroupBarrier();
-    }
-    if u < n {
-        dh[i] = dh_t;
-        dc[i] = dc_t;
-    }
 }

@@ -9,7 +9,8 @@ mod common;
 use common::{Input, Tol, cross_check, rng, uniform};
 use rand::Rng;
 use wgfit::ops::lstm_cell::{
-    LstmKernel, PERSISTENT_MAX_UNITS, lstm_backward_with, lstm_forward_with,
+    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS,
+    lstm_backward_with, lstm_forward_with,
 };
 
 fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
@@ -86,8 +87,9 @@ fn lstm_forward_and_backward_match_cpu() {
     }
 }
 
-/// `LstmKernel::Auto` picks per-step dispatches on a software adapter (measured faster there)
-/// and the persistent kernels on a hardware GPU when the units fit them: the op decides from
+/// `LstmKernel::Auto` picks the persistent kernels on a software adapter from
+/// `SOFTWARE_PERSISTENT_MIN_UNITS` units (measured faster there) and on a hardware GPU up to
+/// `AUTO_PERSISTENT_MAX_UNITS` (reasoned), per-step dispatches otherwise: the op decides from
 /// the adapter's facts. Told apart by the number of dispatches each records, forward and
 /// backward.
 #[test]
@@ -100,7 +102,14 @@ fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
     let software = matches!(device.info(), wgfit::DeviceInfo::Gpu { ref device_type, .. } if device_type == "Cpu");
     let mut rng = rng("lstm_auto");
     let (b, t) = (3, 5);
-    for u in [8, 128, PERSISTENT_MAX_UNITS + 1] {
+    let edges = [
+        SOFTWARE_PERSISTENT_MIN_UNITS - 1,
+        SOFTWARE_PERSISTENT_MIN_UNITS,
+    ];
+    for u in [8, AUTO_PERSISTENT_MAX_UNITS, 128, PERSISTENT_MAX_UNITS + 1]
+        .into_iter()
+        .chain(edges)
+    {
         let xp = uniform(&mut rng, b * t * 4 * u, -1.0, 1.0);
         let rk = uniform(&mut rng, 4 * u * u, -0.1, 0.1);
         let dh = uniform(&mut rng, b * u, -1.0, 1.0);
@@ -118,7 +127,12 @@ fn auto_kernel_follows_the_adapter_and_the_units() -> wgfit::Result<()> {
         let per_step = dispatches(LstmKernel::PerStep)?;
         let auto = dispatches(LstmKernel::Auto)?;
         let fits = u <= PERSISTENT_MAX_UNITS;
-        if software || !fits {
+        let persistent_auto = if software {
+            (SOFTWARE_PERSISTENT_MIN_UNITS..=PERSISTENT_MAX_UNITS).contains(&u)
+        } else {
+            u <= AUTO_PERSISTENT_MAX_UNITS
+        };
+        if !persistent_auto {
             assert_eq!(auto, per_step, "U={u} on {}", device.info());
         } else {
             assert_eq!(auto, dispatches(LstmKernel::Persistent)?, "U={u}");
@@ -221,5 +235,169 @@ fn one_wrong_lstm_element_fails_the_comparison() -> wgfit::Result<()> {
     let (norm_err, norm_limit) = Tol::Norm(1e-5).err(&got, &want);
     eprintln!("planted element {i}: per element {err:e}, by norm {norm_err:e}");
     assert!(norm_err <= norm_limit, "{norm_err:e}");
+    Ok(())
+}
+
+/// The persistent kernels run four batch rows per workgroup and split each unit's dot
+/// products over up to eight invocations: against the CPU for units of every kind of plan
+/// (1; 3 and 7, split as many ways as units; 33 past the on-chip recurrent kernel; 129 and
+/// 256 unsplit), batches that leave a block part empty (1, 3, 5, 13; 13 also splits the grid
+/// on the second device), rows padded before, after or both, and poisoned outputs.
+#[test]
+fn row_blocked_persistent_kernels_match_cpu_for_awkward_units_and_batches() {
+    let mut rng = rng("lstm_blocked");
+    let t = 4;
+    for (i, &u) in [1, 3, 7, 33, 129, 256].iter().enumerate() {
+        for (j, &b) in [1, 3, 5, 13].iter().enumerate() {
+            let scale = 1.0 / (u as f32).sqrt();
+            let mut m = mask(&mut rng, b, t);
+            // Row 0 keeps its first steps and pads the rest (mask() left it all padding).
+            m[..1 + (i + j) % t].fill(1.0);
+            let inputs: [Input; 5] = [
+                (
+                    vec![b, t, 4 * u],
+                    uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
+                ),
+                (vec![u, 4 * u], uniform(&mut rng, u * 4 * u, -scale, scale)),
+                (vec![b, t], m),
+                (vec![b, u], uniform(&mut rng, b * u, -1.0, 1.0)),
+                (vec![b, t, u], uniform(&mut rng, b * t * u, -1.0, 1.0)),
+            ];
+            for masked in [false, true] {
+                let name = format!("blocked lstm B={b} T={t} U={u} masked={masked}");
+                cross_check(&name, &inputs, LSTM_TOL, |x| {
+                    let mask = masked.then_some(&x[2]);
+                    let kernel = LstmKernel::Persistent;
+                    let s = lstm_forward_with(&x[0], &x[1], mask, kernel)?;
+                    let from_last = lstm_backward_with(&s, &x[1], mask, Some(&x[3]), None, kernel)?;
+                    let from_seq = lstm_backward_with(&s, &x[1], mask, None, Some(&x[4]), kernel)?;
+                    Ok(vec![s.hseq, s.cseq, s.gates, s.hprev, from_last, from_seq])
+                });
+            }
+        }
+    }
+}
+
+/// An LSTM of zero units has empty states and gradients on every kernel, not a panic (the
+/// persistent kernels have no zero-sized workgroup to build).
+#[test]
+fn zero_units_give_empty_outputs_on_every_kernel() {
+    let (b, t) = (3, 2);
+    let inputs: [Input; 3] = [
+        (vec![b, t, 0], vec![]),
+        (vec![0, 0], vec![]),
+        (vec![b, 0], vec![]),
+    ];
+    for kernel in [
+        LstmKernel::Auto,
+        LstmKernel::PerStep,
+        LstmKernel::Persistent,
+    ] {
+        cross_check(&format!("lstm U=0 {kernel:?}"), &inputs, LSTM_TOL, |x| {
+            let s = lstm_forward_with(&x[0], &x[1], None, kernel)?;
+            let dz = lstm_backward_with(&s, &x[1], None, Some(&x[2]), None, kernel)?;
+            assert_eq!((s.hseq.dims(), dz.dims()), (&[b, t, 0][..], &[b, t, 0][..]));
+            Ok(vec![s.hseq, s.cseq, s.gates, s.hprev, dz])
+        });
+    }
+}
+
+/// The partial sums of a unit's split dot products are added in a fixed order: the persistent
+/// kernels give the same bits on every run, and on a grid split over two dimensions.
+#[test]
+fn row_blocked_persistent_kernels_are_deterministic() -> wgfit::Result<()> {
+    let mut rng = rng("lstm_blocked_determinism");
+    let (b, t) = (13, 6);
+    for u in [7, 64, 128] {
+        let xp = uniform(&mut rng, b * t * 4 * u, -2.0, 2.0);
+        let rk = uniform(&mut rng, 4 * u * u, -0.2, 0.2);
+        let dy = uniform(&mut rng, b * t * u, -1.0, 1.0);
+        let run = |device: &wgfit::Device| -> wgfit::Result<Vec<Vec<u32>>> {
+            let xp = wgfit::Tensor::from_vec(device, [b, t, 4 * u], xp.clone())?;
+            let rk = wgfit::Tensor::from_vec(device, [u, 4 * u], rk.clone())?;
+            let dy = wgfit::Tensor::from_vec(device, [b, t, u], dy.clone())?;
+            let kernel = LstmKernel::Persistent;
+            let s = lstm_forward_with(&xp, &rk, None, kernel)?;
+            let dz = lstm_backward_with(&s, &rk, None, None, Some(&dy), kernel)?;
+            [s.hseq, dz]
+                .iter()
+                .map(|t| Ok(t.to_vec_blocking()?.iter().map(|v| v.to_bits()).collect()))
+                .collect()
+        };
+        let devices: Vec<_> = [common::gpu(), common::gpu_split()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(first) = devices.first() {
+            let want = run(first)?;
+            for device in devices.iter().chain(&devices) {
+                assert!(run(device)? == want, "U={u}: another run, other bits");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Forward + backward (from the last state) at B = 64, T = 100, U = 32 and 128 (or the
+/// `BxTxU` shapes in `WGFIT_LSTM_SHAPES`, comma-separated) with each kernel on the suite's
+/// adapter: milliseconds per pass and dispatches, for BENCHMARKS.md. Run by hand:
+/// `cargo test --release --test ops_lstm_cell -- --ignored --nocapture time_`.
+#[test]
+#[ignore]
+fn time_lstm_kernels_by_hand() -> wgfit::Result<()> {
+    if common::gpu().is_none() {
+        return Ok(());
+    }
+    let device = wgfit::Device::gpu_with(wgfit::GpuOptions::default())?;
+    let ctx = device.gpu_context().expect("a GPU device");
+    let mut rng = rng("lstm_timing");
+    let reps: u32 = std::env::var("WGFIT_LSTM_REPS").map_or(3, |r| r.parse().unwrap_or(3));
+    let shapes = std::env::var("WGFIT_LSTM_SHAPES").unwrap_or("64x100x32,64x100x128".into());
+    for shape in shapes.split(',') {
+        let d: Vec<usize> = shape
+            .split('x')
+            .map(|v| v.parse().expect("BxTxU"))
+            .collect();
+        let (b, t, u) = (d[0], d[1], d[2]);
+        let xp = wgfit::Tensor::from_vec(
+            &device,
+            [b, t, 4 * u],
+            uniform(&mut rng, b * t * 4 * u, -2.0, 2.0),
+        )?;
+        let rk =
+            wgfit::Tensor::from_vec(&device, [u, 4 * u], uniform(&mut rng, 4 * u * u, -0.1, 0.1))?;
+        let dh = wgfit::Tensor::from_vec(&device, [b, u], uniform(&mut rng, b * u, -1.0, 1.0))?;
+        let pass = |kernel| -> wgfit::Result<(u64, u64)> {
+            let before = ctx.counters().dispatches;
+            let s = lstm_forward_with(&xp, &rk, None, kernel)?;
+            let forward = ctx.counters().dispatches - before;
+            let dz = lstm_backward_with(&s, &rk, None, Some(&dh), None, kernel)?;
+            dz.to_vec_blocking()?;
+            Ok((forward, ctx.counters().dispatches - before - forward))
+        };
+        // The kernels take turns, and the best of each is reported: this VM's other work
+        // only ever adds time.
+        let kernels = [LstmKernel::PerStep, LstmKernel::Persistent];
+        let mut best = [f64::INFINITY; 2];
+        let mut counts = [(0, 0); 2];
+        for rep in 0..=reps {
+            for (i, &kernel) in kernels.iter().enumerate() {
+                let start = std::time::Instant::now();
+                counts[i] = pass(kernel)?;
+                if rep > 0 {
+                    best[i] = best[i].min(start.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+        }
+        for (i, kernel) in kernels.iter().enumerate() {
+            println!(
+                "lstm B={b} T={t} U={u} {kernel:?}: best {:.1} ms forward+backward of {reps}, {} + {} dispatches, on {}",
+                best[i],
+                counts[i].0,
+                counts[i].1,
+                device.info()
+            );
+        }
+    }
     Ok(())
 }

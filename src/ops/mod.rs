@@ -68,8 +68,6 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &embedding::KERNEL,
         &gather::KERNEL,
         &loss::KERNEL,
-        &lstm_cell::FORWARD,
-        &lstm_cell::BACKWARD,
         &masked_reduce::KERNEL,
         &masked_reduce::KERNEL_SUBGROUP,
         &masked_reduce::KERNEL_WORKGROUP,
@@ -84,6 +82,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &softmax::KERNEL_SUBGROUP,
         &transpose::KERNEL,
     ];
+    kernels.extend(lstm_cell::kernels());
     kernels.extend(matmul::kernels());
     kernels
 }

@@ -1,7 +1,8 @@
 //! Backpropagation through time on each device: the CPU twin, two dispatches per step or the
-//! persistent kernel.
+//! persistent (row-blocked) kernel.
 
-use super::choice::{PERSISTENT_MAX_STEPS, backward_trips_per_step, capped, use_persistent};
+use super::blocked::{self, Plan, ROWS};
+use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
 use super::cpu::lstm_backward_cpu;
 use super::{BACKWARD, LstmKernel, LstmStates, Params, dims};
 use crate::device::Device;
@@ -156,12 +157,15 @@ pub fn lstm_backward_with(
             if use_persistent(ctx, kernel, u)? {
                 // Ranges of steps, the last first, each carrying on from the dh and dc the one
                 // before left (one range on a hardware GPU).
-                let budget = loop_ranges(ctx, t, |trips| trips / backward_trips_per_step(u));
+                let per_step = Plan::backward(u, 4).backward_trips_per_step();
+                let budget = loop_ranges(ctx, t, |trips| trips / per_step);
                 let ranges = capped(budget, PERSISTENT_MAX_STEPS);
+                let kernel = blocked::backward_kernel(u);
+                let blocks = b.div_ceil(ROWS) as u64;
                 for &(t0, t1) in ranges.iter().rev() {
                     let p = params(t0, t1);
                     let bytes = bytemuck::bytes_of(&p);
-                    ctx.dispatch(&BACKWARD, "lstm_backward_persistent", &all, bytes, b as u64)?;
+                    ctx.dispatch(kernel, "lstm_backward_blocked", &all, bytes, blocks)?;
                 }
             } else {
                 for step in (0..t as u32).rev() {

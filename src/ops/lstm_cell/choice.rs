@@ -20,44 +20,68 @@
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LstmKernel {
-    /// Chosen by shape and adapter: [`Persistent`](LstmKernel::Persistent) when the units fit
-    /// it and the adapter is a hardware GPU, [`PerStep`](LstmKernel::PerStep) otherwise (see
-    /// BENCHMARKS.md for what was measured where). The default, here and for
-    /// [`Lstm::kernel`](crate::layers::Lstm::kernel).
+    /// Chosen by shape and adapter: [`Persistent`](LstmKernel::Persistent) on a hardware GPU
+    /// for units up to [`AUTO_PERSISTENT_MAX_UNITS`] (reasoned, not measured) and on a
+    /// software adapter from [`SOFTWARE_PERSISTENT_MIN_UNITS`] to
+    /// [`PERSISTENT_MAX_UNITS`] (measured), [`PerStep`](LstmKernel::PerStep) otherwise. The
+    /// default, here and for [`Lstm::kernel`](crate::layers::Lstm::kernel).
     #[default]
     Auto,
     /// One dispatch per step forward (one invocation per (b, u)), two per step backward.
     PerStep,
-    /// One dispatch for the whole sequence forward and one backward, a workgroup per batch
-    /// row (units <= [`PERSISTENT_MAX_UNITS`]); on a software adapter, whose loop budget it
-    /// would outrun, one per range of steps that fits the budget.
+    /// One dispatch for the whole sequence forward and one backward, a workgroup per block of
+    /// four batch rows (units <= [`PERSISTENT_MAX_UNITS`]); on a software adapter, whose loop
+    /// budget it would outrun, one per range of steps that fits the budget.
     Persistent,
 }
 
-/// The largest `units` the persistent kernels handle (a workgroup of 256 invocations, each
-/// taking up to four of a row's 4U gates; 5 KiB of workgroup memory);
+/// The largest `units` the persistent kernels handle (a workgroup of at most 256 invocations,
+/// one or more per unit, within WebGPU's 16 KiB of workgroup memory);
 /// [`LstmKernel::Persistent`] with more units is an [`Error::Config`](crate::Error::Config)
 /// on a GPU.
 pub const PERSISTENT_MAX_UNITS: usize = 256;
 
-/// Whether the persistent kernels run for `u` units on `ctx`, for the `asked` kernel.
+/// The largest `units` for which [`LstmKernel::Auto`] runs the persistent kernels on a
+/// hardware GPU; a reasoned rule, not yet measured on one (`benches/peers/gpu_compare.sh`
+/// measures both kernels there).
 ///
-/// Under [`LstmKernel::Auto`], from the adapter's type and `u`: measured
-/// (BENCHMARKS.md), on lavapipe per-step dispatches win at every shape tried, by 1.8-3x at
-/// B=64, T=100, U=32 to 128 and in a training step, because a software adapter spreads
-/// workgroups (one per batch row here) rather than invocations over its cores. On a hardware
-/// GPU the persistent kernels are chosen for every U they take, a prediction not yet measured
-/// on one: they spread each row's work over at least as many invocations as the per-step
-/// kernels (256 against U), so they are no less parallel, and they save T - 1 dispatches
-/// forward and 2T - 1 backward, a few microseconds each. `benches/peers/gpu_compare.sh`
-/// measures both on a real GPU.
+/// The reasoning. A per-step dispatch costs a fixed few microseconds (host recording, the
+/// GPU's launch and drain) and runs B x U invocations, each walking U rows of the recurrent
+/// kernel in one dependent chain. The persistent kernel pays that cost once per sequence,
+/// but runs only B / 4 workgroups (B = 64: 16 of an H100's 132 multiprocessors), each step's
+/// latency being one invocation's chain: ceil(U / S) rows of the recurrent kernel (S, the
+/// invocations sharing a unit, is 8 up to 32 units, 4 at 64, 2 at 128, 1 at 256) plus two
+/// barriers. Up to 64 units that chain is at most 16 loads deep, from a recurrent kernel of
+/// at most 64 KiB that stays in L1/L2 (in workgroup memory itself up to 22 units), so a step
+/// should cost less than a dispatch's fixed cost and the persistent kernel win outright.
+/// From 128 units the chain is 64-256 loads deep on a few multiprocessors while per-step
+/// dispatches spread the same work over B x U invocations, so which wins depends on the
+/// device's dispatch cost: per-step dispatches stay the choice there until one is measured.
+pub const AUTO_PERSISTENT_MAX_UNITS: usize = 64;
+
+/// The smallest `units` for which [`LstmKernel::Auto`] runs the persistent kernels on a
+/// software adapter (lavapipe), measured there (forward + backward, B = 64, T = 100, best of
+/// 3 on a 2-core VM, BENCHMARKS.md): the row-blocked persistent kernels took 0.74x the
+/// per-step dispatches' time at 48 units, 0.54x at 64, 0.40x at 128 and 0.54x at 256, but
+/// 1.07x at 32 (within this VM's noise, so per-step dispatches, the old choice, stay there).
+pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 33;
+
+/// Whether the persistent kernels run for `u` units on `ctx`, for the `asked` kernel (the
+/// rule for [`LstmKernel::Auto`]: [`AUTO_PERSISTENT_MAX_UNITS`]).
 pub(super) fn use_persistent(
     ctx: &crate::device::GpuContext,
     kernel: LstmKernel,
     u: usize,
 ) -> crate::Result<bool> {
+    if u == 0 {
+        // No units: nothing to run (and no workgroup of zero invocations to build).
+        return Ok(false);
+    }
     match kernel {
-        LstmKernel::Auto => Ok(u <= PERSISTENT_MAX_UNITS && !software(ctx)),
+        LstmKernel::Auto if software(ctx) => {
+            Ok((SOFTWARE_PERSISTENT_MIN_UNITS..=PERSISTENT_MAX_UNITS).contains(&u))
+        }
+        LstmKernel::Auto => Ok(u <= AUTO_PERSISTENT_MAX_UNITS),
         LstmKernel::PerStep => Ok(false),
         LstmKernel::Persistent if u <= PERSISTENT_MAX_UNITS => Ok(true),
         LstmKernel::Persistent => Err(crate::Error::Config(format!(
@@ -89,19 +113,6 @@ pub(super) fn capped(ranges: Vec<(u32, u32)>, max: u32) -> Vec<(u32, u32)> {
             (0..pieces).map(move |i| (lo + i * max, (lo + (i + 1) * max).min(hi)))
         })
         .collect()
-}
-
-/// Loop trips per step of the persistent forward kernel on a software adapter: each
-/// invocation takes G = ceil(4U / 256) gates, each a U-trip dot product and its exit, plus the
-/// gate loop's exit and the step itself.
-pub(super) fn forward_trips_per_step(u: usize) -> usize {
-    (4 * u).div_ceil(256) * (u + 2) + 2
-}
-
-/// Loop trips per step of the persistent backward kernel: a 4U-trip dot product, its exit and
-/// the step.
-pub(super) fn backward_trips_per_step(u: usize) -> usize {
-    4 * u + 2
 }
 
 #[cfg(test)]

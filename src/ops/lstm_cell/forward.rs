@@ -1,7 +1,8 @@
 //! The forward pass over a sequence on each device: the CPU twin, per-step dispatches or the
-//! persistent kernel.
+//! persistent (row-blocked) kernel.
 
-use super::choice::{PERSISTENT_MAX_STEPS, capped, forward_trips_per_step, use_persistent};
+use super::blocked::{self, Plan, ROWS};
+use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
 use super::cpu::lstm_forward_cpu;
 use super::{FORWARD, LstmKernel, LstmStates, Params, dims};
 use crate::device::{Device, GpuBuffer};
@@ -81,7 +82,8 @@ pub fn lstm_forward_with(
             // The loop trips each step takes bound the steps of one dispatch on a software
             // adapter, and no dispatch runs more than PERSISTENT_MAX_STEPS on any.
             let dispatches = if persistent {
-                let budget = loop_ranges(ctx, t, |trips| trips / forward_trips_per_step(u));
+                let per_step = Plan::forward(u, 4).forward_trips_per_step();
+                let budget = loop_ranges(ctx, t, |trips| trips / per_step);
                 capped(budget, PERSISTENT_MAX_STEPS)
             } else {
                 Vec::new()
@@ -97,11 +99,11 @@ pub fn lstm_forward_with(
                     has_dy_seq: 0,
                 };
                 ctx.dispatch(
-                    &FORWARD,
-                    "lstm_sequence_persistent",
+                    blocked::forward_kernel(u),
+                    "lstm_forward_blocked",
                     &all,
                     bytemuck::bytes_of(&params),
-                    b as u64,
+                    b.div_ceil(ROWS) as u64,
                 )?;
             }
             for step in (0..t).filter(|_| !persistent) {

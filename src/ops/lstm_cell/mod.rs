@@ -10,6 +10,7 @@
 //! state at the last unmasked step, whatever side the padding is on.
 
 mod backward;
+mod blocked;
 mod cell;
 mod choice;
 mod cpu;
@@ -17,7 +18,9 @@ mod forward;
 mod gemm;
 
 pub use backward::{lstm_backward, lstm_backward_with};
-pub use choice::{LstmKernel, PERSISTENT_MAX_UNITS};
+pub use choice::{
+    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS,
+};
 pub use forward::{lstm_forward, lstm_forward_with};
 
 use super::shape_error;
@@ -32,7 +35,7 @@ pub(crate) const FORWARD: Kernel = Kernel {
         include_str!("../../../shaders/lstm_cell.wgsl")
     ),
     params: Params::LAYOUT,
-    entries: &[("lstm_step", 7), ("lstm_sequence_persistent", 7)],
+    entries: &[("lstm_step", 7)],
     trusted: false,
 };
 
@@ -43,13 +46,18 @@ pub(crate) const BACKWARD: Kernel = Kernel {
         include_str!("../../../shaders/lstm_cell_backward.wgsl")
     ),
     params: Params::LAYOUT,
-    entries: &[
-        ("lstm_backward_gates", 8),
-        ("lstm_backward_h", 4),
-        ("lstm_backward_persistent", 8),
-    ],
+    entries: &[("lstm_backward_gates", 8), ("lstm_backward_h", 4)],
     trusted: false,
 };
+
+/// The per-step kernels, and the persistent ones for a few units of each kind of plan (the
+/// rest are generated the same way when a layer asks for them), for the shader check.
+pub(crate) fn kernels() -> Vec<&'static Kernel> {
+    let blocked = blocked::CHECKED_UNITS
+        .into_iter()
+        .flat_map(|u| [blocked::forward_kernel(u), blocked::backward_kernel(u)]);
+    [&FORWARD, &BACKWARD].into_iter().chain(blocked).collect()
+}
 
 params! {
     struct Params {
@@ -57,7 +65,7 @@ params! {
         steps: u32,
         units: u32,
         t: u32,
-        // The persistent kernel runs the steps t..t_end.
+        // The persistent kernels run the steps t..t_end.
         t_end: u32,
         has_mask: u32,
         has_dy_seq: u32,
