@@ -186,3 +186,25 @@ fn the_host_runs_at_most_two_submits_ahead() {
     gpu.synchronize_blocking().unwrap();
     assert_eq!(ctx.counters().in_flight, 0);
 }
+
+#[test]
+fn readbacks_from_many_threads_on_one_device_each_get_their_own_values() {
+    // A readback's staging buffer may be mapped only once the submit carrying its copy has
+    // really been made; mapping it while another thread's flush is mid-way fails that whole
+    // submit (losing its work) and the readback never completes.
+    let Some(gpu) = common::gpu() else { return };
+    std::thread::scope(|scope| {
+        for t in 0..6u32 {
+            let gpu = gpu.clone();
+            scope.spawn(move || {
+                for i in 0..150u32 {
+                    let v: Vec<f32> = (0..37).map(|k| (t * 1000 + i * 37 + k) as f32).collect();
+                    let x = Tensor::from_vec(&gpu, [37], v.clone()).unwrap();
+                    let y = wgfit::ops::elementwise::affine(&x, 2.0, 1.0).unwrap();
+                    let want: Vec<f32> = v.iter().map(|a| 2.0 * a + 1.0).collect();
+                    assert_eq!(y.to_vec_blocking().unwrap(), want, "thread {t}, round {i}");
+                }
+            });
+        }
+    });
+}

@@ -10,12 +10,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::DeviceInfo;
 use super::binding::{Bindings, Pipeline};
 use super::options::{GpuFeatures, GpuOptions, SubgroupUse, WANTED_FEATURES};
 use super::params::ParamArenas;
 use super::pool::BufferPool;
 use super::recorder::Recorder;
-use super::DeviceInfo;
 use crate::error::{Error, Result};
 
 /// Counters for measuring step overhead, from [`GpuContext::counters`]. Take two snapshots

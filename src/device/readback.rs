@@ -23,6 +23,9 @@ pub(super) const MAX_IN_FLIGHT: usize = 2;
 /// How many submits' indices are remembered for readbacks to wait on.
 const RECENT: usize = 64;
 
+/// How long a readback waits for its mapping's callback once its submit is done.
+const MAPPING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 type MapResult = Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>>;
 
 /// Buffers' contents on their way back to the host. Made by
@@ -64,9 +67,24 @@ impl PendingRead {
             return Ok(data);
         }
         self.ctx.wait_for_submit(self.submit)?;
-        match self.take()? {
-            Some(data) => Ok(data),
-            None => Err(self.ctx.error("a readback never completed")),
+        // The submit is done, but another thread's poll may have collected the mapping's
+        // callback and not run it yet: it runs in a moment, on that thread.
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(data) = self.take()? {
+                return Ok(data);
+            }
+            if start.elapsed() > MAPPING_PATIENCE {
+                return Err(self.ctx.error(format!(
+                    "a readback's mapping never completed ({}s after its submit was done)",
+                    MAPPING_PATIENCE.as_secs()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_micros(20));
+            self.ctx
+                .device
+                .poll(wgpu::PollType::Poll)
+                .map_err(|e| self.ctx.error(format!("polling for a readback: {e}")))?;
         }
     }
 
@@ -75,7 +93,14 @@ impl PendingRead {
         if self.mapped.is_some() {
             return Ok(());
         }
-        if self.ctx.submits.load(Ordering::Relaxed) < self.submit {
+        // Checked with the encoder locked: `flush` holds that lock from counting a submit to
+        // handing it to the queue, so a count that includes the copy means its submit has
+        // really been made. Mapping the staging buffer before then would fail that submit.
+        let submitted = {
+            let _encoder = lock(&self.ctx.encoder);
+            self.ctx.submits.load(Ordering::Relaxed) >= self.submit
+        };
+        if !submitted {
             self.ctx.flush()?;
         }
         let result: MapResult = Arc::default();
