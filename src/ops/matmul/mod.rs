@@ -12,7 +12,9 @@
 //! K to the output (`k_ranges`); a hardware GPU takes all of K in one.
 
 mod bias_act;
+mod plan;
 mod scalar;
+mod split_sum;
 mod vec4;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -27,23 +29,28 @@ use crate::tensor::Tensor;
 
 /// Every matmul kernel: the scalar one and each vec4 (tile, I/O) variant.
 pub(super) fn kernels() -> Vec<&'static Kernel> {
-    let mut kernels = vec![&scalar::KERNEL];
+    let mut kernels = vec![&scalar::KERNEL, &split_sum::KERNEL];
     kernels.extend(vec4::kernels());
     kernels
 }
 
-/// The vec4 kernel variant (tile and I/O, e.g. `matmul_vec4_64x64x16_8x8_vsv`) that a GPU
-/// with `limits` runs for `op(a)·op(b)` of M x N x K, and every variant's name; `None` when no
-/// tile fits. For tests/ops_matmul.rs, which checks that its cases reach every variant.
+/// The vec4 kernel variant (tile, I/O and transposes, e.g.
+/// `matmul_vec4_64x64x16_8x8_vsv_nt`) that a GPU with `limits` runs for `batch` products
+/// `op(a)·op(b)` of M x N x K, the number of ranges K is split into, and the workgroups of
+/// the kernel's dispatch; `target` is the adapter's target workgroup count, `None` for a
+/// software adapter (see `src/ops/matmul/plan.rs`). `None` when no tile fits. For
+/// tests/ops_matmul.rs, which checks that its cases reach every variant, and
+/// examples/matmul_plans.rs, which prints the plans of the workloads' products.
 #[doc(hidden)]
 pub fn vec4_variant(
     limits: &wgpu::Limits,
-    (m, n, k): (usize, usize, usize),
+    (batch, m, n, k): (usize, usize, usize, usize),
     transpose: Transpose,
-) -> Option<&'static str> {
+    target: Option<u32>,
+) -> Option<(&'static str, u32, u64)> {
     let (trans_a, trans_b) = transpose.flags();
     let dims = Dims {
-        batch: 1,
+        batch,
         m,
         n,
         k,
@@ -51,13 +58,42 @@ pub fn vec4_variant(
         trans_b,
         b_batched: false,
     };
-    vec4::variant(limits, dims)
+    vec4::variant(limits, dims, target)
 }
 
 /// Every vec4 variant's name (see [`vec4_variant`]).
 #[doc(hidden)]
 pub fn vec4_variants() -> Vec<&'static str> {
     vec4::kernels().into_iter().map(|k| k.name).collect()
+}
+
+/// The vec4 tiles as `(TM, TN)`, largest first, for [`matmul_bias_act_forced`].
+#[doc(hidden)]
+pub fn vec4_tiles() -> Vec<(u32, u32)> {
+    plan::TILES.iter().map(|t| (t.tm, t.tn)).collect()
+}
+
+/// [`matmul_bias_act`] (bias `None` and `Linear`: [`matmul`]) with the vec4 kernel's plan
+/// forced: tile `tile` of [`vec4_tiles`] and K split into `splits` ranges (fewer where K has
+/// fewer `TK` steps), whatever the adapter; on the CPU the same as without. For the tests of
+/// split-K and of the tiles a software adapter never picks.
+///
+/// # Errors
+/// As [`matmul_bias_act`]; [`Error::Config`](crate::Error::Config) for a `tile` past the list
+/// or a tile the adapter's limits do not allow.
+#[doc(hidden)]
+pub fn matmul_bias_act_forced(
+    a: &Tensor,
+    b: &Tensor,
+    transpose: Transpose,
+    bias: Option<&Tensor>,
+    act: crate::Activation,
+    (tile, splits): (usize, u32),
+) -> Result<Tensor> {
+    let Some(&t) = plan::TILES.get(tile) else {
+        return Err(crate::Error::Config(format!("no vec4 tile {tile}")));
+    };
+    bias_act::matmul_bias_act_planned(a, b, transpose, bias, act, Some((t, splits)))
 }
 
 /// Which operands are transposed: `Transpose::A` computes `Aᵀ·B` (the weight gradient
@@ -200,7 +236,7 @@ pub fn matmul_with(
             let out = gpu_output(ctx, &out_shape)?;
             if dims.m * dims.n * dims.batch > 0 {
                 match kernel {
-                    MatmulKernel::Vec4 => vec4::dispatch(ctx, a, b, None, 0, dims, &out)?,
+                    MatmulKernel::Vec4 => vec4::dispatch(ctx, a, b, None, 0, dims, &out, None)?,
                     MatmulKernel::Tiled | MatmulKernel::Naive => {
                         scalar::dispatch(ctx, a, b, kernel, dims, &out)?;
                     }
