@@ -4,17 +4,21 @@
 // bias: [N] (read only if has_bias), c: [batch, M, N]; a batch stride of 0 shares one b.
 //
 // The host prepends the tile shape (const TM, TN, TK, RM, RN: a TM x TN output tile per
-// workgroup, K staged TK at a time, RM x RN outputs per invocation), math.wgsl,
-// activation.wgsl, and per operand (a, b, c with bias) a section of matmul_vec4_io_aligned.wgsl
-// (bound as array<vec4<f32>>: one 16-byte access per 4 floats) where its contiguous dim is a
-// multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4 bounds-checked scalar accesses).
-// They define load_a4 and load_b4 (4 contiguous floats of a row as stored, 0 past the edges),
-// load_bias4, load_c4 and store_c4.
-// Each dispatch sums k_begin..k_end of K (all of it on a hardware GPU; a software adapter's
-// loop budget splits K over dispatches, every range but the last a multiple of TK) and
-// writes its sum (accumulate = 0) or adds it to what the dispatch before left in c
-// (accumulate = 1). The host passes the bias and activation to the last range only, so the
-// earlier ones store raw sums.
+// workgroup, K staged TK at a time, RM x RN outputs per invocation), the transposes (const
+// TRANS_A, TRANS_B), math.wgsl, activation.wgsl, and per operand (a, b, c with bias) a section
+// of matmul_vec4_io_aligned.wgsl (bound as array<vec4<f32>>: one 16-byte access per 4 floats)
+// where its contiguous dim is a multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4
+// bounds-checked scalar accesses). They define load_a4 and load_b4 (4 contiguous floats of a
+// row as stored, 0 past the edges), load_bias4, load_c4 and store_c4. It appends, generated
+// per tile (src/ops/matmul/vec4.rs), struct Acc and the unrolled accumulate and store_tile.
+// K may be split into `splits` ranges of k_split (a multiple of TK; the last takes the rest):
+// split s's workgroups sum its range into block s of c, [splits, batch, M, N], which
+// matmul_split_sum.wgsl then adds up (splits = 1, k_split >= K: one range, c is the output).
+// Each dispatch sums k_begin..k_end of its split's range (all of it on a hardware GPU; a
+// software adapter's loop budget splits a range over dispatches, every part but the last a
+// multiple of TK) and writes its sum (accumulate = 0) or adds it to what the dispatch before
+// left in c (accumulate = 1). The host passes the bias and activation to the last part of
+// an unsplit K only, so the earlier ones (and every split's) store raw sums.
 // Workgroups are numbered linearly (wid.x + wid.y * nwg.x) so the host can fold dispatches
 // past the per-dimension limit into two dimensions.
 
@@ -117,21 +121,22 @@ fn matmul_vec4(
     // Invocation (x, y) owns rows 4 (y + WG_Y i4) + r and columns 4 (x + WG_X j4) + 0..3 of
     // the tile: its vec4 groups are WG_Y (WG_X) vec4s apart, so neighbouring invocations read
     // neighbouring vec4s of the shared tiles and store neighbouring vec4s of c. Its RM x RN/4
-    // accumulators are named variables (acc_i_j4), declared and updated by generated code.
-//@DECLARE
+    // accumulators are the named fields of Acc (c{i}_{j4}, never indexed by a variable), which
+    // the host generates with the unrolled step and store: accumulate and store_tile.
+    var acc: Acc;
     for (var k0 = k_lo + p.k_begin; k0 < k_hi; k0 += TK) {
         stage_a(a_base, m0, k0, li);
         stage_b(b_base, n0, k0, li);
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-//@STEP
+            accumulate(&acc, kk, lid.x, lid.y);
         }
         workgroupBarrier();
     }
 
     // Split s of batch entry bi writes the [M, N] block s * batch + bi of its output.
     let c_base = (split * p.batch + bi) * p.m * p.n;
-//@STORE
+    store_tile(&acc, c_base, m0, n0, lid.x, lid.y);
 }
 
 // One output vec4 of the epilogue: acc + bias, plus what c holds when accumulating, through

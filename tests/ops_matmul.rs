@@ -44,7 +44,8 @@ type Case = (&'static [usize], (usize, usize, usize), bool);
 /// 1, primes, multiples of 4 (the vec4 loads) and not, K = 0, outputs past one tile of each
 /// of the vec4 kernel's shapes (256 x 250 takes 128x128 tiles, 60 x 260 64x64 ones and
 /// 67 x 131 32x32 ones), batched with a b per entry and with a shared b. Under the four
-/// transposes they reach all 24 vec4 variants (3 tiles x vec4 or scalar I/O for a, b and c:
+/// transposes they reach all 60 vec4 variants a software adapter picks (3 tiles x vec4 or
+/// scalar I/O for a, b and c x the transposes, where the I/O agrees with the transposes:
 /// [`the_cases_reach_every_vec4_variant`]); per tile, M, N multiples of 4 with K not, and
 /// M, N not with K a multiple of 4, give all eight I/O combinations.
 const CASES: &[Case] = &[
@@ -70,6 +71,19 @@ const CASES: &[Case] = &[
     (&[3], (68, 132, 20), false),
     (&[4], (19, 37, 11), true),
     (&[2], (72, 40, 16), true),
+    // With the transposes compile-time constants, the I/O combinations again per transpose.
+    (&[], (64, 258, 13), false),
+    (&[], (255, 250, 13), false),
+    (&[], (255, 252, 13), false),
+    (&[], (62, 260, 13), false),
+    (&[], (68, 131, 13), false),
+    (&[], (256, 250, 13), false),
+    (&[], (255, 252, 20), false),
+    (&[], (61, 259, 13), false),
+    (&[], (64, 258, 20), false),
+    (&[], (62, 260, 20), false),
+    (&[], (68, 131, 20), false),
+    (&[], (67, 132, 20), false),
 ];
 
 /// Whether the variant `name` (`matmul_vec4_{tile}_{I/O letters}_{transposes}`) can be
