@@ -1,8 +1,10 @@
 //! Batched matmul `C = op(A) · op(B)`, and the same with a fused bias + activation; the shape
 //! checks and the CPU twin are here, one file per GPU kernel family beside them:
 //! `scalar.rs` (`shaders/matmul.wgsl`: the 64x64 tiled and the naive kernels), `vec4.rs`
-//! (`shaders/matmul_vec4*.wgsl`: register-blocked, vec4 loads, tile shape from the adapter's
-//! limits, the epilogue) and `bias_act.rs` (`matmul_bias_act`).
+//! (`shaders/matmul_vec4*.wgsl`: register-blocked, vec4 loads, the epilogue) with `plan.rs`
+//! (its tile and K split from the shape, the adapter's limits and type) and `split_sum.rs`
+//! (`shaders/matmul_split_sum.wgsl`: split-K's fixed-order sum), and `bias_act.rs`
+//! (`matmul_bias_act`).
 //!
 //! a: `[..., M, K]` (or `[..., K, M]` with A transposed), b: `[..., K, N]` (or `[..., N, K]`) or a
 //! single `[K, N]` matrix shared by the whole batch; out: `[..., M, N]`.
@@ -153,15 +155,21 @@ impl Transpose {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MatmulKernel {
-    /// Register-blocked: 128x128, 64x64 or 32x32 output tiles (of those the adapter's
-    /// workgroup limits allow, the quickest for the output's size, padding counted), 8x8 or
-    /// 4x4 outputs per invocation, operands read as vec4 where their contiguous dim is a
-    /// multiple of 4 (4 scalar loads otherwise). The only kernel with the bias + activation
-    /// epilogue of [`matmul_bias_act`].
+    /// Register-blocked: 128x128, 64x64, 64x32, 32x64 or 32x32 output tiles, 8x8, 8x4, 4x8
+    /// or 4x4 outputs per invocation, operands read as vec4 where their contiguous dim is a
+    /// multiple of 4 (4 scalar loads otherwise); the source generated per tile with named
+    /// accumulators and unrolled inner loops, the transposes compile-time constants. The
+    /// plan (`src/ops/matmul/plan.rs`): on a software adapter the tile quickest there for the
+    /// output's size, padding counted (the 64x32 and 32x64 tiles never); on a hardware one the
+    /// largest tile that gives its target workgroup count (256 discrete, 32 integrated, 64
+    /// otherwise, or `WGFIT_MATMUL_WORKGROUPS`), else K split into ranges whose partial sums
+    /// one more dispatch adds in a fixed order (deterministic split-K). The only kernel with
+    /// the bias + activation epilogue of [`matmul_bias_act`].
     ///
     /// The default because it was the fastest on the one adapter measured so far, lavapipe
     /// (software Vulkan on 2 CPU cores; BENCHMARKS.md): a correctness vehicle rather than a
-    /// GPU, so a real GPU may rank the kernels, and prefer tile shapes, differently.
+    /// GPU, so a real GPU may rank the kernels, and prefer tile shapes, differently; the
+    /// hardware plan is reasoning until one is measured.
     #[default]
     Vec4,
     /// 64x64 tiles through workgroup memory, 4x4 outputs per invocation, scalar loads.

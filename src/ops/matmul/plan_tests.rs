@@ -17,7 +17,9 @@ const GPUS: [(&str, u32); 3] = [
 /// The training products (batch, M, N, K) of W1-W4 (examples/workloads.rs): Dense forward
 /// `x·W`, weight gradient `xᵀ·dy` (M = fan-in, K = batch rows), input gradient `dy·Wᵀ`
 /// (K = fan-out); the LSTM's input projection over B·T rows and its two weight gradients.
-const PRODUCTS: [(&str, (usize, usize, usize, usize)); 17] = [
+type Shape = (usize, usize, usize, usize);
+
+const PRODUCTS: [(&str, Shape); 17] = [
     ("W1 dense1 x·W [32,784]·[784,128]", (1, 32, 128, 784)),
     ("W1 dense1 xᵀ·dy", (1, 784, 128, 32)),
     ("W1 dense2 h·W [32,128]·[128,10]", (1, 32, 10, 128)),
@@ -171,7 +173,10 @@ fn hardware_plans_reach_the_target_or_the_most_workgroups_allowed() {
             let steps = (k as u32).div_ceil(p.tile.tk);
             // K is split only where the unsplit tile falls short, into ranges of whole steps
             // covering K exactly once, never more ranges than steps allow.
-            assert!(p.k_split % p.tile.tk == 0, "{name} on {gpu}: {p:?}");
+            assert!(
+                p.k_split.is_multiple_of(p.tile.tk),
+                "{name} on {gpu}: {p:?}"
+            );
             assert!(
                 u64::from(p.splits) * u64::from(p.k_split) >= k as u64,
                 "{name}: {p:?}"

@@ -1,10 +1,11 @@
-//! The register-blocked kernel (`shaders/matmul_vec4.wgsl`): its tile shapes, the choice of
-//! one from the adapter's limits and the output's size, the vec4 or scalar I/O per operand,
-//! and the dispatch with the bias + activation epilogue (over several dispatches where K is
-//! past a software adapter's loop budget: [`k_ranges`]).
+//! The register-blocked kernel (`shaders/matmul_vec4.wgsl`): the vec4 or scalar I/O per
+//! operand, and the dispatch of a plan (`plan.rs`: tile and K split) with the bias +
+//! activation epilogue (over several dispatches where K is past a software adapter's loop
+//! budget: [`k_ranges`]; then `split_sum` where K is split).
 //!
-//! The WGSL is composed per (tile, I/O) variant when first used: the tile shape as consts,
-//! then math.wgsl, activation.wgsl, one I/O section per operand, and the kernel body.
+//! The WGSL is composed per (tile, I/O, transposes) variant when first used: the tile shape
+//! and transposes as consts, then math.wgsl, activation.wgsl, one I/O section per operand,
+//! the kernel body, and the per-tile generated accumulators, step and store ([`generated`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -218,6 +219,7 @@ params! {
 /// plan is `forced`, or `plan`'s for this adapter. With K split, the kernel writes each
 /// split's raw sum into a scratch `[S, batch, M, N]` and `split_sum` adds them in order, then
 /// the bias and the activation.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn dispatch(
     ctx: &Arc<GpuContext>,
     a: &Tensor,
