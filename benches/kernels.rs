@@ -1,6 +1,8 @@
 //! Kernel throughput: matmul GFLOP/s on the GPU (vec4, tiled and naive kernels) and on the
-//! CPU reference, side by side, in one run: square sizes 64..4096 and the skinny shapes an
-//! LSTM step trains with; then a Dense forward, `matmul_bias_act` (one dispatch) against
+//! CPU reference, side by side, in one run: square sizes 64..4096 and the skinny shapes W2's
+//! MLP and an LSTM train with, each timed one product per submit + wait (`gpu_vec4`, ...: the
+//! round trip included) and, for the vec4 kernel, many per submit (`gpu_vec4_queued`: the time
+//! per product without it); then a Dense forward, `matmul_bias_act` (one dispatch) against
 //! `matmul` + `bias_act_forward` (two). Criterion's "elem/s" is FLOP/s here (2·m·n·k per op).
 //! The `reductions` group times sum, softmax and masked mean with subgroups on and off
 //! (GB/s of input read), on an adapter that has them. `dispatch_record` is the host's side of
@@ -37,36 +39,49 @@ fn matmul_gflops(c: &mut Criterion) {
     let software_gpu = gpu
         .as_ref()
         .is_none_or(|d| d.info().to_string().contains("Cpu]"));
-    // (label, m, k, n, transpose): square sizes, then an LSTM's (B=64, T=100, F=10, U=128)
-    // input projection [B·T, F]·[F, 4U], recurrent step [B, U]·[U, 4U] and recurrent-kernel
-    // gradient hprevᵀ·dz = [U, B·T]·[B·T, 4U].
-    let mut shapes: Vec<(String, usize, usize, usize, Transpose)> = [64, 256, 1024, 2048, 4096]
-        .into_iter()
-        .map(|n| (n.to_string(), n, n, n, Transpose::None))
-        .collect();
+    // (label, m, k, n, transpose): square sizes; W2's first Dense, forward [128,784]·[784,128]
+    // and weight gradient xᵀ·dy; then an LSTM's (B=64, T=100, F=10, U=128: W4) input
+    // projection [B·T, F]·[F, 4U], recurrent step [B, U]·[U, 4U] and weight gradients
+    // xᵀ·dz = [F, B·T]·[B·T, 4U] and hprevᵀ·dz = [U, B·T]·[B·T, 4U].
+    let mut shapes: Vec<(String, usize, usize, usize, Transpose)> =
+        [64, 128, 256, 512, 1024, 2048, 4096]
+            .into_iter()
+            .map(|n| (n.to_string(), n, n, n, Transpose::None))
+            .collect();
+    shapes.push(("w2_xW_128x784x128".into(), 128, 784, 128, Transpose::None));
+    shapes.push(("w2_dW_784x128x128_At".into(), 784, 128, 128, Transpose::A));
     shapes.push(("xproj_6400x10x512".into(), 6400, 10, 512, Transpose::None));
     shapes.push(("step_64x128x512".into(), 64, 128, 512, Transpose::None));
+    shapes.push(("dWx_10x6400x512_At".into(), 10, 6400, 512, Transpose::A));
     shapes.push(("dW_128x6400x512_At".into(), 128, 6400, 512, Transpose::A));
     let mut group = c.benchmark_group("matmul");
     group.sample_size(10);
     for (label, m, k, n, transpose) in shapes {
-        group.throughput(Throughput::Elements(2 * (m * k * n) as u64));
-        let mut devices = vec![("cpu", Device::cpu(), MatmulKernel::Tiled)];
+        let flops = 2 * (m * k * n) as u64;
         // A software adapter takes minutes per op past 1024; it is skipped there.
         let big = m * k * n > 1 << 30;
-        if let Some(g) = gpu.as_ref().filter(|_| !(software_gpu && big)) {
-            devices.push(("gpu_vec4", g.clone(), MatmulKernel::Vec4));
-            devices.push(("gpu_tiled", g.clone(), MatmulKernel::Tiled));
-            devices.push(("gpu_naive", g.clone(), MatmulKernel::Naive));
-        }
+        let gpu = gpu.as_ref().filter(|_| !(software_gpu && big));
         let a_dims = if transpose == Transpose::A {
             [k, m]
         } else {
             [m, k]
         };
+        let operands = |device: &Device| {
+            let a = Tensor::from_vec(device, a_dims, values(m * k)).unwrap();
+            let b = Tensor::from_vec(device, [k, n], values(k * n)).unwrap();
+            (a, b)
+        };
+        // One product per submit and wait: on a GPU, for sizes whose product takes less than
+        // the round trip (tens of microseconds), this measures the round trip.
+        group.throughput(Throughput::Elements(flops));
+        let mut devices = vec![("cpu", Device::cpu(), MatmulKernel::Tiled)];
+        if let Some(g) = gpu {
+            devices.push(("gpu_vec4", g.clone(), MatmulKernel::Vec4));
+            devices.push(("gpu_tiled", g.clone(), MatmulKernel::Tiled));
+            devices.push(("gpu_naive", g.clone(), MatmulKernel::Naive));
+        }
         for (name, device, kernel) in devices {
-            let a = Tensor::from_vec(&device, a_dims, values(m * k)).unwrap();
-            let b = Tensor::from_vec(&device, [k, n], values(k * n)).unwrap();
+            let (a, b) = operands(&device);
             group.bench_function(BenchmarkId::new(name, &label), |bench| {
                 bench.iter(|| {
                     let c = matmul_with(&a, &b, transpose, kernel).unwrap();
@@ -75,8 +90,33 @@ fn matmul_gflops(c: &mut Criterion) {
                 })
             });
         }
+        // `queued`: many products recorded, then one submit and wait, the time per product
+        // reported (throughput counts all of them): the GPU's rate without the round trip.
+        let Some(g) = gpu else { continue };
+        let queue = queued(m * k * n, software_gpu);
+        group.throughput(Throughput::Elements(flops * queue as u64));
+        let (a, b) = operands(g);
+        group.bench_function(BenchmarkId::new("gpu_vec4_queued", &label), |bench| {
+            bench.iter(|| {
+                let cs: Vec<Tensor> = (0..queue)
+                    .map(|_| matmul_with(&a, &b, transpose, MatmulKernel::Vec4).unwrap())
+                    .collect();
+                g.synchronize_blocking().unwrap();
+                cs
+            })
+        });
     }
     group.finish();
+}
+
+/// Products per submit for the `queued` rows: about 2^31 multiply-adds (milliseconds on a
+/// real GPU, far past its round trip), between 2 and 64; 2 on a software adapter, whose
+/// products take milliseconds to seconds each anyway.
+fn queued(mkn: usize, software: bool) -> usize {
+    if software {
+        return 2;
+    }
+    ((1usize << 31) / mkn.max(1)).clamp(2, 64)
 }
 
 /// One op on one input (and a mask for the masked mean).

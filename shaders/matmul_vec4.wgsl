@@ -4,17 +4,21 @@
 // bias: [N] (read only if has_bias), c: [batch, M, N]; a batch stride of 0 shares one b.
 //
 // The host prepends the tile shape (const TM, TN, TK, RM, RN: a TM x TN output tile per
-// workgroup, K staged TK at a time, RM x RN outputs per invocation), math.wgsl,
-// activation.wgsl, and per operand (a, b, c with bias) a section of matmul_vec4_io_aligned.wgsl
-// (bound as array<vec4<f32>>: one 16-byte access per 4 floats) where its contiguous dim is a
-// multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4 bounds-checked scalar accesses).
-// They define load_a4 and load_b4 (4 contiguous floats of a row as stored, 0 past the edges),
-// load_bias4, load_c4 and store_c4.
-// Each dispatch sums k_begin..k_end of K (all of it on a hardware GPU; a software adapter's
-// loop budget splits K over dispatches, every range but the last a multiple of TK) and
-// writes its sum (accumulate = 0) or adds it to what the dispatch before left in c
-// (accumulate = 1). The host passes the bias and activation to the last range only, so the
-// earlier ones store raw sums.
+// workgroup, K staged TK at a time, RM x RN outputs per invocation), the transposes (const
+// TRANS_A, TRANS_B), math.wgsl, activation.wgsl, and per operand (a, b, c with bias) a section
+// of matmul_vec4_io_aligned.wgsl (bound as array<vec4<f32>>: one 16-byte access per 4 floats)
+// where its contiguous dim is a multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4
+// bounds-checked scalar accesses). They define load_a4 and load_b4 (4 contiguous floats of a
+// row as stored, 0 past the edges), load_bias4, load_c4 and store_c4. It appends, generated
+// per tile (src/ops/matmul/vec4.rs), struct Acc and the unrolled accumulate and store_tile.
+// K may be split into `splits` ranges of k_split (a multiple of TK; the last takes the rest):
+// split s's workgroups sum its range into block s of c, [splits, batch, M, N], which
+// matmul_split_sum.wgsl then adds up (splits = 1, k_split >= K: one range, c is the output).
+// Each dispatch sums k_begin..k_end of its split's range (all of it on a hardware GPU; a
+// software adapter's loop budget splits a range over dispatches, every part but the last a
+// multiple of TK) and writes its sum (accumulate = 0) or adds it to what the dispatch before
+// left in c (accumulate = 1). The host passes the bias and activation to the last part of
+// an unsplit K only, so the earlier ones (and every split's) store raw sums.
 // Workgroups are numbered linearly (wid.x + wid.y * nwg.x) so the host can fold dispatches
 // past the per-dimension limit into two dimensions.
 
@@ -23,8 +27,6 @@ struct Params {
     n: u32,
     k: u32,
     batch: u32,
-    trans_a: u32,
-    trans_b: u32,
     a_stride: u32,
     b_stride: u32,
     tiles_m: u32,
@@ -34,6 +36,8 @@ struct Params {
     k_begin: u32,
     k_end: u32,
     accumulate: u32,
+    splits: u32,
+    k_split: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -54,7 +58,7 @@ var<workgroup> b_s: array<vec4<f32>, TK * TN4>;
 // l = li, li + THREADS, ... of the tile as stored, so neighbours load neighbouring addresses.
 fn stage_a(base: u32, m0: u32, k0: u32, li: u32) {
     for (var l = li; l < TM * TK4; l += THREADS) {
-        if p.trans_a == 0u {
+        if !TRANS_A {
             // Stored [M, K]: 4 consecutive k of one row, scattered down a_s's k axis.
             let row = l / TK4;
             let kq = (l % TK4) * 4u;
@@ -73,7 +77,7 @@ fn stage_a(base: u32, m0: u32, k0: u32, li: u32) {
 
 fn stage_b(base: u32, n0: u32, k0: u32, li: u32) {
     for (var l = li; l < TN * TK4; l += THREADS) {
-        if p.trans_b == 0u {
+        if !TRANS_B {
             // Stored [K, N]: 4 consecutive n of one k.
             let kr = l / TN4;
             let nq = l % TN4;
@@ -99,68 +103,57 @@ fn matmul_vec4(
 ) {
     let wg = wid.x + wid.y * nwg.x;
     let per_batch = p.tiles_m * p.tiles_n;
-    if wg >= per_batch * p.batch {
+    let per_split = per_batch * p.batch;
+    if wg >= per_split * p.splits {
         return;
     }
-    let bi = wg / per_batch;
+    let split = wg / per_split;
+    let bi = (wg % per_split) / per_batch;
     let t = wg % per_batch;
     let m0 = (t / p.tiles_n) * TM;
     let n0 = (t % p.tiles_n) * TN;
     let a_base = bi * p.a_stride;
     let b_base = bi * p.b_stride;
+    // This split's part of K (a multiple of TK from its start), and of it this dispatch's.
+    let k_lo = split * p.k_split;
+    let k_hi = min(k_lo + p.k_end, p.k);
 
     // Invocation (x, y) owns rows 4 (y + WG_Y i4) + r and columns 4 (x + WG_X j4) + 0..3 of
     // the tile: its vec4 groups are WG_Y (WG_X) vec4s apart, so neighbouring invocations read
-    // neighbouring vec4s of the shared tiles and store neighbouring vec4s of c.
-    var acc: array<vec4<f32>, RM * RN / 4u>;
-    for (var k0 = p.k_begin; k0 < p.k_end; k0 += TK) {
+    // neighbouring vec4s of the shared tiles and store neighbouring vec4s of c. Its RM x RN/4
+    // accumulators are the named fields of Acc (c{i}_{j4}, never indexed by a variable), which
+    // the host generates with the unrolled step and store: accumulate and store_tile.
+    var acc: Acc;
+    for (var k0 = k_lo + p.k_begin; k0 < k_hi; k0 += TK) {
         stage_a(a_base, m0, k0, li);
         stage_b(b_base, n0, k0, li);
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var av: array<vec4<f32>, RM / 4u>;
-            var bv: array<vec4<f32>, RN / 4u>;
-            for (var i4 = 0u; i4 < RM / 4u; i4++) {
-                av[i4] = a_s[kk * TM4 + lid.y + WG_Y * i4];
-            }
-            for (var j4 = 0u; j4 < RN / 4u; j4++) {
-                bv[j4] = b_s[kk * TN4 + lid.x + WG_X * j4];
-            }
-            for (var i = 0u; i < RM; i++) {
-                let a_i = av[i / 4u][i % 4u];
-                for (var j4 = 0u; j4 < RN / 4u; j4++) {
-                    acc[i * (RN / 4u) + j4] += a_i * bv[j4];
-                }
-            }
+            accumulate(&acc, kk, lid.x, lid.y);
         }
         workgroupBarrier();
     }
 
-    let c_base = bi * p.m * p.n;
-    for (var j4 = 0u; j4 < RN / 4u; j4++) {
-        let col = n0 + 4u * (lid.x + WG_X * j4);
-        if col >= p.n {
-            continue;
-        }
-        var bias = vec4<f32>(0.0);
-        if p.has_bias != 0u {
-            bias = load_bias4(col);
-        }
-        for (var i = 0u; i < RM; i++) {
-            let row = m0 + 4u * (lid.y + WG_Y * (i / 4u)) + i % 4u;
-            if row < p.m {
-                var v = acc[i * (RN / 4u) + j4] + bias;
-                if p.accumulate != 0u {
-                    v += load_c4(c_base, row, col);
-                }
-                let y = vec4<f32>(
-                    activate(v.x, p.act),
-                    activate(v.y, p.act),
-                    activate(v.z, p.act),
-                    activate(v.w, p.act),
-                );
-                store_c4(c_base, row, col, y);
-            }
-        }
+    // Split s of batch entry bi writes the [M, N] block s * batch + bi of its output.
+    let c_base = (split * p.batch + bi) * p.m * p.n;
+    store_tile(&acc, c_base, m0, n0, lid.x, lid.y);
+}
+
+// One output vec4 of the epilogue: acc + bias, plus what c holds when accumulating, through
+// the activation, stored at (row, col) if row < M (the caller checked col < N).
+fn finish(c_base: u32, row: u32, col: u32, acc: vec4<f32>, bias: vec4<f32>) {
+    if row >= p.m {
+        return;
     }
+    var v = acc + bias;
+    if p.accumulate != 0u {
+        v += load_c4(c_base, row, col);
+    }
+    let y = vec4<f32>(
+        activate(v.x, p.act),
+        activate(v.y, p.act),
+        activate(v.z, p.act),
+        activate(v.w, p.act),
+    );
+    store_c4(c_base, row, col, y);
 }

@@ -4,20 +4,33 @@
 #
 #   TORCH_PYTHON=/path/to/venv/bin/python bash benches/peers/gpu_compare.sh
 #
-# wgfit: criterion's matmul at 1024..4096 for every GPU kernel, the LSTM forward pass and the
-# LSTM training step (B=64, T=100, F=10, units=128) with each LSTM kernel (per-step dispatches,
-# persistent, and what `Auto` picks), then W4 and W4u on the GPU for 10 epochs with each kernel,
-# which also print the buffer pool's size at every epoch's end (GPU memory across epochs).
-# PyTorch: the same matmuls and LSTM step (benches/peers/torch_gpu_kernels.py), then W4 and W4u
-# on CUDA.
+# wgfit: criterion's matmul for every GPU kernel at 1024..4096, and for the vec4 kernel at
+# 128, 512 and the W2/W4 training shapes, each timed two ways: one product per submit + wait
+# (`gpu_vec4`, ...: the round trip included) and many per submit (`gpu_vec4_queued`: the time
+# per product without it); then the LSTM forward pass and the LSTM training step (B=64, T=100,
+# F=10, units=128) with each LSTM kernel (per-step dispatches, persistent, and what `Auto`
+# picks), then W4 and W4u on the GPU for 10 epochs with each kernel, which also print the
+# buffer pool's size at every epoch's end (GPU memory across epochs).
+# PyTorch: the same matmuls, also both ways (one per synchronize; many between two CUDA
+# events), and LSTM step (benches/peers/torch_gpu_kernels.py), then W4 and W4u on CUDA.
+# WGFIT_MATMUL_WORKGROUPS (default 256 on a discrete GPU) is the matmul's target workgroup
+# count; set it to twice the GPU's SMs / CUs to model that GPU (an H100: 264).
 # Needs a Vulkan loader and the NVIDIA ICD (`vulkaninfo --summary` lists the GPU); where the
 # loader is missing, see the device notes in BENCHMARKS.md.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 export WGFIT_DEVICE=vulkan
-cargo bench --bench kernels -- 'matmul/gpu_.*/(1024|2048|4096)$' --warm-up-time 1 \
-  --measurement-time 5 2>&1 | grep -E '^GPU:|^matmul/|thrpt:'
+# One line per row: its id and GFLOP/s (criterion's elem/s is FLOP/s here).
+gflops() {
+  awk '/^matmul\// { id = $1 } /thrpt:/ && id {
+    v = $4; u = $5
+    s = (u ~ /^G/) ? 1 : (u ~ /^M/) ? 1e-3 : (u ~ /^T/) ? 1e3 : (u ~ /^K/) ? 1e-6 : 1e-9
+    printf "bench=%s tool=wgfit gflops=%.1f\n", id, v * s; id = "" }'
+}
+cargo bench --bench kernels -- \
+  'matmul/gpu_.*/(1024|2048|4096)$|matmul/gpu_vec4(_queued)?/(128|512|w2_.*|dWx?_.*|xproj_.*|step_.*)$' \
+  --warm-up-time 1 --measurement-time 5 2>&1 | tee /dev/stderr | gflops
 cargo bench --bench training -- 'lstm_train_step|lstm_forward' --warm-up-time 1 \
   --measurement-time 5 2>&1 | grep -E '^lstm_(train_step|forward)/|time:|thrpt:'
 cargo build --release --example workloads -q

@@ -5,14 +5,19 @@ cuBLAS with TF32 off, and one LSTM training step through cuDNN, on the shapes wg
 
     python benches/peers/torch_gpu_kernels.py
 
-- matmul n x n x n for n in 1024, 2048, 4096: GFLOP/s (2 n^3 per product), median of 20 runs
-  timed with CUDA events after 5 warm-up runs;
+- matmul n x n x n for n in 128, 512, 1024, 2048, 4096, and the W2/W4 training shapes of
+  `--bench kernels` (`w2_xW_128x784x128`, `dW_128x6400x512_At`, ...): GFLOP/s (2 m k n per
+  product) two ways, like wgfit's rows: `sync`, one product then `torch.cuda.synchronize()`
+  timed on the host (the round trip included, like `gpu_vec4`), and `queued`, many products
+  between two CUDA events, per product (like `gpu_vec4_queued`); medians of 20 after 5 warm-up
+  runs;
 - LSTM(128) -> Linear(1), binary crossentropy, Adam, B=64, T=100, F=10 (wgfit's
   `lstm_train_step`): milliseconds per step, median of 20.
 Prints one `bench=... tool=torch-... device=...` line per figure.
 """
 
 import statistics
+import time
 
 import torch
 from torch import nn
@@ -38,13 +43,47 @@ def timed(fn, warmup=5, runs=20):
     return statistics.median(times)
 
 
+def host_timed(fn, warmup=5, runs=20):
+    """Median milliseconds of fn() then a synchronize, on the host's clock."""
+    for _ in range(warmup):
+        fn()
+        torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+# (label, m, k, n, a transposed): the rows of wgfit's `cargo bench --bench kernels` matmul group.
+SHAPES = [(str(n), n, n, n, False) for n in (128, 512, 1024, 2048, 4096)] + [
+    ("w2_xW_128x784x128", 128, 784, 128, False),
+    ("w2_dW_784x128x128_At", 784, 128, 128, True),
+    ("xproj_6400x10x512", 6400, 10, 512, False),
+    ("step_64x128x512", 64, 128, 512, False),
+    ("dWx_10x6400x512_At", 10, 6400, 512, True),
+    ("dW_128x6400x512_At", 128, 6400, 512, True),
+]
+
+
 def main():
-    for n in (1024, 2048, 4096):
-        a = torch.rand(n, n, device=DEVICE) - 0.5
-        b = torch.rand(n, n, device=DEVICE) - 0.5
-        ms = timed(lambda: a @ b)
-        print(f'bench=matmul_{n} tool=torch-{torch.__version__}-cublas-fp32 device="{NAME}" '
-              f'ms={ms:.3f} gflops={2 * n**3 / ms / 1e6:.0f}')
+    for label, m, k, n, trans_a in SHAPES:
+        a = torch.rand((k, m) if trans_a else (m, k), device=DEVICE) - 0.5
+        b = torch.rand(k, n, device=DEVICE) - 0.5
+        product = (lambda: a.t() @ b) if trans_a else (lambda: a @ b)
+        flop = 2 * m * k * n
+        queue = max(2, min(64, 2**31 // (m * k * n)))
+
+        def queued():
+            for _ in range(queue):
+                product()
+
+        tool = f"torch-{torch.__version__}-cublas-fp32"
+        for way, ms in (("sync", host_timed(product)), ("queued", timed(queued) / queue)):
+            print(f'bench=matmul_{label} way={way} tool={tool} device="{NAME}" '
+                  f'ms={ms:.4f} gflops={flop / ms / 1e6:.1f}')
 
     lstm = nn.LSTM(10, 128, batch_first=True).to(DEVICE)
     dense = nn.Linear(128, 1).to(DEVICE)

@@ -4,6 +4,7 @@
 
 use ndarray::ArrayViewMut2;
 
+use super::plan::{Plan, Tile};
 use super::{check, matmul_cpu, vec4};
 use crate::activation::Activation;
 use crate::device::Device;
@@ -45,6 +46,18 @@ pub fn matmul_bias_act(
     bias: Option<&Tensor>,
     act: Activation,
 ) -> Result<Tensor> {
+    matmul_bias_act_planned(a, b, transpose, bias, act, None)
+}
+
+/// [`matmul_bias_act`] with the vec4 kernel's tile and K splits `forced` (GPU only).
+pub(super) fn matmul_bias_act_planned(
+    a: &Tensor,
+    b: &Tensor,
+    transpose: super::Transpose,
+    bias: Option<&Tensor>,
+    act: Activation,
+    forced: Option<(Tile, u32)>,
+) -> Result<Tensor> {
     let inputs: Vec<&Tensor> = [a, b].into_iter().chain(bias).collect();
     let device = f32_device("matmul_bias_act", &inputs)?;
     let (dims, out_shape) = check(a.dims(), b.dims(), transpose)?;
@@ -76,8 +89,17 @@ pub fn matmul_bias_act(
         }
         Device::Gpu(ctx) => {
             let out = gpu_output(ctx, &out_shape)?;
+            let forced = match forced {
+                Some((tile, _)) if !tile.fits(ctx.limits()) => {
+                    return Err(crate::Error::Config(format!(
+                        "the vec4 tile {tile:?} does not fit this adapter's limits"
+                    )));
+                }
+                Some((tile, splits)) => Some(Plan::new(tile, dims.k, splits)),
+                None => None,
+            };
             if dims.m * dims.n * dims.batch > 0 {
-                vec4::dispatch(ctx, a, b, bias, act_code, dims, &out)?;
+                vec4::dispatch(ctx, a, b, bias, act_code, dims, &out, forced)?;
             }
             Ok(gpu_tensor(&device, out_shape, out))
         }

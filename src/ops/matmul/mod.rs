@@ -1,8 +1,10 @@
 //! Batched matmul `C = op(A) · op(B)`, and the same with a fused bias + activation; the shape
 //! checks and the CPU twin are here, one file per GPU kernel family beside them:
 //! `scalar.rs` (`shaders/matmul.wgsl`: the 64x64 tiled and the naive kernels), `vec4.rs`
-//! (`shaders/matmul_vec4*.wgsl`: register-blocked, vec4 loads, tile shape from the adapter's
-//! limits, the epilogue) and `bias_act.rs` (`matmul_bias_act`).
+//! (`shaders/matmul_vec4*.wgsl`: register-blocked, vec4 loads, the epilogue) with `plan.rs`
+//! (its tile and K split from the shape, the adapter's limits and type) and `split_sum.rs`
+//! (`shaders/matmul_split_sum.wgsl`: split-K's fixed-order sum), and `bias_act.rs`
+//! (`matmul_bias_act`).
 //!
 //! a: `[..., M, K]` (or `[..., K, M]` with A transposed), b: `[..., K, N]` (or `[..., N, K]`) or a
 //! single `[K, N]` matrix shared by the whole batch; out: `[..., M, N]`.
@@ -12,7 +14,9 @@
 //! K to the output (`k_ranges`); a hardware GPU takes all of K in one.
 
 mod bias_act;
+mod plan;
 mod scalar;
+mod split_sum;
 mod vec4;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -27,23 +31,28 @@ use crate::tensor::Tensor;
 
 /// Every matmul kernel: the scalar one and each vec4 (tile, I/O) variant.
 pub(super) fn kernels() -> Vec<&'static Kernel> {
-    let mut kernels = vec![&scalar::KERNEL];
+    let mut kernels = vec![&scalar::KERNEL, &split_sum::KERNEL];
     kernels.extend(vec4::kernels());
     kernels
 }
 
-/// The vec4 kernel variant (tile and I/O, e.g. `matmul_vec4_64x64x16_8x8_vsv`) that a GPU
-/// with `limits` runs for `op(a)·op(b)` of M x N x K, and every variant's name; `None` when no
-/// tile fits. For tests/ops_matmul.rs, which checks that its cases reach every variant.
+/// The vec4 kernel variant (tile, I/O and transposes, e.g.
+/// `matmul_vec4_64x64x16_8x8_vsv_nt`) that a GPU with `limits` runs for `batch` products
+/// `op(a)·op(b)` of M x N x K, the number of ranges K is split into, and the workgroups of
+/// the kernel's dispatch; `target` is the adapter's target workgroup count, `None` for a
+/// software adapter (see `src/ops/matmul/plan.rs`). `None` when no tile fits. For
+/// tests/ops_matmul.rs, which checks that its cases reach every variant, and
+/// examples/matmul_plans.rs, which prints the plans of the workloads' products.
 #[doc(hidden)]
 pub fn vec4_variant(
     limits: &wgpu::Limits,
-    (m, n, k): (usize, usize, usize),
+    (batch, m, n, k): (usize, usize, usize, usize),
     transpose: Transpose,
-) -> Option<&'static str> {
+    target: Option<u32>,
+) -> Option<(&'static str, u32, u64)> {
     let (trans_a, trans_b) = transpose.flags();
     let dims = Dims {
-        batch: 1,
+        batch,
         m,
         n,
         k,
@@ -51,13 +60,42 @@ pub fn vec4_variant(
         trans_b,
         b_batched: false,
     };
-    vec4::variant(limits, dims)
+    vec4::variant(limits, dims, target)
 }
 
 /// Every vec4 variant's name (see [`vec4_variant`]).
 #[doc(hidden)]
 pub fn vec4_variants() -> Vec<&'static str> {
     vec4::kernels().into_iter().map(|k| k.name).collect()
+}
+
+/// The vec4 tiles as `(TM, TN)`, largest first, for [`matmul_bias_act_forced`].
+#[doc(hidden)]
+pub fn vec4_tiles() -> Vec<(u32, u32)> {
+    plan::TILES.iter().map(|t| (t.tm, t.tn)).collect()
+}
+
+/// [`matmul_bias_act`] (bias `None` and `Linear`: [`matmul`]) with the vec4 kernel's plan
+/// forced: tile `tile` of [`vec4_tiles`] and K split into `splits` ranges (fewer where K has
+/// fewer `TK` steps), whatever the adapter; on the CPU the same as without. For the tests of
+/// split-K and of the tiles a software adapter never picks.
+///
+/// # Errors
+/// As [`matmul_bias_act`]; [`Error::Config`](crate::Error::Config) for a `tile` past the list
+/// or a tile the adapter's limits do not allow.
+#[doc(hidden)]
+pub fn matmul_bias_act_forced(
+    a: &Tensor,
+    b: &Tensor,
+    transpose: Transpose,
+    bias: Option<&Tensor>,
+    act: crate::Activation,
+    (tile, splits): (usize, u32),
+) -> Result<Tensor> {
+    let Some(&t) = plan::TILES.get(tile) else {
+        return Err(crate::Error::Config(format!("no vec4 tile {tile}")));
+    };
+    bias_act::matmul_bias_act_planned(a, b, transpose, bias, act, Some((t, splits)))
 }
 
 /// Which operands are transposed: `Transpose::A` computes `Aᵀ·B` (the weight gradient
@@ -117,15 +155,21 @@ impl Transpose {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MatmulKernel {
-    /// Register-blocked: 128x128, 64x64 or 32x32 output tiles (of those the adapter's
-    /// workgroup limits allow, the quickest for the output's size, padding counted), 8x8 or
-    /// 4x4 outputs per invocation, operands read as vec4 where their contiguous dim is a
-    /// multiple of 4 (4 scalar loads otherwise). The only kernel with the bias + activation
-    /// epilogue of [`matmul_bias_act`].
+    /// Register-blocked: 128x128, 64x64, 64x32, 32x64 or 32x32 output tiles, 8x8, 8x4, 4x8
+    /// or 4x4 outputs per invocation, operands read as vec4 where their contiguous dim is a
+    /// multiple of 4 (4 scalar loads otherwise); the source generated per tile with named
+    /// accumulators and unrolled inner loops, the transposes compile-time constants. The
+    /// plan (`src/ops/matmul/plan.rs`): on a software adapter the tile quickest there for the
+    /// output's size, padding counted (the 64x32 and 32x64 tiles never); on a hardware one the
+    /// largest tile that gives its target workgroup count (256 discrete, 32 integrated, 64
+    /// otherwise, or `WGFIT_MATMUL_WORKGROUPS`), else K split into ranges whose partial sums
+    /// one more dispatch adds in a fixed order (deterministic split-K). The only kernel with
+    /// the bias + activation epilogue of [`matmul_bias_act`].
     ///
     /// The default because it was the fastest on the one adapter measured so far, lavapipe
     /// (software Vulkan on 2 CPU cores; BENCHMARKS.md): a correctness vehicle rather than a
-    /// GPU, so a real GPU may rank the kernels, and prefer tile shapes, differently.
+    /// GPU, so a real GPU may rank the kernels, and prefer tile shapes, differently; the
+    /// hardware plan is reasoning until one is measured.
     #[default]
     Vec4,
     /// 64x64 tiles through workgroup memory, 4x4 outputs per invocation, scalar loads.
@@ -200,7 +244,7 @@ pub fn matmul_with(
             let out = gpu_output(ctx, &out_shape)?;
             if dims.m * dims.n * dims.batch > 0 {
                 match kernel {
-                    MatmulKernel::Vec4 => vec4::dispatch(ctx, a, b, None, 0, dims, &out)?,
+                    MatmulKernel::Vec4 => vec4::dispatch(ctx, a, b, None, 0, dims, &out, None)?,
                     MatmulKernel::Tiled | MatmulKernel::Naive => {
                         scalar::dispatch(ctx, a, b, kernel, dims, &out)?;
                     }
