@@ -211,7 +211,8 @@ fn dense_forward(c: &mut Criterion) {
 }
 
 /// The host's cost of one op on a GPU: 100 one-element `affine` ops recorded (each a
-/// dispatch: an output from the pool, a parameter buffer, a bind group, a compute pass), timed
+/// dispatch: an output from the pool, a parameter slot, a bind group from the cache, recorded
+/// into the open compute pass), timed
 /// without the submit and the wait that follow. That is the floor a step's dispatch count sets
 /// on any adapter, whatever its speed.
 fn dispatch_record(c: &mut Criterion) {
