@@ -5,10 +5,10 @@
 use ndarray::{ArrayD, ArrayViewD, Axis};
 
 use super::arrays::Arrays;
+use super::epoch::{Epoch, Mode};
 use super::fit::{DEFAULT_BATCH, positive, shapes, views};
 use super::functional::Model;
 use super::history::Evaluation;
-use super::run::{Epoch, Mode};
 use super::sources::{ArraySource, DatasetSource, Source};
 use crate::data::SequenceDataset;
 use crate::error::{Error, Result};

@@ -6,6 +6,7 @@
 mod arrays;
 mod batch;
 mod build;
+mod epoch;
 mod evaluate;
 mod fit;
 mod functional;

@@ -1,5 +1,5 @@
-//! The one training loop. `Epoch` draws an epoch's batches from a source and steps the
-//! model on each (training, evaluating or predicting); `Run` is `fit` as a step machine:
+//! The one training loop. `Epoch` (epoch.rs) draws an epoch's batches from a source and
+//! steps the model on each (training, evaluating or predicting); `Run` is `fit` as a step machine:
 //! epochs of batches, validation, callbacks, progress and history, advanced by its caller a
 //! few batches at a time (`fit` runs it to the end; `Trainer` between an app's frames).
 //!
@@ -10,148 +10,19 @@
 //! for step N - 1 alone (if at all), so the GPU always has a step queued. `flush` keeps the
 //! host at most two submits ahead. Everything else records work and returns.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use super::batch::Batch;
+use super::epoch::{Epoch, Mode};
 use super::functional::{Model, not_compiled};
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
-use super::pass::forward;
 use super::sources::Source;
-use super::step::step;
-use super::sums::{Readout, Snapshot, Sums};
+use super::sums::{Readout, Snapshot};
 use crate::callbacks::{Callback, Control};
 use crate::device::Device;
 use crate::error::Result;
 use crate::progress::Progress;
-use crate::tensor::Tensor;
-use std::collections::VecDeque;
-
-/// What the loop does with each batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Train,
-    Evaluate,
-    Predict,
-}
-
-/// One epoch under way.
-pub(crate) struct Epoch {
-    pub(crate) epoch: usize,
-    /// Batches done.
-    pub(crate) batches: usize,
-    /// Samples done.
-    pub(crate) seen: usize,
-    limit: Option<usize>,
-    sums: Option<Sums>,
-    mode: Mode,
-}
-
-impl Epoch {
-    /// Epoch `epoch` in `mode`, of at most `limit` batches.
-    pub(crate) fn new(
-        model: &mut Model,
-        epoch: usize,
-        mode: Mode,
-        limit: Option<usize>,
-    ) -> Result<Epoch> {
-        let (_, compiled) = model.parts()?;
-        let sums = match mode {
-            Mode::Predict => None,
-            _ => Some(Sums::new(&compiled.device, &compiled.heads)?),
-        };
-        Ok(Epoch {
-            epoch,
-            batches: 0,
-            seen: 0,
-            limit,
-            sums,
-            mode,
-        })
-    }
-
-    /// Runs the next batch (one submit); `None` once the epoch's data or its limit is done.
-    /// Returns the batch, and in predict mode the model's outputs.
-    pub(crate) fn next(
-        &mut self,
-        model: &mut Model,
-        source: &mut dyn Source,
-    ) -> Result<Option<(Batch, Vec<Tensor>)>> {
-        Ok(self
-            .next_with(model, source, false)?
-            .map(|(batch, outputs, _)| (batch, outputs)))
-    }
-
-    /// As [`next`](Epoch::next); with `snapshot`, also a snapshot of the sums after the
-    /// batch, taken in the batch's own submit.
-    pub(crate) fn next_with(
-        &mut self,
-        model: &mut Model,
-        source: &mut dyn Source,
-        snapshot: bool,
-    ) -> Result<Option<Stepped>> {
-        if self.limit.is_some_and(|l| self.batches >= l) {
-            return Ok(None);
-        }
-        let Some(batch) = source.next(self.epoch, self.batches)? else {
-            return Ok(None);
-        };
-        let (graph, compiled) = model.parts()?;
-        let seen = self.seen + batch.len();
-        let (outputs, snapshot) = match &self.sums {
-            Some(sums) => {
-                let train = self.mode == Mode::Train;
-                let snapshot = step(
-                    graph,
-                    compiled,
-                    &batch,
-                    sums,
-                    train,
-                    snapshot.then_some(seen),
-                )?;
-                (Vec::new(), snapshot)
-            }
-            None => {
-                let pass = forward(graph, &batch.inputs, false)?;
-                let outputs = graph
-                    .outputs
-                    .iter()
-                    .map(|&v| pass.values[v].clone().expect("every output is computed"))
-                    .collect();
-                drop(pass);
-                if let Device::Gpu(ctx) = &compiled.device {
-                    ctx.flush()?;
-                }
-                (outputs, None)
-            }
-        };
-        self.batches += 1;
-        self.seen = seen;
-        Ok(Some((batch, outputs, snapshot)))
-    }
-
-    /// The epoch's loss and metrics so far (a readback point).
-    pub(crate) fn read(&self, model: &Model) -> Result<Evaluation> {
-        let compiled = model.compiled.as_ref().ok_or_else(not_compiled)?;
-        match &self.sums {
-            Some(s) => s.read(&compiled.heads, self.seen),
-            None => Ok(Evaluation {
-                loss: 0.0,
-                metrics: Vec::new(),
-            }),
-        }
-    }
-
-    /// Runs every batch of the epoch and reads its loss and metrics.
-    pub(crate) fn run(mut self, model: &mut Model, source: &mut dyn Source) -> Result<Evaluation> {
-        while self.next(model, source)?.is_some() {}
-        self.read(model)
-    }
-}
-
-/// A batch run by [`Epoch::next_with`]: the batch, the outputs (predict mode), and the
-/// snapshot asked for.
-pub(crate) type Stepped = (Batch, Vec<Tensor>, Option<Snapshot>);
 
 /// A callback's lock (a callback that panicked leaves its state usable).
 fn lock<'a>(
@@ -435,15 +306,5 @@ impl<'s> Run<'s> {
     /// The training source's batches again, evaluated at the current weights.
     pub(crate) fn evaluate_train(&mut self, model: &mut Model) -> Result<Evaluation> {
         Epoch::new(model, 0, Mode::Evaluate, None)?.run(model, &mut *self.train)
-    }
-}
-
-impl Epoch {
-    /// A snapshot of the epoch's sums as they stand (none in predict mode).
-    fn snapshot(&self) -> Result<Option<Snapshot>> {
-        self.sums
-            .as_ref()
-            .map(|s| s.snapshot(self.seen))
-            .transpose()
     }
 }
