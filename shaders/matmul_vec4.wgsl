@@ -10,7 +10,8 @@
 // where its contiguous dim is a multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4
 // bounds-checked scalar accesses). They define load_a4 and load_b4 (4 contiguous floats of a
 // row as stored, 0 past the edges), load_bias4, load_c4 and store_c4. It appends, generated
-// per tile (src/ops/matmul/vec4.rs), struct Acc and the unrolled accumulate and store_tile.
+// per tile and transpose of a (src/ops/matmul/vec4_source.rs), struct Acc, struct Staged and
+// the unrolled fetch, stage, accumulate and store_tile.
 // K may be split into `splits` ranges of k_split (a multiple of TK; the last takes the rest):
 // split s's workgroups sum its range into block s of c, [splits, batch, M, N], which
 // matmul_split_sum.wgsl then adds up (splits = 1, k_split >= K: one range, c is the output).
@@ -45,8 +46,10 @@ struct Params {
 const WG_X: u32 = TN / RN;
 const WG_Y: u32 = TM / RM;
 const THREADS: u32 = WG_X * WG_Y;
-// Tiles in shared memory are k-major, [TK][TM] and [TK][TN], in vec4s along m and n, so the
-// inner loop reads each invocation's RM rows and RN columns as RM/4 + RN/4 vec4 loads.
+// Tiles in shared memory, in vec4s, in the layout their operand is stored in, so staging
+// moves each loaded vec4 to the same index of the tile (one 16-byte store, no scatter): a_s
+// is [TM][TK/4] (k-contiguous) for a stored [M, K] and [TK][TM/4] for a stored [K, M]; b_s is
+// [TK][TN/4], a stored [N, K] scattered into it 4 floats at a time.
 const TM4: u32 = TM / 4u;
 const TN4: u32 = TN / 4u;
 const TK4: u32 = TK / 4u;
@@ -54,43 +57,41 @@ const TK4: u32 = TK / 4u;
 var<workgroup> a_s: array<vec4<f32>, TK * TM4>;
 var<workgroup> b_s: array<vec4<f32>, TK * TN4>;
 
-// Stages the a tile (rows m0.., k0..) into a_s as [k][m], each invocation moving vec4s
-// l = li, li + THREADS, ... of the tile as stored, so neighbours load neighbouring addresses.
-fn stage_a(base: u32, m0: u32, k0: u32, li: u32) {
-    for (var l = li; l < TM * TK4; l += THREADS) {
-        if !TRANS_A {
-            // Stored [M, K]: 4 consecutive k of one row, scattered down a_s's k axis.
-            let row = l / TK4;
-            let kq = (l % TK4) * 4u;
-            let v = load_a4(base, m0 + row, k0 + kq, p.m, p.k);
-            for (var j = 0u; j < 4u; j++) {
-                a_s[(kq + j) * TM4 + row / 4u][row % 4u] = v[j];
-            }
-        } else {
-            // Stored [K, M]: 4 consecutive m of one k, as laid out in a_s.
-            let kr = l / TM4;
-            let mq = l % TM4;
-            a_s[kr * TM4 + mq] = load_a4(base, k0 + kr, m0 + mq * 4u, p.k, p.m);
-        }
+// Vec4 l (< TM * TK4) of the a tile at rows m0.., k0.., in the order it is stored, so
+// neighbouring invocations load neighbouring addresses.
+fn fetch_a(base: u32, m0: u32, k0: u32, l: u32) -> vec4<f32> {
+    if !TRANS_A {
+        // Stored [M, K]: 4 consecutive k of one row.
+        return load_a4(base, m0 + l / TK4, k0 + (l % TK4) * 4u, p.m, p.k);
     }
+    // Stored [K, M]: 4 consecutive m of one k.
+    return load_a4(base, k0 + l / TM4, m0 + (l % TM4) * 4u, p.k, p.m);
 }
 
-fn stage_b(base: u32, n0: u32, k0: u32, li: u32) {
-    for (var l = li; l < TN * TK4; l += THREADS) {
-        if !TRANS_B {
-            // Stored [K, N]: 4 consecutive n of one k.
-            let kr = l / TN4;
-            let nq = l % TN4;
-            b_s[kr * TN4 + nq] = load_b4(base, k0 + kr, n0 + nq * 4u, p.k, p.n);
-        } else {
-            // Stored [N, K]: 4 consecutive k of one column.
-            let col = l / TK4;
-            let kq = (l % TK4) * 4u;
-            let v = load_b4(base, n0 + col, k0 + kq, p.n, p.k);
-            for (var j = 0u; j < 4u; j++) {
-                b_s[(kq + j) * TN4 + col / 4u][col % 4u] = v[j];
-            }
-        }
+fn stage_a(v: vec4<f32>, l: u32) {
+    a_s[l] = v;
+}
+
+// Vec4 l (< TN * TK4) of the b tile at columns n0.., k0...
+fn fetch_b(base: u32, n0: u32, k0: u32, l: u32) -> vec4<f32> {
+    if !TRANS_B {
+        // Stored [K, N]: 4 consecutive n of one k.
+        return load_b4(base, k0 + l / TN4, n0 + (l % TN4) * 4u, p.k, p.n);
+    }
+    // Stored [N, K]: 4 consecutive k of one column.
+    return load_b4(base, n0 + l / TK4, k0 + (l % TK4) * 4u, p.n, p.k);
+}
+
+fn stage_b(v: vec4<f32>, l: u32) {
+    if !TRANS_B {
+        b_s[l] = v;
+    } else {
+        let col = l / TK4;
+        let kq = (l % TK4) * 4u;
+        b_s[kq * TN4 + col / 4u][col % 4u] = v.x;
+        b_s[(kq + 1u) * TN4 + col / 4u][col % 4u] = v.y;
+        b_s[(kq + 2u) * TN4 + col / 4u][col % 4u] = v.z;
+        b_s[(kq + 3u) * TN4 + col / 4u][col % 4u] = v.w;
     }
 }
 
@@ -124,14 +125,25 @@ fn matmul_vec4(
     // accumulators are the named fields of Acc (c{i}_{j4}, never indexed by a variable), which
     // the host generates with the unrolled step and store: accumulate and store_tile.
     var acc: Acc;
-    for (var k0 = k_lo + p.k_begin; k0 < k_hi; k0 += TK) {
-        stage_a(a_base, m0, k0, li);
-        stage_b(b_base, n0, k0, li);
+    // The next K-tile is loaded into registers (fetch, generated: Staged holds this
+    // invocation's vec4s of both tiles) before the current one is multiplied, so its global
+    // loads are in flight during the multiply-adds; `stage` then stores it to the tiles.
+    var k0 = k_lo + p.k_begin;
+    var next: Staged;
+    if k0 < k_hi {
+        next = fetch(a_base, b_base, m0, n0, k0, li);
+    }
+    while k0 < k_hi {
+        stage(next, li);
         workgroupBarrier();
-        for (var kk = 0u; kk < TK; kk++) {
-            accumulate(&acc, kk, lid.x, lid.y);
+        if k0 + TK < k_hi {
+            next = fetch(a_base, b_base, m0, n0, k0 + TK, li);
+        }
+        for (var kq = 0u; kq < TK4; kq++) {
+            accumulate(&acc, kq, lid.x, lid.y);
         }
         workgroupBarrier();
+        k0 += TK;
     }
 
     // Split s of batch entry bi writes the [M, N] block s * batch + bi of its output.

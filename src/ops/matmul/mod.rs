@@ -18,6 +18,7 @@ mod plan;
 mod scalar;
 mod split_sum;
 mod vec4;
+mod vec4_source;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
 

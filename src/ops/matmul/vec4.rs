@@ -5,12 +5,14 @@
 //!
 //! The WGSL is composed per (tile, I/O, transposes) variant when first used: the tile shape
 //! and transposes as consts, then math.wgsl, activation.wgsl, one I/O section per operand,
-//! the kernel body, and the per-tile generated accumulators, step and store ([`generated`]).
+//! the kernel body, and the per-tile generated accumulators, staging, step and store
+//! (`vec4_source.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use super::plan::{Plan, TILES, Tile, plan, target};
+use super::vec4_source::generated;
 use super::{Dims, k_ranges, split_sum};
 use crate::device::{GpuBuffer, GpuContext, Kernel};
 use crate::error::{Error, Result};
@@ -118,7 +120,7 @@ fn kernel(tile: Tile, io: Io) -> &'static Kernel {
             section(file(io.a), "a"),
             section(file(io.b), "b"),
             section(file(io.c), "c"),
-            generated(tile),
+            generated(tile, io.trans_a),
         );
         Box::leak(Box::new(Kernel {
             name: Box::leak(name.into_boxed_str()),
@@ -127,63 +129,14 @@ fn kernel(tile: Tile, io: Io) -> &'static Kernel {
             entries: &[("matmul_vec4", 4)],
             // Every storage access is checked against M, N, K and the batch (the host checked
             // that the buffers hold them); every workgroup index is below its array's length
-            // by construction (staging: l < TM·TK/4; accumulate: y + WG_Y·i4 < TM/4), and the
-            // staging writes every cell of a_s and b_s before the barrier that precedes any
-            // read. tests/ops_matmul.rs and ops_matmul_split.rs run every variant on edges (1,
-            // primes, 1 x K, M x 1, K = 0) with outputs and scratch poisoned.
+            // by construction (staging: l < TM·TK/4, vec4_source.rs divides the tile evenly;
+            // accumulate: rows below TM, k-quads below TK/4), and staging writes every cell of
+            // a_s and b_s before the barrier that precedes any read. tests/ops_matmul.rs and
+            // ops_matmul_split.rs run every variant on edges (1, primes, 1 x K, M x 1, K = 0)
+            // with outputs and scratch poisoned.
             trusted: true,
         }))
     })
-}
-
-/// The generated part of the kernel for `tile`, every loop over an invocation's `RM x RN/4`
-/// accumulators unrolled (an array indexed in loops may live in local memory, and naga marks
-/// no loop for unrolling): `struct Acc`, the accumulators as named fields; `accumulate`, one
-/// k of the inner product (`RM/4 + RN/4` vec4 loads from the staged tiles, `RM x RN/4`
-/// multiply-adds); `store_tile`, the epilogue through matmul_vec4.wgsl's `finish`.
-fn generated(tile: Tile) -> String {
-    use std::fmt::Write as _;
-    let (rm, rn4) = (tile.rm, tile.rn / 4);
-    let lane = ["x", "y", "z", "w"];
-    let mut s = String::from("struct Acc {\n");
-    for i in 0..rm {
-        for j4 in 0..rn4 {
-            writeln!(s, "    c{i}_{j4}: vec4<f32>,").unwrap();
-        }
-    }
-    s += "}\n\nfn accumulate(acc: ptr<function, Acc>, kk: u32, x: u32, y: u32) {\n";
-    for i4 in 0..rm / 4 {
-        writeln!(s, "    let a{i4} = a_s[kk * TM4 + y + WG_Y * {i4}u];").unwrap();
-    }
-    for j4 in 0..rn4 {
-        writeln!(s, "    let b{j4} = b_s[kk * TN4 + x + WG_X * {j4}u];").unwrap();
-    }
-    for i in 0..rm {
-        for j4 in 0..rn4 {
-            let a = format!("a{}.{}", i / 4, lane[(i % 4) as usize]);
-            writeln!(s, "    (*acc).c{i}_{j4} += {a} * b{j4};").unwrap();
-        }
-    }
-    s += "}\n\nfn store_tile(acc: ptr<function, Acc>, c_base: u32, m0: u32, n0: u32, x: u32, y: u32) {\n";
-    for j4 in 0..rn4 {
-        writeln!(
-            s,
-            "    {{\n        let col = n0 + 4u * (x + WG_X * {j4}u);\n        if col < p.n {{\n            \
-             var bias = vec4<f32>(0.0);\n            if p.has_bias != 0u {{\n                \
-             bias = load_bias4(col);\n            }}"
-        )
-        .unwrap();
-        for i in 0..rm {
-            let row = format!("m0 + 4u * (y + WG_Y * {}u) + {}u", i / 4, i % 4);
-            writeln!(
-                s,
-                "            finish(c_base, {row}, col, (*acc).c{i}_{j4}, bias);"
-            )
-            .unwrap();
-        }
-        s += "        }\n    }\n";
-    }
-    s + "}\n"
 }
 
 /// Every (tile, I/O) variant, for the shader check.
