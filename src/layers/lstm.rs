@@ -6,16 +6,17 @@
 
 use rand::rngs::StdRng;
 
+use super::recurrent::{
+    batch_dims, initial_kernels, input_features, input_grad, kept, kept_index, output, output_dims,
+    project,
+};
 use super::{
     Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
 };
-use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::initializers::Initializer;
-use crate::ops::gather::gather_rows;
 use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_with, lstm_forward_with};
-use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
+use crate::ops::matmul::{Transpose, matmul};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
@@ -151,32 +152,15 @@ impl Layer for Lstm {
 
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("LSTM units", self.units)?;
-        let input = single_dims("lstm", inputs)?;
-        let [time, Some(features)] = input[..] else {
-            return Err(Error::Config(format!(
-                "LSTM takes [T, F] samples with F known, got {}",
-                crate::error::fmt_dims(input)
-            )));
-        };
-        let kernel = Initializer::GlorotUniform.sample(&[features, 4 * u], rng)?;
-        let recurrent = Initializer::Orthogonal.sample(&[u, 4 * u], rng)?;
+        let (time, features) = input_features("lstm", single_dims("lstm", inputs)?)?;
+        let (kernel, recurrent) = initial_kernels(device, (features, u, 4), rng)?;
         let mut bias = vec![0.0; 4 * u];
         // unit_forget_bias: the forget gate starts open.
         bias[u..2 * u].fill(1.0);
-        self.kernel = Some(Param::new(
-            "kernel",
-            Tensor::from_vec(device, [features, 4 * u], kernel)?,
-        ));
-        self.recurrent = Some(Param::new(
-            "recurrent_kernel",
-            Tensor::from_vec(device, [u, 4 * u], recurrent)?,
-        ));
+        self.kernel = Some(kernel);
+        self.recurrent = Some(recurrent);
         self.bias = Some(Param::new("bias", Tensor::from_vec(device, [4 * u], bias)?));
-        Ok(vec![if self.return_sequences {
-            vec![time, Some(u)]
-        } else {
-            vec![Some(u)]
-        }])
+        Ok(vec![output_dims(self.return_sequences, time, u)])
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -207,35 +191,15 @@ impl Layer for Lstm {
         let x = *single("lstm", inputs)?;
         let mask = masks.first().copied().flatten();
         let (kernel, recurrent, bias) = self.weights()?;
-        let &[b, t, f] = x.dims() else {
-            return Err(crate::ops::shape_error(
-                "lstm",
-                &[None, None, Some(kernel.dims()[0])],
-                x.dims(),
-                "LSTM takes [B, T, F] batches",
-            ));
-        };
-        if t == 0 {
-            return Err(Error::Empty {
-                what: "an LSTM batch of sequences of length 0".into(),
-                sample: None,
-            });
-        }
-        let x2 = x.reshape([b * t, f])?;
-        // x · kernel + bias in one op (one dispatch on a GPU, no extra copy on the CPU)
-        let xp = matmul_bias_act(&x2, kernel, Transpose::None, Some(bias), Activation::Linear)?;
-        let xp = xp.reshape([b, t, 4 * self.units])?;
+        let (b, t, f) = batch_dims("lstm", x, kernel)?;
+        let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
         let states = lstm_forward_with(&xp, recurrent, mask, self.lstm_kernel)?;
-        let (out, out_mask) = if self.return_sequences {
-            (states.hseq.clone(), mask.cloned())
-        } else {
-            let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
-            let idx = Tensor::from_u32(x.device(), [b], last)?;
-            (
-                gather_rows(&states.hseq.reshape([b * t, self.units])?, &idx)?,
-                None,
-            )
-        };
+        let (out, out_mask) = output(
+            &states.hseq,
+            mask,
+            self.return_sequences,
+            (b, t, self.units),
+        )?;
         Ok(Forward::one(out, out_mask).saving(training, || Cache {
             x: x2,
             states,
@@ -266,39 +230,17 @@ impl Layer for Lstm {
         )?
         .reshape([b * t, 4 * u])?;
         let hprev = cache.states.hprev.reshape([b * t, u])?;
-        let (x, hprev, dz_kept) = match kept_rows(cache.mask.as_ref())? {
-            Some(idx) => (
-                gather_rows(&cache.x, &idx)?,
-                gather_rows(&hprev, &idx)?,
-                gather_rows(&dz, &idx)?,
-            ),
-            None => (cache.x.clone(), hprev, dz.clone()),
-        };
+        let idx = kept_index(cache.mask.as_ref())?;
+        let dz_kept = kept(idx.as_ref(), &dz)?;
         let params = vec![
-            matmul(&x, &dz_kept, Transpose::A)?,
-            matmul(&hprev, &dz_kept, Transpose::A)?,
+            matmul(&kept(idx.as_ref(), &cache.x)?, &dz_kept, Transpose::A)?,
+            matmul(&kept(idx.as_ref(), &hprev)?, &dz_kept, Transpose::A)?,
             sum(&dz_kept, 0)?,
         ];
-        let dx = need_dx[0]
-            .then(|| matmul(&dz, kernel, Transpose::B)?.reshape(cache.in_dims.clone()))
-            .transpose()?;
+        let dx = input_grad(need_dx[0], &dz, kernel, &cache.in_dims)?;
         Ok(Backward {
             inputs: vec![dx],
             params,
         })
     }
-}
-
-fn kept_rows(mask: Option<&Tensor>) -> Result<Option<Tensor>> {
-    let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
-        return Ok(None);
-    };
-    let kept: Vec<u32> = (0u32..)
-        .zip(mask.to_vec_blocking()?)
-        .filter_map(|(i, m)| (m != 0.0).then_some(i))
-        .collect();
-    if kept.is_empty() || kept.len() == mask.numel() {
-        return Ok(None);
-    }
-    Ok(Some(Tensor::from_u32(mask.device(), [kept.len()], kept)?))
 }

@@ -9,13 +9,16 @@
 mod dense;
 mod embedding;
 mod flatten;
+mod gru;
 mod lstm;
 mod masking;
 mod merge;
+mod recurrent;
 
 pub use dense::Dense;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
+pub use gru::Gru;
 pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};

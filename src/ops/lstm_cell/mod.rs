@@ -15,17 +15,16 @@ mod cell;
 mod choice;
 mod cpu;
 mod forward;
-mod gemm;
 
+/// The kernel choice of an LSTM: the recurrent driver's, under its old name.
+pub use crate::ops::recurrent::RecurrentKernel as LstmKernel;
 pub use backward::{lstm_backward, lstm_backward_with};
-pub use choice::{
-    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS,
-};
+pub use choice::{AUTO_PERSISTENT_MAX_UNITS, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS};
 pub use forward::{lstm_forward, lstm_forward_with};
 
-use super::shape_error;
 use crate::device::Kernel;
 use crate::error::Result;
+use crate::ops::recurrent::Params;
 use crate::tensor::Tensor;
 
 pub(crate) const FORWARD: Kernel = Kernel {
@@ -59,19 +58,6 @@ pub(crate) fn kernels() -> Vec<&'static Kernel> {
     [&FORWARD, &BACKWARD].into_iter().chain(blocked).collect()
 }
 
-params! {
-    struct Params {
-        batch: u32,
-        steps: u32,
-        units: u32,
-        t: u32,
-        // The persistent kernels run the steps t..t_end.
-        t_end: u32,
-        has_mask: u32,
-        has_dy_seq: u32,
-    }
-}
-
 /// What the forward pass keeps for the backward pass (and the outputs).
 ///
 /// `hseq` is Keras's `LSTM(return_sequences=True)` output; its last step (the state at the
@@ -102,47 +88,5 @@ pub struct LstmStates {
 }
 
 fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize, usize)> {
-    let &[u, u4] = rk.dims() else {
-        return Err(shape_error(
-            "lstm_cell",
-            &[None, None],
-            rk.dims(),
-            "the recurrent kernel must be [U, 4U]",
-        ));
-    };
-    if u4 != 4 * u {
-        return Err(shape_error(
-            "lstm_cell",
-            &[Some(u), Some(4 * u)],
-            rk.dims(),
-            "the recurrent kernel must be [U, 4U]",
-        ));
-    }
-    let &[b, t, g] = xp.dims() else {
-        return Err(shape_error(
-            "lstm_cell",
-            &[None, None, Some(4 * u)],
-            xp.dims(),
-            "the input projection must be [B, T, 4U]",
-        ));
-    };
-    if g != 4 * u {
-        return Err(shape_error(
-            "lstm_cell",
-            &[Some(b), Some(t), Some(4 * u)],
-            xp.dims(),
-            "the input projection must be [B, T, 4U]",
-        ));
-    }
-    if let Some(m) = mask
-        && m.dims() != [b, t]
-    {
-        return Err(shape_error(
-            "lstm_cell",
-            &[Some(b), Some(t)],
-            m.dims(),
-            "the mask must be [B, T]",
-        ));
-    }
-    Ok((b, t, u))
+    crate::ops::recurrent::dims("lstm_cell", 4, xp, rk, mask)
 }
