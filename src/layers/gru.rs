@@ -9,14 +9,15 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    batch_dims, initial_kernels, input_features, input_grad, kept, kept_index, output, output_dims,
-    project,
+    Weights, batch_dims, input_features, input_grad, kept, kept_index, output, output_dims, project,
 };
 use super::{
     Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
 };
 use crate::device::Device;
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::gru_cell::{GruReset, GruStates, gru_backward_with, gru_forward_with};
 use crate::ops::matmul::{Transpose, matmul};
@@ -58,9 +59,7 @@ pub struct Gru {
     return_sequences: bool,
     reset_after: bool,
     input: Option<Dims>,
-    kernel: Option<Param>,
-    recurrent: Option<Param>,
-    bias: Option<Param>,
+    weights: Weights,
     gru_kernel: RecurrentKernel,
 }
 
@@ -82,9 +81,7 @@ impl Gru {
             return_sequences: false,
             reset_after: true,
             input: None,
-            kernel: None,
-            recurrent: None,
-            bias: None,
+            weights: Weights::default(),
             gru_kernel: RecurrentKernel::Auto,
         }
     }
@@ -135,15 +132,6 @@ impl Gru {
         self
     }
 
-    fn weights(&self) -> Result<(&Tensor, &Tensor, &Tensor)> {
-        match (&self.kernel, &self.recurrent, &self.bias) {
-            (Some(k), Some(r), Some(b)) => Ok((&k.value, &r.value, &b.value)),
-            _ => Err(Error::Config(
-                "GRU used before it was built (compile the model first)".into(),
-            )),
-        }
-    }
-
     /// Row `i` of a `[2, 3U]` bias as `[3U]`.
     fn bias_row(&self, bias: &Tensor, i: usize) -> Result<Tensor> {
         slice(bias, 0, i, 1)?.reshape([3 * self.units])
@@ -173,32 +161,23 @@ impl Layer for Gru {
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("GRU units", self.units)?;
         let (time, features) = input_features("gru", single_dims("gru", inputs)?)?;
-        let (kernel, recurrent) = initial_kernels(device, (features, u, 3), rng)?;
-        let bias: Vec<usize> = if self.reset_after {
+        let rows = if self.reset_after { 2 } else { 1 };
+        let bias_dims = if self.reset_after {
             vec![2, 3 * u]
         } else {
             vec![3 * u]
         };
-        self.kernel = Some(kernel);
-        self.recurrent = Some(recurrent);
-        self.bias = Some(Param::new("bias", Tensor::zeros(device, bias)?));
+        let bias = (bias_dims, vec![0.0; rows * 3 * u]);
+        self.weights = Weights::new(device, (features, u, 3), bias, rng)?;
         Ok(vec![output_dims(self.return_sequences, time, u)])
     }
 
     fn params(&self) -> Vec<&Param> {
-        self.kernel
-            .iter()
-            .chain(&self.recurrent)
-            .chain(&self.bias)
-            .collect()
+        self.weights.params()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.kernel
-            .iter_mut()
-            .chain(self.recurrent.iter_mut())
-            .chain(self.bias.iter_mut())
-            .collect()
+        self.weights.params_mut()
     }
 
     // x: [B, T, F]; xp = x · kernel + input bias: [B, T, 3U]; the cell runs over T steps
@@ -212,7 +191,7 @@ impl Layer for Gru {
     ) -> Result<Forward> {
         let x = *single("gru", inputs)?;
         let mask = masks.first().copied().flatten();
-        let (kernel, recurrent, bias) = self.weights()?;
+        let (kernel, recurrent, bias) = self.weights.get("gru")?;
         let (b, t, f) = batch_dims("gru", x, kernel)?;
         // reset_after: bias row 0 goes into xp, row 1 into the cell
         let biases = if self.reset_after {
@@ -242,7 +221,7 @@ impl Layer for Gru {
     // before: drecurrent = [hprevᵀ dz_zr, hnᵀ dz_h] (hn = r ⊙ hprev), dbias = Σ dz
     fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
         let cache: &Cache = saved.get("gru")?;
-        let (kernel, recurrent, _) = self.weights()?;
+        let (kernel, recurrent, _) = self.weights.get("gru")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
         let (dh_last, dy_seq) = if self.return_sequences {

@@ -7,14 +7,15 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    batch_dims, initial_kernels, input_features, input_grad, kept, kept_index, output, output_dims,
-    project,
+    Weights, batch_dims, input_features, input_grad, kept, kept_index, output, output_dims, project,
 };
 use super::{
     Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
 };
 use crate::device::Device;
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_with, lstm_forward_with};
 use crate::ops::matmul::{Transpose, matmul};
 use crate::ops::reduce::sum;
@@ -48,9 +49,7 @@ pub struct Lstm {
     units: usize,
     return_sequences: bool,
     input: Option<Dims>,
-    kernel: Option<Param>,
-    recurrent: Option<Param>,
-    bias: Option<Param>,
+    weights: Weights,
     lstm_kernel: LstmKernel,
 }
 
@@ -70,9 +69,7 @@ impl Lstm {
             units,
             return_sequences: false,
             input: None,
-            kernel: None,
-            recurrent: None,
-            bias: None,
+            weights: Weights::default(),
             lstm_kernel: LstmKernel::Auto,
         }
     }
@@ -119,15 +116,6 @@ impl Lstm {
         self.input = Some(dims.into());
         self
     }
-
-    fn weights(&self) -> Result<(&Tensor, &Tensor, &Tensor)> {
-        match (&self.kernel, &self.recurrent, &self.bias) {
-            (Some(k), Some(r), Some(b)) => Ok((&k.value, &r.value, &b.value)),
-            _ => Err(Error::Config(
-                "LSTM used before it was built (compile the model first)".into(),
-            )),
-        }
-    }
 }
 
 impl Layer for Lstm {
@@ -153,30 +141,19 @@ impl Layer for Lstm {
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("LSTM units", self.units)?;
         let (time, features) = input_features("lstm", single_dims("lstm", inputs)?)?;
-        let (kernel, recurrent) = initial_kernels(device, (features, u, 4), rng)?;
         let mut bias = vec![0.0; 4 * u];
         // unit_forget_bias: the forget gate starts open.
         bias[u..2 * u].fill(1.0);
-        self.kernel = Some(kernel);
-        self.recurrent = Some(recurrent);
-        self.bias = Some(Param::new("bias", Tensor::from_vec(device, [4 * u], bias)?));
+        self.weights = Weights::new(device, (features, u, 4), (vec![4 * u], bias), rng)?;
         Ok(vec![output_dims(self.return_sequences, time, u)])
     }
 
     fn params(&self) -> Vec<&Param> {
-        self.kernel
-            .iter()
-            .chain(&self.recurrent)
-            .chain(&self.bias)
-            .collect()
+        self.weights.params()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.kernel
-            .iter_mut()
-            .chain(self.recurrent.iter_mut())
-            .chain(self.bias.iter_mut())
-            .collect()
+        self.weights.params_mut()
     }
 
     // x: [B, T, F]; xp = x · kernel + bias: [B, T, 4U]; the cell runs over T steps;
@@ -190,7 +167,7 @@ impl Layer for Lstm {
     ) -> Result<Forward> {
         let x = *single("lstm", inputs)?;
         let mask = masks.first().copied().flatten();
-        let (kernel, recurrent, bias) = self.weights()?;
+        let (kernel, recurrent, bias) = self.weights.get("lstm")?;
         let (b, t, f) = batch_dims("lstm", x, kernel)?;
         let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
         let states = lstm_forward_with(&xp, recurrent, mask, self.lstm_kernel)?;
@@ -212,7 +189,7 @@ impl Layer for Lstm {
     // dx = dz kernelᵀ
     fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
         let cache: &Cache = saved.get("lstm")?;
-        let (kernel, recurrent, _) = self.weights()?;
+        let (kernel, recurrent, _) = self.weights.get("lstm")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
         let (dh_last, dy_seq) = if self.return_sequences {

@@ -85,25 +85,52 @@ pub(super) fn input_features(kind: &str, input: &Dims) -> Result<(Option<usize>,
     Ok((time, features))
 }
 
-/// Keras's initial kernels of a cell of `gates` gates: kernel `[F, G·U]` (glorot_uniform),
-/// recurrent_kernel `[U, G·U]` (orthogonal).
-pub(super) fn initial_kernels(
-    device: &Device,
-    (features, u, gates): (usize, usize, usize),
-    rng: &mut StdRng,
-) -> Result<(Param, Param)> {
-    let kernel = Initializer::GlorotUniform.sample(&[features, gates * u], rng)?;
-    let recurrent = Initializer::Orthogonal.sample(&[u, gates * u], rng)?;
-    Ok((
-        Param::new(
-            "kernel",
-            Tensor::from_vec(device, [features, gates * u], kernel)?,
-        ),
-        Param::new(
-            "recurrent_kernel",
-            Tensor::from_vec(device, [u, gates * u], recurrent)?,
-        ),
-    ))
+/// A recurrent layer's weights in Keras's order: kernel `[F, G·U]` (glorot_uniform),
+/// recurrent_kernel `[U, G·U]` (orthogonal), bias (the cell's shape and initial values); none
+/// before the layer is built.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Weights(Vec<Param>);
+
+impl Weights {
+    pub(super) fn new(
+        device: &Device,
+        (features, u, gates): (usize, usize, usize),
+        (bias_dims, bias): (Vec<usize>, Vec<f32>),
+        rng: &mut StdRng,
+    ) -> Result<Weights> {
+        let kernel = Initializer::GlorotUniform.sample(&[features, gates * u], rng)?;
+        let recurrent = Initializer::Orthogonal.sample(&[u, gates * u], rng)?;
+        Ok(Weights(vec![
+            Param::new(
+                "kernel",
+                Tensor::from_vec(device, [features, gates * u], kernel)?,
+            ),
+            Param::new(
+                "recurrent_kernel",
+                Tensor::from_vec(device, [u, gates * u], recurrent)?,
+            ),
+            Param::new("bias", Tensor::from_vec(device, bias_dims, bias)?),
+        ]))
+    }
+
+    /// kernel, recurrent_kernel and bias, once built (`kind` names the layer otherwise).
+    pub(super) fn get(&self, kind: &str) -> Result<(&Tensor, &Tensor, &Tensor)> {
+        match &self.0[..] {
+            [k, r, b] => Ok((&k.value, &r.value, &b.value)),
+            _ => Err(Error::Config(format!(
+                "{} used before it was built (compile the model first)",
+                kind.to_uppercase()
+            ))),
+        }
+    }
+
+    pub(super) fn params(&self) -> Vec<&Param> {
+        self.0.iter().collect()
+    }
+
+    pub(super) fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.0.iter_mut().collect()
+    }
 }
 
 /// The rows of `[B·T, *]` tensors the weight gradients need: on the CPU only the unmasked

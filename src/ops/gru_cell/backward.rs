@@ -2,15 +2,14 @@
 //! three (reset before the product) dispatches per step.
 
 use super::cell::GruCell;
-use super::{BACKWARD, GruStates, RecurrentKernel, check_kernel, dims};
+use super::{BACKWARD, GruStates, RecurrentKernel, check_kernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::elementwise::affine;
-use crate::ops::recurrent::{Params, check_output_grads, cpu, dispatch_steps};
+use crate::ops::recurrent::{Params, backward_inputs, cpu, dispatch_steps};
 use crate::ops::transpose::transpose;
-use crate::ops::{buf, common_device, gpu_output, gpu_tensor, host};
+use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 /// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
 /// every step's h (`dy_seq`); returns dz: `[B, T, 3U]`, the gradient w.r.t. xp.
@@ -62,23 +61,11 @@ pub fn gru_backward_with(
     dy_seq: Option<&Tensor>,
     kernel: RecurrentKernel,
 ) -> Result<Tensor> {
-    let inputs: Vec<(&Tensor, DType)> = [&states.gates, rk]
-        .into_iter()
-        .chain(mask)
-        .chain(dh_last)
-        .chain(dy_seq)
-        .map(|t| (t, DType::F32))
-        .collect();
-    let device = common_device("gru_cell_backward", &inputs)?;
-    let (b, t, u) = dims(&states.gates, rk, mask)?;
-    check_output_grads("gru_cell_backward", (b, t, u), dh_last, dy_seq)?;
+    let grads = (dh_last, dy_seq);
+    let (device, (b, t, u), dh) =
+        backward_inputs(("gru_cell_backward", 3), &states.gates, rk, mask, grads)?;
     check_kernel(kernel, u)?;
     let dz_shape = Shape(vec![b, t, 3 * u]);
-    // The running gradient starts from dh_last (copied: the kernels update it in place).
-    let dh = match dh_last {
-        Some(d) => affine(d, 1.0, 0.0)?,
-        None => Tensor::zeros(&device, [b, u])?,
-    };
     match &device {
         Device::Cpu => {
             let m = mask.map(|m| host(m).f32().to_vec());

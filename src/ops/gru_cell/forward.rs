@@ -1,13 +1,13 @@
 //! The GRU forward pass over a sequence on each device: the CPU twin or per-step dispatches.
 
 use super::cell::GruCell;
-use super::{FORWARD, GruReset, GruStates, RecurrentKernel, check_kernel, dims};
+use super::{FORWARD, GruReset, GruStates, RecurrentKernel, check_kernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, cpu, dispatch_steps};
-use crate::ops::{buf, common_device, gpu_output, gpu_tensor, host, shape_error};
+use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::{buf, gpu_output, gpu_tensor, host, shape_error};
 use crate::shape::Shape;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 /// Runs the cell over all T steps (per-step kernels on a GPU).
 ///
@@ -62,14 +62,7 @@ pub fn gru_forward_with(
         GruReset::After(rb) => Some(rb),
         GruReset::Before => None,
     };
-    let inputs: Vec<(&Tensor, DType)> = [xp, rk]
-        .into_iter()
-        .chain(rb)
-        .chain(mask)
-        .map(|t| (t, DType::F32))
-        .collect();
-    let device = common_device("gru_cell", &inputs)?;
-    let (b, t, u) = dims(xp, rk, mask)?;
+    let (device, (b, t, u)) = forward_inputs(("gru_cell", 3), xp, rk, rb, mask)?;
     if let Some(rb) = rb
         && rb.dims() != [3 * u]
     {

@@ -107,10 +107,6 @@ pub struct GruStates {
     pub reset_after: bool,
 }
 
-fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize, usize)> {
-    crate::ops::recurrent::dims("gru_cell", 3, xp, rk, mask)
-}
-
 /// A GRU runs per-step dispatches: `Persistent` is refused, by name.
 fn check_kernel(kernel: RecurrentKernel, u: usize) -> Result<()> {
     if kernel == RecurrentKernel::Persistent {

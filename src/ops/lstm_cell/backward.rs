@@ -4,15 +4,14 @@
 use super::blocked::{self, Plan, ROWS};
 use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
 use super::cpu::LstmCell;
-use super::{BACKWARD, LstmKernel, LstmStates, dims};
+use super::{BACKWARD, LstmKernel, LstmStates};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::elementwise::affine;
-use crate::ops::recurrent::{Params, check_output_grads, cpu, dispatch_steps};
+use crate::ops::recurrent::{Params, backward_inputs, cpu, dispatch_steps};
 use crate::ops::transpose::transpose;
-use crate::ops::{buf, common_device, gpu_output, gpu_tensor, host, loop_ranges};
+use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
 use crate::shape::Shape;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 /// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
 /// every step's h (`dy_seq`); returns dz: `[B, T, 4U]`.
@@ -77,22 +76,10 @@ pub fn lstm_backward_with(
     dy_seq: Option<&Tensor>,
     kernel: LstmKernel,
 ) -> Result<Tensor> {
-    let inputs: Vec<(&Tensor, DType)> = [&states.gates, rk]
-        .into_iter()
-        .chain(mask)
-        .chain(dh_last)
-        .chain(dy_seq)
-        .map(|t| (t, DType::F32))
-        .collect();
-    let device = common_device("lstm_cell_backward", &inputs)?;
-    let (b, t, u) = dims(&states.gates, rk, mask)?;
-    check_output_grads("lstm_cell_backward", (b, t, u), dh_last, dy_seq)?;
+    let grads = (dh_last, dy_seq);
+    let (device, (b, t, u), dh) =
+        backward_inputs(("lstm_cell_backward", 4), &states.gates, rk, mask, grads)?;
     let dz_shape = Shape(vec![b, t, 4 * u]);
-    // The running gradients start from dh_last (copied: the kernels update them in place).
-    let dh = match dh_last {
-        Some(d) => affine(d, 1.0, 0.0)?,
-        None => Tensor::zeros(&device, [b, u])?,
-    };
     let dc = Tensor::zeros(&device, [b, u])?;
     match &device {
         Device::Cpu => {

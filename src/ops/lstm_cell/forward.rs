@@ -4,13 +4,13 @@
 use super::blocked::{self, Plan, ROWS};
 use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
 use super::cpu::LstmCell;
-use super::{FORWARD, LstmKernel, LstmStates, dims};
+use super::{FORWARD, LstmKernel, LstmStates};
 use crate::device::{Device, GpuBuffer};
 use crate::error::Result;
-use crate::ops::recurrent::{Params, cpu, dispatch_steps};
-use crate::ops::{buf, common_device, gpu_output, gpu_tensor, host, loop_ranges};
+use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
 use crate::shape::Shape;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 /// Runs the cell over all T steps, with the kernel chosen for the shape.
 ///
@@ -54,13 +54,7 @@ pub fn lstm_forward_with(
     mask: Option<&Tensor>,
     kernel: LstmKernel,
 ) -> Result<LstmStates> {
-    let inputs: Vec<(&Tensor, DType)> = [xp, rk]
-        .into_iter()
-        .chain(mask)
-        .map(|t| (t, DType::F32))
-        .collect();
-    let device = common_device("lstm_cell", &inputs)?;
-    let (b, t, u) = dims(xp, rk, mask)?;
+    let (device, (b, t, u)) = forward_inputs(("lstm_cell", 4), xp, rk, None, mask)?;
     let seq = Shape(vec![b, t, u]);
     let gate_shape = Shape(vec![b, t, 4 * u]);
     match &device {

@@ -23,7 +23,6 @@ pub use choice::{AUTO_PERSISTENT_MAX_UNITS, PERSISTENT_MAX_UNITS, SOFTWARE_PERSI
 pub use forward::{lstm_forward, lstm_forward_with};
 
 use crate::device::Kernel;
-use crate::error::Result;
 use crate::ops::recurrent::Params;
 use crate::tensor::Tensor;
 
@@ -85,8 +84,4 @@ pub struct LstmStates {
     pub gates: Tensor,
     /// h before each step: `[B, T, U]`.
     pub hprev: Tensor,
-}
-
-fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize, usize)> {
-    crate::ops::recurrent::dims("lstm_cell", 4, xp, rk, mask)
 }

@@ -11,10 +11,11 @@
 pub(crate) mod cpu;
 pub(crate) mod gemm;
 
-use super::shape_error;
-use crate::device::{GpuBuffer, GpuContext, Kernel};
+use super::elementwise::affine;
+use super::{common_device, shape_error};
+use crate::device::{Device, GpuBuffer, GpuContext, Kernel};
 use crate::error::Result;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 /// How the GPU runs a recurrent layer's forward and backward passes over T steps. The CPU
 /// reference ignores it: every choice gives the same states there.
@@ -87,9 +88,57 @@ impl Params {
     }
 }
 
+/// The device and `(B, T, U)` of a forward pass of cell `op` (of `gates` gates): every input
+/// f32 on one device (`extra`: a cell's own, checked by the cell), xp `[B, T, G·U]`,
+/// rk `[U, G·U]`, the mask `[B, T]`.
+pub(crate) fn forward_inputs(
+    (op, gates): (&str, usize),
+    xp: &Tensor,
+    rk: &Tensor,
+    extra: Option<&Tensor>,
+    mask: Option<&Tensor>,
+) -> Result<(Device, (usize, usize, usize))> {
+    let inputs: Vec<(&Tensor, DType)> = [xp, rk]
+        .into_iter()
+        .chain(extra)
+        .chain(mask)
+        .map(|t| (t, DType::F32))
+        .collect();
+    let device = common_device(op, &inputs)?;
+    Ok((device, dims(op, gates, xp, rk, mask)?))
+}
+
+/// The device, `(B, T, U)` and the running gradient dh `[B, U]` (a copy of dh_last, which the
+/// kernels update in place, or zeros) of a backward pass of cell `op`, from the forward's
+/// gates `[B, T, G·U]`, rk, the mask and the output gradients: dh_last `[B, U]`, dy_seq
+/// `[B, T, U]`.
+pub(crate) fn backward_inputs(
+    (op, gates): (&str, usize),
+    saved_gates: &Tensor,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    (dh_last, dy_seq): (Option<&Tensor>, Option<&Tensor>),
+) -> Result<(Device, (usize, usize, usize), Tensor)> {
+    let inputs: Vec<(&Tensor, DType)> = [saved_gates, rk]
+        .into_iter()
+        .chain(mask)
+        .chain(dh_last)
+        .chain(dy_seq)
+        .map(|t| (t, DType::F32))
+        .collect();
+    let device = common_device(op, &inputs)?;
+    let (b, t, u) = dims(op, gates, saved_gates, rk, mask)?;
+    check_output_grads(op, (b, t, u), dh_last, dy_seq)?;
+    let dh = match dh_last {
+        Some(d) => affine(d, 1.0, 0.0)?,
+        None => Tensor::zeros(&device, [b, u])?,
+    };
+    Ok((device, (b, t, u), dh))
+}
+
 /// `(B, T, U)` of a cell `op` of `gates` gates, from xp `[B, T, G·U]`, rk `[U, G·U]` and the
 /// mask `[B, T]`.
-pub(crate) fn dims(
+fn dims(
     op: &str,
     gates: usize,
     xp: &Tensor,
@@ -141,7 +190,7 @@ pub(crate) fn dims(
 
 /// Checks the output gradients a backward pass starts from: dh_last `[B, U]`, dy_seq
 /// `[B, T, U]`.
-pub(crate) fn check_output_grads(
+fn check_output_grads(
     op: &str,
     (b, t, u): (usize, usize, usize),
     dh_last: Option<&Tensor>,
