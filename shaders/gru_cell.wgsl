@@ -1,4 +1,5 @@
-// Uses sigmoid and tanh_f32 from math.wgsl, which the host prepends.
+// Uses sigmoid and tanh_f32 from math.wgsl and Params, p and index from recurrent.wgsl, which
+// the host prepends.
 // One GRU time step (Keras's GRU, gates z, r, h), fused, one invocation per (b, u); the host
 // dispatches it once per step. A masked step keeps h (and hn) unchanged, gates 0.
 // reset_after (Keras's default), one dispatch, gru_step:
@@ -12,19 +13,6 @@
 // step), gates: [B, T, 3U] (z, r, n after their activations), hprev: [B, T, U] (h before each
 // step), hn: [B, T, U] (as above: what the backward pass needs of n's recurrent term).
 
-struct Params {
-    batch: u32,
-    steps: u32,
-    units: u32,
-    t: u32,
-    // Read by persistent kernels only (the LSTM's): every recurrent kernel shares one Params.
-    t_end: u32,
-    has_mask: u32,
-    // Read by the backward kernels only.
-    has_dy_seq: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
 @group(0) @binding(2) var<storage, read> rk: array<f32>;
 @group(0) @binding(3) var<storage, read> rb: array<f32>;
@@ -33,10 +21,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> gates: array<f32>;
 @group(0) @binding(7) var<storage, read_write> hprev: array<f32>;
 @group(0) @binding(8) var<storage, read_write> hn: array<f32>;
-
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
-}
 
 // h(t - 1) of (b, u), also written to hprev.
 fn previous_h(bt: u32, u: u32) -> f32 {

@@ -1,4 +1,4 @@
-// Uses sigmoid and tanh_f32 from math.wgsl, which the host prepends.
+// Uses Params, p and index from recurrent.wgsl, which the host prepends.
 // GRU backpropagation through time, per step (t descending), one invocation per (b, u):
 // reset_after: gru_backward_gates, then gru_backward_h;
 // reset before the product: gru_backward_gates_reset, gru_backward_reset, gru_backward_h_reset.
@@ -12,17 +12,6 @@
 // rk_t: [3U, U] (the recurrent kernel transposed: neighbouring units, neighbouring addresses),
 // gates: [B, T, 3U] (z, r, n), hn, hprev: [B, T, U] (the forward's), dy_seq: [B, T, U].
 
-struct Params {
-    batch: u32,
-    steps: u32,
-    units: u32,
-    t: u32,
-    t_end: u32,
-    has_mask: u32,
-    has_dy_seq: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dh: array<f32>;
@@ -31,10 +20,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read> hn: array<f32>;
 @group(0) @binding(7) var<storage, read> hprev: array<f32>;
 @group(0) @binding(8) var<storage, read> dy_seq: array<f32>;
-
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
-}
 
 fn masked(bt: u32) -> bool {
     return p.has_mask != 0u && mask[bt] == 0.0;

@@ -44,6 +44,7 @@ pub use device::{
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
 pub use layers::Gru;
+pub use layers::SimpleRnn;
 pub use layers::{
     Add, Average, Concatenate, Dense, Embedding, Flatten, Layer, Lstm, Masking, Maximum, Minimum,
     Multiply, Subtract,
@@ -61,6 +62,7 @@ pub use tensor::{DType, Tensor};
 /// The names most programs need.
 pub mod prelude {
     pub use crate::Gru;
+    pub use crate::SimpleRnn;
     pub use crate::data::{PadOptions, Padding, SequenceDataset, pad_sequences, to_categorical};
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;

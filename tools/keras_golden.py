@@ -51,6 +51,8 @@ ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bi
          "embedding": ["embeddings"]}
 KINDS["GRU"] = "gru"
 ROLES["gru"] = ["kernel", "recurrent_kernel", "bias"]
+KINDS["SimpleRNN"] = "simple_rnn"
+ROLES["simple_rnn"] = ["kernel", "recurrent_kernel", "bias"]
 
 
 def real_layers(model):
@@ -228,6 +230,21 @@ def gru_cases():
         layers.Dense(3, activation="softmax"))),
         "sparse_categorical_crossentropy", ("adam", {"learning_rate": 0.001}), 4,
         ["accuracy"], x, y))
+    return out
+
+
+def simple_rnn_cases():
+    """Masking -> SimpleRNN(5) -> Dense sigmoid on post- and pre-padded batches."""
+    rng = np.random.default_rng(20261203)
+    out = []
+    for padding, opt in [("post", ("adam", {"learning_rate": 0.001})),
+                         ("pre", ("rmsprop", {"learning_rate": 0.001}))]:
+        x, _ = sequences(rng, 21, (2, 7), 10, padding)
+        y = rng.integers(0, 2, (21, 1)).astype(np.float32)
+        out.append((f"masked_simple_rnn_{padding}_{opt[0]}_bce", lambda: keras.Model(*chain(
+            keras.Input((None, 10)), layers.Masking(0.0), layers.SimpleRNN(5),
+            layers.Dense(1, activation="sigmoid"))),
+            "binary_crossentropy", opt, 4, ["accuracy"], x, y))
     return out
 
 
@@ -1053,6 +1070,7 @@ def main(argv=None):
     on_jax = keras.backend.backend() == "jax"
     plain, graph = cases(), graph_cases() + weighted_cases()
     plain += gru_cases()
+    plain += simple_rnn_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
     unknown = wanted - set(known)

@@ -9,7 +9,8 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    Weights, batch_dims, input_features, input_grad, kept, kept_index, output, output_dims, project,
+    Weights, batch_dims, input_features, input_grad, kept, kept_index, output, output_dims,
+    output_grads, project,
 };
 use super::{
     Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
@@ -224,11 +225,7 @@ impl Layer for Gru {
         let (kernel, recurrent, _) = self.weights.get("gru")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
-        let (dh_last, dy_seq) = if self.return_sequences {
-            (None, Some(&dy[0]))
-        } else {
-            (Some(&dy[0]), None)
-        };
+        let (dh_last, dy_seq) = output_grads(self.return_sequences, dy);
         let s = &cache.states;
         let dz = gru_backward_with(
             s,

@@ -7,7 +7,8 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    Weights, batch_dims, input_features, input_grad, kept, kept_index, output, output_dims, project,
+    Weights, batch_dims, input_features, input_grad, output, output_dims, output_grads, project,
+    shared_dz_grads,
 };
 use super::{
     Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
@@ -17,8 +18,6 @@ use crate::device::Device;
 use crate::error::Error;
 use crate::error::Result;
 use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_with, lstm_forward_with};
-use crate::ops::matmul::{Transpose, matmul};
-use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
 /// A long short-term memory layer, as Keras's `LSTM(units, return_sequences=...)`:
@@ -192,11 +191,7 @@ impl Layer for Lstm {
         let (kernel, recurrent, _) = self.weights.get("lstm")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
-        let (dh_last, dy_seq) = if self.return_sequences {
-            (None, Some(&dy[0]))
-        } else {
-            (Some(&dy[0]), None)
-        };
+        let (dh_last, dy_seq) = output_grads(self.return_sequences, dy);
         let dz = lstm_backward_with(
             &cache.states,
             recurrent,
@@ -206,14 +201,7 @@ impl Layer for Lstm {
             self.lstm_kernel,
         )?
         .reshape([b * t, 4 * u])?;
-        let hprev = cache.states.hprev.reshape([b * t, u])?;
-        let idx = kept_index(cache.mask.as_ref())?;
-        let dz_kept = kept(idx.as_ref(), &dz)?;
-        let params = vec![
-            matmul(&kept(idx.as_ref(), &cache.x)?, &dz_kept, Transpose::A)?,
-            matmul(&kept(idx.as_ref(), &hprev)?, &dz_kept, Transpose::A)?,
-            sum(&dz_kept, 0)?,
-        ];
+        let params = shared_dz_grads(cache.mask.as_ref(), &cache.x, &cache.states.hprev, &dz)?;
         let dx = input_grad(need_dx[0], &dz, kernel, &cache.in_dims)?;
         Ok(Backward {
             inputs: vec![dx],

@@ -14,6 +14,7 @@ mod lstm;
 mod masking;
 mod merge;
 mod recurrent;
+mod simple_rnn;
 
 pub use dense::Dense;
 pub use embedding::Embedding;
@@ -22,6 +23,7 @@ pub use gru::Gru;
 pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
+pub use simple_rnn::SimpleRnn;
 
 use std::any::Any;
 

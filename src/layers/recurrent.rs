@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::ops::gather::gather_rows;
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
+use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
 /// `(B, T, F)` of a batch for layer `kind` ("lstm", "gru") whose kernel is `[F, G·U]`.
@@ -164,4 +165,39 @@ pub(super) fn input_grad(
 ) -> Result<Option<Tensor>> {
     need.then(|| matmul(dz, kernel, Transpose::B)?.reshape(in_dims.to_vec()))
         .transpose()
+}
+
+/// The gradients the backward pass starts from: of the last h (`dh_last`) or, with
+/// `return_sequences`, of every step's (`dy_seq`).
+pub(super) fn output_grads(
+    return_sequences: bool,
+    dy: &[Tensor],
+) -> (Option<&Tensor>, Option<&Tensor>) {
+    if return_sequences {
+        (None, Some(&dy[0]))
+    } else {
+        (Some(&dy[0]), None)
+    }
+}
+
+/// The weight gradients of a cell whose dz `[B·T, G·U]` is the gradient of `h_prev · rk` as
+/// well as of xp (an LSTM's, a SimpleRNN's), over the kept rows of x `[B·T, F]` and hprev
+/// `[B, T, U]`: dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz.
+pub(super) fn shared_dz_grads(
+    mask: Option<&Tensor>,
+    x: &Tensor,
+    hprev: &Tensor,
+    dz: &Tensor,
+) -> Result<Vec<Tensor>> {
+    let idx = kept_index(mask)?;
+    let dz_kept = kept(idx.as_ref(), dz)?;
+    let &[b, t, u] = hprev.dims() else {
+        return Err(Error::Config("hprev is [B, T, U]".into()));
+    };
+    let hprev = hprev.reshape([b * t, u])?;
+    Ok(vec![
+        matmul(&kept(idx.as_ref(), x)?, &dz_kept, Transpose::A)?,
+        matmul(&kept(idx.as_ref(), &hprev)?, &dz_kept, Transpose::A)?,
+        sum(&dz_kept, 0)?,
+    ])
 }

@@ -49,6 +49,7 @@ pub mod recurrent;
 pub mod reduce;
 pub mod rmsprop;
 pub mod sgd;
+pub mod simple_rnn_cell;
 pub mod softmax;
 pub mod transpose;
 
@@ -86,6 +87,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
     ];
     kernels.extend(lstm_cell::kernels());
     kernels.extend(gru_cell::kernels());
+    kernels.extend(simple_rnn_cell::kernels());
     kernels.extend(matmul::kernels());
     kernels
 }

@@ -20,15 +20,15 @@ pub use backward::{gru_backward, gru_backward_with};
 pub use forward::{gru_forward, gru_forward_with};
 
 use crate::device::Kernel;
-use crate::error::{Error, Result};
-use crate::ops::recurrent::Params;
 pub use crate::ops::recurrent::RecurrentKernel;
+use crate::ops::recurrent::{Params, per_step_only};
 use crate::tensor::Tensor;
 
 pub(crate) const FORWARD: Kernel = Kernel {
     name: "gru_cell",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
+        include_str!("../../../shaders/recurrent.wgsl"),
         include_str!("../../../shaders/gru_cell.wgsl")
     ),
     params: Params::LAYOUT,
@@ -43,7 +43,7 @@ pub(crate) const FORWARD: Kernel = Kernel {
 pub(crate) const BACKWARD: Kernel = Kernel {
     name: "gru_cell_backward",
     source: concat!(
-        include_str!("../../../shaders/math.wgsl"),
+        include_str!("../../../shaders/recurrent.wgsl"),
         include_str!("../../../shaders/gru_cell_backward.wgsl")
     ),
     params: Params::LAYOUT,
@@ -108,13 +108,6 @@ pub struct GruStates {
 }
 
 /// A GRU runs per-step dispatches: `Persistent` is refused, by name.
-fn check_kernel(kernel: RecurrentKernel, u: usize) -> Result<()> {
-    if kernel == RecurrentKernel::Persistent {
-        return Err(Error::Config(format!(
-            "a GRU ({u} units) has no persistent kernels yet, and RecurrentKernel::Persistent \
-             was asked for (by Gru::kernel, or passed to gru_forward_with / gru_backward_with); \
-             use RecurrentKernel::Auto or RecurrentKernel::PerStep there"
-        )));
-    }
-    Ok(())
+fn check_kernel(kernel: RecurrentKernel, u: usize) -> crate::Result<()> {
+    per_step_only(kernel, ("a GRU", "Gru", "gru"), u)
 }

@@ -241,3 +241,21 @@ pub(crate) fn dispatch_steps(
     }
     Ok(())
 }
+
+/// The check of a cell with per-step kernels only: [`RecurrentKernel::Persistent`] is an
+/// [`Error::Config`](crate::Error::Config) naming the layer (`what`: "a GRU"), its builder
+/// (`Gru`) and the op (`gru`), where the choice was made.
+pub(crate) fn per_step_only(
+    kernel: RecurrentKernel,
+    (what, layer, op): (&str, &str, &str),
+    u: usize,
+) -> Result<()> {
+    if kernel == RecurrentKernel::Persistent {
+        return Err(crate::Error::Config(format!(
+            "{what} ({u} units) has no persistent kernels yet, and RecurrentKernel::Persistent \
+             was asked for (by {layer}::kernel, or passed to {op}_forward_with / \
+             {op}_backward_with); use RecurrentKernel::Auto or RecurrentKernel::PerStep there"
+        )));
+    }
+    Ok(())
+}

@@ -1,7 +1,9 @@
-//! Keras parity of the GRU (`tools/keras_golden.py`'s `gru_cases`): Masking -> GRU(5) ->
+//! Keras parity of the GRU and SimpleRNN (`tools/keras_golden.py`'s `gru_cases` and
+//! `simple_rnn_cases`): Masking -> GRU(5) ->
 //! Dense sigmoid with `reset_after` true (Keras's default, `bias [2, 3u]`) and false
 //! (`bias [3u]`), each on post- and pre-padded batches, and a masked GRU with
-//! `return_sequences` under a per-step softmax. On the CPU reference and the GPU, from the
+//! `return_sequences` under a per-step softmax; Masking -> SimpleRNN(5) -> Dense sigmoid,
+//! post- and pre-padded. On the CPU reference and the GPU, from the
 //! same initial weights: predictions, the first batch's loss and gradients, the weights after
 //! one `train_on_batch`, the history and weights after `fit(epochs=2, shuffle=False)`.
 
@@ -73,5 +75,35 @@ fn gru_return_sequences_pre_padded_masked_sequence_loss_adam() {
         let outputs = Dense::new(3).activation(Activation::Softmax).call(&seq);
         let mut model = Model::new(&inputs, &outputs).unwrap();
         parity("gru_sequences_adam_scce", &device, &mut model);
+    }
+}
+
+fn masked_simple_rnn() -> Model {
+    let inputs = Input::new([None, Some(10)]);
+    let masked = Masking::new(0.0).call(&inputs);
+    let rnn = SimpleRnn::new(5).call(&masked);
+    let outputs = Dense::new(1).activation(Activation::Sigmoid).call(&rnn);
+    Model::new(&inputs, &outputs).unwrap()
+}
+
+#[test]
+fn masked_simple_rnn_post_padded_adam() {
+    for device in devices() {
+        parity(
+            "masked_simple_rnn_post_adam_bce",
+            &device,
+            &mut masked_simple_rnn(),
+        );
+    }
+}
+
+#[test]
+fn masked_simple_rnn_pre_padded_rmsprop() {
+    for device in devices() {
+        parity(
+            "masked_simple_rnn_pre_rmsprop_bce",
+            &device,
+            &mut masked_simple_rnn(),
+        );
     }
 }
