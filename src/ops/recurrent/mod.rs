@@ -1,8 +1,9 @@
 //! The recurrent driver every cell shares (as Keras's `rnn.py` is for its cells): the checks
 //! of a sequence's tensors, the kernel choice, the uniform every recurrent kernel reads, the
 //! per-step dispatch loop on a GPU, and on the CPU the time loop, masks, threads and each
-//! step's recurrent GEMM ([`cpu`]). A cell ([`lstm_cell`](super::lstm_cell),
-//! [`gru_cell`](super::gru_cell)) brings its gate math, on the CPU and in WGSL.
+//! step's recurrent GEMM (`cpu.rs`). A cell ([`lstm_cell`](super::lstm_cell),
+//! [`gru_cell`](super::gru_cell), [`simple_rnn_cell`](super::simple_rnn_cell)) brings its
+//! gate math, on the CPU and in WGSL.
 //!
 //! Shapes, for a cell of G gates: xp `[B, T, G·U]` (the input projection with its bias),
 //! rk `[U, G·U]`, mask `[B, T]` (1.0 kept, 0.0 masked: a masked step carries the state),
