@@ -1,4 +1,4 @@
-// Shared by the per-step recurrent kernels (GRU, SimpleRNN), prepended by the host: the
+// Shared by the recurrent kernels (LSTM, GRU, SimpleRNN), prepended by the host: the
 // uniform every recurrent kernel reads (ops::recurrent::Params) and the flat index of an
 // invocation in a grid split over two dimensions.
 

@@ -30,6 +30,7 @@ pub(crate) const FORWARD: Kernel = Kernel {
     name: "lstm_cell",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
+        include_str!("../../../shaders/recurrent.wgsl"),
         include_str!("../../../shaders/lstm_cell.wgsl")
     ),
     params: Params::LAYOUT,
@@ -41,6 +42,7 @@ pub(crate) const BACKWARD: Kernel = Kernel {
     name: "lstm_cell_backward",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
+        include_str!("../../../shaders/recurrent.wgsl"),
         include_str!("../../../shaders/lstm_cell_backward.wgsl")
     ),
     params: Params::LAYOUT,
