@@ -1,5 +1,6 @@
-// Uses sigmoid and tanh_f32 from math.wgsl, Params and p from recurrent.wgsl, and U, S, WG, CH, PART_LEN, RK_CHIP_LEN, rk_at and
-// load_rk_chip, which the host generates per units (src/ops/lstm_cell/blocked.rs); prepended.
+// Uses sigmoid and tanh_f32 from math.wgsl, Params and p from recurrent.wgsl, and U, S, WG, CH,
+// PART_LEN, RK_CHIP_LEN, rk_at and load_rk_chip, which the host generates per units
+// (src/ops/lstm_cell/blocked.rs); prepended.
 // The LSTM forward over steps t..t_end in one dispatch, row-blocked: one workgroup per block
 // of ROWS = 4 batch rows (h of the block is one vec4 per unit), U * S invocations. Invocation
 // (u, s) takes unit u's four gate columns over the slice s of the recurrent kernel's rows

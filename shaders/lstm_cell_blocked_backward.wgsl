@@ -1,5 +1,6 @@
-// Uses tanh_f32 from math.wgsl, Params and p from recurrent.wgsl, and U, S, WG, GC, KC, PART_LEN, RK_CHIP_LEN, rk_t_at and
-// load_rk_chip, which the host generates per units (src/ops/lstm_cell/blocked.rs); prepended.
+// Uses tanh_f32 from math.wgsl, Params and p from recurrent.wgsl, and U, S, WG, GC, KC, PART_LEN,
+// RK_CHIP_LEN, rk_t_at and load_rk_chip, which the host generates per units
+// (src/ops/lstm_cell/blocked.rs); prepended.
 // Backpropagation through the steps t_end - 1 down to t in one dispatch, row-blocked like
 // lstm_cell_blocked.wgsl: a workgroup per block of ROWS = 4 batch rows, U * S invocations.
 // Per step, invocation (u, 0) computes unit u's four gate gradients for the four rows (dh and

@@ -93,8 +93,8 @@ impl SimpleRnn {
     /// use wgfit::prelude::*;
     /// use wgfit::ops::recurrent::RecurrentKernel;
     /// let x = ndarray::Array3::<f32>::ones((2, 5, 3));
-    /// let mut m = Sequential::new()
-    ///     .add(SimpleRnn::new(4).kernel(RecurrentKernel::Persistent).input_shape([None, Some(3)]));
+    /// let rnn = SimpleRnn::new(4).kernel(RecurrentKernel::Persistent);
+    /// let mut m = Sequential::new().add(rnn.input_shape([None, Some(3)]));
     /// m.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
     /// assert!(matches!(m.predict(&x), Err(Error::Config(_))));
     /// # Ok::<(), wgfit::Error>(())

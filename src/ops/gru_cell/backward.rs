@@ -34,7 +34,8 @@ use crate::tensor::Tensor;
 /// let states = gru_forward(&xp, &rk, GruReset::Before, None)?;
 /// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
 /// let dz = gru_backward(&states, &rk, None, Some(&dh), None)?;
-/// // dh reaches n's pre-activation through (1 - z)·(1 - n²) = 0.5; z's is dh·(h_prev - n)·z(1 - z) = 0.
+/// // dh reaches n's pre-activation through (1 - z)·(1 - n²) = 0.5,
+/// // z's through (h_prev - n)·z(1 - z) = 0.
 /// assert_eq!(dz.to_vec_blocking()?, vec![0.0, 0.0, 0.5]);
 /// # Ok::<(), wgfit::Error>(())
 /// ```

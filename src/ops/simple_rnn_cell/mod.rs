@@ -7,7 +7,8 @@
 //!           -> hseq, hprev: `[B, T, U]`, `h = tanh(xp + h_prev · rk)`
 //! backward: the forward's states, dh_last: `[B, U]` and/or dy_seq: `[B, T, U]`
 //!           -> dz: `[B, T, U]`, the gradient w.r.t. xp (and `h_prev · rk`); from it the
-//!           layer gets dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz, dx = dz kernelᵀ.
+//!           layer gets dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz and
+//!           dx = dz kernelᵀ.
 //! A masked step keeps h. Per-step kernels only: [`RecurrentKernel::Persistent`] is refused.
 
 mod backward;
