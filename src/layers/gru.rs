@@ -162,14 +162,14 @@ impl Layer for Gru {
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("GRU units", self.units)?;
         let (time, features) = input_features("gru", single_dims("gru", inputs)?)?;
-        let rows = if self.reset_after { 2 } else { 1 };
+        // zeros (Keras's bias_initializer); reset_after keeps an input and a recurrent row
         let bias_dims = if self.reset_after {
             vec![2, 3 * u]
         } else {
             vec![3 * u]
         };
-        let bias = (bias_dims, vec![0.0; rows * 3 * u]);
-        self.weights = Weights::new(device, (features, u, 3), bias, rng)?;
+        let zeros = vec![0.0; bias_dims.iter().product()];
+        self.weights = Weights::new(device, (features, u, 3), (bias_dims, zeros), rng)?;
         Ok(vec![output_dims(self.return_sequences, time, u)])
     }
 
