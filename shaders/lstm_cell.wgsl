@@ -1,4 +1,5 @@
-// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
+// Uses sigmoid and tanh_f32 from math.wgsl and Params, p and index from recurrent.wgsl, which
+// the host prepends.
 // One LSTM time step, fused: recurrent matmul h(t-1) · R + input projection (bias included)
 // -> gates i, f, g, o (Keras order) -> c(t), h(t), with the mask applied (a masked step keeps
 // h and c unchanged). One invocation per (b, u); the host dispatches it once per step.
@@ -7,19 +8,6 @@
 // gates: [B, T, 4U] (i, f, g, o after their activations; 0 at masked steps),
 // hprev: [B, T, U] (h before each step, for the recurrent kernel's gradient).
 
-struct Params {
-    batch: u32,
-    steps: u32,
-    units: u32,
-    t: u32,
-    // Read by the persistent kernels only (lstm_cell_blocked.wgsl): both share one Rust Params.
-    t_end: u32,
-    has_mask: u32,
-    // Read by the backward kernels only: both files share one Rust Params.
-    has_dy_seq: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
 @group(0) @binding(2) var<storage, read> rk: array<f32>;
 @group(0) @binding(3) var<storage, read> mask: array<f32>;
@@ -47,7 +35,7 @@ fn cell_forward(z: vec4<f32>, c_prev: f32) -> Cell {
 
 @compute @workgroup_size(256)
 fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = gid.x + gid.y * nwg.x * 256u;
+    let i = index(gid, nwg);
     if i >= p.batch * p.units {
         return;
     }

@@ -1,4 +1,5 @@
-// Uses sigmoid, tanh_f32 and log1p_pos from math.wgsl, which the host prepends.
+// Uses tanh_f32 from math.wgsl and Params, p and index from recurrent.wgsl, which the host
+// prepends.
 // Backpropagation through time in two dispatches per step (t descending):
 // lstm_backward_gates, per (b, u): adds dy(t) to dh when the whole sequence is an output,
 //   then dz(t) = gate pre-activation gradients (0 at masked steps) and dc <- dc(t - 1);
@@ -9,18 +10,6 @@
 // recurrent kernel transposed, so that neighbouring units read neighbouring addresses),
 // gates: [B, T, 4U] (post-activation i, f, g, o), cseq: [B, T, U], dy_seq: [B, T, U].
 
-struct Params {
-    batch: u32,
-    steps: u32,
-    units: u32,
-    t: u32,
-    // Read by the persistent kernel only (lstm_cell_blocked_backward.wgsl).
-    t_end: u32,
-    has_mask: u32,
-    has_dy_seq: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dh: array<f32>;
@@ -29,10 +18,6 @@ struct Params {
 @group(0) @binding(6) var<storage, read> cseq: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dc: array<f32>;
 @group(0) @binding(8) var<storage, read> dy_seq: array<f32>;
-
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * 256u;
-}
 
 fn masked(bt: u32) -> bool {
     return p.has_mask != 0u && mask[bt] == 0.0;

@@ -1,5 +1,6 @@
-// Uses sigmoid and tanh_f32 from math.wgsl, and U, S, WG, CH, PART_LEN, RK_CHIP_LEN, rk_at and
-// load_rk_chip, which the host generates per units (src/ops/lstm_cell/blocked.rs); prepended.
+// Uses sigmoid and tanh_f32 from math.wgsl, Params and p from recurrent.wgsl, and U, S, WG, CH,
+// PART_LEN, RK_CHIP_LEN, rk_at and load_rk_chip, which the host generates per units
+// (src/ops/lstm_cell/blocked.rs); prepended.
 // The LSTM forward over steps t..t_end in one dispatch, row-blocked: one workgroup per block
 // of ROWS = 4 batch rows (h of the block is one vec4 per unit), U * S invocations. Invocation
 // (u, s) takes unit u's four gate columns over the slice s of the recurrent kernel's rows
@@ -10,17 +11,6 @@
 // nothing. A dispatch carries on from the state the one before left in hseq and cseq.
 // xp: [B, T, 4U], rk: [U, 4U], mask: [B, T], hseq, cseq, hprev: [B, T, U], gates: [B, T, 4U].
 
-struct Params {
-    batch: u32,
-    steps: u32,
-    units: u32,
-    t: u32,
-    t_end: u32,
-    has_mask: u32,
-    has_dy_seq: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
 @group(0) @binding(2) var<storage, read> rk: array<f32>;
 @group(0) @binding(3) var<storage, read> mask: array<f32>;

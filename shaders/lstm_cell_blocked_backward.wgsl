@@ -1,5 +1,6 @@
-// Uses tanh_f32 from math.wgsl, and U, S, WG, GC, KC, PART_LEN, RK_CHIP_LEN, rk_t_at and
-// load_rk_chip, which the host generates per units (src/ops/lstm_cell/blocked.rs); prepended.
+// Uses tanh_f32 from math.wgsl, Params and p from recurrent.wgsl, and U, S, WG, GC, KC, PART_LEN,
+// RK_CHIP_LEN, rk_t_at and load_rk_chip, which the host generates per units
+// (src/ops/lstm_cell/blocked.rs); prepended.
 // Backpropagation through the steps t_end - 1 down to t in one dispatch, row-blocked like
 // lstm_cell_blocked.wgsl: a workgroup per block of ROWS = 4 batch rows, U * S invocations.
 // Per step, invocation (u, 0) computes unit u's four gate gradients for the four rows (dh and
@@ -12,17 +13,6 @@
 // dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients, read at the start and
 // written at the end), rk_t: [4U, U], gates: [B, T, 4U], cseq, dy_seq: [B, T, U].
 
-struct Params {
-    batch: u32,
-    steps: u32,
-    units: u32,
-    t: u32,
-    t_end: u32,
-    has_mask: u32,
-    has_dy_seq: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dh: array<f32>;

@@ -43,6 +43,8 @@ pub use device::{
 };
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
+pub use layers::Gru;
+pub use layers::SimpleRnn;
 pub use layers::{
     Add, Average, Concatenate, Dense, Embedding, Flatten, Layer, Lstm, Masking, Maximum, Minimum,
     Multiply, Subtract,
@@ -59,6 +61,8 @@ pub use tensor::{DType, Tensor};
 
 /// The names most programs need.
 pub mod prelude {
+    pub use crate::Gru;
+    pub use crate::SimpleRnn;
     pub use crate::data::{PadOptions, Padding, SequenceDataset, pad_sequences, to_categorical};
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;

@@ -18,6 +18,8 @@ enum Kind {
     Dense,
     MaskedLstm,
     EmbeddingLstm,
+    MaskedGru,
+    EmbeddingSimpleRnn,
 }
 
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ fn shapes(kind: Kind) -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
             Kind::Dense => vec![n, 2, 3],
             Kind::MaskedLstm => vec![n, t, 3],
             Kind::EmbeddingLstm => vec![n, t],
+            Kind::MaskedGru => vec![n, t, 3],
+            Kind::EmbeddingSimpleRnn => vec![n, t],
         };
         // Mostly one label per sample; sometimes one short or long.
         let y = vec![if off == 1 { n + 1 } else { n }];
@@ -75,7 +79,9 @@ fn case() -> impl Strategy<Value = Case> {
     let kind = prop_oneof![
         Just(Kind::Dense),
         Just(Kind::MaskedLstm),
-        Just(Kind::EmbeddingLstm)
+        Just(Kind::EmbeddingLstm),
+        Just(Kind::MaskedGru),
+        Just(Kind::EmbeddingSimpleRnn)
     ];
     let poison = prop::option::weighted(
         0.1,
@@ -129,6 +135,14 @@ fn model(kind: &Kind, device: &Device) -> Sequential {
         Kind::EmbeddingLstm => Sequential::new()
             .add(Embedding::new(6, 2).mask_zero(true))
             .add(Lstm::new(2))
+            .add(Dense::new(3).activation(Activation::Softmax)),
+        Kind::MaskedGru => Sequential::new()
+            .add(Masking::new(0.0).input_shape([None, Some(3)]))
+            .add(Gru::new(2).reset_after(false))
+            .add(Dense::new(3).activation(Activation::Softmax)),
+        Kind::EmbeddingSimpleRnn => Sequential::new()
+            .add(Embedding::new(6, 2).mask_zero(true))
+            .add(SimpleRnn::new(2))
             .add(Dense::new(3).activation(Activation::Softmax)),
     };
     let mut m = m;

@@ -6,23 +6,11 @@
 
 mod common;
 
-use common::{Input, Tol, cross_check, rng, uniform};
-use rand::Rng;
+use common::{Input, Tol, cross_check, random_mask as mask, rng, uniform};
 use wgfit::ops::lstm_cell::{
     AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS,
     lstm_backward_with, lstm_forward_with,
 };
-
-fn mask(rng: &mut rand::rngs::StdRng, b: usize, t: usize) -> Vec<f32> {
-    // Each row keeps a random run of steps, padded before, after or both; row 0 keeps none.
-    let mut m = vec![0.0; b * t];
-    for row in 1..b {
-        let start = rng.random_range(0..t);
-        let end = rng.random_range(start + 1..=t);
-        m[row * t + start..row * t + end].fill(1.0);
-    }
-    m
-}
 
 /// 1e-5 of each output's norm, and every element within 2e-4 of its magnitude (or of 1e-2
 /// of the output's largest, if larger). Per element lavapipe met at most 5.6e-5 over nine

@@ -49,6 +49,10 @@ KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": 
          "Maximum": "maximum", "Minimum": "minimum"}
 ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bias"],
          "embedding": ["embeddings"]}
+KINDS["GRU"] = "gru"
+ROLES["gru"] = ["kernel", "recurrent_kernel", "bias"]
+KINDS["SimpleRNN"] = "simple_rnn"
+ROLES["simple_rnn"] = ["kernel", "recurrent_kernel", "bias"]
 
 
 def real_layers(model):
@@ -196,6 +200,51 @@ def cases():
         layers.Dense(3, activation="softmax"))),
         "sparse_categorical_crossentropy", ("rmsprop", {"learning_rate": 0.001}), 4,
         ["accuracy"], x, y))
+    return out
+
+
+def gru_cases():
+    """Masked GRUs: Masking -> GRU(5) -> Dense sigmoid with reset_after true (bias [2, 3u]) and
+    false (bias [3u]), each on post- and pre-padded batches; and Masking -> GRU(6,
+    return_sequences) -> Dense softmax per step, a masked sequence loss."""
+    rng = np.random.default_rng(20261202)
+    out = []
+    for reset_after, padding, opt in [
+            (True, "post", ("adam", {"learning_rate": 0.001})),
+            (True, "pre", ("rmsprop", {"learning_rate": 0.001})),
+            (False, "post", ("rmsprop", {"learning_rate": 0.001})),
+            (False, "pre", ("adam", {"learning_rate": 0.001}))]:
+        x, _ = sequences(rng, 21, (2, 7), 10, padding)
+        y = rng.integers(0, 2, (21, 1)).astype(np.float32)
+        variant = "after" if reset_after else "before"
+        out.append((f"masked_gru_{variant}_{padding}_{opt[0]}_bce",
+                    lambda reset_after=reset_after: keras.Model(*chain(
+                        keras.Input((None, 10)), layers.Masking(0.0),
+                        layers.GRU(5, reset_after=reset_after),
+                        layers.Dense(1, activation="sigmoid"))),
+                    "binary_crossentropy", opt, 4, ["accuracy"], x, y))
+    x, _ = sequences(rng, 17, (2, 6), 3, "pre")
+    y = rng.integers(0, 3, x.shape[:2]).astype(np.float32)
+    out.append(("gru_sequences_adam_scce", lambda: keras.Model(*chain(
+        keras.Input((None, 3)), layers.Masking(0.0), layers.GRU(6, return_sequences=True),
+        layers.Dense(3, activation="softmax"))),
+        "sparse_categorical_crossentropy", ("adam", {"learning_rate": 0.001}), 4,
+        ["accuracy"], x, y))
+    return out
+
+
+def simple_rnn_cases():
+    """Masking -> SimpleRNN(5) -> Dense sigmoid on post- and pre-padded batches."""
+    rng = np.random.default_rng(20261203)
+    out = []
+    for padding, opt in [("post", ("adam", {"learning_rate": 0.001})),
+                         ("pre", ("rmsprop", {"learning_rate": 0.001}))]:
+        x, _ = sequences(rng, 21, (2, 7), 10, padding)
+        y = rng.integers(0, 2, (21, 1)).astype(np.float32)
+        out.append((f"masked_simple_rnn_{padding}_{opt[0]}_bce", lambda: keras.Model(*chain(
+            keras.Input((None, 10)), layers.Masking(0.0), layers.SimpleRNN(5),
+            layers.Dense(1, activation="sigmoid"))),
+            "binary_crossentropy", opt, 4, ["accuracy"], x, y))
     return out
 
 
@@ -1020,6 +1069,8 @@ def main(argv=None):
     os.makedirs(outdir, exist_ok=True)
     on_jax = keras.backend.backend() == "jax"
     plain, graph = cases(), graph_cases() + weighted_cases()
+    plain += gru_cases()
+    plain += simple_rnn_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
     unknown = wanted - set(known)

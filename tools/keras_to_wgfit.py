@@ -11,9 +11,10 @@ order), so give it the model's config: the `config.json` inside the `.keras` zip
 
 wgfit names weights `layers.{i}.{kind}.{role}`: `i` counts the model's layers in order without
 the `InputLayer` (a Flatten or Masking layer counts, though it has no weights), `kind` is
-`dense`, `embedding` or `lstm`, and `role` is `kernel`, `bias`, `recurrent_kernel` or
+`dense`, `embedding`, `lstm`, `gru` or `simple_rnn`, and `role` is `kernel`, `bias`, `recurrent_kernel` or
 `embeddings`. Keras and wgfit share the layouts (Dense `kernel [in, units]`, LSTM
-`kernel [F, 4U]`, `recurrent_kernel [U, 4U]`, `bias [4U]`, gates i, f, c, o), so tensors are
+`kernel [F, 4U]`, `recurrent_kernel [U, 4U]`, `bias [4U]`, gates i, f, c, o; GRU `bias [2, 3U]`
+with reset_after), so tensors are
 copied as they are, in float32.
 """
 
@@ -33,6 +34,11 @@ KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": 
 # Keras's variables in the order it stores them (`vars/0`, `vars/1`, ...).
 ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bias"],
          "embedding": ["embeddings"], "flatten": [], "masking": []}
+KINDS.update({"GRU": "gru", "SimpleRNN": "simple_rnn"})
+ROLES.update({"gru": ["kernel", "recurrent_kernel", "bias"],
+              "simple_rnn": ["kernel", "recurrent_kernel", "bias"]})
+# Recurrent layers keep their variables in their cell's group.
+RECURRENT = {"lstm", "gru", "simple_rnn"}
 
 
 def snake(name):
@@ -74,10 +80,10 @@ def convert(h5, layers):
         roles = list(ROLES[kind])
         if kind == "dense" and not layer["config"].get("use_bias", True):
             roles = ["kernel"]
-        if kind == "lstm" and not layer["config"].get("use_bias", True):
+        if kind in RECURRENT and not layer["config"].get("use_bias", True):
             roles = ["kernel", "recurrent_kernel"]
         if roles:
-            vars_group = groups[name]["cell"]["vars"] if kind == "lstm" else groups[name]["vars"]
+            vars_group = groups[name]["cell"]["vars"] if kind in RECURRENT else groups[name]["vars"]
             if len(vars_group) != len(roles):
                 sys.exit(f"{name}: {len(vars_group)} variables in the file, wgfit's {kind} has "
                          f"{len(roles)} ({', '.join(roles)})")

@@ -6,17 +6,18 @@
 
 use rand::rngs::StdRng;
 
+use super::recurrent::{
+    Weights, batch_dims, input_features, input_grad, output, output_dims, output_grads, project,
+    shared_dz_grads,
+};
 use super::{
     Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
 };
-use crate::activation::Activation;
 use crate::device::Device;
-use crate::error::{Error, Result};
-use crate::initializers::Initializer;
-use crate::ops::gather::gather_rows;
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_with, lstm_forward_with};
-use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
-use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
 /// A long short-term memory layer, as Keras's `LSTM(units, return_sequences=...)`:
@@ -47,9 +48,7 @@ pub struct Lstm {
     units: usize,
     return_sequences: bool,
     input: Option<Dims>,
-    kernel: Option<Param>,
-    recurrent: Option<Param>,
-    bias: Option<Param>,
+    weights: Weights,
     lstm_kernel: LstmKernel,
 }
 
@@ -69,9 +68,7 @@ impl Lstm {
             units,
             return_sequences: false,
             input: None,
-            kernel: None,
-            recurrent: None,
-            bias: None,
+            weights: Weights::default(),
             lstm_kernel: LstmKernel::Auto,
         }
     }
@@ -118,15 +115,6 @@ impl Lstm {
         self.input = Some(dims.into());
         self
     }
-
-    fn weights(&self) -> Result<(&Tensor, &Tensor, &Tensor)> {
-        match (&self.kernel, &self.recurrent, &self.bias) {
-            (Some(k), Some(r), Some(b)) => Ok((&k.value, &r.value, &b.value)),
-            _ => Err(Error::Config(
-                "LSTM used before it was built (compile the model first)".into(),
-            )),
-        }
-    }
 }
 
 impl Layer for Lstm {
@@ -151,48 +139,20 @@ impl Layer for Lstm {
 
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("LSTM units", self.units)?;
-        let input = single_dims("lstm", inputs)?;
-        let [time, Some(features)] = input[..] else {
-            return Err(Error::Config(format!(
-                "LSTM takes [T, F] samples with F known, got {}",
-                crate::error::fmt_dims(input)
-            )));
-        };
-        let kernel = Initializer::GlorotUniform.sample(&[features, 4 * u], rng)?;
-        let recurrent = Initializer::Orthogonal.sample(&[u, 4 * u], rng)?;
+        let (time, features) = input_features("lstm", single_dims("lstm", inputs)?)?;
         let mut bias = vec![0.0; 4 * u];
         // unit_forget_bias: the forget gate starts open.
         bias[u..2 * u].fill(1.0);
-        self.kernel = Some(Param::new(
-            "kernel",
-            Tensor::from_vec(device, [features, 4 * u], kernel)?,
-        ));
-        self.recurrent = Some(Param::new(
-            "recurrent_kernel",
-            Tensor::from_vec(device, [u, 4 * u], recurrent)?,
-        ));
-        self.bias = Some(Param::new("bias", Tensor::from_vec(device, [4 * u], bias)?));
-        Ok(vec![if self.return_sequences {
-            vec![time, Some(u)]
-        } else {
-            vec![Some(u)]
-        }])
+        self.weights = Weights::new(device, (features, u, 4), (vec![4 * u], bias), rng)?;
+        Ok(vec![output_dims(self.return_sequences, time, u)])
     }
 
     fn params(&self) -> Vec<&Param> {
-        self.kernel
-            .iter()
-            .chain(&self.recurrent)
-            .chain(&self.bias)
-            .collect()
+        self.weights.params()
     }
 
     fn params_mut(&mut self) -> Vec<&mut Param> {
-        self.kernel
-            .iter_mut()
-            .chain(self.recurrent.iter_mut())
-            .chain(self.bias.iter_mut())
-            .collect()
+        self.weights.params_mut()
     }
 
     // x: [B, T, F]; xp = x · kernel + bias: [B, T, 4U]; the cell runs over T steps;
@@ -206,36 +166,16 @@ impl Layer for Lstm {
     ) -> Result<Forward> {
         let x = *single("lstm", inputs)?;
         let mask = masks.first().copied().flatten();
-        let (kernel, recurrent, bias) = self.weights()?;
-        let &[b, t, f] = x.dims() else {
-            return Err(crate::ops::shape_error(
-                "lstm",
-                &[None, None, Some(kernel.dims()[0])],
-                x.dims(),
-                "LSTM takes [B, T, F] batches",
-            ));
-        };
-        if t == 0 {
-            return Err(Error::Empty {
-                what: "an LSTM batch of sequences of length 0".into(),
-                sample: None,
-            });
-        }
-        let x2 = x.reshape([b * t, f])?;
-        // x · kernel + bias in one op (one dispatch on a GPU, no extra copy on the CPU)
-        let xp = matmul_bias_act(&x2, kernel, Transpose::None, Some(bias), Activation::Linear)?;
-        let xp = xp.reshape([b, t, 4 * self.units])?;
+        let (kernel, recurrent, bias) = self.weights.get("lstm")?;
+        let (b, t, f) = batch_dims("lstm", x, kernel)?;
+        let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
         let states = lstm_forward_with(&xp, recurrent, mask, self.lstm_kernel)?;
-        let (out, out_mask) = if self.return_sequences {
-            (states.hseq.clone(), mask.cloned())
-        } else {
-            let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
-            let idx = Tensor::from_u32(x.device(), [b], last)?;
-            (
-                gather_rows(&states.hseq.reshape([b * t, self.units])?, &idx)?,
-                None,
-            )
-        };
+        let (out, out_mask) = output(
+            &states.hseq,
+            mask,
+            self.return_sequences,
+            (b, t, self.units),
+        )?;
         Ok(Forward::one(out, out_mask).saving(training, || Cache {
             x: x2,
             states,
@@ -248,14 +188,10 @@ impl Layer for Lstm {
     // dx = dz kernelᵀ
     fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
         let cache: &Cache = saved.get("lstm")?;
-        let (kernel, recurrent, _) = self.weights()?;
+        let (kernel, recurrent, _) = self.weights.get("lstm")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
-        let (dh_last, dy_seq) = if self.return_sequences {
-            (None, Some(&dy[0]))
-        } else {
-            (Some(&dy[0]), None)
-        };
+        let (dh_last, dy_seq) = output_grads(self.return_sequences, dy);
         let dz = lstm_backward_with(
             &cache.states,
             recurrent,
@@ -265,40 +201,11 @@ impl Layer for Lstm {
             self.lstm_kernel,
         )?
         .reshape([b * t, 4 * u])?;
-        let hprev = cache.states.hprev.reshape([b * t, u])?;
-        let (x, hprev, dz_kept) = match kept_rows(cache.mask.as_ref())? {
-            Some(idx) => (
-                gather_rows(&cache.x, &idx)?,
-                gather_rows(&hprev, &idx)?,
-                gather_rows(&dz, &idx)?,
-            ),
-            None => (cache.x.clone(), hprev, dz.clone()),
-        };
-        let params = vec![
-            matmul(&x, &dz_kept, Transpose::A)?,
-            matmul(&hprev, &dz_kept, Transpose::A)?,
-            sum(&dz_kept, 0)?,
-        ];
-        let dx = need_dx[0]
-            .then(|| matmul(&dz, kernel, Transpose::B)?.reshape(cache.in_dims.clone()))
-            .transpose()?;
+        let params = shared_dz_grads(cache.mask.as_ref(), &cache.x, &cache.states.hprev, &dz)?;
+        let dx = input_grad(need_dx[0], &dz, kernel, &cache.in_dims)?;
         Ok(Backward {
             inputs: vec![dx],
             params,
         })
     }
-}
-
-fn kept_rows(mask: Option<&Tensor>) -> Result<Option<Tensor>> {
-    let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
-        return Ok(None);
-    };
-    let kept: Vec<u32> = (0u32..)
-        .zip(mask.to_vec_blocking()?)
-        .filter_map(|(i, m)| (m != 0.0).then_some(i))
-        .collect();
-    if kept.is_empty() || kept.len() == mask.numel() {
-        return Ok(None);
-    }
-    Ok(Some(Tensor::from_u32(mask.device(), [kept.len()], kept)?))
 }

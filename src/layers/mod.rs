@@ -9,16 +9,21 @@
 mod dense;
 mod embedding;
 mod flatten;
+mod gru;
 mod lstm;
 mod masking;
 mod merge;
+mod recurrent;
+mod simple_rnn;
 
 pub use dense::Dense;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
+pub use gru::Gru;
 pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
+pub use simple_rnn::SimpleRnn;
 
 use std::any::Any;
 

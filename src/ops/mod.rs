@@ -9,17 +9,17 @@
 /// op's [`Kernel`](crate::device::Kernel) carries so the struct is checked against the WGSL
 /// one (`tests/shader_params.rs`) and against every dispatch, without a hand-kept copy.
 macro_rules! params {
-    ($(#[$attr:meta])* struct $name:ident { $($(#[$field_attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {
+    ($(#[$attr:meta])* $vis:vis struct $name:ident { $($(#[$field_attr:meta])* $field:ident: $ty:ty),* $(,)? }) => {
         $(#[$attr])*
         #[repr(C)]
         #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-        struct $name {
+        $vis struct $name {
             $($(#[$field_attr])* $field: $ty),*
         }
 
         impl $name {
             /// The fields' names, byte offsets and types, and the size.
-            const LAYOUT: crate::device::ParamsLayout = crate::device::ParamsLayout {
+            $vis const LAYOUT: crate::device::ParamsLayout = crate::device::ParamsLayout {
                 fields: &[$((
                     stringify!($field),
                     std::mem::offset_of!($name, $field),
@@ -38,15 +38,18 @@ pub mod elementwise;
 pub mod embedding;
 pub(crate) mod fast_math;
 pub mod gather;
+pub mod gru_cell;
 pub mod loss;
 pub mod lstm_cell;
 pub mod masked_reduce;
 pub mod masking;
 pub mod matmul;
 pub mod merge;
+pub mod recurrent;
 pub mod reduce;
 pub mod rmsprop;
 pub mod sgd;
+pub mod simple_rnn_cell;
 pub mod softmax;
 pub mod transpose;
 
@@ -83,6 +86,8 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &transpose::KERNEL,
     ];
     kernels.extend(lstm_cell::kernels());
+    kernels.extend(gru_cell::kernels());
+    kernels.extend(simple_rnn_cell::kernels());
     kernels.extend(matmul::kernels());
     kernels
 }

@@ -295,3 +295,15 @@ pub fn check_finite_differences<'x, 'y>(
     }
     model.set_weights(&weights).unwrap();
 }
+
+/// A `[B, T]` mask for the recurrent cells' tests: each row keeps a random run of steps,
+/// padded before, after or both; row 0 keeps none.
+pub fn random_mask(rng: &mut StdRng, b: usize, t: usize) -> Vec<f32> {
+    let mut m = vec![0.0; b * t];
+    for row in 1..b {
+        let start = rng.random_range(0..t);
+        let end = rng.random_range(start + 1..=t);
+        m[row * t + start..row * t + end].fill(1.0);
+    }
+    m
+}

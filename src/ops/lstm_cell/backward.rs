@@ -3,17 +3,15 @@
 
 use super::blocked::{self, Plan, ROWS};
 use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
-use super::cpu::lstm_backward_cpu;
-use super::{BACKWARD, LstmKernel, LstmStates, Params, dims};
+use super::cpu::LstmCell;
+use super::{BACKWARD, LstmKernel, LstmStates};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::elementwise::affine;
+use crate::ops::recurrent::{Params, backward_inputs, cpu, dispatch_steps};
 use crate::ops::transpose::transpose;
-use crate::ops::{
-    buf, common_device, gpu_output, gpu_tensor, groups, host, loop_ranges, shape_error,
-};
+use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
 use crate::shape::Shape;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 /// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
 /// every step's h (`dy_seq`); returns dz: `[B, T, 4U]`.
@@ -78,52 +76,29 @@ pub fn lstm_backward_with(
     dy_seq: Option<&Tensor>,
     kernel: LstmKernel,
 ) -> Result<Tensor> {
-    let inputs: Vec<(&Tensor, DType)> = [&states.gates, rk]
-        .into_iter()
-        .chain(mask)
-        .chain(dh_last)
-        .chain(dy_seq)
-        .map(|t| (t, DType::F32))
-        .collect();
-    let device = common_device("lstm_cell_backward", &inputs)?;
-    let (b, t, u) = dims(&states.gates, rk, mask)?;
-    if let Some(d) = dh_last
-        && d.dims() != [b, u]
-    {
-        return Err(shape_error(
-            "lstm_cell_backward",
-            &[Some(b), Some(u)],
-            d.dims(),
-            "dh_last must be [B, U]",
-        ));
-    }
-    if let Some(d) = dy_seq
-        && d.dims() != [b, t, u]
-    {
-        return Err(shape_error(
-            "lstm_cell_backward",
-            &[Some(b), Some(t), Some(u)],
-            d.dims(),
-            "dy_seq must be [B, T, U]",
-        ));
-    }
+    let grads = (dh_last, dy_seq);
+    let (device, (b, t, u), dh) =
+        backward_inputs(("lstm_cell_backward", 4), &states.gates, rk, mask, grads)?;
     let dz_shape = Shape(vec![b, t, 4 * u]);
-    // The running gradients start from dh_last (copied: the kernels update them in place).
-    let dh = match dh_last {
-        Some(d) => affine(d, 1.0, 0.0)?,
-        None => Tensor::zeros(&device, [b, u])?,
-    };
     let dc = Tensor::zeros(&device, [b, u])?;
     match &device {
         Device::Cpu => {
             let m = mask.map(|m| host(m).f32().to_vec());
             let dy = dy_seq.map(|d| host(d).f32().to_vec());
-            let dz = lstm_backward_cpu(
-                host(&states.gates).f32(),
-                host(&states.cseq).f32(),
-                host(rk).f32(),
+            let (gates, cseq, hprev) =
+                (host(&states.gates), host(&states.cseq), host(&states.hprev));
+            let saved = cpu::Saved {
+                gates: gates.f32(),
+                aux: cseq.f32(),
+                hprev: hprev.f32(),
+            };
+            let (dh, rk) = (host(&dh).f32().to_vec(), host(rk));
+            let dz = cpu::backward(
+                &LstmCell,
+                saved,
+                rk.f32(),
                 m.as_deref(),
-                host(&dh).f32().to_vec(),
+                dh,
                 dy.as_deref(),
                 (b, t, u),
             );
@@ -135,14 +110,10 @@ pub fn lstm_backward_with(
             let rk_t = transpose(rk)?;
             let mask_buf = mask.map_or(buf(rk), buf);
             let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
-            let params = |t0: u32, t1: u32| Params {
-                batch: b as u32,
-                steps: t as u32,
-                units: u as u32,
-                t: t0,
-                t_end: t1,
-                has_mask: mask.is_some() as u32,
-                has_dy_seq: dy_seq.is_some() as u32,
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
+                    .masked(mask.is_some())
+                    .with_dy_seq(dy_seq.is_some())
             };
             let all = [
                 &dz,
@@ -168,18 +139,19 @@ pub fn lstm_backward_with(
                     ctx.dispatch(kernel, "lstm_backward_blocked", &all, bytes, blocks)?;
                 }
             } else {
-                for step in (0..t as u32).rev() {
-                    let p = params(step, step + 1);
-                    let bytes = bytemuck::bytes_of(&p);
-                    ctx.dispatch(&BACKWARD, "lstm_backward_gates", &all, bytes, groups(b * u))?;
-                    ctx.dispatch(
-                        &BACKWARD,
-                        "lstm_backward_h",
-                        &all[..4],
-                        bytes,
-                        groups(b * u),
-                    )?;
-                }
+                let entries = [
+                    ("lstm_backward_gates", &all[..]),
+                    ("lstm_backward_h", &all[..4]),
+                ];
+                let steps = (0..t as u32).rev();
+                dispatch_steps(
+                    ctx,
+                    &BACKWARD,
+                    &entries,
+                    steps,
+                    |s| params(s, s + 1),
+                    (b, u),
+                )?;
             }
             Ok(gpu_tensor(&device, dz_shape, dz))
         }

@@ -157,6 +157,7 @@ impl Plan {
 }
 
 const MATH: &str = include_str!("../../../shaders/math.wgsl");
+const RECURRENT: &str = include_str!("../../../shaders/recurrent.wgsl");
 const FORWARD_BODY: &str = include_str!("../../../shaders/lstm_cell_blocked.wgsl");
 const BACKWARD_BODY: &str = include_str!("../../../shaders/lstm_cell_blocked_backward.wgsl");
 
@@ -181,7 +182,7 @@ fn kernel(units: usize, backward: bool) -> &'static Kernel {
                 let prelude = plan.prelude(("KC", plan.backward_chain()), "rk_t");
                 (
                     format!("lstm_cell_blocked_backward_u{units}"),
-                    format!("{prelude}{MATH}{BACKWARD_BODY}"),
+                    format!("{prelude}{MATH}{RECURRENT}{BACKWARD_BODY}"),
                     &[("lstm_backward_blocked", 8)],
                 )
             } else {
@@ -189,7 +190,7 @@ fn kernel(units: usize, backward: bool) -> &'static Kernel {
                 let prelude = plan.prelude(("CH", plan.forward_chain()), "rk");
                 (
                     format!("lstm_cell_blocked_u{units}"),
-                    format!("{prelude}{MATH}{FORWARD_BODY}"),
+                    format!("{prelude}{MATH}{RECURRENT}{FORWARD_BODY}"),
                     &[("lstm_forward_blocked", 7)],
                 )
             };

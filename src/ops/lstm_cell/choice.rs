@@ -4,36 +4,7 @@
 //!
 //! [`Lstm::kernel`]: crate::layers::Lstm::kernel
 
-/// How the GPU runs the forward and backward passes over T steps. The CPU reference ignores
-/// it: every choice gives the same states there.
-///
-/// ```
-/// use wgfit::{Device, Tensor};
-/// use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_with};
-/// let device = Device::cpu();
-/// let xp = Tensor::from_vec(&device, [2, 3, 8], (0..48).map(|i| i as f32 / 48.0).collect())?;
-/// let rk = Tensor::from_vec(&device, [2, 8], vec![0.1; 16])?;
-/// let a = lstm_forward_with(&xp, &rk, None, LstmKernel::PerStep)?;
-/// let b = lstm_forward_with(&xp, &rk, None, LstmKernel::Persistent)?;
-/// assert_eq!(a.hseq.to_vec_blocking()?, b.hseq.to_vec_blocking()?);
-/// # Ok::<(), wgfit::Error>(())
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum LstmKernel {
-    /// Chosen by shape and adapter: [`Persistent`](LstmKernel::Persistent) on a hardware GPU
-    /// for units up to [`AUTO_PERSISTENT_MAX_UNITS`] (reasoned, not measured) and on a
-    /// software adapter from [`SOFTWARE_PERSISTENT_MIN_UNITS`] to
-    /// [`PERSISTENT_MAX_UNITS`] (measured), [`PerStep`](LstmKernel::PerStep) otherwise. The
-    /// default, here and for [`Lstm::kernel`](crate::layers::Lstm::kernel).
-    #[default]
-    Auto,
-    /// One dispatch per step forward (one invocation per (b, u)), two per step backward.
-    PerStep,
-    /// One dispatch for the whole sequence forward and one backward, a workgroup per block of
-    /// four batch rows (units <= [`PERSISTENT_MAX_UNITS`]); on a software adapter, whose loop
-    /// budget it would outrun, one per range of steps that fits the budget.
-    Persistent,
-}
+use super::LstmKernel;
 
 /// The largest `units` the persistent kernels handle (a workgroup of at most 256 invocations,
 /// one or more per unit, within WebGPU's 16 KiB of workgroup memory);

@@ -3,13 +3,14 @@
 
 use super::blocked::{self, Plan, ROWS};
 use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
-use super::cpu::lstm_forward_cpu;
-use super::{FORWARD, LstmKernel, LstmStates, Params, dims};
+use super::cpu::LstmCell;
+use super::{FORWARD, LstmKernel, LstmStates};
 use crate::device::{Device, GpuBuffer};
 use crate::error::Result;
-use crate::ops::{buf, common_device, gpu_output, gpu_tensor, groups, host, loop_ranges};
+use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
 use crate::shape::Shape;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::Tensor;
 
 /// Runs the cell over all T steps, with the kernel chosen for the shape.
 ///
@@ -53,19 +54,14 @@ pub fn lstm_forward_with(
     mask: Option<&Tensor>,
     kernel: LstmKernel,
 ) -> Result<LstmStates> {
-    let inputs: Vec<(&Tensor, DType)> = [xp, rk]
-        .into_iter()
-        .chain(mask)
-        .map(|t| (t, DType::F32))
-        .collect();
-    let device = common_device("lstm_cell", &inputs)?;
-    let (b, t, u) = dims(xp, rk, mask)?;
+    let (device, (b, t, u)) = forward_inputs(("lstm_cell", 4), xp, rk, None, mask)?;
     let seq = Shape(vec![b, t, u]);
     let gate_shape = Shape(vec![b, t, 4 * u]);
     match &device {
         Device::Cpu => {
             let m = mask.map(|m| host(m).f32().to_vec());
-            let s = lstm_forward_cpu(host(xp).f32(), host(rk).f32(), m.as_deref(), b, t, u);
+            let (xp, rk) = (host(xp), host(rk));
+            let s = cpu::forward(&LstmCell, xp.f32(), rk.f32(), m.as_deref(), (b, t, u));
             Ok(LstmStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), s.0)?,
                 cseq: Tensor::from_vec(&device, seq.clone(), s.1)?,
@@ -88,42 +84,19 @@ pub fn lstm_forward_with(
             } else {
                 Vec::new()
             };
+            let params = |t0: u32, t1: u32| Params::new((b, t, u), (t0, t1)).masked(mask.is_some());
             for (t0, t1) in dispatches {
-                let params = Params {
-                    batch: b as u32,
-                    steps: t as u32,
-                    units: u as u32,
-                    t: t0,
-                    t_end: t1,
-                    has_mask: mask.is_some() as u32,
-                    has_dy_seq: 0,
-                };
                 ctx.dispatch(
                     blocked::forward_kernel(u),
                     "lstm_forward_blocked",
                     &all,
-                    bytemuck::bytes_of(&params),
+                    bytemuck::bytes_of(&params(t0, t1)),
                     b.div_ceil(ROWS) as u64,
                 )?;
             }
-            for step in (0..t).filter(|_| !persistent) {
-                let params = Params {
-                    batch: b as u32,
-                    steps: t as u32,
-                    units: u as u32,
-                    t: step as u32,
-                    t_end: step as u32 + 1,
-                    has_mask: mask.is_some() as u32,
-                    has_dy_seq: 0,
-                };
-                ctx.dispatch(
-                    &FORWARD,
-                    "lstm_step",
-                    &all,
-                    bytemuck::bytes_of(&params),
-                    groups(b * u),
-                )?;
-            }
+            let steps = (0..t as u32).filter(|_| !persistent);
+            let entries = [("lstm_step", &all[..])];
+            dispatch_steps(ctx, &FORWARD, &entries, steps, |s| params(s, s + 1), (b, u))?;
             Ok(LstmStates {
                 hseq: gpu_tensor(&device, seq.clone(), hseq),
                 cseq: gpu_tensor(&device, seq.clone(), cseq),

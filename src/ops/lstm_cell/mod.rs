@@ -15,23 +15,22 @@ mod cell;
 mod choice;
 mod cpu;
 mod forward;
-mod gemm;
 
+/// The kernel choice of an LSTM: the recurrent driver's, under its old name.
+pub use crate::ops::recurrent::RecurrentKernel as LstmKernel;
 pub use backward::{lstm_backward, lstm_backward_with};
-pub use choice::{
-    AUTO_PERSISTENT_MAX_UNITS, LstmKernel, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS,
-};
+pub use choice::{AUTO_PERSISTENT_MAX_UNITS, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS};
 pub use forward::{lstm_forward, lstm_forward_with};
 
-use super::shape_error;
 use crate::device::Kernel;
-use crate::error::Result;
+use crate::ops::recurrent::Params;
 use crate::tensor::Tensor;
 
 pub(crate) const FORWARD: Kernel = Kernel {
     name: "lstm_cell",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
+        include_str!("../../../shaders/recurrent.wgsl"),
         include_str!("../../../shaders/lstm_cell.wgsl")
     ),
     params: Params::LAYOUT,
@@ -43,6 +42,7 @@ pub(crate) const BACKWARD: Kernel = Kernel {
     name: "lstm_cell_backward",
     source: concat!(
         include_str!("../../../shaders/math.wgsl"),
+        include_str!("../../../shaders/recurrent.wgsl"),
         include_str!("../../../shaders/lstm_cell_backward.wgsl")
     ),
     params: Params::LAYOUT,
@@ -57,19 +57,6 @@ pub(crate) fn kernels() -> Vec<&'static Kernel> {
         .into_iter()
         .flat_map(|u| [blocked::forward_kernel(u), blocked::backward_kernel(u)]);
     [&FORWARD, &BACKWARD].into_iter().chain(blocked).collect()
-}
-
-params! {
-    struct Params {
-        batch: u32,
-        steps: u32,
-        units: u32,
-        t: u32,
-        // The persistent kernels run the steps t..t_end.
-        t_end: u32,
-        has_mask: u32,
-        has_dy_seq: u32,
-    }
 }
 
 /// What the forward pass keeps for the backward pass (and the outputs).
@@ -99,50 +86,4 @@ pub struct LstmStates {
     pub gates: Tensor,
     /// h before each step: `[B, T, U]`.
     pub hprev: Tensor,
-}
-
-fn dims(xp: &Tensor, rk: &Tensor, mask: Option<&Tensor>) -> Result<(usize, usize, usize)> {
-    let &[u, u4] = rk.dims() else {
-        return Err(shape_error(
-            "lstm_cell",
-            &[None, None],
-            rk.dims(),
-            "the recurrent kernel must be [U, 4U]",
-        ));
-    };
-    if u4 != 4 * u {
-        return Err(shape_error(
-            "lstm_cell",
-            &[Some(u), Some(4 * u)],
-            rk.dims(),
-            "the recurrent kernel must be [U, 4U]",
-        ));
-    }
-    let &[b, t, g] = xp.dims() else {
-        return Err(shape_error(
-            "lstm_cell",
-            &[None, None, Some(4 * u)],
-            xp.dims(),
-            "the input projection must be [B, T, 4U]",
-        ));
-    };
-    if g != 4 * u {
-        return Err(shape_error(
-            "lstm_cell",
-            &[Some(b), Some(t), Some(4 * u)],
-            xp.dims(),
-            "the input projection must be [B, T, 4U]",
-        ));
-    }
-    if let Some(m) = mask
-        && m.dims() != [b, t]
-    {
-        return Err(shape_error(
-            "lstm_cell",
-            &[Some(b), Some(t)],
-            m.dims(),
-            "the mask must be [B, T]",
-        ));
-    }
-    Ok((b, t, u))
 }

@@ -1,0 +1,21 @@
+// Shared by the recurrent kernels (LSTM, GRU, SimpleRNN), prepended by the host: the
+// uniform every recurrent kernel reads (ops::recurrent::Params) and the flat index of an
+// invocation in a grid split over two dimensions.
+
+struct Params {
+    batch: u32,
+    steps: u32,
+    units: u32,
+    t: u32,
+    // The step range of a persistent kernel (the LSTM's); per-step kernels run step t.
+    t_end: u32,
+    has_mask: u32,
+    // Read by the backward kernels only.
+    has_dy_seq: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 256u;
+}

@@ -1,0 +1,203 @@
+//! What every recurrent layer does around its cell (as Keras's `RNN` layer does for its
+//! cells): the checks of a `[B, T, F]` batch, the input projection of all steps in one op,
+//! the output (every step's h, or the last state), the weights' initial values, and backward
+//! the rows the weight gradients need and the input gradient.
+
+use rand::rngs::StdRng;
+
+use super::{Dims, Param};
+use crate::activation::Activation;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::initializers::Initializer;
+use crate::ops::gather::gather_rows;
+use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
+use crate::ops::reduce::sum;
+use crate::tensor::Tensor;
+
+/// `(B, T, F)` of a batch for layer `kind` ("lstm", "gru") whose kernel is `[F, G·U]`.
+pub(super) fn batch_dims(kind: &str, x: &Tensor, kernel: &Tensor) -> Result<(usize, usize, usize)> {
+    let &[b, t, f] = x.dims() else {
+        return Err(crate::ops::shape_error(
+            kind,
+            &[None, None, Some(kernel.dims()[0])],
+            x.dims(),
+            &format!("{} takes [B, T, F] batches", kind.to_uppercase()),
+        ));
+    };
+    if t == 0 {
+        return Err(Error::Empty {
+            what: format!("a {} batch of sequences of length 0", kind.to_uppercase()),
+            sample: None,
+        });
+    }
+    Ok((b, t, f))
+}
+
+/// x `[B, T, F]` as `[B·T, F]`, and xp = x · kernel + bias: `[B, T, G·U]`, in one op (one
+/// dispatch on a GPU, no extra copy on the CPU).
+pub(super) fn project(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    (b, t, f): (usize, usize, usize),
+) -> Result<(Tensor, Tensor)> {
+    let x2 = x.reshape([b * t, f])?;
+    let xp = matmul_bias_act(&x2, kernel, Transpose::None, Some(bias), Activation::Linear)?;
+    let g = kernel.dims()[1];
+    Ok((x2, xp.reshape([b, t, g])?))
+}
+
+/// The layer's output and mask: h at every step `[B, T, U]` with the mask passed on
+/// (`return_sequences`), or the last state `[B, U]` (the state at the last unmasked step,
+/// since masked steps carry it), unmasked.
+pub(super) fn output(
+    hseq: &Tensor,
+    mask: Option<&Tensor>,
+    return_sequences: bool,
+    (b, t, u): (usize, usize, usize),
+) -> Result<(Tensor, Option<Tensor>)> {
+    if return_sequences {
+        return Ok((hseq.clone(), mask.cloned()));
+    }
+    let last: Vec<u32> = (0..b).map(|i| (i * t + t - 1) as u32).collect();
+    let idx = Tensor::from_u32(hseq.device(), [b], last)?;
+    Ok((gather_rows(&hseq.reshape([b * t, u])?, &idx)?, None))
+}
+
+/// The output dims for the input's time dim.
+pub(super) fn output_dims(return_sequences: bool, time: Option<usize>, u: usize) -> Dims {
+    if return_sequences {
+        vec![time, Some(u)]
+    } else {
+        vec![Some(u)]
+    }
+}
+
+/// `(T, F)` of the per-sample input dims `[T, F]` (F known), for layer `kind`.
+pub(super) fn input_features(kind: &str, input: &Dims) -> Result<(Option<usize>, usize)> {
+    let [time, Some(features)] = input[..] else {
+        return Err(Error::Config(format!(
+            "{} takes [T, F] samples with F known, got {}",
+            kind.to_uppercase(),
+            crate::error::fmt_dims(input)
+        )));
+    };
+    Ok((time, features))
+}
+
+/// A recurrent layer's weights in Keras's order: kernel `[F, G·U]` (glorot_uniform),
+/// recurrent_kernel `[U, G·U]` (orthogonal), bias (the cell's shape and initial values); none
+/// before the layer is built.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Weights(Vec<Param>);
+
+impl Weights {
+    pub(super) fn new(
+        device: &Device,
+        (features, u, gates): (usize, usize, usize),
+        (bias_dims, bias): (Vec<usize>, Vec<f32>),
+        rng: &mut StdRng,
+    ) -> Result<Weights> {
+        let kernel = Initializer::GlorotUniform.sample(&[features, gates * u], rng)?;
+        let recurrent = Initializer::Orthogonal.sample(&[u, gates * u], rng)?;
+        Ok(Weights(vec![
+            Param::new(
+                "kernel",
+                Tensor::from_vec(device, [features, gates * u], kernel)?,
+            ),
+            Param::new(
+                "recurrent_kernel",
+                Tensor::from_vec(device, [u, gates * u], recurrent)?,
+            ),
+            Param::new("bias", Tensor::from_vec(device, bias_dims, bias)?),
+        ]))
+    }
+
+    /// kernel, recurrent_kernel and bias, once built (`kind` names the layer otherwise).
+    pub(super) fn get(&self, kind: &str) -> Result<(&Tensor, &Tensor, &Tensor)> {
+        match &self.0[..] {
+            [k, r, b] => Ok((&k.value, &r.value, &b.value)),
+            _ => Err(Error::Config(format!(
+                "{} used before it was built (compile the model first)",
+                kind.to_uppercase()
+            ))),
+        }
+    }
+
+    pub(super) fn params(&self) -> Vec<&Param> {
+        self.0.iter().collect()
+    }
+
+    pub(super) fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.0.iter_mut().collect()
+    }
+}
+
+/// The rows of `[B·T, *]` tensors the weight gradients need: on the CPU only the unmasked
+/// steps' (a masked step's dz is zero, so its rows add nothing), by this index ([`kept`]);
+/// `None`: all of them.
+pub(super) fn kept_index(mask: Option<&Tensor>) -> Result<Option<Tensor>> {
+    let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
+        return Ok(None);
+    };
+    let kept: Vec<u32> = (0u32..)
+        .zip(mask.to_vec_blocking()?)
+        .filter_map(|(i, m)| (m != 0.0).then_some(i))
+        .collect();
+    if kept.is_empty() || kept.len() == mask.numel() {
+        return Ok(None);
+    }
+    Ok(Some(Tensor::from_u32(mask.device(), [kept.len()], kept)?))
+}
+
+/// The rows of `t` that [`kept_index`] kept.
+pub(super) fn kept(idx: Option<&Tensor>, t: &Tensor) -> Result<Tensor> {
+    idx.map_or_else(|| Ok(t.clone()), |idx| gather_rows(t, idx))
+}
+
+/// dx = dz · kernelᵀ as `[B, T, F]`, when the input needs a gradient.
+pub(super) fn input_grad(
+    need: bool,
+    dz: &Tensor,
+    kernel: &Tensor,
+    in_dims: &[usize],
+) -> Result<Option<Tensor>> {
+    need.then(|| matmul(dz, kernel, Transpose::B)?.reshape(in_dims.to_vec()))
+        .transpose()
+}
+
+/// The gradients the backward pass starts from: of the last h (`dh_last`) or, with
+/// `return_sequences`, of every step's (`dy_seq`).
+pub(super) fn output_grads(
+    return_sequences: bool,
+    dy: &[Tensor],
+) -> (Option<&Tensor>, Option<&Tensor>) {
+    if return_sequences {
+        (None, Some(&dy[0]))
+    } else {
+        (Some(&dy[0]), None)
+    }
+}
+
+/// The weight gradients of a cell whose dz `[B·T, G·U]` is the gradient of `h_prev · rk` as
+/// well as of xp (an LSTM's, a SimpleRNN's), over the kept rows of x `[B·T, F]` and hprev
+/// `[B, T, U]`: dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz.
+pub(super) fn shared_dz_grads(
+    mask: Option<&Tensor>,
+    x: &Tensor,
+    hprev: &Tensor,
+    dz: &Tensor,
+) -> Result<Vec<Tensor>> {
+    let idx = kept_index(mask)?;
+    let dz_kept = kept(idx.as_ref(), dz)?;
+    let &[b, t, u] = hprev.dims() else {
+        return Err(Error::Config("hprev is [B, T, U]".into()));
+    };
+    let hprev = hprev.reshape([b * t, u])?;
+    Ok(vec![
+        matmul(&kept(idx.as_ref(), x)?, &dz_kept, Transpose::A)?,
+        matmul(&kept(idx.as_ref(), &hprev)?, &dz_kept, Transpose::A)?,
+        sum(&dz_kept, 0)?,
+    ])
+}

@@ -1,0 +1,195 @@
+//! `SimpleRnn`: Keras's `SimpleRNN(units, return_sequences=...)` (tanh) over `[B, T, F]`
+//! sequences of any T, consuming the mask of the layers before it. Forward and backward side
+//! by side; the cell and its driver are `ops::simple_rnn_cell` and `ops::recurrent`.
+//!
+//! Weights as Keras: kernel `[F, U]` (glorot_uniform), recurrent_kernel `[U, U]`
+//! (orthogonal), bias `[U]` (zeros); `h = tanh(x · kernel + bias + h_prev · recurrent_kernel)`.
+
+use rand::rngs::StdRng;
+
+use super::recurrent::{
+    Weights, batch_dims, input_features, input_grad, output, output_dims, output_grads, project,
+    shared_dz_grads,
+};
+use super::{
+    Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
+};
+use crate::device::Device;
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::ops::recurrent::RecurrentKernel;
+use crate::ops::simple_rnn_cell::{
+    SimpleRnnStates, simple_rnn_backward_with, simple_rnn_forward_with,
+};
+use crate::tensor::Tensor;
+
+/// A fully-connected recurrent layer, as Keras's `SimpleRNN(units, return_sequences=...)`
+/// with its default tanh: `x: [B, T, F]` (any `T`) -> the last state `[B, units]`, or every
+/// step's output `[B, T, units]` with `return_sequences`.
+///
+/// Masked steps are skipped (the state is carried over them), as for [`Lstm`](crate::Lstm).
+/// Weights as Keras's: `kernel: [F, units]`, `recurrent_kernel: [units, units]`,
+/// `bias: [units]`. A batch that is not `[B, T, F]` is an [`Error::Shape`]; one with `T = 0`,
+/// [`Error::Empty`]. On a GPU it runs per-step kernels.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let x = ndarray::Array3::<f32>::zeros((2, 7, 3)); // 2 sequences, 7 steps, 3 features
+/// let mut last = Sequential::new().add(SimpleRnn::new(4).input_shape([None, Some(3)]));
+/// last.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// assert_eq!(last.predict(&x)?.shape(), &[2, 4]);           // the last state
+/// assert_eq!(last.count_params(), 3 * 4 + 4 * 4 + 4);
+/// let mut seq = Sequential::new()
+///     .add(SimpleRnn::new(4).return_sequences(true).input_shape([None, Some(3)]));
+/// seq.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// assert_eq!(seq.predict(&x)?.shape(), &[2, 7, 4]);         // every step
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+#[doc(alias = "SimpleRNN")]
+#[derive(Debug, Clone)]
+pub struct SimpleRnn {
+    units: usize,
+    return_sequences: bool,
+    input: Option<Dims>,
+    weights: Weights,
+    rnn_kernel: RecurrentKernel,
+}
+
+#[derive(Debug, Clone)]
+struct Cache {
+    x: Tensor, // [B*T, F]
+    states: SimpleRnnStates,
+    mask: Option<Tensor>,
+    in_dims: Vec<usize>,
+}
+
+impl SimpleRnn {
+    /// A SimpleRNN of `units` units (Keras's defaults: tanh, Glorot uniform kernel,
+    /// orthogonal recurrent kernel, zero bias), returning the last state.
+    pub fn new(units: usize) -> Self {
+        SimpleRnn {
+            units,
+            return_sequences: false,
+            input: None,
+            weights: Weights::default(),
+            rnn_kernel: RecurrentKernel::Auto,
+        }
+    }
+
+    /// Output every step's h `[B, T, units]` instead of the last state `[B, units]` (Keras's
+    /// `return_sequences=True`); the mask passes on.
+    #[must_use]
+    pub fn return_sequences(mut self, on: bool) -> Self {
+        self.return_sequences = on;
+        self
+    }
+
+    /// Which GPU kernels run this layer: [`RecurrentKernel::Auto`] (the default) and
+    /// [`RecurrentKernel::PerStep`] run the per-step kernels;
+    /// [`RecurrentKernel::Persistent`] is an [`Error::Config`] when the layer runs.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// use wgfit::ops::recurrent::RecurrentKernel;
+    /// let x = ndarray::Array3::<f32>::ones((2, 5, 3));
+    /// let rnn = SimpleRnn::new(4).kernel(RecurrentKernel::Persistent);
+    /// let mut m = Sequential::new().add(rnn.input_shape([None, Some(3)]));
+    /// m.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// assert!(matches!(m.predict(&x), Err(Error::Config(_))));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    #[must_use]
+    pub fn kernel(mut self, kernel: RecurrentKernel) -> Self {
+        self.rnn_kernel = kernel;
+        self
+    }
+
+    /// The per-sample input shape when this is the first layer, e.g. `[None, Some(10)]` for
+    /// any length of 10 features (Keras's `input_shape=(None, 10)`).
+    #[must_use]
+    pub fn input_shape(mut self, dims: impl Into<Dims>) -> Self {
+        self.input = Some(dims.into());
+        self
+    }
+}
+
+impl Layer for SimpleRnn {
+    fn mask_flow(&self) -> MaskFlow {
+        MaskFlow::Reads {
+            keeps: self.return_sequences,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "simple_rnn"
+    }
+
+    fn declared_input(&self) -> Option<Dims> {
+        self.input.clone()
+    }
+
+    // [T, F] with any T.
+    fn input_template(&self, sample: &[usize]) -> Dims {
+        super::any_length(sample)
+    }
+
+    fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
+        let u = positive("SimpleRNN units", self.units)?;
+        let (time, features) = input_features("simple_rnn", single_dims("simple_rnn", inputs)?)?;
+        let bias = (vec![u], vec![0.0; u]);
+        self.weights = Weights::new(device, (features, u, 1), bias, rng)?;
+        Ok(vec![output_dims(self.return_sequences, time, u)])
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        self.weights.params()
+    }
+
+    fn params_mut(&mut self) -> Vec<&mut Param> {
+        self.weights.params_mut()
+    }
+
+    // x: [B, T, F]; xp = x · kernel + bias: [B, T, U]; h = tanh(xp + h_prev · rk) over T
+    // steps; out = h at every step [B, T, U], or the last state [B, U]
+    fn forward(
+        &self,
+        inputs: &[&Tensor],
+        masks: &[Option<&Tensor>],
+        training: bool,
+    ) -> Result<Forward> {
+        let x = *single("simple_rnn", inputs)?;
+        let mask = masks.first().copied().flatten();
+        let (kernel, recurrent, bias) = self.weights.get("simple_rnn")?;
+        let (b, t, f) = batch_dims("simple_rnn", x, kernel)?;
+        let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
+        let states = simple_rnn_forward_with(&xp, recurrent, mask, self.rnn_kernel)?;
+        let dims = (b, t, self.units);
+        let (out, out_mask) = output(&states.hseq, mask, self.return_sequences, dims)?;
+        Ok(Forward::one(out, out_mask).saving(training, || Cache {
+            x: x2,
+            states,
+            mask: mask.cloned(),
+            in_dims: vec![b, t, f],
+        }))
+    }
+
+    // dz = BPTT(dy) [B*T, U]; dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz,
+    // dx = dz kernelᵀ
+    fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
+        let cache: &Cache = saved.get("simple_rnn")?;
+        let (kernel, recurrent, _) = self.weights.get("simple_rnn")?;
+        let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
+        let (dh_last, dy_seq) = output_grads(self.return_sequences, dy);
+        let mask = cache.mask.as_ref();
+        let s = &cache.states;
+        let dz = simple_rnn_backward_with(s, recurrent, mask, dh_last, dy_seq, self.rnn_kernel)?
+            .reshape([b * t, self.units])?;
+        let params = shared_dz_grads(mask, &cache.x, &s.hprev, &dz)?;
+        let dx = input_grad(need_dx[0], &dz, kernel, &cache.in_dims)?;
+        Ok(Backward {
+            inputs: vec![dx],
+            params,
+        })
+    }
+}

@@ -1,0 +1,133 @@
+//! The GRU forward pass over a sequence on each device: the CPU twin or per-step dispatches.
+
+use super::cell::GruCell;
+use super::{FORWARD, GruReset, GruStates, RecurrentKernel, check_kernel};
+use crate::device::Device;
+use crate::error::Result;
+use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::{buf, gpu_output, gpu_tensor, host, shape_error};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+/// Runs the cell over all T steps (per-step kernels on a GPU).
+///
+/// xp: `[B, T, 3U]` (the input projection `x · kernel + input bias`, gates in the order z,
+/// r, h), rk: `[U, 3U]` (the recurrent kernel), `reset` (with the recurrent bias `[3U]` for
+/// `reset_after`), mask: `[B, T]` (1.0 kept, 0.0 masked) or `None`. The state starts at zero;
+/// a masked step carries h over unchanged.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when rk is not `[U, 3U]`, xp not `[B, T, 3U]`, the
+/// recurrent bias not `[3U]` or the mask not `[B, T]`; [`Error::Data`](crate::Error::Data)
+/// for tensors on two devices or of dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Error, Tensor};
+/// use wgfit::ops::gru_cell::{GruReset, gru_forward};
+/// let device = Device::cpu();
+/// // B = 1, T = 2, U = 1; recurrent kernel 0, so each step sees only its own xp.
+/// let xp = Tensor::from_vec(&device, [1, 2, 3], vec![0.0, 0.0, 1.0, 5.0, 5.0, 5.0])?;
+/// let rk = Tensor::zeros(&device, [1, 3])?;
+/// let mask = Tensor::from_vec(&device, [1, 2], vec![1.0, 0.0])?; // step 1 is padding
+/// let h = gru_forward(&xp, &rk, GruReset::Before, Some(&mask))?.hseq.to_vec_blocking()?;
+/// assert!((h[0] - 0.5 * 1f32.tanh()).abs() < 1e-6); // h = (1 - σ(0))·tanh(1)
+/// assert_eq!(h[1], h[0]); // the masked step keeps the state
+/// let bad = Tensor::zeros(&device, [1, 4])?;
+/// assert!(matches!(gru_forward(&xp, &bad, GruReset::Before, None), Err(Error::Shape(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn gru_forward(
+    xp: &Tensor,
+    rk: &Tensor,
+    reset: GruReset<'_>,
+    mask: Option<&Tensor>,
+) -> Result<GruStates> {
+    gru_forward_with(xp, rk, reset, mask, RecurrentKernel::Auto)
+}
+
+/// [`gru_forward`] with an explicit GPU kernel choice.
+///
+/// # Errors
+/// As [`gru_forward`], and [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`], which a GRU does not have yet (on either device, so the
+/// choice fails where it is made).
+pub fn gru_forward_with(
+    xp: &Tensor,
+    rk: &Tensor,
+    reset: GruReset<'_>,
+    mask: Option<&Tensor>,
+    kernel: RecurrentKernel,
+) -> Result<GruStates> {
+    let rb = match reset {
+        GruReset::After(rb) => Some(rb),
+        GruReset::Before => None,
+    };
+    let (device, (b, t, u)) = forward_inputs(("gru_cell", 3), xp, rk, rb, mask)?;
+    if let Some(rb) = rb
+        && rb.dims() != [3 * u]
+    {
+        return Err(shape_error(
+            "gru_cell",
+            &[Some(3 * u)],
+            rb.dims(),
+            "the recurrent bias must be [3U]",
+        ));
+    }
+    check_kernel(kernel, u)?;
+    let seq = Shape(vec![b, t, u]);
+    let gate_shape = Shape(vec![b, t, 3 * u]);
+    let reset_after = rb.is_some();
+    match &device {
+        Device::Cpu => {
+            let m = mask.map(|m| host(m).f32().to_vec());
+            let (xp, rk, rb) = (host(xp), host(rk), rb.map(host));
+            let cell = GruCell {
+                rk: rk.f32(),
+                rb: rb.as_ref().map(|rb| rb.f32()),
+            };
+            let s = cpu::forward(&cell, xp.f32(), cell.rk, m.as_deref(), (b, t, u));
+            Ok(GruStates {
+                hseq: Tensor::from_vec(&device, seq.clone(), s.0)?,
+                hn: Tensor::from_vec(&device, seq.clone(), s.1)?,
+                gates: Tensor::from_vec(&device, gate_shape, s.2)?,
+                hprev: Tensor::from_vec(&device, seq, s.3)?,
+                reset_after,
+            })
+        }
+        Device::Gpu(ctx) => {
+            let (hseq, hn) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
+            let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
+            // Bindings a variant does not read hold xp (read-only, so it may appear twice).
+            let rb_buf = rb.map_or(buf(xp), buf);
+            let mask_buf = mask.map_or(buf(xp), buf);
+            let all = [
+                buf(xp),
+                buf(rk),
+                rb_buf,
+                mask_buf,
+                &hseq,
+                &gates,
+                &hprev,
+                &hn,
+            ];
+            let entries: &[_] = if reset_after {
+                &[("gru_step", &all[..])]
+            } else {
+                // the candidate needs every unit's r ⊙ h_prev: a second dispatch
+                &[
+                    ("gru_step_reset", &all[..]),
+                    ("gru_step_candidate", &all[..]),
+                ]
+            };
+            let params = |s: u32| Params::new((b, t, u), (s, s + 1)).masked(mask.is_some());
+            dispatch_steps(ctx, &FORWARD, entries, 0..t as u32, params, (b, u))?;
+            Ok(GruStates {
+                hseq: gpu_tensor(&device, seq.clone(), hseq),
+                hn: gpu_tensor(&device, seq.clone(), hn),
+                gates: gpu_tensor(&device, gate_shape, gates),
+                hprev: gpu_tensor(&device, seq, hprev),
+                reset_after,
+            })
+        }
+    }
+}

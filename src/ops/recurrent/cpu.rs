@@ -1,0 +1,318 @@
+//! The CPU driver of every recurrent cell: the time loop, the mask, the threads and each step's
+//! recurrent GEMM, around one [`CpuCell`] that does one batch row of one step. Per step, the
+//! recurrent product of every active batch row is one GEMM (`h_prev · rk`, against the
+//! recurrent kernel packed once per sequence: `gemm.rs`), then the cell runs elementwise as in
+//! the WGSL; backward mirrors it (`dh = dhz · rkᵀ`). A masked row only carries its state, so
+//! a padded step costs a copy, not a GEMM row: masking makes a step cheaper, never dearer.
+
+use ndarray::ArrayView2;
+
+use super::gemm::Packed;
+use crate::device::FlushDenormals;
+use crate::device::cpu_pool::overwritten;
+
+/// One batch row of one step forward. Slices: `xp` `[G·U]` (the input projection with its
+/// bias), `hz` `[G·U]` (`h_prev · rk`; `None` at step 0, where h_prev is zero), `h_prev` and
+/// `aux_prev` `[U]` (the step before's h and auxiliary state; zeros at step 0).
+pub(crate) struct StepIn<'a> {
+    pub xp: &'a [f32],
+    pub hz: Option<&'a [f32]>,
+    pub h_prev: &'a [f32],
+    pub aux_prev: &'a [f32],
+}
+
+/// What a step writes: the activated `gates` `[G·U]`, the auxiliary state `aux` and `h` `[U]`.
+pub(crate) struct StepOut<'a> {
+    pub gates: &'a mut [f32],
+    pub aux: &'a mut [f32],
+    pub h: &'a mut [f32],
+}
+
+/// One batch row of one step backward: the forward's `gates`, `aux_prev`, `aux` and `h_prev`.
+pub(crate) struct GradIn<'a> {
+    pub gates: &'a [f32],
+    pub aux_prev: &'a [f32],
+    pub aux: &'a [f32],
+    pub h_prev: &'a [f32],
+}
+
+/// What a step backward writes. `dh` `[U]` comes in as the gradient of this step's h and, for
+/// a cell with [`CpuCell::DIRECT`], leaves as the part of h_prev's gradient that does not go
+/// through the recurrent kernel (the GEMM adds the rest). `carry` `[U]` is the cell's own
+/// running gradient (an LSTM's dc). `dz` `[G·U]`: the gradient of xp; `dhz` `[G·U]`: that of
+/// `h_prev · rk` (unused where [`CpuCell::DHZ_IS_DZ`]).
+pub(crate) struct GradOut<'a> {
+    pub dh: &'a mut [f32],
+    pub carry: &'a mut [f32],
+    pub dz: &'a mut [f32],
+    pub dhz: &'a mut [f32],
+}
+
+/// One kind of recurrent cell on the CPU (the WGSL twins are its kernels).
+pub(crate) trait CpuCell: Sync {
+    /// Gate columns per unit: xp and gates are `[B, T, G·U]`, the recurrent kernel `[U, G·U]`.
+    const GATES: usize;
+    /// The gradient of `h_prev · rk` is dz itself (an LSTM), so no separate dhz is kept.
+    const DHZ_IS_DZ: bool;
+    /// h_prev also reaches h without the recurrent kernel (a GRU's `z · h_prev`): the cell
+    /// leaves that part in dh and the GEMM adds to it.
+    const DIRECT: bool;
+    fn forward(&self, s: StepIn<'_>, out: StepOut<'_>);
+    fn backward(&self, s: GradIn<'_>, out: GradOut<'_>);
+}
+
+/// `hseq, aux: [B, T, U]`, `gates: [B, T, G·U]` (activated), `hprev: [B, T, U]`.
+pub(crate) type CpuStates = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// Batch rows per thread: the rows are independent recurrences, so each thread runs whole
+/// sequences for its rows (no synchronisation per step). Below about 2^16 cell-steps a thread
+/// costs more than it saves, so small problems stay on one.
+fn rows_per_thread(b: usize, t: usize, u: usize) -> usize {
+    let threads = crate::ops::cpu_gemm::cores();
+    if b * t * u < 1 << 16 || threads == 1 {
+        b.max(1)
+    } else {
+        b.div_ceil(threads).max(1)
+    }
+}
+
+/// The forward pass of `cell`. `xp: [B, T, G·U]`, `rk: [U, G·U]`, `mask: [B, T]`.
+pub(crate) fn forward<C: CpuCell>(
+    cell: &C,
+    xp: &[f32],
+    rk: &[f32],
+    mask: Option<&[f32]>,
+    (b, t, u): (usize, usize, usize),
+) -> CpuStates {
+    let g = C::GATES * u;
+    // every element is written below (a masked step's gates as zeros): no zeroing pass here
+    let (mut hseq, mut aux) = (overwritten(b * t * u), overwritten(b * t * u));
+    let (mut gates, mut hprev) = (overwritten(b * t * g), overwritten(b * t * u));
+    if b * t * u == 0 {
+        return (hseq, aux, gates, hprev);
+    }
+    let rk = &Packed::new(ArrayView2::from_shape((u, g), rk).expect("rk is [U, G·U]"));
+    let rows = rows_per_thread(b, t, u);
+    std::thread::scope(|scope| {
+        let chunks = xp
+            .chunks(rows * t * g)
+            .zip(hseq.chunks_mut(rows * t * u))
+            .zip(aux.chunks_mut(rows * t * u))
+            .zip(gates.chunks_mut(rows * t * g))
+            .zip(hprev.chunks_mut(rows * t * u))
+            .enumerate();
+        for (k, ((((xp, hseq), aux), gates), hprev)) in chunks {
+            let mask = mask.map(|m| &m[k * rows * t..((k + 1) * rows).min(b) * t]);
+            let b = hseq.len() / (t * u).max(1);
+            let out = (hseq, aux, gates, hprev);
+            scope.spawn(move || {
+                let _flush = FlushDenormals::new();
+                forward_rows(cell, xp, rk, mask, out, (b, t, u))
+            });
+        }
+    });
+    (hseq, aux, gates, hprev)
+}
+
+type RowsOut<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]);
+
+/// The forward pass for `b` batch rows (a contiguous block of the batch). Each step's
+/// recurrent GEMM covers the unmasked rows only: when some are masked they are gathered into
+/// a compact block first.
+fn forward_rows<C: CpuCell>(
+    cell: &C,
+    xp: &[f32],
+    rk: &Packed,
+    mask: Option<&[f32]>,
+    (hseq, aux, gates, hprev): RowsOut<'_>,
+    (b, t, u): (usize, usize, usize),
+) {
+    let g = C::GATES * u;
+    let mut z = vec![0.0f32; b * g];
+    let mut h_active = vec![0.0f32; b * u];
+    let mut active = Vec::with_capacity(b);
+    let zeros = vec![0.0f32; u];
+    for step in 0..t {
+        active.clear();
+        active.extend((0..b).filter(|&bi| !mask.is_some_and(|m| m[bi * t + step] == 0.0)));
+        let na = active.len();
+        // z = h_{t-1} · rk over the active rows, in one GEMM (xp_t is added by the cell)
+        if step > 0 && na == b {
+            // every row: h_{t-1} is read in place, rows t·U apart
+            rk.gemm((&hseq[(step - 1) * u..], t * u), b, (&mut z, g), false);
+        } else if step > 0 && na > 0 {
+            for (j, &bi) in active.iter().enumerate() {
+                let row = (bi * t + step - 1) * u;
+                h_active[j * u..(j + 1) * u].copy_from_slice(&hseq[row..row + u]);
+            }
+            rk.gemm((&h_active, u), na, (&mut z, g), false);
+        }
+        let mut next = active.iter().enumerate().peekable();
+        for bi in 0..b {
+            let bt = bi * t + step;
+            let (hs_done, hs_now) = hseq.split_at_mut(bt * u);
+            let (aux_done, aux_now) = aux.split_at_mut(bt * u);
+            let (h_prev, aux_prev) = if step > 0 {
+                (&hs_done[(bt - 1) * u..], &aux_done[(bt - 1) * u..])
+            } else {
+                (&zeros[..], &zeros[..])
+            };
+            let (h_prev, aux_prev) = (&h_prev[..u], &aux_prev[..u]);
+            hprev[bt * u..(bt + 1) * u].copy_from_slice(h_prev);
+            let (h, a) = (&mut hs_now[..u], &mut aux_now[..u]);
+            match next.next_if(|&(_, &a)| a == bi) {
+                Some((j, _)) => {
+                    let s = StepIn {
+                        xp: &xp[bt * g..(bt + 1) * g],
+                        hz: (step > 0).then(|| &z[j * g..(j + 1) * g]),
+                        h_prev,
+                        aux_prev,
+                    };
+                    let gates = &mut gates[bt * g..(bt + 1) * g];
+                    cell.forward(s, StepOut { gates, aux: a, h });
+                }
+                // a masked step carries h and its auxiliary state through; its gates are zeros
+                None => {
+                    h.copy_from_slice(h_prev);
+                    a.copy_from_slice(aux_prev);
+                    gates[bt * g..(bt + 1) * g].fill(0.0);
+                }
+            }
+        }
+    }
+}
+
+/// The forward pass's states, as the backward pass reads them.
+pub(crate) struct Saved<'a> {
+    pub gates: &'a [f32],
+    pub aux: &'a [f32],
+    pub hprev: &'a [f32],
+}
+
+/// Backpropagation through time for `cell`: `dz: [B, T, G·U]` (the gradient of xp) from the
+/// saved states, `dh: [B, U]` (the gradient of the last h) and `dy: [B, T, U]` (a sequence
+/// output's gradient).
+pub(crate) fn backward<C: CpuCell>(
+    cell: &C,
+    saved: Saved<'_>,
+    rk: &[f32],
+    mask: Option<&[f32]>,
+    mut dh: Vec<f32>,
+    dy: Option<&[f32]>,
+    (b, t, u): (usize, usize, usize),
+) -> Vec<f32> {
+    let g = C::GATES * u;
+    // every row is written below (a masked step's as zeros): no zeroing pass here
+    let mut dz = overwritten(b * t * g);
+    if b * t * u == 0 {
+        return dz;
+    }
+    let rk_t = ArrayView2::from_shape((u, g), rk).expect("rk is [U, G·U]");
+    let rk_t = &Packed::new(rk_t.reversed_axes());
+    let rows = rows_per_thread(b, t, u);
+    std::thread::scope(|scope| {
+        let chunks = dh
+            .chunks_mut(rows * u)
+            .zip(dz.chunks_mut(rows * t * g))
+            .enumerate();
+        for (k, (dh, dz)) in chunks {
+            let rows_of = |len: usize| k * rows * len..((k + 1) * rows).min(b) * len;
+            let saved = Saved {
+                gates: &saved.gates[rows_of(t * g)],
+                aux: &saved.aux[rows_of(t * u)],
+                hprev: &saved.hprev[rows_of(t * u)],
+            };
+            let mask = mask.map(|m| &m[rows_of(t)]);
+            let dy = dy.map(|d| &d[rows_of(t * u)]);
+            let b = dh.len() / u.max(1);
+            scope.spawn(move || {
+                let _flush = FlushDenormals::new();
+                backward_rows(cell, saved, rk_t, mask, (dh, dy, dz), (b, t, u))
+            });
+        }
+    });
+    dz
+}
+
+type RowsGrad<'a> = (&'a mut [f32], Option<&'a [f32]>, &'a mut [f32]);
+
+/// Backpropagation through time for `b` batch rows (a contiguous block of the batch); as in
+/// the forward pass, each step's GEMM covers the unmasked rows only.
+fn backward_rows<C: CpuCell>(
+    cell: &C,
+    saved: Saved<'_>,
+    rk_t: &Packed,
+    mask: Option<&[f32]>,
+    (dh, dy, dz): RowsGrad<'_>,
+    (b, t, u): (usize, usize, usize),
+) {
+    let g = C::GATES * u;
+    let mut carry = vec![0.0f32; b * u];
+    let mut dhz = vec![0.0f32; if C::DHZ_IS_DZ { 0 } else { b * g }];
+    let mut dz_active = vec![0.0f32; b * g];
+    let mut dh_active = vec![0.0f32; b * u];
+    let mut active = Vec::with_capacity(b);
+    let zeros = vec![0.0f32; u];
+    for step in (0..t).rev() {
+        active.clear();
+        for bi in 0..b {
+            let bt = bi * t + step;
+            let dh = &mut dh[bi * u..(bi + 1) * u];
+            if let Some(dy) = dy {
+                for (d, &y) in dh.iter_mut().zip(&dy[bt * u..(bt + 1) * u]) {
+                    *d += y;
+                }
+            }
+            if mask.is_some_and(|m| m[bt] == 0.0) {
+                dz[bt * g..(bt + 1) * g].fill(0.0);
+                continue;
+            }
+            active.push(bi);
+            let aux_prev = if step > 0 {
+                &saved.aux[(bt - 1) * u..bt * u]
+            } else {
+                &zeros[..]
+            };
+            let s = GradIn {
+                gates: &saved.gates[bt * g..(bt + 1) * g],
+                aux_prev,
+                aux: &saved.aux[bt * u..(bt + 1) * u],
+                h_prev: &saved.hprev[bt * u..(bt + 1) * u],
+            };
+            let dhz = if C::DHZ_IS_DZ {
+                &mut [][..]
+            } else {
+                &mut dhz[bi * g..(bi + 1) * g]
+            };
+            let out = GradOut {
+                dh,
+                carry: &mut carry[bi * u..(bi + 1) * u],
+                dz: &mut dz[bt * g..(bt + 1) * g],
+                dhz,
+            };
+            cell.backward(s, out);
+        }
+        // dh_{t-1} (+)= dhz_t · rkᵀ for the rows this step updated; masked rows carry dh
+        // through
+        let na = active.len();
+        let (src, ld): (&[f32], usize) = if C::DHZ_IS_DZ {
+            (&dz[step * g..], t * g)
+        } else {
+            (&dhz, g)
+        };
+        if na == b {
+            rk_t.gemm((src, ld), b, (dh, u), C::DIRECT);
+        } else if na > 0 {
+            for (j, &bi) in active.iter().enumerate() {
+                dz_active[j * g..(j + 1) * g].copy_from_slice(&src[bi * ld..bi * ld + g]);
+                if C::DIRECT {
+                    dh_active[j * u..(j + 1) * u].copy_from_slice(&dh[bi * u..(bi + 1) * u]);
+                }
+            }
+            rk_t.gemm((&dz_active, g), na, (&mut dh_active, u), C::DIRECT);
+            for (j, &bi) in active.iter().enumerate() {
+                dh[bi * u..(bi + 1) * u].copy_from_slice(&dh_active[j * u..(j + 1) * u]);
+            }
+        }
+    }
+}

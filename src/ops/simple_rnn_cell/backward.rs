@@ -1,0 +1,119 @@
+//! SimpleRNN backpropagation through time on each device: the CPU twin, or two dispatches
+//! per step.
+
+use super::cell::SimpleRnnCell;
+use super::{BACKWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
+use crate::device::Device;
+use crate::error::Result;
+use crate::ops::recurrent::{Params, backward_inputs, cpu, dispatch_steps};
+use crate::ops::transpose::transpose;
+use crate::ops::{buf, gpu_output, gpu_tensor, host};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+/// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
+/// every step's h (`dy_seq`); returns dz: `[B, T, U]`, the gradient w.r.t. xp, from which
+/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`.
+///
+/// # Errors
+/// As [`simple_rnn_forward`](super::simple_rnn_forward), and
+/// [`Error::Shape`](crate::Error::Shape) when dh_last is not `[B, U]` or dy_seq not
+/// `[B, T, U]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::simple_rnn_cell::{simple_rnn_backward, simple_rnn_forward};
+/// let device = Device::cpu();
+/// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 1])?, Tensor::zeros(&device, [1, 1])?);
+/// let states = simple_rnn_forward(&xp, &rk, None)?; // h = tanh(0) = 0
+/// let dh = Tensor::from_vec(&device, [1, 1], vec![2.0])?;
+/// let dz = simple_rnn_backward(&states, &rk, None, Some(&dh), None)?;
+/// assert_eq!(dz.to_vec_blocking()?, vec![2.0]); // dh · (1 - h²)
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn simple_rnn_backward(
+    states: &SimpleRnnStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    dh_last: Option<&Tensor>,
+    dy_seq: Option<&Tensor>,
+) -> Result<Tensor> {
+    simple_rnn_backward_with(states, rk, mask, dh_last, dy_seq, RecurrentKernel::Auto)
+}
+
+/// [`simple_rnn_backward`] with an explicit GPU kernel choice.
+///
+/// # Errors
+/// As [`simple_rnn_backward`], and [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`].
+pub fn simple_rnn_backward_with(
+    states: &SimpleRnnStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    dh_last: Option<&Tensor>,
+    dy_seq: Option<&Tensor>,
+    kernel: RecurrentKernel,
+) -> Result<Tensor> {
+    let grads = (dh_last, dy_seq);
+    let (device, (b, t, u), dh) = backward_inputs(
+        ("simple_rnn_cell_backward", 1),
+        &states.hseq,
+        rk,
+        mask,
+        grads,
+    )?;
+    check_kernel(kernel, u)?;
+    let dz_shape = Shape(vec![b, t, u]);
+    match &device {
+        Device::Cpu => {
+            let m = mask.map(|m| host(m).f32().to_vec());
+            let dy = dy_seq.map(|d| host(d).f32().to_vec());
+            let (hseq, hprev, rk) = (host(&states.hseq), host(&states.hprev), host(rk));
+            // h is the cell's one gate; it has no auxiliary state (hseq stands in, unread)
+            let saved = cpu::Saved {
+                gates: hseq.f32(),
+                aux: hseq.f32(),
+                hprev: hprev.f32(),
+            };
+            let dh = host(&dh).f32().to_vec();
+            let dims = (b, t, u);
+            let dz = cpu::backward(
+                &SimpleRnnCell,
+                saved,
+                rk.f32(),
+                m.as_deref(),
+                dh,
+                dy.as_deref(),
+                dims,
+            );
+            Tensor::from_vec(&device, dz_shape, dz)
+        }
+        Device::Gpu(ctx) => {
+            let dz = gpu_output(ctx, &dz_shape)?;
+            // The kernels read rk transposed: neighbouring units, neighbouring addresses.
+            let rk_t = transpose(rk)?;
+            let mask_buf = mask.map_or(buf(&rk_t), buf);
+            let dy_buf = dy_seq.map_or(buf(&states.hprev), buf);
+            let all = [
+                &dz,
+                mask_buf,
+                buf(&dh),
+                buf(&rk_t),
+                buf(&states.hseq),
+                dy_buf,
+            ];
+            let entries = [
+                ("rnn_backward_gates", &all[..]),
+                ("rnn_backward_h", &all[..]),
+            ];
+            let params = |s: u32| {
+                Params::new((b, t, u), (s, s + 1))
+                    .masked(mask.is_some())
+                    .with_dy_seq(dy_seq.is_some())
+            };
+            let steps = (0..t as u32).rev();
+            dispatch_steps(ctx, &BACKWARD, &entries, steps, params, (b, u))?;
+            Ok(gpu_tensor(&device, dz_shape, dz))
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The SimpleRNN forward pass over a sequence on each device: the CPU twin or per-step
+//! dispatches.
+
+use super::cell::SimpleRnnCell;
+use super::{FORWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
+use crate::device::Device;
+use crate::error::Result;
+use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::{buf, gpu_output, gpu_tensor, host};
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+/// Runs the cell over all T steps: `h = tanh(xp + h_prev · rk)`, h starting at zero, a masked
+/// step carrying h over unchanged.
+///
+/// xp: `[B, T, U]` (the input projection `x · kernel + bias`), rk: `[U, U]`, mask: `[B, T]`
+/// (1.0 kept, 0.0 masked) or `None`.
+///
+/// # Errors
+/// [`Error::Shape`](crate::Error::Shape) when rk is not `[U, U]`, xp not `[B, T, U]` or the
+/// mask not `[B, T]`; [`Error::Data`](crate::Error::Data) for tensors on two devices or of
+/// dtype u32.
+///
+/// ```
+/// use wgfit::{Device, Error, Tensor};
+/// use wgfit::ops::simple_rnn_cell::simple_rnn_forward;
+/// let device = Device::cpu();
+/// let xp = Tensor::from_vec(&device, [1, 2, 1], vec![1.0, 5.0])?;
+/// let rk = Tensor::zeros(&device, [1, 1])?;
+/// let mask = Tensor::from_vec(&device, [1, 2], vec![1.0, 0.0])?; // step 1 is padding
+/// let h = simple_rnn_forward(&xp, &rk, Some(&mask))?.hseq.to_vec_blocking()?;
+/// assert_eq!(h, vec![1f32.tanh(), 1f32.tanh()]);
+/// let bad = Tensor::zeros(&device, [1, 2])?;
+/// assert!(matches!(simple_rnn_forward(&xp, &bad, None), Err(Error::Shape(_))));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn simple_rnn_forward(
+    xp: &Tensor,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+) -> Result<SimpleRnnStates> {
+    simple_rnn_forward_with(xp, rk, mask, RecurrentKernel::Auto)
+}
+
+/// [`simple_rnn_forward`] with an explicit GPU kernel choice.
+///
+/// # Errors
+/// As [`simple_rnn_forward`], and [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`], which a SimpleRNN does not have (on either device).
+pub fn simple_rnn_forward_with(
+    xp: &Tensor,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    kernel: RecurrentKernel,
+) -> Result<SimpleRnnStates> {
+    let (device, (b, t, u)) = forward_inputs(("simple_rnn_cell", 1), xp, rk, None, mask)?;
+    check_kernel(kernel, u)?;
+    let seq = Shape(vec![b, t, u]);
+    match &device {
+        Device::Cpu => {
+            let m = mask.map(|m| host(m).f32().to_vec());
+            let (xp, rk) = (host(xp), host(rk));
+            let (hseq, _, _, hprev) =
+                cpu::forward(&SimpleRnnCell, xp.f32(), rk.f32(), m.as_deref(), (b, t, u));
+            Ok(SimpleRnnStates {
+                hseq: Tensor::from_vec(&device, seq.clone(), hseq)?,
+                hprev: Tensor::from_vec(&device, seq, hprev)?,
+            })
+        }
+        Device::Gpu(ctx) => {
+            let (hseq, hprev) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
+            let mask_buf = mask.map_or(buf(xp), buf);
+            let all = [buf(xp), buf(rk), mask_buf, &hseq, &hprev];
+            let params = |s: u32| Params::new((b, t, u), (s, s + 1)).masked(mask.is_some());
+            let entries = [("rnn_step", &all[..])];
+            dispatch_steps(ctx, &FORWARD, &entries, 0..t as u32, params, (b, u))?;
+            Ok(SimpleRnnStates {
+                hseq: gpu_tensor(&device, seq.clone(), hseq),
+                hprev: gpu_tensor(&device, seq, hprev),
+            })
+        }
+    }
+}
