@@ -5,20 +5,25 @@
 //! merge layers ([`Concatenate`], [`Add`], [`Subtract`], [`Multiply`], [`Average`],
 //! [`Maximum`], [`Minimum`]) are here; a layer of your own implements [`Layer`]. Shapes below
 //! are per batch: `B` samples, `T` time steps, `F` features.
+//! [`Dropout`] and [`SpatialDropout1D`] drop values while training (seeded, see there).
 
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod lstm;
 mod masking;
 mod merge;
+mod spatial_dropout;
 
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
+pub use spatial_dropout::SpatialDropout1D;
 
 use std::any::Any;
 
