@@ -6,7 +6,7 @@
 
 mod common;
 
-use ndarray::{Array1, Array2, Array3, ArrayD};
+use ndarray::{Array1, Array2, ArrayD};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wgfit::layers::{Dims, Layer};
@@ -30,6 +30,9 @@ fn run(layer: &dyn Layer, x: &Tensor, training: bool) -> Vec<f32> {
     out.outputs[0].to_vec_blocking().unwrap()
 }
 
+/// A layer made afresh, unbuilt.
+type Make = fn() -> Box<dyn Layer>;
+
 fn random(rng: &mut StdRng, n: usize) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(0.5f32..1.5)).collect()
 }
@@ -39,7 +42,7 @@ fn equal_seeds_draw_equal_masks_on_every_device_and_each_call_a_new_one() {
     let mut rng = common::rng("dropout determinism");
     let (dims, shape) = (vec![Some(7), Some(33)], [5usize, 7, 33]);
     let x = random(&mut rng, shape.iter().product());
-    let make: [(&str, fn() -> Box<dyn Layer>); 4] = [
+    let make: [(&str, Make); 4] = [
         ("Dropout seed 9", || Box::new(Dropout::new(0.4).seed(9))),
         ("Dropout from the model's seed", || {
             Box::new(Dropout::new(0.4))
@@ -57,20 +60,32 @@ fn equal_seeds_draw_equal_masks_on_every_device_and_each_call_a_new_one() {
             let xt = Tensor::from_vec(&device, shape, x.clone()).unwrap();
             let mut layer = make();
             layer
-                .build(&device, &[dims.clone()], &mut StdRng::seed_from_u64(3))
+                .build(
+                    &device,
+                    std::slice::from_ref(&dims),
+                    &mut StdRng::seed_from_u64(3),
+                )
                 .unwrap();
             let calls: Vec<Vec<f32>> = (0..3).map(|_| run(layer.as_ref(), &xt, true)).collect();
             assert_ne!(calls[0], calls[1], "{what}: a new mask at each call");
             assert_ne!(calls[1], calls[2], "{what}: a new mask at each call");
             // Building again (compiling again) starts the stream over.
             layer
-                .build(&device, &[dims.clone()], &mut StdRng::seed_from_u64(3))
+                .build(
+                    &device,
+                    std::slice::from_ref(&dims),
+                    &mut StdRng::seed_from_u64(3),
+                )
                 .unwrap();
             assert_eq!(run(layer.as_ref(), &xt, true), calls[0], "{what}: rebuilt");
             // Another model seed: another stream, unless the layer has its own seed.
             let mut other = make();
             other
-                .build(&device, &[dims.clone()], &mut StdRng::seed_from_u64(4))
+                .build(
+                    &device,
+                    std::slice::from_ref(&dims),
+                    &mut StdRng::seed_from_u64(4),
+                )
                 .unwrap();
             let first = run(other.as_ref(), &xt, true);
             assert_eq!(
