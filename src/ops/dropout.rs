@@ -166,8 +166,8 @@ pub fn dropout_mask(
 /// steps (SpatialDropout1D, a recurrent layer's input dropout). -> `[B, T, F]`, x's shape.
 ///
 /// # Errors
-/// [`Error::Shape`](crate::Error::Shape) when the mask is neither x's shape nor `[B, F]` for
-/// a 3-d x; [`Error::Data`](crate::Error::Data) for u32 tensors or tensors on two devices.
+/// [`Error::Shape`] when the mask is neither x's shape nor `[B, F]` for
+/// a 3-d x; [`Error::Data`] for u32 tensors or tensors on two devices.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
