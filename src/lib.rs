@@ -49,6 +49,7 @@ pub use layers::{
     Add, Average, Concatenate, Dense, Embedding, Flatten, Layer, Lstm, Masking, Maximum, Minimum,
     Multiply, Subtract,
 };
+pub use layers::{Dropout, SpatialDropout1D};
 pub use losses::Loss;
 pub use metrics::Metric;
 pub use model::{
@@ -72,4 +73,5 @@ pub mod prelude {
         Model, Multiply, NameLayer, Node, Optimizer, OutputLoss, Result, Sequential, Shape, Shared,
         Subtract, Tensor,
     };
+    pub use crate::{Dropout, SpatialDropout1D};
 }

@@ -1055,6 +1055,61 @@ def run_keras_trained_digits(outdir):
     })
 
 
+# ---------------------------------------------------------------------------------------------
+# Dropout and SpatialDropout1D (issue 17). Keras's random stream cannot be matched, so each case
+# records its training numbers (`run_case`) with the model built at rate 0, where Keras's
+# Dropout and SpatialDropout1D are the identity in training too, and then builds it at its real
+# rates, sets the same weights, asserts that `predict` (inference: no dropout) gives exactly the
+# rate-0 predictions, and records `evaluate` at those rates in the JSON (`inference`). wgfit's
+# masks while training are checked by its own tests (tests/ops_dropout.rs: kept fraction,
+# scaling, independence; tests/dropout.rs, tests/dropout_training.rs).
+KINDS.update({"Dropout": "dropout", "SpatialDropout1D": "spatial_dropout1d"})
+
+
+def dropout_cases():
+    """(name, build(rate), loss, optimizer, batch_size, metrics, x, y, rate) for each case."""
+    rng = np.random.default_rng(20261202)
+    out = []
+    x = rng.normal(size=(29, 6)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 29)]
+    out.append(("dropout_mlp_adam_cce", lambda r: keras.Sequential([
+        keras.Input((6,)), layers.Dense(12, activation="tanh"), layers.Dropout(r),
+        layers.Dense(4, activation="softmax")]),
+        "categorical_crossentropy", ("adam", {"learning_rate": 0.001}), 8, ["accuracy"], x, y,
+        0.5))
+    # The Embedding's mask passes through SpatialDropout1D to the LSTM. SGD: Keras on TF
+    # applies Adam to an Embedding's sparse gradient otherwise (see JAX_CASES).
+    x, _ = token_sequences(rng, 21, (2, 8), 12)
+    y = rng.integers(0, 2, (21, 1)).astype(np.float32)
+    out.append(("spatial_dropout_lstm_sgd_bce", lambda r: keras.Sequential([
+        keras.Input((None,)), layers.Embedding(12, 6, mask_zero=True),
+        layers.SpatialDropout1D(r), layers.LSTM(5), layers.Dropout(r),
+        layers.Dense(1, activation="sigmoid")]),
+        "binary_crossentropy", ("sgd", {"learning_rate": 0.1, "momentum": 0.9}), 4,
+        ["accuracy"], x, y, 0.3))
+    return out
+
+
+def run_dropout_case(outdir, name, build, loss, opt, batch_size, metrics, x, y, rate):
+    from safetensors.numpy import load_file
+    run_case(outdir, name, lambda: build(0.0), loss, opt, batch_size, metrics, x, y)
+    keras.utils.set_random_seed(0)
+    model = build(rate)
+    model.set_weights(known_weights(model, np.random.default_rng(zlib.crc32(name.encode()))))
+    model.compile(optimizer=optimizer(opt), loss=loss, metrics=metrics)
+    pred = model.predict(x, batch_size=batch_size, verbose=0)
+    assert np.array_equal(pred, load_file(os.path.join(outdir, f"{name}.safetensors"))["pred"])
+    evaluation = model.evaluate(x, y, verbose=0, return_dict=True)
+    path = os.path.join(outdir, f"{name}.json")
+    with open(path) as f:
+        info = json.load(f)
+    info["inference"] = {"rate": rate, "evaluate": {k: float(v) for k, v in evaluation.items()}}
+    with open(path, "w") as f:
+        json.dump(info, f, indent=1)
+        f.write("\n")
+    print(f"{name}: at rate {rate}, predictions as at rate 0; evaluate {info['inference']}")
+
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -1072,7 +1127,9 @@ def main(argv=None):
     plain += gru_cases()
     plain += simple_rnn_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
+    dropout = dropout_cases()
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
+    known += [c[0] for c in dropout]
     unknown = wanted - set(known)
     if unknown:
         sys.exit(f"unknown case(s) {sorted(unknown)}; known: {known}")
@@ -1084,6 +1141,8 @@ def main(argv=None):
         if case["name"] in chosen and (case["name"] in JAX_CASES) == on_jax:
             run_graph_case(outdir, case)
     if not on_jax:
+        for case in (c for c in dropout if c[0] in chosen):
+            run_dropout_case(outdir, *case)
         if "bucketed_masked_lstm_adam_bce" in chosen:
             run_bucketed(outdir)
         if "keras_trained_digits" in chosen:

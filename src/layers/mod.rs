@@ -5,8 +5,10 @@
 //! merge layers ([`Concatenate`], [`Add`], [`Subtract`], [`Multiply`], [`Average`],
 //! [`Maximum`], [`Minimum`]) are here; a layer of your own implements [`Layer`]. Shapes below
 //! are per batch: `B` samples, `T` time steps, `F` features.
+//! [`Dropout`] and [`SpatialDropout1D`] drop values while training (seeded, see there).
 
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod gru;
@@ -15,8 +17,10 @@ mod masking;
 mod merge;
 mod recurrent;
 mod simple_rnn;
+mod spatial_dropout;
 
 pub use dense::Dense;
+pub use dropout::Dropout;
 pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use gru::Gru;
@@ -24,6 +28,7 @@ pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
 pub use simple_rnn::SimpleRnn;
+pub use spatial_dropout::SpatialDropout1D;
 
 use std::any::Any;
 

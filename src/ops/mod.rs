@@ -34,6 +34,7 @@ macro_rules! params {
 pub mod adam;
 pub mod bias_act;
 pub(crate) mod cpu_gemm;
+pub mod dropout;
 pub mod elementwise;
 pub mod embedding;
 pub(crate) mod fast_math;
@@ -67,6 +68,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
     let mut kernels: Vec<&'static Kernel> = vec![
         &adam::KERNEL,
         &bias_act::KERNEL,
+        &dropout::KERNEL,
         &elementwise::KERNEL,
         &embedding::KERNEL,
         &gather::KERNEL,
