@@ -47,6 +47,7 @@ pub use layers::{
     Add, Average, Concatenate, Dense, Embedding, Flatten, Layer, Lstm, Masking, Maximum, Minimum,
     Multiply, Subtract,
 };
+pub use layers::{Bidirectional, MergeMode};
 pub use losses::Loss;
 pub use metrics::Metric;
 pub use model::{
@@ -68,4 +69,5 @@ pub mod prelude {
         Model, Multiply, NameLayer, Node, Optimizer, OutputLoss, Result, Sequential, Shape, Shared,
         Subtract, Tensor,
     };
+    pub use crate::{Bidirectional, MergeMode};
 }

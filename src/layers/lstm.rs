@@ -289,6 +289,12 @@ impl Layer for Lstm {
     }
 }
 
+impl super::Recurrent for Lstm {
+    fn returns_sequences(&self) -> bool {
+        self.return_sequences
+    }
+}
+
 fn kept_rows(mask: Option<&Tensor>) -> Result<Option<Tensor>> {
     let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
         return Ok(None);

@@ -6,6 +6,7 @@
 //! [`Maximum`], [`Minimum`]) are here; a layer of your own implements [`Layer`]. Shapes below
 //! are per batch: `B` samples, `T` time steps, `F` features.
 
+mod bidirectional;
 mod dense;
 mod embedding;
 mod flatten;
@@ -13,6 +14,7 @@ mod lstm;
 mod masking;
 mod merge;
 
+pub use bidirectional::{Bidirectional, MergeMode, Recurrent};
 pub use dense::Dense;
 pub use embedding::Embedding;
 pub use flatten::Flatten;

@@ -45,6 +45,7 @@ pub mod masking;
 pub mod matmul;
 pub mod merge;
 pub mod reduce;
+pub mod reverse_time;
 pub mod rmsprop;
 pub mod sgd;
 pub mod softmax;
@@ -76,6 +77,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &reduce::KERNEL,
         &reduce::KERNEL_SUBGROUP,
         &reduce::KERNEL_COLUMNS,
+        &reverse_time::KERNEL,
         &rmsprop::KERNEL,
         &sgd::KERNEL,
         &softmax::KERNEL,
