@@ -383,3 +383,50 @@ fn a_bidirectional_layer_used_before_it_is_built_says_so() {
         Err(Error::Config(_))
     ));
 }
+
+/// Dispatches of one `train_on_batch` (after a first one that builds everything).
+fn dispatches_per_step(
+    device: &Device,
+    model: &mut Model,
+    x: &Array3<f32>,
+    y: &Array1<f32>,
+) -> u64 {
+    let ctx = device.gpu_context().expect("a GPU device");
+    model.train_on_batch(x, y).unwrap();
+    let before = ctx.counters().dispatches;
+    for _ in 0..3 {
+        model.train_on_batch(x, y).unwrap();
+    }
+    (ctx.counters().dispatches - before) / 3
+}
+
+#[test]
+fn a_bidirectional_step_costs_two_lstms_side_by_side_and_two_reversals() {
+    let Some(device) = gpu() else { return };
+    let mut rng = StdRng::seed_from_u64(17);
+    let x = padded(&mut rng, &[9, 4, 12, 7], 3, true);
+    let y = Array1::from_shape_fn(4, |i| (i % 2) as f32);
+    let model = |bidirectional: bool| {
+        let input = Input::new([None, Some(3)]);
+        let m = Masking::new(0.0).call(&input);
+        let h = if bidirectional {
+            Bidirectional::new(Lstm::new(8)).call(&m)
+        } else {
+            Concatenate::new().call_many(&[&Lstm::new(8).call(&m), &Lstm::new(8).call(&m)])
+        };
+        let out = Dense::new(1).activation(Activation::Sigmoid).call(&h);
+        let mut model = Model::new(&input, &out).unwrap();
+        model
+            .compile(&device, Optimizer::adam(), Loss::BinaryCrossentropy, &[])
+            .unwrap();
+        model
+    };
+    let side_by_side = dispatches_per_step(&device, &mut model(false), &x, &y);
+    let both = dispatches_per_step(&device, &mut model(true), &x, &y);
+    eprintln!(
+        "dispatches per step on {}: two LSTM(8) concatenated {side_by_side}, Bidirectional(LSTM(8)) {both}",
+        device.info()
+    );
+    // Reversing x and the mask; the input needs no gradient, so no dx comes back reversed.
+    assert_eq!(both, side_by_side + 2);
+}

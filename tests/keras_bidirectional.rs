@@ -45,7 +45,11 @@ fn bidirectional_lstm_sum_of_sequences_masked_sequence_loss() {
         };
         let head = Dense::new(3).activation(Activation::Softmax);
         let mut model = masked(3, bidi, head);
-        parity("bidirectional_lstm_sum_sequences_adam_scce", &device, &mut model);
+        parity(
+            "bidirectional_lstm_sum_sequences_adam_scce",
+            &device,
+            &mut model,
+        );
     }
 }
 

@@ -21,7 +21,14 @@ use crate::ops::reverse_time::reverse_time;
 use crate::tensor::Tensor;
 
 /// A recurrent layer a [`Bidirectional`] can wrap: cloned before it is built, once per
-/// direction, so each direction gets its own weights.
+/// direction, so each direction gets its own weights. The wrapper reverses the backward
+/// direction's input and mask itself, so a layer only says what it outputs.
+///
+/// ```
+/// use wgfit::layers::{Lstm, Recurrent};
+/// assert!(!Lstm::new(4).returns_sequences());
+/// assert!(Lstm::new(4).return_sequences(true).returns_sequences());
+/// ```
 pub trait Recurrent: Layer + Clone + 'static {
     /// Whether it outputs every step `[B, T, units]` (Keras's `return_sequences`) rather
     /// than the last state `[B, units]`.
@@ -29,6 +36,18 @@ pub trait Recurrent: Layer + Clone + 'static {
 }
 
 /// How a [`Bidirectional`] layer combines its directions' outputs (Keras's `merge_mode`).
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let x = ndarray::Array3::<f32>::ones((2, 5, 3));
+/// for (merge, width) in [(MergeMode::Concat, 8), (MergeMode::Sum, 4), (MergeMode::Ave, 4)] {
+///     let bidi = Bidirectional::new(Lstm::new(4).return_sequences(true)).merge_mode(merge);
+///     let mut model = Sequential::new().add(bidi.input_shape([None, Some(3)]));
+///     model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+///     assert_eq!(model.predict(&x)?.shape(), &[2, 5, width]);
+/// }
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MergeMode {
     /// Side by side along the last axis: `[..., 2·units]` (Keras's default, `"concat"`).
