@@ -101,8 +101,10 @@ struct Cache {
     forward: Saved,
     backward: Saved,
     mask: Option<Tensor>,
-    // Each direction's output as merged (the backward one in input order): Mul's backward.
-    outputs: (Tensor, Tensor),
+    // Each direction's output as merged (the backward one in input order), for Mul's backward.
+    products: Option<(Tensor, Tensor)>,
+    // Each direction's width (the last dim of its output), where Concat's backward splits dy.
+    units: usize,
 }
 
 impl<L: Recurrent> Bidirectional<L> {
@@ -261,6 +263,7 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
             MergeMode::None => vec![y_f.clone(), y_b.clone()],
         };
         let masks = vec![out_mask; outputs.len()];
+        let units = y_f.dims()[last];
         Ok(Forward {
             outputs,
             masks,
@@ -270,7 +273,8 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
             forward: f.saved,
             backward: b.saved,
             mask: mask.cloned(),
-            outputs: (y_f, y_b),
+            products: (self.merge == MergeMode::Mul).then_some((y_f, y_b)),
+            units,
         }))
     }
 
@@ -279,11 +283,9 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
     fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
         let cache: &Cache = saved.get("bidirectional")?;
         let (fwd, bwd) = self.directions()?;
-        let (y_f, y_b) = &cache.outputs;
-        let last = y_f.dims().len() - 1;
         let (dy_f, dy_b) = match (self.merge, dy) {
             (MergeMode::Concat, [d]) => {
-                let u = y_f.dims()[last];
+                let (last, u) = (d.dims().len() - 1, cache.units);
                 (Some(slice(d, last, 0, u)?), Some(slice(d, last, u, u)?))
             }
             (MergeMode::Sum, [d]) => (Some(d.clone()), Some(d.clone())),
@@ -291,10 +293,15 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
                 let half = affine(d, 0.5, 0.0)?;
                 (Some(half.clone()), Some(half))
             }
-            (MergeMode::Mul, [d]) => (
-                Some(binary(d, y_b, BinaryOp::Mul)?),
-                Some(binary(d, y_f, BinaryOp::Mul)?),
-            ),
+            (MergeMode::Mul, [d]) => {
+                let (y_f, y_b) = cache.products.as_ref().ok_or_else(|| {
+                    Error::Config("bidirectional: backward of another merge mode's forward".into())
+                })?;
+                (
+                    Some(binary(d, y_b, BinaryOp::Mul)?),
+                    Some(binary(d, y_f, BinaryOp::Mul)?),
+                )
+            }
             (MergeMode::None, [d_f]) => (Some(d_f.clone()), None),
             (MergeMode::None, [d_f, d_b]) => (Some(d_f.clone()), Some(d_b.clone())),
             (merge, _) => {
