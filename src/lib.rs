@@ -50,6 +50,7 @@ pub use layers::{
     Multiply, Subtract,
 };
 pub use layers::{Dropout, SpatialDropout1D};
+pub use layers::{Bidirectional, MergeMode};
 pub use losses::Loss;
 pub use metrics::Metric;
 pub use model::{
@@ -74,4 +75,5 @@ pub mod prelude {
         Subtract, Tensor,
     };
     pub use crate::{Dropout, SpatialDropout1D};
+    pub use crate::{Bidirectional, MergeMode};
 }

@@ -47,6 +47,7 @@ KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": 
          "Masking": "masking", "Concatenate": "concatenate", "Add": "add",
          "Subtract": "subtract", "Multiply": "multiply", "Average": "average",
          "Maximum": "maximum", "Minimum": "minimum"}
+KINDS["Bidirectional"] = "bidirectional"
 ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bias"],
          "embedding": ["embeddings"]}
 KINDS["GRU"] = "gru"
@@ -66,8 +67,9 @@ def wgfit_names(model):
     names, variables = [], []
     for i, layer in enumerate(real_layers(model)):
         kind = KINDS[type(layer).__name__]
-        roles = ROLES.get(kind, [])
-        assert [v.name for v in layer.trainable_variables] == roles, (layer, roles)
+        roles = bidirectional_roles(layer) if kind == "bidirectional" else ROLES.get(kind, [])
+        assert [v.name for v in layer.trainable_variables] == [r.split(".")[-1] for r in roles], (
+            layer, roles)
         names.extend(f"layers.{i}.{kind}.{role}" for role in roles)
         variables.extend(layer.trainable_variables)
     assert [id(v) for v in variables] == [id(v) for v in model.trainable_variables], (
@@ -1110,6 +1112,52 @@ def run_dropout_case(outdir, name, build, loss, opt, batch_size, metrics, x, y, 
     print(f"{name}: at rate {rate}, predictions as at rate 0; evaluate {info['inference']}")
 
 
+# Bidirectional RNNs and stacked masked RNNs (issue 17, items 3 and 4), in the format of `cases`.
+# Keras's Bidirectional runs a copy of the layer with `go_backwards=True` (input and mask
+# reversed along time), flips its outputs back with `return_sequences`, and then forces
+# `zero_output_for_mask=True` (masked steps output 0). wgfit names its weights
+# `layers.{i}.bidirectional.forward.{role}`, then `...backward.{role}`: Keras's order.
+
+
+def bidirectional_roles(layer):
+    """A Bidirectional layer's wgfit roles: the wrapped layer's, forward then backward."""
+    inner = ROLES[KINDS[type(layer.forward_layer).__name__]]
+    return [f"{d}.{r}" for d in ("forward", "backward") for r in inner]
+
+
+def bidirectional_cases():
+    """Bidirectional LSTMs on post- and pre-padded masked batches (concat), one with merge_mode
+    "sum" and return_sequences, and stacked masked LSTMs; from their own generator."""
+    rng = np.random.default_rng(20261202)
+    adam = ("adam", {"learning_rate": 0.001})
+    out = []
+    for padding, opt in [("post", adam), ("pre", ("rmsprop", {"learning_rate": 0.001}))]:
+        x, _ = sequences(rng, 13, (1, 7), 4, padding)
+        y = rng.integers(0, 2, (13, 1)).astype(np.float32)
+        out.append((f"bidirectional_lstm_{padding}_{opt[0]}_bce", lambda: keras.Model(*chain(
+            keras.Input((None, 4)), layers.Masking(0.0), layers.Bidirectional(layers.LSTM(5)),
+            layers.Dense(1, activation="sigmoid"))),
+            "binary_crossentropy", opt, 4, ["accuracy"], x, y))
+    # Every step's output (the backward one flipped back, 0 at masked steps), summed; a
+    # per-step softmax and a masked sequence loss. Pre-padded.
+    x, _ = sequences(rng, 11, (2, 6), 3, "pre")
+    y = rng.integers(0, 3, x.shape[:2]).astype(np.float32)
+    out.append(("bidirectional_lstm_sum_sequences_adam_scce", lambda: keras.Model(*chain(
+        keras.Input((None, 3)), layers.Masking(0.0),
+        layers.Bidirectional(layers.LSTM(4, return_sequences=True), merge_mode="sum"),
+        layers.Dense(3, activation="softmax"))),
+        "sparse_categorical_crossentropy", adam, 4, ["accuracy"], x, y))
+    # LSTM(return_sequences) -> LSTM, the mask flowing through (a masked step outputs the
+    # carried h, zero_output_for_mask=False, which the second LSTM skips). Post-padded.
+    x, _ = sequences(rng, 12, (1, 7), 3, "post")
+    y = rng.integers(0, 2, (12, 1)).astype(np.float32)
+    out.append(("stacked_masked_lstm_adam_bce", lambda: keras.Model(*chain(
+        keras.Input((None, 3)), layers.Masking(0.0), layers.LSTM(5, return_sequences=True),
+        layers.LSTM(4), layers.Dense(1, activation="sigmoid"))),
+        "binary_crossentropy", adam, 5, ["accuracy"], x, y))
+    return out
+
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -1126,6 +1174,7 @@ def main(argv=None):
     plain, graph = cases(), graph_cases() + weighted_cases()
     plain += gru_cases()
     plain += simple_rnn_cases()
+    plain += bidirectional_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
     dropout = dropout_cases()
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra

@@ -266,3 +266,9 @@ impl Layer for Gru {
         })
     }
 }
+
+impl super::Recurrent for Gru {
+    fn returns_sequences(&self) -> bool {
+        self.return_sequences
+    }
+}

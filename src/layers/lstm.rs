@@ -209,3 +209,9 @@ impl Layer for Lstm {
         })
     }
 }
+
+impl super::Recurrent for Lstm {
+    fn returns_sequences(&self) -> bool {
+        self.return_sequences
+    }
+}

@@ -7,6 +7,7 @@
 //! are per batch: `B` samples, `T` time steps, `F` features.
 //! [`Dropout`] and [`SpatialDropout1D`] drop values while training (seeded, see there).
 
+mod bidirectional;
 mod dense;
 mod dropout;
 mod embedding;
@@ -19,6 +20,7 @@ mod recurrent;
 mod simple_rnn;
 mod spatial_dropout;
 
+pub use bidirectional::{Bidirectional, MergeMode, Recurrent};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use embedding::Embedding;

@@ -193,3 +193,9 @@ impl Layer for SimpleRnn {
         })
     }
 }
+
+impl super::Recurrent for SimpleRnn {
+    fn returns_sequences(&self) -> bool {
+        self.return_sequences
+    }
+}

@@ -52,6 +52,7 @@ impl Model {
             value_dims[v] = Some(d.clone());
         }
         let mut built_layers = HashSet::new();
+        let chain = graph.is_chain();
         for a in &graph.applies {
             let dims: Vec<Dims> = a
                 .inputs
@@ -98,7 +99,9 @@ impl Model {
                 }
                 out
             };
-            if out.len() != a.outputs.len() {
+            // A layer may give more outputs than a graph reads (those are left unused), but a
+            // chain passes one from layer to layer.
+            if out.len() < a.outputs.len() || (out.len() > a.outputs.len() && chain) {
                 return Err(Error::Config(format!(
                     "layer '{name}' ({kind}) gives {} outputs where {} were expected",
                     out.len(),

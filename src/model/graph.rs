@@ -69,6 +69,14 @@ fn key_of(node: &Node) -> Key {
     }
 }
 
+/// Which output of its application a node is (0 for an input).
+fn index_of(node: &Node) -> usize {
+    match &*node.0 {
+        NodeKind::Input { .. } => 0,
+        NodeKind::Output { index, .. } => *index,
+    }
+}
+
 impl Walk {
     fn visit(&mut self, node: &Node) {
         let key = key_of(node);
@@ -146,7 +154,19 @@ impl Graph {
                 .position(|c| Rc::ptr_eq(c, &call.layer))
                 .expect("every layer was collected")
         };
-        // Values: the inputs first, then each application's output in post-order.
+        // How many outputs of each application the graph reads: outputs 0..=the last read.
+        let mut width: HashMap<Key, usize> = HashMap::new();
+        let reads = outputs
+            .iter()
+            .chain(walk.order.iter().flat_map(|(_, n)| match &*n.0 {
+                NodeKind::Output { call, .. } => call.inputs.as_slice(),
+                NodeKind::Input { .. } => &[],
+            }));
+        for node in reads {
+            let w = width.entry(key_of(node)).or_insert(1);
+            *w = (*w).max(index_of(node) + 1);
+        }
+        // Values: the inputs first, then each application's outputs in post-order.
         let mut value_of: HashMap<Key, usize> = HashMap::new();
         for (i, input) in inputs.iter().enumerate() {
             value_of.insert(key_of(input), i);
@@ -154,25 +174,28 @@ impl Graph {
         let mut values = inputs.len();
         let mut applies = Vec::new();
         for (key, node) in &walk.order {
-            let NodeKind::Output { call, index } = &*node.0 else {
+            let NodeKind::Output { call, .. } = &*node.0 else {
                 continue;
             };
-            if *index != 0 {
-                return Err(Error::Config(
-                    "layers with several outputs are not supported yet".into(),
-                ));
-            }
-            let inputs = call.inputs.iter().map(|n| value_of[&key_of(n)]).collect();
+            let inputs = call
+                .inputs
+                .iter()
+                .map(|n| value_of[&key_of(n)] + index_of(n))
+                .collect();
             value_of.insert(*key, values);
+            let n = width.get(key).copied().unwrap_or(1);
             applies.push(Apply {
                 layer: layer_of(call),
                 inputs,
-                outputs: vec![values],
+                outputs: (values..values + n).collect(),
                 activation: None,
             });
-            values += 1;
+            values += n;
         }
-        let outputs = outputs.iter().map(|o| value_of[&key_of(o)]).collect();
+        let outputs = outputs
+            .iter()
+            .map(|o| value_of[&key_of(o)] + index_of(o))
+            .collect();
         let inputs = inputs
             .iter()
             .map(|n| match &*n.0 {
@@ -329,6 +352,7 @@ impl Graph {
             };
             let layer = self.applies[a].layer;
             if self.applies.iter().filter(|x| x.layer == layer).count() == 1
+                && self.applies[a].outputs.len() == 1
                 && self.applies[a].activation.is_none()
             {
                 self.applies[a].activation = self.layers[layer].layer.split_activation();

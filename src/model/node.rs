@@ -46,6 +46,36 @@ impl Node {
     pub(crate) fn same(&self, other: &Node) -> bool {
         Rc::ptr_eq(&self.0, &other.0)
     }
+
+    /// Output `k` of the layer application this node comes from, for a layer with several
+    /// outputs ([`Bidirectional`](crate::Bidirectional) with
+    /// [`MergeMode::None`](crate::MergeMode::None)); [`Call::call`] gives output 0. Whether the
+    /// layer has an output `k` is checked when the model is compiled. An [`Input`] node has
+    /// one output: any other `k` is an [`Error::Config`](crate::Error::Config).
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let x = Input::new([None, Some(3)]);
+    /// let both = Bidirectional::new(Lstm::new(4)).merge_mode(MergeMode::None).call(&x);
+    /// let (forward, backward) = (both.output(0)?, both.output(1)?);
+    /// let joined = Concatenate::new().call_many(&[&forward, &backward]);
+    /// let mut model = Model::new(&x, &Dense::new(1).call(&joined))?;
+    /// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    /// assert_eq!(model.predict(&ndarray::Array3::<f32>::ones((2, 5, 3)))?.shape(), &[2, 1]);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn output(&self, k: usize) -> crate::Result<Node> {
+        match &*self.0 {
+            NodeKind::Output { call, .. } => Ok(Node(Rc::new(NodeKind::Output {
+                call: call.clone(),
+                index: k,
+            }))),
+            NodeKind::Input { .. } if k == 0 => Ok(self.clone()),
+            NodeKind::Input { .. } => Err(crate::Error::Config(format!(
+                "an Input node has one output; output {k} was asked for"
+            ))),
+        }
+    }
 }
 
 /// The start of a functional model (Keras's `keras.Input(shape=...)`): per-sample dims,

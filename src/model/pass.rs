@@ -101,7 +101,7 @@ pub(crate) fn backward(
     let _flush = FlushDenormals::new();
     let mut weights: Vec<Option<Vec<Tensor>>> = vec![None; graph.layers.len()];
     for (i, a) in graph.applies.iter().enumerate().rev() {
-        let Some(dy) = output_grad(a, pass, &mut grads, logit_grads[i].take())? else {
+        let Some(dy) = output_grads(a, pass, &mut grads, logit_grads[i].take())? else {
             continue;
         };
         let layer = &graph.layers[a.layer].layer;
@@ -109,7 +109,7 @@ pub(crate) fn backward(
         if layer.params().is_empty() && !need_dx.contains(&true) {
             continue;
         }
-        let back = layer.backward(&pass.saved[i], &[dy], &need_dx)?;
+        let back = layer.backward(&pass.saved[i], &dy, &need_dx)?;
         for (&v, g) in a.inputs.iter().zip(back.inputs) {
             if built.needs_grad[v] {
                 grads[v] = add_opt(grads[v].take(), g)?;
@@ -126,6 +126,36 @@ pub(crate) fn backward(
         weights[a.layer] = Some(sum);
     }
     Ok(weights)
+}
+
+/// d(loss)/d(each output) of application `a` (`None` when no gradient reached any): for one
+/// output, [`output_grad`]; for several (no activation is handed over then), each value's
+/// gradient, zeros for an output no gradient reached.
+fn output_grads(
+    a: &Apply,
+    pass: &Pass,
+    grads: &mut [Option<Tensor>],
+    from_logits: Option<Tensor>,
+) -> Result<Option<Vec<Tensor>>> {
+    if a.outputs.len() == 1 {
+        return Ok(output_grad(a, pass, grads, from_logits)?.map(|g| vec![g]));
+    }
+    let taken: Vec<Option<Tensor>> = a.outputs.iter().map(|&v| grads[v].take()).collect();
+    if taken.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    a.outputs
+        .iter()
+        .zip(taken)
+        .map(|(&v, g)| match g {
+            Some(g) => Ok(g),
+            None => {
+                let y = pass.values[v].as_ref().expect("the forward pass set it");
+                Tensor::zeros(y.device(), y.dims().to_vec())
+            }
+        })
+        .collect::<Result<_>>()
+        .map(Some)
 }
 
 /// d(loss)/d(the layer's output) of application `a`: the gradient of its value, through the

@@ -48,6 +48,7 @@ pub mod matmul;
 pub mod merge;
 pub mod recurrent;
 pub mod reduce;
+pub mod reverse_time;
 pub mod rmsprop;
 pub mod sgd;
 pub mod simple_rnn_cell;
@@ -81,6 +82,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &reduce::KERNEL,
         &reduce::KERNEL_SUBGROUP,
         &reduce::KERNEL_COLUMNS,
+        &reverse_time::KERNEL,
         &rmsprop::KERNEL,
         &sgd::KERNEL,
         &softmax::KERNEL,
