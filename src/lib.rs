@@ -76,4 +76,5 @@ pub mod prelude {
     };
     pub use crate::{Bidirectional, MergeMode};
     pub use crate::{Dropout, SpatialDropout1D};
+    pub use crate::{Evaluation, History, data::pad_feature_sequences};
 }

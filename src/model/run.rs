@@ -265,7 +265,7 @@ impl<'s> Run<'s> {
         }
         if let Some(why) = self.history.stopped.as_ref() {
             if self.opts.verbose > 0 {
-                println!("{why}");
+                crate::progress::say(format_args!("{why}\n"));
             }
             self.finished = true;
         }
