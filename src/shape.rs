@@ -117,9 +117,10 @@ impl InputSpec {
                 ShapeError::new(self.dims.clone(), batch_shape.to_vec()).for_layer(&self.layer);
             return Err(if batch_shape.len() != self.dims.len() {
                 err.because(format!(
-                    "rank {} where rank {} was expected",
+                    "rank {} where rank {} was expected{}",
                     batch_shape.len(),
-                    self.dims.len()
+                    self.dims.len(),
+                    self.feature_axis_hint(batch_shape)
                 ))
             } else {
                 err
@@ -127,6 +128,26 @@ impl InputSpec {
             .into());
         }
         Ok(())
+    }
+
+    /// What to do when the data lacks only the feature axis of a one-feature input (a
+    /// univariate series given as `[N, T]` to a layer that takes `[N, T, 1]`).
+    fn feature_axis_hint(&self, batch_shape: &[usize]) -> String {
+        let rank = batch_shape.len();
+        let fits = rank + 1 == self.dims.len()
+            && self.dims[rank] == Some(1)
+            && self
+                .dims
+                .iter()
+                .zip(batch_shape)
+                .all(|(want, &got)| want.is_none_or(|w| w == got));
+        if !fits {
+            return String::new();
+        }
+        format!(
+            "; the data has no feature axis: add one of size 1 (`x.insert_axis(Axis({rank}))` \
+             with ndarray, or `pad_feature_sequences` for sequences of [T, 1])"
+        )
     }
 
     /// Checks batch number `batch` of an epoch or dataset; the error names the batch.

@@ -115,3 +115,16 @@ fn a_tensor_from_too_few_values_is_a_shape_error() {
     assert_eq!(err.actual, vec![5]);
     assert_eq!(err.expected, vec![Some(2), Some(3)]);
 }
+
+#[test]
+fn a_univariate_series_missing_its_feature_axis_is_told_to_add_it() {
+    let spec = InputSpec::new("masking", [None, None, Some(1)]);
+    let message = spec.check(&[50, 361]).unwrap_err().to_string();
+    assert!(message.contains("layer 'masking'"), "{message}");
+    assert!(message.contains("insert_axis(Axis(2))"), "{message}");
+    // Twelve features are not one axis away: no such advice.
+    let spec = InputSpec::new("masking", [None, None, Some(12)]);
+    let message = spec.check(&[50, 361]).unwrap_err().to_string();
+    assert!(message.contains("rank 2 where rank 3"), "{message}");
+    assert!(!message.contains("insert_axis"), "{message}");
+}
