@@ -33,6 +33,7 @@ pub mod model;
 pub mod ops;
 pub mod optimizers;
 mod progress;
+mod seed;
 pub mod shape;
 pub mod tensor;
 
@@ -58,6 +59,7 @@ pub use model::{
     Named, Node, Nodes, OutputLoss, Sequential, Shared, Trainer, TrainerState, WeightBuffer, XY,
 };
 pub use optimizers::Optimizer;
+pub use seed::{random_seed, set_random_seed};
 pub use shape::{InputSpec, Shape, stack_samples};
 pub use tensor::{DType, Tensor};
 
@@ -77,4 +79,5 @@ pub mod prelude {
     pub use crate::{Bidirectional, MergeMode};
     pub use crate::{Dropout, SpatialDropout1D};
     pub use crate::{Evaluation, History, data::pad_feature_sequences};
+    pub use crate::{random_seed, set_random_seed};
 }

@@ -135,7 +135,7 @@ impl SequenceDataset {
             batch_size: 32,
             bucket: true,
             shuffle: true,
-            seed: 0,
+            seed: crate::seed::random_seed(),
             padding: Padding::Post,
             value: 0.0,
         })
@@ -177,7 +177,8 @@ impl SequenceDataset {
         self
     }
 
-    /// The seed of the shuffling (default 0); epoch `e` uses `seed + e`, so runs repeat exactly.
+    /// The seed of the shuffling (default: [`set_random_seed`](crate::set_random_seed)'s, 0 unless
+    /// set); epoch `e` uses `seed + e`, so runs repeat exactly.
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;

@@ -226,7 +226,7 @@ impl Model {
         let batching = (
             opts.batch_size.unwrap_or(DEFAULT_BATCH),
             opts.shuffle.unwrap_or(true),
-            opts.seed.unwrap_or(0),
+            opts.seed.unwrap_or_else(crate::seed::random_seed),
         );
         let mut train = ArraySource::new(&device, &spec, &xt, Some(&yt), false, batching)?;
         if let Some(w) = &w {

@@ -87,11 +87,12 @@ impl Model {
         Model {
             graph,
             compiled: None,
-            seed: 0,
+            seed: crate::seed::random_seed(),
         }
     }
 
-    /// The seed of the initial weights (default 0): the same seed gives the same weights.
+    /// The seed of the initial weights (default: [`set_random_seed`](crate::set_random_seed)'s,
+    /// 0 unless set): the same seed gives the same weights.
     ///
     /// ```
     /// use wgfit::prelude::*;

@@ -96,7 +96,8 @@ impl FitOptions {
         self
     }
 
-    /// The seed of the shuffling (default 0: runs repeat exactly; arrays only).
+    /// The seed of the shuffling (default: [`set_random_seed`](crate::set_random_seed)'s, 0 unless
+    /// set: runs repeat exactly; arrays only).
     #[must_use]
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);

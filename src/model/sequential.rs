@@ -39,7 +39,8 @@ impl Default for Sequential {
 }
 
 impl Sequential {
-    /// An empty model; weights are drawn from seed 0 unless [`Sequential::seed`] says otherwise.
+    /// An empty model; weights are drawn from [`set_random_seed`](crate::set_random_seed)'s
+    /// seed (0 unless set) unless [`Sequential::seed`] says otherwise.
     ///
     /// ```
     /// let model = wgfit::Sequential::new();
@@ -103,7 +104,8 @@ impl Sequential {
         self
     }
 
-    /// The seed of the initial weights (default 0): the same seed gives the same weights.
+    /// The seed of the initial weights (default: [`set_random_seed`](crate::set_random_seed)'s,
+    /// 0 unless set): the same seed gives the same weights.
     ///
     /// ```
     /// use wgfit::prelude::*;
