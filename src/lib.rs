@@ -68,6 +68,7 @@ pub mod prelude {
     pub use crate::Gru;
     pub use crate::SimpleRnn;
     pub use crate::data::{PadOptions, Padding, SequenceDataset, pad_sequences, to_categorical};
+    pub use crate::io::{TsData, read_ts};
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
     pub use crate::{
