@@ -52,7 +52,7 @@ pub enum Error {
         y: usize,
     },
     /// A label that is not a class id of the model (negative, fractional, or too large).
-    #[error("{}sample {sample} has label {label}, but the model has {classes} classes (ids 0..{})", batch_prefix(*batch), classes.saturating_sub(1))]
+    #[error("{}sample {sample} has label {label}, but the model has {classes} classes (ids 0..{}){}", batch_prefix(*batch), classes.saturating_sub(1), one_based_hint(*label, *classes))]
     Label {
         /// The batch the label was found in, when known.
         batch: Option<usize>,
@@ -221,6 +221,16 @@ impl ShapeError {
     pub fn because(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
         self
+    }
+}
+
+/// A label one past the last class id is what one-based labels (1..=classes, as the UCR/UEA
+/// archive and many CSVs write them) give: say how to fix that.
+fn one_based_hint(label: f32, classes: usize) -> String {
+    if classes > 0 && label == classes as f32 {
+        format!("; if the labels run 1..={classes}, subtract 1: class ids start at 0")
+    } else {
+        String::new()
     }
 }
 

@@ -24,6 +24,10 @@ use crate::error::{Error, Result};
 /// assert_eq!(y, ndarray::arr2(&[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]));
 /// let err = to_categorical(&ndarray::arr1(&[1.0, 3.0]), 3).unwrap_err();
 /// assert!(matches!(err, Error::Label { sample: 1, label, classes: 3, .. } if label == 3.0));
+/// // One past the last id is how one-based labels show: the message says what to do.
+/// assert!(err.to_string().ends_with("if the labels run 1..=3, subtract 1: class ids start at 0"));
+/// let err = to_categorical(&ndarray::arr1(&[7.0]), 3).unwrap_err();
+/// assert!(!err.to_string().contains("subtract 1"));
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn to_categorical<S, D>(labels: &ArrayBase<S, D>, num_classes: usize) -> Result<Array2<f32>>
