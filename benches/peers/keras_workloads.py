@@ -7,8 +7,9 @@ line `examples/workloads.rs` prints for wgfit (run by hand where TensorFlow is i
 Same recipe as examples/workloads.rs: uniform [0, 1) features (never 0 inside a sequence),
 random labels, Adam with Keras's defaults; sequences post-padded with zeros (to 19 for W3, to
 100 for W4-W6) and masked with Masking(0.0) (the `u` variants: no Masking). W5 is W4 with a
-GRU(128) (Keras's defaults, reset_after=True), W6 with a Bidirectional(LSTM(64)) (concat). `samples_per_s` is the steady rate
-over the epochs after the first (all epochs for W1 and W3); `wall_s` includes the imports.
+GRU(128) (Keras's defaults, reset_after=True), W6 with a Bidirectional(LSTM(64)) (concat).
+`samples_per_s` is the steady rate over the epochs after the first (all epochs for W1 and W3);
+`wall_s` includes the imports.
 """
 
 import resource
