@@ -1,7 +1,7 @@
 //! The performance issue's workloads W1-W4, whole-process, one per run, printing one line in
 //! the format `benches/peers/` scripts print for Keras, PyTorch and Burn:
 //!
-//!     cargo run --release --example workloads -- W2        # W1 W2 W3 W4 W4u; WGFIT_DEVICE picks
+//!     cargo run --release --example workloads -- W2        # W1-W4, W4u-W6u; WGFIT_DEVICE picks
 //!     cargo run --release --example workloads -- W4 10     # any workload, 10 epochs
 //!
 //! On a GPU it also prints the buffer pool's size at the end of every epoch, and
@@ -14,6 +14,10 @@
 //!   10 epochs
 //! - W4: 2 000 sequences of 10..100 steps, 10 features, post-padded to 100 and masked,
 //!   LSTM(128) -> Dense(1, sigmoid), batch 64, 3 epochs; W4u: the same without Masking
+//! - W5: W4's data through a masked GRU(128) (Keras's defaults, `reset_after`) instead of the
+//!   LSTM; W5u without Masking
+//! - W6: W4's data through a masked Bidirectional(LSTM(64)) (concat: 128 features into the
+//!   Dense); W6u without Masking
 //!
 //! Data: uniform [0, 1) features (never the mask value 0 inside a sequence), uniform random
 //! labels, Adam with Keras's defaults. `samples_per_s` is the steady rate: the epochs after the
@@ -80,14 +84,34 @@ fn mlp(rng: &mut StdRng, n: usize, batch_size: usize, epochs: usize) -> wgfit::R
     })
 }
 
+/// The recurrent layer of a sequence workload.
+#[derive(Clone, Copy)]
+enum Rnn {
+    Lstm(LstmKernel),
+    Gru,
+    BidirectionalLstm(LstmKernel),
+}
+
+impl Rnn {
+    fn call(self, units: usize, seq: &Node) -> Node {
+        match self {
+            Rnn::Lstm(kernel) => Lstm::new(units).kernel(kernel).call(seq),
+            Rnn::Gru => Gru::new(units).call(seq),
+            Rnn::BidirectionalLstm(kernel) => {
+                Bidirectional::new(Lstm::new(units).kernel(kernel)).call(seq)
+            }
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
-fn lstm(
+fn recurrent(
     rng: &mut StdRng,
     n: usize,
     lengths: (usize, usize),
+    rnn: Rnn,
     units: usize,
     masked: bool,
-    kernel: LstmKernel,
     batch_size: usize,
     epochs: usize,
 ) -> Workload {
@@ -107,7 +131,7 @@ fn lstm(
     };
     let outputs = Dense::new(1)
         .activation(Activation::Sigmoid)
-        .call(&Lstm::new(units).kernel(kernel).call(&seq));
+        .call(&rnn.call(units, &seq));
     Workload {
         x: x.into_dyn(),
         y: y.into_dyn(),
@@ -142,15 +166,18 @@ fn main() -> wgfit::Result<()> {
             )));
         }
     };
+    let (lstm, bilstm) = (Rnn::Lstm(lstm_kernel), Rnn::BidirectionalLstm(lstm_kernel));
+    let masked = !name.ends_with('u');
     let mut w = match name.as_str() {
         "W1" => mlp(&mut rng, 1000, 32, 10)?,
         "W2" => mlp(&mut rng, 60_000, 128, 3)?,
-        "W3" => lstm(&mut rng, 10, (10, 19), 32, true, lstm_kernel, 2, 10),
-        "W4" => lstm(&mut rng, 2000, (10, 100), 128, true, lstm_kernel, 64, 3),
-        "W4u" => lstm(&mut rng, 2000, (10, 100), 128, false, lstm_kernel, 64, 3),
+        "W3" => recurrent(&mut rng, 10, (10, 19), lstm, 32, true, 2, 10),
+        "W4" | "W4u" => recurrent(&mut rng, 2000, (10, 100), lstm, 128, masked, 64, 3),
+        "W5" | "W5u" => recurrent(&mut rng, 2000, (10, 100), Rnn::Gru, 128, masked, 64, 3),
+        "W6" | "W6u" => recurrent(&mut rng, 2000, (10, 100), bilstm, 64, masked, 64, 3),
         other => {
             return Err(wgfit::Error::Config(format!(
-                "unknown workload {other}: W1, W2, W3, W4 or W4u"
+                "unknown workload {other}: W1, W2, W3, W4, W4u, W5, W5u, W6 or W6u"
             )));
         }
     };

@@ -1158,6 +1158,32 @@ def bidirectional_cases():
     return out
 
 
+def bidirectional_gru_cases():
+    """Bidirectional GRUs with merge_mode "sum" on post- and pre-padded masked batches (the
+    final states summed), and on a post-padded batch with return_sequences (every step summed,
+    the backward outputs flipped back, 0 at masked steps) under a masked sequence loss."""
+    rng = np.random.default_rng(20261204)
+    out = []
+    for padding, opt in [("post", ("adam", {"learning_rate": 0.001})),
+                         ("pre", ("rmsprop", {"learning_rate": 0.001}))]:
+        x, _ = sequences(rng, 13, (1, 7), 4, padding)
+        y = rng.integers(0, 2, (13, 1)).astype(np.float32)
+        out.append((f"bidirectional_gru_sum_{padding}_{opt[0]}_bce", lambda: keras.Model(*chain(
+            keras.Input((None, 4)), layers.Masking(0.0),
+            layers.Bidirectional(layers.GRU(5), merge_mode="sum"),
+            layers.Dense(1, activation="sigmoid"))),
+            "binary_crossentropy", opt, 4, ["accuracy"], x, y))
+    x, _ = sequences(rng, 11, (2, 6), 3, "post")
+    y = rng.integers(0, 3, x.shape[:2]).astype(np.float32)
+    out.append(("bidirectional_gru_sum_sequences_adam_scce", lambda: keras.Model(*chain(
+        keras.Input((None, 3)), layers.Masking(0.0),
+        layers.Bidirectional(layers.GRU(4, return_sequences=True), merge_mode="sum"),
+        layers.Dense(3, activation="softmax"))),
+        "sparse_categorical_crossentropy", ("adam", {"learning_rate": 0.001}), 4,
+        ["accuracy"], x, y))
+    return out
+
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -1175,6 +1201,7 @@ def main(argv=None):
     plain += gru_cases()
     plain += simple_rnn_cases()
     plain += bidirectional_cases()
+    plain += bidirectional_gru_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
     dropout = dropout_cases()
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra

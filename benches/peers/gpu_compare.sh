@@ -12,7 +12,8 @@
 # picks), then W4 and W4u on the GPU for 10 epochs with each kernel, which also print the
 # buffer pool's size at every epoch's end (GPU memory across epochs).
 # PyTorch: the same matmuls, also both ways (one per synchronize; many between two CUDA
-# events), and LSTM step (benches/peers/torch_gpu_kernels.py), then W4 and W4u on CUDA.
+# events), and LSTM step (benches/peers/torch_gpu_kernels.py), then W4-W6u on CUDA (cuDNN's
+# GRU and bidirectional LSTM for W5 and W6).
 # WGFIT_MATMUL_WORKGROUPS (default 256 on a discrete GPU) is the matmul's target workgroup
 # count; set it to twice the GPU's SMs / CUs to model that GPU (an H100: 264).
 # Needs a Vulkan loader and the NVIDIA ICD (`vulkaninfo --summary` lists the GPU); where the
@@ -40,9 +41,14 @@ for kernel in auto per-step persistent; do
     WGFIT_LSTM_KERNEL=$kernel target/release/examples/workloads "$w" 10
   done
 done
+# The recurrent family (issue 17): W5 (masked GRU 128; `Auto` only: a GRU has per-step kernels)
+# and W6 (masked Bidirectional LSTM 64), masked and not, 10 epochs.
+for w in W5 W5u W6 W6u; do
+  target/release/examples/workloads "$w" 10
+done
 if [ -n "${TORCH_PYTHON:-}" ]; then
   "$TORCH_PYTHON" benches/peers/torch_gpu_kernels.py
-  for w in W4 W4u; do
+  for w in W4 W4u W5 W5u W6 W6u; do
     TORCH_DEVICE=cuda "$TORCH_PYTHON" benches/peers/torch_workloads.py "$w" 2>/dev/null |
       grep '^workload='
   done

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""The performance issue's workloads W1-W4u in Keras 3, whole-process, one per run; prints the
+"""The performance issues' workloads W1-W6u in Keras 3, whole-process, one per run; prints the
 line `examples/workloads.rs` prints for wgfit (run by hand where TensorFlow is installed):
 
-    python benches/peers/keras_workloads.py W2         # W1 W2 W3 W4 W4u
+    python benches/peers/keras_workloads.py W2         # W1 W2 W3 W4 W4u W5 W5u W6 W6u
 
 Same recipe as examples/workloads.rs: uniform [0, 1) features (never 0 inside a sequence),
 random labels, Adam with Keras's defaults; sequences post-padded with zeros (to 19 for W3, to
-100 for W4) and masked with Masking(0.0) (W4u: no Masking). `samples_per_s` is the steady rate
-over the epochs after the first (all epochs for W1 and W3); `wall_s` includes the imports.
+100 for W4-W6) and masked with Masking(0.0) (the `u` variants: no Masking). W5 is W4 with a
+GRU(128) (Keras's defaults, reset_after=True), W6 with a Bidirectional(LSTM(64)) (concat).
+`samples_per_s` is the steady rate over the epochs after the first (all epochs for W1 and W3);
+`wall_s` includes the imports.
 """
 
 import resource
@@ -43,7 +45,7 @@ def mlp(rng, n):
     return model, x, y, "categorical_crossentropy"
 
 
-def lstm(rng, n, lengths, units, masked):
+def lstm(rng, n, lengths, units, masked, rnn=layers.LSTM):
     t = lengths[1]
     x = np.zeros((n, t, 10), np.float32)
     for i in range(n):
@@ -52,8 +54,12 @@ def lstm(rng, n, lengths, units, masked):
     y = rng.integers(0, 2, (n, 1)).astype(np.float32)
     inputs = keras.Input((None, 10))
     h = layers.Masking(0.0)(inputs) if masked else inputs
-    outputs = layers.Dense(1, activation="sigmoid")(layers.LSTM(units)(h))
+    outputs = layers.Dense(1, activation="sigmoid")(rnn(units)(h))
     return keras.Model(inputs, outputs), x, y, "binary_crossentropy"
+
+
+def bidirectional_lstm(units):
+    return layers.Bidirectional(layers.LSTM(units))
 
 
 def main():
@@ -65,9 +71,14 @@ def main():
         "W3": lambda: lstm(rng, 10, (10, 19), 32, True),
         "W4": lambda: lstm(rng, 2000, (10, 100), 128, True),
         "W4u": lambda: lstm(rng, 2000, (10, 100), 128, False),
+        "W5": lambda: lstm(rng, 2000, (10, 100), 128, True, layers.GRU),
+        "W5u": lambda: lstm(rng, 2000, (10, 100), 128, False, layers.GRU),
+        "W6": lambda: lstm(rng, 2000, (10, 100), 64, True, bidirectional_lstm),
+        "W6u": lambda: lstm(rng, 2000, (10, 100), 64, False, bidirectional_lstm),
     }[name]()
     batch_size, epochs = {"W1": (32, 10), "W2": (128, 3), "W3": (2, 10), "W4": (64, 3),
-                          "W4u": (64, 3)}[name]
+                          "W4u": (64, 3), "W5": (64, 3), "W5u": (64, 3), "W6": (64, 3),
+                          "W6u": (64, 3)}[name]
     model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
     clock = EpochClock()
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0,

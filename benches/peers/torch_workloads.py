@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""The performance issue's workloads W1-W4u in PyTorch (CPU, 2 threads), whole-process, one per
+"""The performance issues' workloads W1-W6u in PyTorch (CPU, 2 threads), whole-process, one per
 run; prints the line `examples/workloads.rs` prints for wgfit (run by hand where torch is
 installed):
 
-    python benches/peers/torch_workloads.py W2         # W1 W2 W3 W4 W4u
+    python benches/peers/torch_workloads.py W2         # W1 W2 W3 W4 W4u W5 W5u W6 W6u
     TORCH_DEVICE=cuda python benches/peers/torch_workloads.py W4   # on an NVIDIA GPU (cuDNN)
 
 Same recipe as examples/workloads.rs and keras_workloads.py: uniform [0, 1) features, random
 labels, Adam with Keras's defaults (lr 1e-3, eps 1e-7), no shuffling cost beyond an index
-permutation per epoch. Masked sequences (W3, W4) go through `pack_padded_sequence`, PyTorch's
-way to skip padding; W4u runs the padded batch as it is. The models mirror the Keras ones: LSTM
+permutation per epoch. Masked sequences (W3, W4, W5, W6) go through `pack_padded_sequence`,
+PyTorch's way to skip padding; the `u` variants run the padded batch as it is. W5 is W4 with an
+`nn.GRU(10, 128)`, W6 with a bidirectional `nn.LSTM(10, 64)` (both final states concatenated,
+as Keras's Bidirectional does). The models mirror the Keras ones: LSTM
 state at the last real step -> Dense(1), with the sigmoid and the binary crossentropy fused
 (`BCEWithLogitsLoss`), and softmax + crossentropy fused (`CrossEntropyLoss`), as Keras's
 TensorFlow backend computes them.
@@ -43,17 +45,24 @@ class Mlp(nn.Module):
 
 
 class Lstm(nn.Module):
-    def __init__(self, units, packed):
+    """LSTM (or `kind` "gru", or "bilstm") -> the last state(s) -> Linear(1)."""
+
+    def __init__(self, units, packed, kind="lstm"):
         super().__init__()
-        self.lstm = nn.LSTM(10, units, batch_first=True)
-        self.dense = nn.Linear(units, 1)
+        rnn = nn.GRU if kind == "gru" else nn.LSTM
+        self.lstm = rnn(10, units, batch_first=True, bidirectional=kind == "bilstm")
+        self.dense = nn.Linear(units * (2 if kind == "bilstm" else 1), 1)
         self.packed = packed
+        self.kind = kind
 
     def forward(self, x, lengths=None):
         if self.packed:
             x = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True,
                                                   enforce_sorted=False)
-        _, (h, _) = self.lstm(x)
+        _, h = self.lstm(x)
+        h = h if self.kind == "gru" else h[0]
+        if self.kind == "bilstm":
+            return self.dense(torch.cat([h[-2], h[-1]], dim=1))
         return self.dense(h[-1])
 
 
@@ -78,11 +87,14 @@ def main():
         n, lo, hi, units = (10, 10, 19, 32) if name == "W3" else (2000, 10, 100, 128)
         x, lengths = sequences(rng, n, lo, hi)
         y = torch.from_numpy(rng.integers(0, 2, (n, 1)).astype(np.float32))
-        model = Lstm(units, packed=name != "W4u")
+        kind = {"W5": "gru", "W6": "bilstm"}.get(name.rstrip("u"), "lstm")
+        units = 64 if kind == "bilstm" else units
+        model = Lstm(units, packed=not name.endswith("u"), kind=kind)
         bce = nn.BCEWithLogitsLoss()
         loss_fn = bce
     batch_size, epochs = {"W1": (32, 10), "W2": (128, 3), "W3": (2, 10), "W4": (64, 3),
-                          "W4u": (64, 3)}[name]
+                          "W4u": (64, 3), "W5": (64, 3), "W5u": (64, 3), "W6": (64, 3),
+                          "W6u": (64, 3)}[name]
     model = model.to(DEVICE)
     x, y = x.to(DEVICE), y.to(DEVICE)  # lengths stay on the CPU, as packing wants them
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
