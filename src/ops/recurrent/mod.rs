@@ -300,13 +300,15 @@ pub(crate) fn check_init(
 }
 
 /// `[B, T, U]` holding `s0: [B, U]` at step 0 and zeros after: the buffer a GPU forward
-/// kernel's hprev (or an LSTM's cseq) starts as, where step 0 reads the initial state.
+/// kernel's hprev (or an LSTM's cseq) starts as, where step 0 reads the initial state; never
+/// s0's own storage.
 pub(crate) fn at_step0(s0: &Tensor, t: usize) -> Result<Tensor> {
     let (b, u) = (s0.dims()[0], s0.dims()[1]);
     let first = s0.reshape([b, 1, u])?;
     if t <= 1 {
-        // T = 0 keeps no step: an empty tensor of the sequence's shape
-        return if t == 1 { Ok(first) } else { Tensor::zeros(s0.device(), [b, 0, u]) };
+        // A copy: the kernels write this buffer, and a reshape would share s0's. T = 0 keeps
+        // no step: an empty tensor of the sequence's shape.
+        return if t == 1 { affine(&first, 1.0, 0.0) } else { Tensor::zeros(s0.device(), [b, 0, u]) };
     }
     let rest = Tensor::zeros(s0.device(), [b, t - 1, u])?;
     super::merge::concat(&[&first, &rest], 1)
