@@ -38,16 +38,18 @@ fn inputs(rng: &mut rand::rngs::StdRng, (b, t, u): (usize, usize, usize), g: usi
     ]
 }
 
-const SIZES: [(usize, usize, usize); 5] = [(1, 1, 1), (2, 7, 3), (3, 5, 13), (5, 4, 67), (67, 6, 37)];
+const SIZES: [(usize, usize, usize); 5] =
+    [(1, 1, 1), (2, 7, 3), (3, 5, 13), (5, 4, 67), (67, 6, 37)];
 
 #[test]
 fn lstm_from_an_initial_state_matches_cpu_per_step_and_persistent() {
     let mut rng = rng("initial_state_lstm");
     for dims in SIZES {
         let x = inputs(&mut rng, dims, 4);
-        for (masked, k) in [false, true].into_iter().flat_map(|m| {
-            [(m, LstmKernel::PerStep), (m, LstmKernel::Persistent)]
-        }) {
+        for (masked, k) in [false, true]
+            .into_iter()
+            .flat_map(|m| [(m, LstmKernel::PerStep), (m, LstmKernel::Persistent)])
+        {
             let name = format!("lstm {dims:?} masked={masked} {k:?}");
             cross_check(&name, &x, RNN_TOL, |x| {
                 let mask = masked.then_some(&x[2]);
@@ -70,7 +72,11 @@ fn gru_and_simple_rnn_from_an_initial_state_match_cpu() {
             let name = format!("gru {dims:?} masked={masked} reset_after={after}");
             cross_check(&name, &x, RNN_TOL, |x| {
                 let mask = masked.then_some(&x[2]);
-                let reset = if after { GruReset::After(&x[8]) } else { GruReset::Before };
+                let reset = if after {
+                    GruReset::After(&x[8])
+                } else {
+                    GruReset::Before
+                };
                 let s = gru_forward_from(&x[0], &x[1], reset, (mask, Some(&x[3])), k)?;
                 let g = gru_backward_to_state(&s, &x[1], mask, (Some(&x[5]), Some(&x[7])), k)?;
                 Ok(vec![s.hseq, s.hprev, g.dz, g.dh0])
@@ -82,7 +88,8 @@ fn gru_and_simple_rnn_from_an_initial_state_match_cpu() {
             cross_check(&name, &x, RNN_TOL, |x| {
                 let mask = masked.then_some(&x[2]);
                 let s = simple_rnn_forward_from(&x[0], &x[1], (mask, Some(&x[3])), k)?;
-                let g = simple_rnn_backward_to_state(&s, &x[1], mask, (Some(&x[5]), Some(&x[7])), k)?;
+                let g =
+                    simple_rnn_backward_to_state(&s, &x[1], mask, (Some(&x[5]), Some(&x[7])), k)?;
                 Ok(vec![s.hseq, s.hprev, g.dz, g.dh0])
             });
         }
@@ -144,7 +151,10 @@ fn fd(v: &[f32], i: usize, loss: impl Fn(&[f32]) -> wgfit::Result<f64>) -> wgfit
 
 fn close(what: &str, got: f32, want: f64) {
     let err = (want - f64::from(got)).abs();
-    assert!(err <= 2e-3 * (1.0 + want.abs()), "{what}: {got} vs finite differences {want}");
+    assert!(
+        err <= 2e-3 * (1.0 + want.abs()),
+        "{what}: {got} vs finite differences {want}"
+    );
 }
 
 /// dh0 and dc0 are the gradients of `Σ dy · hseq + Σ dc · c_last` w.r.t. h0 and c0, with the
@@ -164,32 +174,57 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
         let last: f64 = (0..b * u)
             .map(|i| f64::from(c[((i / u) * t + t - 1) * u + i % u]) * f64::from(dc[i]))
             .sum();
-        Ok(h.iter().zip(&dy).map(|(&h, &d)| f64::from(h) * f64::from(d)).sum::<f64>() + last)
+        Ok(h.iter()
+            .zip(&dy)
+            .map(|(&h, &d)| f64::from(h) * f64::from(d))
+            .sum::<f64>()
+            + last)
     };
     let (h0, c0) = (x[3].to_vec_blocking()?, x[4].to_vec_blocking()?);
     let s = lstm_forward_from(&x[0], &x[1], Some(&x[2]), Some((&x[3], &x[4])), k)?;
     let g = lstm_backward_to_state(&s, &x[1], Some(&x[2]), (None, Some(&x[6]), Some(&x[7])), k)?;
     let (dh0, dc0) = (g.dh0.to_vec_blocking()?, g.dc0.unwrap().to_vec_blocking()?);
     for i in 0..b * u {
-        close(&format!("lstm dh0[{i}]"), dh0[i], fd(&h0, i, |v| loss(v, &c0))?);
-        close(&format!("lstm dc0[{i}]"), dc0[i], fd(&c0, i, |v| loss(&h0, v))?);
+        close(
+            &format!("lstm dh0[{i}]"),
+            dh0[i],
+            fd(&h0, i, |v| loss(v, &c0))?,
+        );
+        close(
+            &format!("lstm dc0[{i}]"),
+            dc0[i],
+            fd(&c0, i, |v| loss(&h0, v))?,
+        );
     }
     let rk = RecurrentKernel::Auto;
     for after in [true, false] {
         let x = tensors(&device, &inputs(&mut rng, (b, t, u), 3))?;
         let dy = x[7].to_vec_blocking()?;
-        let reset = || if after { GruReset::After(&x[8]) } else { GruReset::Before };
+        let reset = || {
+            if after {
+                GruReset::After(&x[8])
+            } else {
+                GruReset::Before
+            }
+        };
         let loss = |h0: &[f32]| -> wgfit::Result<f64> {
             let s = gru_forward_from(&x[0], &x[1], reset(), (Some(&x[2]), Some(&t_(h0)?)), rk)?;
             let h = s.hseq.to_vec_blocking()?;
-            Ok(h.iter().zip(&dy).map(|(&h, &d)| f64::from(h) * f64::from(d)).sum())
+            Ok(h.iter()
+                .zip(&dy)
+                .map(|(&h, &d)| f64::from(h) * f64::from(d))
+                .sum())
         };
         let h0 = x[3].to_vec_blocking()?;
         let s = gru_forward_from(&x[0], &x[1], reset(), (Some(&x[2]), Some(&x[3])), rk)?;
         let g = gru_backward_to_state(&s, &x[1], Some(&x[2]), (None, Some(&x[7])), rk)?;
         let dh0 = g.dh0.to_vec_blocking()?;
         for i in 0..b * u {
-            close(&format!("gru(after={after}) dh0[{i}]"), dh0[i], fd(&h0, i, loss)?);
+            close(
+                &format!("gru(after={after}) dh0[{i}]"),
+                dh0[i],
+                fd(&h0, i, loss)?,
+            );
         }
     }
     let x = tensors(&device, &inputs(&mut rng, (b, t, u), 1))?;
@@ -197,7 +232,10 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
     let loss = |h0: &[f32]| -> wgfit::Result<f64> {
         let s = simple_rnn_forward_from(&x[0], &x[1], (Some(&x[2]), Some(&t_(h0)?)), rk)?;
         let h = s.hseq.to_vec_blocking()?;
-        Ok(h.iter().zip(&dy).map(|(&h, &d)| f64::from(h) * f64::from(d)).sum())
+        Ok(h.iter()
+            .zip(&dy)
+            .map(|(&h, &d)| f64::from(h) * f64::from(d))
+            .sum())
     };
     let h0 = x[3].to_vec_blocking()?;
     let s = simple_rnn_forward_from(&x[0], &x[1], (Some(&x[2]), Some(&x[3])), rk)?;

@@ -206,7 +206,11 @@ pub(super) fn shared_dz_grads(
 /// The sequence and the initial state of recurrent layer `kind` (of `n` states: 2 for an
 /// LSTM's h and c, 1 otherwise) called on `inputs`: x alone (the state starts at zero), or x
 /// then its `n` initial states, as Keras's `layer(x, initial_state=[h, c])`.
-pub(super) fn split_inputs<'a, T>(kind: &str, inputs: &'a [T], n: usize) -> Result<(&'a T, Option<&'a [T]>)> {
+pub(super) fn split_inputs<'a, T>(
+    kind: &str,
+    inputs: &'a [T],
+    n: usize,
+) -> Result<(&'a T, Option<&'a [T]>)> {
     match inputs {
         [x] => Ok((x, None)),
         [x, states @ ..] if states.len() == n => Ok((x, Some(states))),
@@ -221,7 +225,12 @@ pub(super) fn split_inputs<'a, T>(kind: &str, inputs: &'a [T], n: usize) -> Resu
 
 /// The per-sample dims of `kind`'s inputs checked: `[T, F]`, then each initial state `[U]`;
 /// `(T, F)`.
-pub(super) fn build_inputs(kind: &str, inputs: &[Dims], n: usize, u: usize) -> Result<(Option<usize>, usize)> {
+pub(super) fn build_inputs(
+    kind: &str,
+    inputs: &[Dims],
+    n: usize,
+    u: usize,
+) -> Result<(Option<usize>, usize)> {
     let (x, states) = split_inputs(kind, inputs, n)?;
     for s in states.unwrap_or_default() {
         if !matches!(s[..], [Some(d)] if d == u) && !matches!(s[..], [None]) {

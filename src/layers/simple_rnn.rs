@@ -8,9 +8,8 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    Weights, all_output_dims, batch_dims, build_inputs, input_grad, outputs, project, split_inputs,
-    state_output_grads,
-    shared_dz_grads,
+    Weights, all_output_dims, batch_dims, build_inputs, input_grad, outputs, project,
+    shared_dz_grads, split_inputs, state_output_grads,
 };
 use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive};
 use crate::device::Device;

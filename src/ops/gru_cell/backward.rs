@@ -101,8 +101,15 @@ pub fn gru_backward_to_state(
             };
             let dh = host(&dh).f32().to_vec();
             let dims = (b, t, u);
-            let (dz, dh0, _) =
-                cpu::backward(&cell, saved, cell.rk, (m.as_deref(), None), (dh, None), dy.as_deref(), dims);
+            let (dz, dh0, _) = cpu::backward(
+                &cell,
+                saved,
+                cell.rk,
+                (m.as_deref(), None),
+                (dh, None),
+                dy.as_deref(),
+                dims,
+            );
             Ok(StateGrads {
                 dz: Tensor::from_vec(&device, dz_shape, dz)?,
                 dh0: Tensor::from_vec(&device, [b, u], dh0)?,

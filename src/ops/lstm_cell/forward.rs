@@ -105,7 +105,13 @@ pub fn lstm_forward_from(
                 h: h0.as_ref().map(|h| h.f32()),
                 aux: c0r.as_ref().map(|c| c.f32()),
             };
-            let s = cpu::forward(&LstmCell, xp.f32(), rk.f32(), (m.as_deref(), start), (b, t, u));
+            let s = cpu::forward(
+                &LstmCell,
+                xp.f32(),
+                rk.f32(),
+                (m.as_deref(), start),
+                (b, t, u),
+            );
             Ok(LstmStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), s.0)?,
                 cseq: Tensor::from_vec(&device, seq.clone(), s.1)?,
@@ -128,7 +134,15 @@ pub fn lstm_forward_from(
             let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
             let persistent = use_persistent(ctx, kernel, u)?;
             let (cseq_buf, hprev_buf) = (buf(&cseq), buf(&hprev));
-            let all = [buf(xp), buf(rk), mask_buf, &hseq, cseq_buf, &gates, hprev_buf];
+            let all = [
+                buf(xp),
+                buf(rk),
+                mask_buf,
+                &hseq,
+                cseq_buf,
+                &gates,
+                hprev_buf,
+            ];
             // The loop trips each step takes bound the steps of one dispatch on a software
             // adapter, and no dispatch runs more than PERSISTENT_MAX_STEPS on any.
             let dispatches = if persistent {

@@ -292,7 +292,9 @@ pub(crate) fn check_init(
                 op,
                 &[Some(b), Some(u)],
                 s.dims(),
-                &format!("the initial state {name} must be [B, U], as the sequence's batch and units"),
+                &format!(
+                    "the initial state {name} must be [B, U], as the sequence's batch and units"
+                ),
             ));
         }
     }
@@ -308,7 +310,11 @@ pub(crate) fn at_step0(s0: &Tensor, t: usize) -> Result<Tensor> {
     if t <= 1 {
         // A copy: the kernels write this buffer, and a reshape would share s0's. T = 0 keeps
         // no step: an empty tensor of the sequence's shape.
-        return if t == 1 { affine(&first, 1.0, 0.0) } else { Tensor::zeros(s0.device(), [b, 0, u]) };
+        return if t == 1 {
+            affine(&first, 1.0, 0.0)
+        } else {
+            Tensor::zeros(s0.device(), [b, 0, u])
+        };
     }
     let rest = Tensor::zeros(s0.device(), [b, t - 1, u])?;
     super::merge::concat(&[&first, &rest], 1)

@@ -97,8 +97,13 @@ pub fn simple_rnn_forward_from(
                 h: h0.as_ref().map(|h| h.f32()),
                 aux: None,
             };
-            let (hseq, _, _, hprev) =
-                cpu::forward(&SimpleRnnCell, xp.f32(), rk.f32(), (m.as_deref(), init), (b, t, u));
+            let (hseq, _, _, hprev) = cpu::forward(
+                &SimpleRnnCell,
+                xp.f32(),
+                rk.f32(),
+                (m.as_deref(), init),
+                (b, t, u),
+            );
             Ok(SimpleRnnStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), hseq)?,
                 hprev: Tensor::from_vec(&device, seq, hprev)?,
