@@ -219,10 +219,10 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
         let s = gru_forward_from(&x[0], &x[1], reset(), (Some(&x[2]), Some(&x[3])), rk)?;
         let g = gru_backward_to_state(&s, &x[1], Some(&x[2]), (None, Some(&x[7])), rk)?;
         let dh0 = g.dh0.to_vec_blocking()?;
-        for i in 0..b * u {
+        for (i, &d) in dh0.iter().enumerate() {
             close(
                 &format!("gru(after={after}) dh0[{i}]"),
-                dh0[i],
+                d,
                 fd(&h0, i, loss)?,
             );
         }
@@ -241,8 +241,8 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
     let s = simple_rnn_forward_from(&x[0], &x[1], (Some(&x[2]), Some(&x[3])), rk)?;
     let g = simple_rnn_backward_to_state(&s, &x[1], Some(&x[2]), (None, Some(&x[7])), rk)?;
     let dh0 = g.dh0.to_vec_blocking()?;
-    for i in 0..b * u {
-        close(&format!("simple_rnn dh0[{i}]"), dh0[i], fd(&h0, i, loss)?);
+    for (i, &d) in dh0.iter().enumerate() {
+        close(&format!("simple_rnn dh0[{i}]"), d, fd(&h0, i, loss)?);
     }
     Ok(())
 }
