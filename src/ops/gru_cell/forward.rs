@@ -74,11 +74,12 @@ pub fn gru_forward_with(
 /// use wgfit::ops::recurrent::RecurrentKernel;
 /// let device = Device::cpu();
 /// let xp = Tensor::from_vec(&device, [1, 2, 6], (0..12).map(|i| i as f32 / 12.0).collect())?;
-/// let (rk, rb) = (Tensor::from_vec(&device, [2, 6], vec![0.1; 12])?, Tensor::zeros(&device, [6])?);
+/// let rk = Tensor::from_vec(&device, [2, 6], vec![0.1; 12])?;
+/// let rb = Tensor::zeros(&device, [6])?;
 /// let zero = Tensor::zeros(&device, [1, 2])?;
 /// let plain = gru_forward(&xp, &rk, GruReset::After(&rb), None)?.hseq.to_vec_blocking()?;
-/// let from_zero =
-///     gru_forward_from(&xp, &rk, GruReset::After(&rb), (None, Some(&zero)), RecurrentKernel::Auto)?;
+/// let k = RecurrentKernel::Auto;
+/// let from_zero = gru_forward_from(&xp, &rk, GruReset::After(&rb), (None, Some(&zero)), k)?;
 /// assert_eq!(from_zero.hseq.to_vec_blocking()?, plain);
 /// # Ok::<(), wgfit::Error>(())
 /// ```

@@ -330,7 +330,8 @@ pub(crate) fn at_step0(s0: &Tensor, t: usize) -> Result<Tensor> {
 /// use wgfit::ops::simple_rnn_cell::{simple_rnn_backward_to_state, simple_rnn_forward_from};
 /// let device = Device::cpu();
 /// // B = T = U = 1: h = tanh(0 + h0 · 2) with h0 = 0, so dh0 = dh · (1 - h²) · 2 = 2.
-/// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 1])?, Tensor::from_vec(&device, [1, 1], vec![2.0])?);
+/// let xp = Tensor::zeros(&device, [1, 1, 1])?;
+/// let rk = Tensor::from_vec(&device, [1, 1], vec![2.0])?;
 /// let h0 = Tensor::zeros(&device, [1, 1])?;
 /// let k = RecurrentKernel::Auto;
 /// let s = simple_rnn_forward_from(&xp, &rk, (None, Some(&h0)), k)?;

@@ -70,7 +70,8 @@ pub fn simple_rnn_forward_with(
 /// use wgfit::ops::simple_rnn_cell::simple_rnn_forward_from;
 /// let device = Device::cpu();
 /// // B = T = U = 1: h = tanh(xp + h0 · rk)
-/// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 1])?, Tensor::from_vec(&device, [1, 1], vec![2.0])?);
+/// let xp = Tensor::zeros(&device, [1, 1, 1])?;
+/// let rk = Tensor::from_vec(&device, [1, 1], vec![2.0])?;
 /// let h0 = Tensor::from_vec(&device, [1, 1], vec![0.25])?;
 /// let s = simple_rnn_forward_from(&xp, &rk, (None, Some(&h0)), RecurrentKernel::Auto)?;
 /// assert_eq!(s.hseq.to_vec_blocking()?, vec![0.5f32.tanh()]);
