@@ -49,8 +49,8 @@ pub use layers::{
     Add, Average, Concatenate, Dense, Embedding, Flatten, Layer, Lstm, Masking, Maximum, Minimum,
     Multiply, Subtract,
 };
-pub use layers::{Bidirectional, MergeMode};
 pub use layers::{Dropout, SpatialDropout1D};
+pub use layers::{Bidirectional, MergeMode};
 pub use losses::Loss;
 pub use metrics::Metric;
 pub use model::{
@@ -74,6 +74,6 @@ pub mod prelude {
         Model, Multiply, NameLayer, Node, Optimizer, OutputLoss, Result, Sequential, Shape, Shared,
         Subtract, Tensor,
     };
-    pub use crate::{Bidirectional, MergeMode};
     pub use crate::{Dropout, SpatialDropout1D};
+    pub use crate::{Bidirectional, MergeMode};
 }
