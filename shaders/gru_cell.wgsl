@@ -22,13 +22,24 @@
 @group(0) @binding(7) var<storage, read_write> hprev: array<f32>;
 @group(0) @binding(8) var<storage, read_write> hn: array<f32>;
 
-// h(t - 1) of (b, u), also written to hprev.
+// Whether the state before this step is the initial one: at step 0 with has_init, h0, which
+// the host left in hprev's step 0.
+fn from_init() -> bool {
+    return p.t == 0u && p.has_init != 0u;
+}
+
+// h(t - 1) of (b, u), also written to hprev (where h0 already is, and stays: the other units
+// read it).
 fn previous_h(bt: u32, u: u32) -> f32 {
     var h_prev = 0.0;
     if p.t > 0u {
         h_prev = hseq[(bt - 1u) * p.units + u];
+    } else if from_init() {
+        h_prev = hprev[bt * p.units + u];
     }
-    hprev[bt * p.units + u] = h_prev;
+    if !from_init() {
+        hprev[bt * p.units + u] = h_prev;
+    }
     return h_prev;
 }
 
@@ -53,13 +64,17 @@ fn carried(bt: u32, u: u32, h_prev: f32) -> bool {
 // h(t - 1) · R for gate columns k < count of unit u (0 at step 0).
 fn recurrent(bt: u32, u: u32, count: u32) -> vec3<f32> {
     var acc = vec3<f32>(0.0);
-    if p.t == 0u {
+    if p.t == 0u && !from_init() {
         return acc;
     }
     let n = p.units;
-    let h_base = (bt - 1u) * n;
     for (var j = 0u; j < n; j++) {
-        let hj = hseq[h_base + j];
+        var hj = 0.0;
+        if p.t > 0u {
+            hj = hseq[(bt - 1u) * n + j];
+        } else {
+            hj = hprev[bt * n + j];
+        }
         let r_base = j * 3u * n + u;
         for (var k = 0u; k < count; k++) {
             acc[k] += hj * rk[r_base + k * n];

@@ -7,6 +7,8 @@
 // when has_mask), hseq, cseq: [B, T, U] (h and c after each step; step t - 1 is the state),
 // gates: [B, T, 4U] (i, f, g, o after their activations; 0 at masked steps),
 // hprev: [B, T, U] (h before each step, for the recurrent kernel's gradient).
+// With has_init the state before step 0 is the initial one the host left in hprev's step 0
+// (h0) and in cseq's step 0 (c0, which the step reads before it overwrites it).
 
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
 @group(0) @binding(2) var<storage, read> rk: array<f32>;
@@ -46,11 +48,18 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let bt = b * p.steps + t;
     var h_prev = 0.0;
     var c_prev = 0.0;
+    let init = t == 0u && p.has_init != 0u;
     if t > 0u {
         h_prev = hseq[(bt - 1u) * u_count + u];
         c_prev = cseq[(bt - 1u) * u_count + u];
+    } else if init {
+        h_prev = hprev[bt * u_count + u];
+        c_prev = cseq[bt * u_count + u];
     }
-    hprev[bt * u_count + u] = h_prev;
+    // (h0 stays where it is: the other units read it below)
+    if !init {
+        hprev[bt * u_count + u] = h_prev;
+    }
     let g_base = bt * 4u * u_count;
     if p.has_mask != 0u && mask[bt] == 0.0 {
         hseq[bt * u_count + u] = h_prev;
@@ -64,10 +73,14 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     for (var k = 0u; k < 4u; k++) {
         z[k] = xp[g_base + k * u_count + u];
     }
-    if t > 0u {
-        let h_base = (bt - 1u) * u_count;
+    if t > 0u || init {
         for (var j = 0u; j < u_count; j++) {
-            let hj = hseq[h_base + j];
+            var hj = 0.0;
+            if init {
+                hj = hprev[bt * u_count + j];
+            } else {
+                hj = hseq[(bt - 1u) * u_count + j];
+            }
             let r_base = j * 4u * u_count + u;
             for (var k = 0u; k < 4u; k++) {
                 z[k] += hj * rk[r_base + k * u_count];

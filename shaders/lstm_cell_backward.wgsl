@@ -9,6 +9,8 @@
 // dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients), rk_t: [4U, U] (the
 // recurrent kernel transposed, so that neighbouring units read neighbouring addresses),
 // gates: [B, T, 4U] (post-activation i, f, g, o), cseq: [B, T, U], dy_seq: [B, T, U].
+// With has_init, dc is [2, B, U]: the running gradient, then c0 (the initial c, which step 0
+// reads as its c(t - 1); no binding is left for a buffer of its own within 8 storage buffers).
 
 @group(0) @binding(1) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
@@ -41,6 +43,8 @@ fn cell_backward(bt: u32, t: u32, u: u32, dh_t: f32, dc_t: f32) -> CellGrads {
     var c_prev = 0.0;
     if t > 0u {
         c_prev = cseq[(bt - 1u) * n + u];
+    } else if p.has_init != 0u {
+        c_prev = dc[(p.batch + bt / p.steps) * n + u];
     }
     let tc = tanh_f32(c);
     let d_o = dh_t * tc;

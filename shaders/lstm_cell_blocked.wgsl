@@ -51,6 +51,11 @@ fn lstm_forward_blocked(
                 let prev = ((b0 + r) * p.steps + p.t - 1u) * U + u;
                 h[r] = hseq[prev];
                 c[r] = cseq[prev];
+            } else if live[r] && p.has_init != 0u {
+                // the initial state the host left in step 0 of hprev and cseq
+                let first = (b0 + r) * p.steps * U + u;
+                h[r] = hprev[first];
+                c[r] = cseq[first];
             }
         }
         h_sh[u] = h;

@@ -11,7 +11,8 @@
 // partial sums meet in workgroup memory and (j, 0) adds them in the order s = 0, 1, .., S - 1
 // (the same result every run). A masked row writes zeros to dz and passes dh and dc through.
 // dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients, read at the start and
-// written at the end), rk_t: [4U, U], gates: [B, T, 4U], cseq, dy_seq: [B, T, U].
+// written at the end), rk_t: [4U, U], gates: [B, T, 4U], cseq, dy_seq: [B, T, U]. With
+// has_init, c0 [B, U] follows dc's running gradient (as in lstm_cell_backward.wgsl).
 
 @group(0) @binding(1) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
@@ -43,6 +44,8 @@ fn cell_backward(bt: u32, t: u32, u: u32, dh_t: f32, dc_t: f32) -> array<f32, 5>
     var c_prev = 0.0;
     if t > 0u {
         c_prev = cseq[(bt - 1u) * U + u];
+    } else if p.has_init != 0u {
+        c_prev = dc[(p.batch + bt / p.steps) * U + u];
     }
     let tc = tanh_f32(c);
     let d_o = dh_t * tc;

@@ -12,6 +12,9 @@ struct Params {
     has_mask: u32,
     // Read by the backward kernels only.
     has_dy_seq: u32,
+    // The state starts at the layer's initial state, not zero: the host leaves h0 in hprev's
+    // step 0 (and an LSTM's c0 in cseq's step 0 forward, after dc backward).
+    has_init: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -22,10 +22,16 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
     let u = i % n;
     let bt = b * p.steps + p.t;
     var h_prev = 0.0;
+    let init = p.t == 0u && p.has_init != 0u;
     if p.t > 0u {
         h_prev = hseq[(bt - 1u) * n + u];
+    } else if init {
+        h_prev = hprev[bt * n + u];
     }
-    hprev[bt * n + u] = h_prev;
+    // (h0, left in hprev's step 0 by the host, stays where it is: the other units read it)
+    if !init {
+        hprev[bt * n + u] = h_prev;
+    }
     if p.has_mask != 0u && mask[bt] == 0.0 {
         hseq[bt * n + u] = h_prev;
         return;
@@ -35,6 +41,10 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         let h_base = (bt - 1u) * n;
         for (var j = 0u; j < n; j++) {
             s += hseq[h_base + j] * rk[j * n + u];
+        }
+    } else if init {
+        for (var j = 0u; j < n; j++) {
+            s += hprev[bt * n + j] * rk[j * n + u];
         }
     }
     hseq[bt * n + u] = tanh_f32(s);

@@ -1184,6 +1184,32 @@ def bidirectional_gru_cases():
     return out
 
 
+def state_cases():
+    """Encoder-decoders (seq2seq): a masked encoder's return_state feeds the decoder's
+    initial_state; an LSTM pair and a GRU pair; from their own generator."""
+    rng = np.random.default_rng(20261203)
+    adam = ("adam", {"learning_rate": 0.001})
+    out = []
+    for kind, rnn, opt in [("lstm", layers.LSTM, adam),
+                           ("gru", layers.GRU, ("rmsprop", {"learning_rate": 0.001}))]:
+        src, _ = sequences(rng, 11, (2, 6), 3, "post")
+        tgt = rng.normal(size=(11, 4, 2)).astype(np.float32)
+        y = rng.integers(0, 3, (11, 4)).astype(np.float32)
+
+        def build(rnn=rnn):
+            s = keras.Input((None, 3), name="source")
+            t = keras.Input((None, 2), name="target")
+            encoded = rnn(5, return_state=True)(layers.Masking(0.0)(s))
+            decoded = rnn(5, return_sequences=True)(t, initial_state=list(encoded[1:]))
+            return keras.Model([s, t], layers.Dense(3, activation="softmax")(decoded))
+        out.append(dict(name=f"seq2seq_{kind}_{opt[0]}_scce", build=build, x=[src, tgt], y=[y],
+                        loss="sparse_categorical_crossentropy", metrics=["accuracy"], opt=opt,
+                        batch_size=4, note=f"Masking->{kind.upper()}(5, return_state) encoder; "
+                        f"{kind.upper()}(5, return_sequences, initial_state=its states) decoder "
+                        "on a second input; Dense(3, softmax) per step"))
+    return out
+
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -1198,6 +1224,7 @@ def main(argv=None):
     os.makedirs(outdir, exist_ok=True)
     on_jax = keras.backend.backend() == "jax"
     plain, graph = cases(), graph_cases() + weighted_cases()
+    graph += state_cases()
     plain += gru_cases()
     plain += simple_rnn_cases()
     plain += bidirectional_cases()

@@ -9,18 +9,16 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    Weights, batch_dims, input_features, input_grad, kept, kept_index, output, output_dims,
-    output_grads, project,
+    Weights, all_output_dims, batch_dims, build_inputs, input_grad, kept, kept_index, outputs,
+    project, split_inputs, state_output_grads,
 };
-use super::{
-    Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
-};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive};
 use crate::device::Device;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
 use crate::ops::elementwise::{BinaryOp, binary};
-use crate::ops::gru_cell::{GruReset, GruStates, gru_backward_with, gru_forward_with};
+use crate::ops::gru_cell::{GruReset, GruStates, gru_backward_to_state, gru_forward_from};
 use crate::ops::matmul::{Transpose, matmul};
 use crate::ops::merge::{concat, slice};
 use crate::ops::recurrent::RecurrentKernel;
@@ -58,6 +56,7 @@ use crate::tensor::Tensor;
 pub struct Gru {
     units: usize,
     return_sequences: bool,
+    return_state: bool,
     reset_after: bool,
     input: Option<Dims>,
     weights: Weights,
@@ -70,6 +69,8 @@ struct Cache {
     states: GruStates,
     mask: Option<Tensor>,
     in_dims: Vec<usize>,
+    // called with an initial state, whose gradient backward returns
+    init: bool,
 }
 
 impl Gru {
@@ -80,6 +81,7 @@ impl Gru {
         Gru {
             units,
             return_sequences: false,
+            return_state: false,
             reset_after: true,
             input: None,
             weights: Weights::default(),
@@ -92,6 +94,17 @@ impl Gru {
     #[must_use]
     pub fn return_sequences(mut self, on: bool) -> Self {
         self.return_sequences = on;
+        self
+    }
+
+    /// Output the last state too: `[output, h]` (Keras's `return_state=True`), h `[B, units]`
+    /// at the last unmasked step, without a mask; take it with
+    /// [`Node::output`](crate::Node::output). Called on two nodes (`call_many(&[&x, &h])`,
+    /// Keras's `initial_state=[h]`), the layer starts from h instead of zeros (see
+    /// [`Lstm`](crate::layers::Lstm) for the encoder-decoder pattern).
+    #[must_use]
+    pub fn return_state(mut self, on: bool) -> Self {
+        self.return_state = on;
         self
     }
 
@@ -161,7 +174,7 @@ impl Layer for Gru {
 
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("GRU units", self.units)?;
-        let (time, features) = input_features("gru", single_dims("gru", inputs)?)?;
+        let (time, features) = build_inputs("gru", inputs, 1, u)?;
         // zeros (Keras's bias_initializer); reset_after keeps an input and a recurrent row
         let bias_dims = if self.reset_after {
             vec![2, 3 * u]
@@ -170,7 +183,8 @@ impl Layer for Gru {
         };
         let zeros = vec![0.0; bias_dims.iter().product()];
         self.weights = Weights::new(device, (features, u, 3), (bias_dims, zeros), rng)?;
-        Ok(vec![output_dims(self.return_sequences, time, u)])
+        let returns = (self.return_sequences, self.return_state);
+        Ok(all_output_dims(returns, time, (u, 1)))
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -190,7 +204,7 @@ impl Layer for Gru {
         masks: &[Option<&Tensor>],
         training: bool,
     ) -> Result<Forward> {
-        let x = *single("gru", inputs)?;
+        let (&x, init) = split_inputs("gru", inputs, 1)?;
         let mask = masks.first().copied().flatten();
         let (kernel, recurrent, bias) = self.weights.get("gru")?;
         let (b, t, f) = batch_dims("gru", x, kernel)?;
@@ -202,18 +216,16 @@ impl Layer for Gru {
         };
         let (x2, xp) = project(x, kernel, &biases.0, (b, t, f))?;
         let reset = biases.1.as_ref().map_or(GruReset::Before, GruReset::After);
-        let states = gru_forward_with(&xp, recurrent, reset, mask, self.gru_kernel)?;
-        let (out, out_mask) = output(
-            &states.hseq,
-            mask,
-            self.return_sequences,
-            (b, t, self.units),
-        )?;
-        Ok(Forward::one(out, out_mask).saving(training, || Cache {
+        let h0 = init.map(|s| s[0]);
+        let states = gru_forward_from(&xp, recurrent, reset, (mask, h0), self.gru_kernel)?;
+        let returns = (self.return_sequences, self.return_state);
+        let fwd = outputs(&[&states.hseq], mask, returns, (b, t, self.units))?;
+        Ok(fwd.saving(training, || Cache {
             x: x2,
             states,
             mask: mask.cloned(),
             in_dims: vec![b, t, f],
+            init: init.is_some(),
         }))
     }
 
@@ -225,17 +237,16 @@ impl Layer for Gru {
         let (kernel, recurrent, _) = self.weights.get("gru")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
-        let (dh_last, dy_seq) = output_grads(self.return_sequences, dy);
+        let (dh, _, dy_seq) = state_output_grads((self.return_sequences, self.return_state), dy)?;
         let s = &cache.states;
-        let dz = gru_backward_with(
+        let grads = gru_backward_to_state(
             s,
             recurrent,
             cache.mask.as_ref(),
-            dh_last,
-            dy_seq,
+            (dh.as_ref(), dy_seq.as_ref()),
             self.gru_kernel,
-        )?
-        .reshape([b * t, 3 * u])?;
+        )?;
+        let dz = grads.dz.reshape([b * t, 3 * u])?;
         let idx = kept_index(cache.mask.as_ref())?;
         // the kept rows of a [B, T, cols] state as [rows, cols]
         let rows = |x: &Tensor, cols: usize| kept(idx.as_ref(), &x.reshape([b * t, cols])?);
@@ -260,10 +271,11 @@ impl Layer for Gru {
             dbias,
         ];
         let dx = input_grad(need_dx[0], &dz, kernel, &cache.in_dims)?;
-        Ok(Backward {
-            inputs: vec![dx],
-            params,
-        })
+        let mut inputs = vec![dx];
+        if cache.init {
+            inputs.push(Some(grads.dh0));
+        }
+        Ok(Backward { inputs, params })
     }
 }
 

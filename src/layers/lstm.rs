@@ -7,17 +7,15 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    Weights, batch_dims, input_features, input_grad, output, output_dims, output_grads, project,
-    shared_dz_grads,
+    Weights, all_output_dims, batch_dims, build_inputs, input_grad, outputs, project,
+    shared_dz_grads, split_inputs, state_output_grads,
 };
-use super::{
-    Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
-};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive};
 use crate::device::Device;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_with, lstm_forward_with};
+use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_to_state, lstm_forward_from};
 use crate::tensor::Tensor;
 
 /// A long short-term memory layer, as Keras's `LSTM(units, return_sequences=...)`:
@@ -29,6 +27,25 @@ use crate::tensor::Tensor;
 /// carried over them. Weights as Keras's: `kernel: [F, 4·units]`,
 /// `recurrent_kernel: [units, 4·units]`, `bias: [4·units]` (gates i, f, c, o). A batch that
 /// is not `[B, T, F]` is an [`Error::Shape`]; one with `T = 0`, [`Error::Empty`].
+///
+/// Keras's encoder-decoder pattern: [`return_state`](Lstm::return_state) adds the last h and
+/// c as outputs, and a layer called on three nodes (`call_many(&[&x, &h, &c])`, Keras's
+/// `LSTM(...)(x, initial_state=[h, c])`) starts from that state instead of zeros, its
+/// gradients flowing back into the layers that made it. An initial state is extra inputs of
+/// the layer's node, as in Keras's functional graphs, so it needs no other call form.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let source = Input::new([None, Some(3)]);
+/// let encoded = Lstm::new(4).return_state(true).call(&source); // [output, h, c]
+/// let (h, c) = (encoded.output(1)?, encoded.output(2)?);
+/// let target = Input::new([None, Some(2)]);
+/// let decoded = Lstm::new(4).return_sequences(true).call_many(&[&target, &h, &c]);
+/// let mut model = Model::new(&[&source, &target], &Dense::new(2).call(&decoded))?;
+/// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// assert_eq!(model.count_params(), 2 * (3 * 16 + 4 * 16 + 16) - 16 + 10);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 ///
 /// ```
 /// use wgfit::prelude::*;
@@ -47,6 +64,7 @@ use crate::tensor::Tensor;
 pub struct Lstm {
     units: usize,
     return_sequences: bool,
+    return_state: bool,
     input: Option<Dims>,
     weights: Weights,
     lstm_kernel: LstmKernel,
@@ -58,6 +76,8 @@ struct Cache {
     states: LstmStates,
     mask: Option<Tensor>,
     in_dims: Vec<usize>,
+    // called with an initial state, whose gradients backward returns
+    init: bool,
 }
 
 impl Lstm {
@@ -67,6 +87,7 @@ impl Lstm {
         Lstm {
             units,
             return_sequences: false,
+            return_state: false,
             input: None,
             weights: Weights::default(),
             lstm_kernel: LstmKernel::Auto,
@@ -78,6 +99,15 @@ impl Lstm {
     #[must_use]
     pub fn return_sequences(mut self, on: bool) -> Self {
         self.return_sequences = on;
+        self
+    }
+
+    /// Output the last state too: `[output, h, c]` (Keras's `return_state=True`), h and c
+    /// `[B, units]` at the last unmasked step, without a mask; take them with
+    /// [`Node::output`](crate::Node::output).
+    #[must_use]
+    pub fn return_state(mut self, on: bool) -> Self {
+        self.return_state = on;
         self
     }
 
@@ -139,12 +169,13 @@ impl Layer for Lstm {
 
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("LSTM units", self.units)?;
-        let (time, features) = input_features("lstm", single_dims("lstm", inputs)?)?;
+        let (time, features) = build_inputs("lstm", inputs, 2, u)?;
         let mut bias = vec![0.0; 4 * u];
         // unit_forget_bias: the forget gate starts open.
         bias[u..2 * u].fill(1.0);
         self.weights = Weights::new(device, (features, u, 4), (vec![4 * u], bias), rng)?;
-        Ok(vec![output_dims(self.return_sequences, time, u)])
+        let returns = (self.return_sequences, self.return_state);
+        Ok(all_output_dims(returns, time, (u, 2)))
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -164,23 +195,22 @@ impl Layer for Lstm {
         masks: &[Option<&Tensor>],
         training: bool,
     ) -> Result<Forward> {
-        let x = *single("lstm", inputs)?;
+        let (&x, init) = split_inputs("lstm", inputs, 2)?;
         let mask = masks.first().copied().flatten();
         let (kernel, recurrent, bias) = self.weights.get("lstm")?;
         let (b, t, f) = batch_dims("lstm", x, kernel)?;
         let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
-        let states = lstm_forward_with(&xp, recurrent, mask, self.lstm_kernel)?;
-        let (out, out_mask) = output(
-            &states.hseq,
-            mask,
-            self.return_sequences,
-            (b, t, self.units),
-        )?;
-        Ok(Forward::one(out, out_mask).saving(training, || Cache {
+        let start = init.map(|s| (s[0], s[1]));
+        let states = lstm_forward_from(&xp, recurrent, mask, start, self.lstm_kernel)?;
+        let returns = (self.return_sequences, self.return_state);
+        let seqs = [&states.hseq, &states.cseq];
+        let fwd = outputs(&seqs, mask, returns, (b, t, self.units))?;
+        Ok(fwd.saving(training, || Cache {
             x: x2,
             states,
             mask: mask.cloned(),
             in_dims: vec![b, t, f],
+            init: init.is_some(),
         }))
     }
 
@@ -191,22 +221,22 @@ impl Layer for Lstm {
         let (kernel, recurrent, _) = self.weights.get("lstm")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
         let u = self.units;
-        let (dh_last, dy_seq) = output_grads(self.return_sequences, dy);
-        let dz = lstm_backward_with(
+        let (dh, dc, dy_seq) = state_output_grads((self.return_sequences, self.return_state), dy)?;
+        let grads = lstm_backward_to_state(
             &cache.states,
             recurrent,
             cache.mask.as_ref(),
-            dh_last,
-            dy_seq,
+            (dh.as_ref(), dc.as_ref(), dy_seq.as_ref()),
             self.lstm_kernel,
-        )?
-        .reshape([b * t, 4 * u])?;
+        )?;
+        let dz = grads.dz.reshape([b * t, 4 * u])?;
         let params = shared_dz_grads(cache.mask.as_ref(), &cache.x, &cache.states.hprev, &dz)?;
         let dx = input_grad(need_dx[0], &dz, kernel, &cache.in_dims)?;
-        Ok(Backward {
-            inputs: vec![dx],
-            params,
-        })
+        let mut inputs = vec![dx];
+        if cache.init {
+            inputs.extend([Some(grads.dh0), grads.dc0]);
+        }
+        Ok(Backward { inputs, params })
     }
 }
 

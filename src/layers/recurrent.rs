@@ -5,11 +5,12 @@
 
 use rand::rngs::StdRng;
 
-use super::{Dims, Param};
+use super::{Dims, Forward, Param};
 use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
+use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::gather::gather_rows;
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::reduce::sum;
@@ -200,4 +201,97 @@ pub(super) fn shared_dz_grads(
         matmul(&kept(idx.as_ref(), &hprev)?, &dz_kept, Transpose::A)?,
         sum(&dz_kept, 0)?,
     ])
+}
+
+/// The sequence and the initial state of recurrent layer `kind` (of `n` states: 2 for an
+/// LSTM's h and c, 1 otherwise) called on `inputs`: x alone (the state starts at zero), or x
+/// then its `n` initial states, as Keras's `layer(x, initial_state=[h, c])`.
+pub(super) fn split_inputs<'a, T>(
+    kind: &str,
+    inputs: &'a [T],
+    n: usize,
+) -> Result<(&'a T, Option<&'a [T]>)> {
+    match inputs {
+        [x] => Ok((x, None)),
+        [x, states @ ..] if states.len() == n => Ok((x, Some(states))),
+        _ => Err(Error::Config(format!(
+            "layer {kind} takes one input, or the sequence then its {n} initial state{} \
+             (Keras's initial_state), got {} inputs",
+            if n == 1 { "" } else { "s (h, c)" },
+            inputs.len()
+        ))),
+    }
+}
+
+/// The per-sample dims of `kind`'s inputs checked: `[T, F]`, then each initial state `[U]`;
+/// `(T, F)`.
+pub(super) fn build_inputs(
+    kind: &str,
+    inputs: &[Dims],
+    n: usize,
+    u: usize,
+) -> Result<(Option<usize>, usize)> {
+    let (x, states) = split_inputs(kind, inputs, n)?;
+    for s in states.unwrap_or_default() {
+        if !matches!(s[..], [Some(d)] if d == u) && !matches!(s[..], [None]) {
+            return Err(Error::Config(format!(
+                "{}: an initial state must be [{u}] per sample (the layer's units), got {}",
+                kind.to_uppercase(),
+                crate::error::fmt_dims(s)
+            )));
+        }
+    }
+    input_features(kind, x)
+}
+
+/// The output dims: the output's, then with `return_state` one `[U]` per state.
+pub(super) fn all_output_dims(
+    (return_sequences, return_state): (bool, bool),
+    time: Option<usize>,
+    (u, n): (usize, usize),
+) -> Vec<Dims> {
+    let mut dims = vec![output_dims(return_sequences, time, u)];
+    if return_state {
+        dims.extend((0..n).map(|_| vec![Some(u)]));
+    }
+    dims
+}
+
+/// The layer's forward result: [`output`], then with `return_state` the last state of each
+/// of `seqs` (h's, then an LSTM's c's: `[B, U]`, at the last unmasked step), which carry no
+/// mask (as Keras's `compute_mask`).
+pub(super) fn outputs(
+    seqs: &[&Tensor],
+    mask: Option<&Tensor>,
+    (return_sequences, return_state): (bool, bool),
+    dims: (usize, usize, usize),
+) -> Result<Forward> {
+    let (out, out_mask) = output(seqs[0], mask, return_sequences, dims)?;
+    let mut fwd = Forward::one(out, out_mask);
+    if return_state {
+        for s in seqs {
+            fwd.outputs.push(output(s, None, false, dims)?.0);
+            fwd.masks.push(None);
+        }
+    }
+    Ok(fwd)
+}
+
+/// The gradients the backward pass starts from, with `return_state`: (dh_last, dc_last,
+/// dy_seq). The output's gradient is dy_seq (`return_sequences`) or part of dh_last; the
+/// state outputs' gradients follow it (h's adds to dh_last, c's is dc_last).
+pub(super) fn state_output_grads(
+    (return_sequences, return_state): (bool, bool),
+    dy: &[Tensor],
+) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    let (dh_out, dy_seq) = output_grads(return_sequences, dy);
+    if !return_state {
+        return Ok((dh_out.cloned(), None, dy_seq.cloned()));
+    }
+    let dh_state = dy.get(1);
+    let dh_last = match (dh_out, dh_state) {
+        (Some(a), Some(b)) => Some(binary(a, b, BinaryOp::Add)?),
+        (a, b) => a.or(b).cloned(),
+    };
+    Ok((dh_last, dy.get(2).cloned(), dy_seq.cloned()))
 }

@@ -8,19 +8,17 @@
 use rand::rngs::StdRng;
 
 use super::recurrent::{
-    Weights, batch_dims, input_features, input_grad, output, output_dims, output_grads, project,
-    shared_dz_grads,
+    Weights, all_output_dims, batch_dims, build_inputs, input_grad, outputs, project,
+    shared_dz_grads, split_inputs, state_output_grads,
 };
-use super::{
-    Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
-};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive};
 use crate::device::Device;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
 use crate::ops::recurrent::RecurrentKernel;
 use crate::ops::simple_rnn_cell::{
-    SimpleRnnStates, simple_rnn_backward_with, simple_rnn_forward_with,
+    SimpleRnnStates, simple_rnn_backward_to_state, simple_rnn_forward_from,
 };
 use crate::tensor::Tensor;
 
@@ -51,6 +49,7 @@ use crate::tensor::Tensor;
 pub struct SimpleRnn {
     units: usize,
     return_sequences: bool,
+    return_state: bool,
     input: Option<Dims>,
     weights: Weights,
     rnn_kernel: RecurrentKernel,
@@ -62,6 +61,8 @@ struct Cache {
     states: SimpleRnnStates,
     mask: Option<Tensor>,
     in_dims: Vec<usize>,
+    // called with an initial state, whose gradient backward returns
+    init: bool,
 }
 
 impl SimpleRnn {
@@ -71,6 +72,7 @@ impl SimpleRnn {
         SimpleRnn {
             units,
             return_sequences: false,
+            return_state: false,
             input: None,
             weights: Weights::default(),
             rnn_kernel: RecurrentKernel::Auto,
@@ -82,6 +84,17 @@ impl SimpleRnn {
     #[must_use]
     pub fn return_sequences(mut self, on: bool) -> Self {
         self.return_sequences = on;
+        self
+    }
+
+    /// Output the last state too: `[output, h]` (Keras's `return_state=True`), h `[B, units]`
+    /// at the last unmasked step, without a mask; take it with
+    /// [`Node::output`](crate::Node::output). Called on two nodes (`call_many(&[&x, &h])`,
+    /// Keras's `initial_state=[h]`), the layer starts from h instead of zeros (see
+    /// [`Lstm`](crate::layers::Lstm) for the encoder-decoder pattern).
+    #[must_use]
+    pub fn return_state(mut self, on: bool) -> Self {
+        self.return_state = on;
         self
     }
 
@@ -136,10 +149,11 @@ impl Layer for SimpleRnn {
 
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let u = positive("SimpleRNN units", self.units)?;
-        let (time, features) = input_features("simple_rnn", single_dims("simple_rnn", inputs)?)?;
+        let (time, features) = build_inputs("simple_rnn", inputs, 1, u)?;
         let bias = (vec![u], vec![0.0; u]);
         self.weights = Weights::new(device, (features, u, 1), bias, rng)?;
-        Ok(vec![output_dims(self.return_sequences, time, u)])
+        let returns = (self.return_sequences, self.return_state);
+        Ok(all_output_dims(returns, time, (u, 1)))
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -158,19 +172,21 @@ impl Layer for SimpleRnn {
         masks: &[Option<&Tensor>],
         training: bool,
     ) -> Result<Forward> {
-        let x = *single("simple_rnn", inputs)?;
+        let (&x, init) = split_inputs("simple_rnn", inputs, 1)?;
         let mask = masks.first().copied().flatten();
         let (kernel, recurrent, bias) = self.weights.get("simple_rnn")?;
         let (b, t, f) = batch_dims("simple_rnn", x, kernel)?;
         let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
-        let states = simple_rnn_forward_with(&xp, recurrent, mask, self.rnn_kernel)?;
-        let dims = (b, t, self.units);
-        let (out, out_mask) = output(&states.hseq, mask, self.return_sequences, dims)?;
-        Ok(Forward::one(out, out_mask).saving(training, || Cache {
+        let h0 = init.map(|s| s[0]);
+        let states = simple_rnn_forward_from(&xp, recurrent, (mask, h0), self.rnn_kernel)?;
+        let returns = (self.return_sequences, self.return_state);
+        let fwd = outputs(&[&states.hseq], mask, returns, (b, t, self.units))?;
+        Ok(fwd.saving(training, || Cache {
             x: x2,
             states,
             mask: mask.cloned(),
             in_dims: vec![b, t, f],
+            init: init.is_some(),
         }))
     }
 
@@ -180,17 +196,19 @@ impl Layer for SimpleRnn {
         let cache: &Cache = saved.get("simple_rnn")?;
         let (kernel, recurrent, _) = self.weights.get("simple_rnn")?;
         let (b, t) = (cache.in_dims[0], cache.in_dims[1]);
-        let (dh_last, dy_seq) = output_grads(self.return_sequences, dy);
+        let (dh, _, dy_seq) = state_output_grads((self.return_sequences, self.return_state), dy)?;
         let mask = cache.mask.as_ref();
         let s = &cache.states;
-        let dz = simple_rnn_backward_with(s, recurrent, mask, dh_last, dy_seq, self.rnn_kernel)?
-            .reshape([b * t, self.units])?;
+        let grads = (dh.as_ref(), dy_seq.as_ref());
+        let grads = simple_rnn_backward_to_state(s, recurrent, mask, grads, self.rnn_kernel)?;
+        let dz = grads.dz.reshape([b * t, self.units])?;
         let params = shared_dz_grads(mask, &cache.x, &s.hprev, &dz)?;
         let dx = input_grad(need_dx[0], &dz, kernel, &cache.in_dims)?;
-        Ok(Backward {
-            inputs: vec![dx],
-            params,
-        })
+        let mut inputs = vec![dx];
+        if cache.init {
+            inputs.push(Some(grads.dh0));
+        }
+        Ok(Backward { inputs, params })
     }
 }
 

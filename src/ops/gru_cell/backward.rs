@@ -5,7 +5,7 @@ use super::cell::GruCell;
 use super::{BACKWARD, GruStates, RecurrentKernel, check_kernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, backward_inputs, cpu, dispatch_steps};
+use crate::ops::recurrent::{Params, StateGrads, backward_inputs, cpu, dispatch_steps};
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
@@ -62,6 +62,22 @@ pub fn gru_backward_with(
     dy_seq: Option<&Tensor>,
     kernel: RecurrentKernel,
 ) -> Result<Tensor> {
+    Ok(gru_backward_to_state(states, rk, mask, (dh_last, dy_seq), kernel)?.dz)
+}
+
+/// [`gru_backward_with`] that also gives the gradient of the initial state h0 the forward pass
+/// started from ([`gru_forward_from`](super::gru_forward_from); from zeros, the gradient a
+/// zero initial state would have). `grads`: (dh_last, dy_seq); `dc0` is `None`.
+///
+/// # Errors
+/// As [`gru_backward_with`].
+pub fn gru_backward_to_state(
+    states: &GruStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    (dh_last, dy_seq): (Option<&Tensor>, Option<&Tensor>),
+    kernel: RecurrentKernel,
+) -> Result<StateGrads> {
     let grads = (dh_last, dy_seq);
     let (device, (b, t, u), dh) =
         backward_inputs(("gru_cell_backward", 3), &states.gates, rk, mask, grads)?;
@@ -85,8 +101,20 @@ pub fn gru_backward_with(
             };
             let dh = host(&dh).f32().to_vec();
             let dims = (b, t, u);
-            let dz = cpu::backward(&cell, saved, cell.rk, m.as_deref(), dh, dy.as_deref(), dims);
-            Tensor::from_vec(&device, dz_shape, dz)
+            let (dz, dh0, _) = cpu::backward(
+                &cell,
+                saved,
+                cell.rk,
+                (m.as_deref(), None),
+                (dh, None),
+                dy.as_deref(),
+                dims,
+            );
+            Ok(StateGrads {
+                dz: Tensor::from_vec(&device, dz_shape, dz)?,
+                dh0: Tensor::from_vec(&device, [b, u], dh0)?,
+                dc0: None,
+            })
         }
         Device::Gpu(ctx) => {
             let dz = gpu_output(ctx, &dz_shape)?;
@@ -123,7 +151,12 @@ pub fn gru_backward_with(
             };
             let steps = (0..t as u32).rev();
             dispatch_steps(ctx, &BACKWARD, entries, steps, params, (b, u))?;
-            Ok(gpu_tensor(&device, dz_shape, dz))
+            // after step 0 the running dh is h0's gradient
+            Ok(StateGrads {
+                dz: gpu_tensor(&device, dz_shape, dz),
+                dh0: dh,
+                dc0: None,
+            })
         }
     }
 }

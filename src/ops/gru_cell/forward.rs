@@ -4,7 +4,7 @@ use super::cell::GruCell;
 use super::{FORWARD, GruReset, GruStates, RecurrentKernel, check_kernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::recurrent::{Params, at_step0, check_init, cpu, dispatch_steps, forward_inputs};
 use crate::ops::{buf, gpu_output, gpu_tensor, host, shape_error};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -58,6 +58,38 @@ pub fn gru_forward_with(
     mask: Option<&Tensor>,
     kernel: RecurrentKernel,
 ) -> Result<GruStates> {
+    gru_forward_from(xp, rk, reset, (mask, None), kernel)
+}
+
+/// [`gru_forward_with`] from the initial state `h0: [B, U]` (Keras's `initial_state`;
+/// `None`: zeros), with the mask: `(mask, h0)`. A masked first step carries h0;
+/// [`gru_backward_to_state`](super::gru_backward_to_state) gives h0's gradient.
+///
+/// # Errors
+/// As [`gru_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 is not `[B, U]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::gru_cell::{GruReset, gru_forward, gru_forward_from};
+/// use wgfit::ops::recurrent::RecurrentKernel;
+/// let device = Device::cpu();
+/// let xp = Tensor::from_vec(&device, [1, 2, 6], (0..12).map(|i| i as f32 / 12.0).collect())?;
+/// let rk = Tensor::from_vec(&device, [2, 6], vec![0.1; 12])?;
+/// let rb = Tensor::zeros(&device, [6])?;
+/// let zero = Tensor::zeros(&device, [1, 2])?;
+/// let plain = gru_forward(&xp, &rk, GruReset::After(&rb), None)?.hseq.to_vec_blocking()?;
+/// let k = RecurrentKernel::Auto;
+/// let from_zero = gru_forward_from(&xp, &rk, GruReset::After(&rb), (None, Some(&zero)), k)?;
+/// assert_eq!(from_zero.hseq.to_vec_blocking()?, plain);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn gru_forward_from(
+    xp: &Tensor,
+    rk: &Tensor,
+    reset: GruReset<'_>,
+    (mask, h0): (Option<&Tensor>, Option<&Tensor>),
+    kernel: RecurrentKernel,
+) -> Result<GruStates> {
     let rb = match reset {
         GruReset::After(rb) => Some(rb),
         GruReset::Before => None,
@@ -74,6 +106,9 @@ pub fn gru_forward_with(
         ));
     }
     check_kernel(kernel, u)?;
+    if let Some(h0) = h0 {
+        check_init("gru_cell", &device, (b, u), &[("h0", h0)])?;
+    }
     let seq = Shape(vec![b, t, u]);
     let gate_shape = Shape(vec![b, t, 3 * u]);
     let reset_after = rb.is_some();
@@ -85,7 +120,12 @@ pub fn gru_forward_with(
                 rk: rk.f32(),
                 rb: rb.as_ref().map(|rb| rb.f32()),
             };
-            let s = cpu::forward(&cell, xp.f32(), cell.rk, m.as_deref(), (b, t, u));
+            let h0 = h0.map(host);
+            let init = cpu::Init {
+                h: h0.as_ref().map(|h| h.f32()),
+                aux: None,
+            };
+            let s = cpu::forward(&cell, xp.f32(), cell.rk, (m.as_deref(), init), (b, t, u));
             Ok(GruStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), s.0)?,
                 hn: Tensor::from_vec(&device, seq.clone(), s.1)?,
@@ -96,7 +136,12 @@ pub fn gru_forward_with(
         }
         Device::Gpu(ctx) => {
             let (hseq, hn) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
-            let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
+            let gates = gpu_output(ctx, &gate_shape)?;
+            // From an initial state, step 0 reads h0 from hprev.
+            let hprev = match h0 {
+                Some(h0) => at_step0(h0, t)?,
+                None => gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
+            };
             // Bindings a variant does not read hold xp (read-only, so it may appear twice).
             let rb_buf = rb.map_or(buf(xp), buf);
             let mask_buf = mask.map_or(buf(xp), buf);
@@ -107,7 +152,7 @@ pub fn gru_forward_with(
                 mask_buf,
                 &hseq,
                 &gates,
-                &hprev,
+                buf(&hprev),
                 &hn,
             ];
             let entries: &[_] = if reset_after {
@@ -119,13 +164,17 @@ pub fn gru_forward_with(
                     ("gru_step_candidate", &all[..]),
                 ]
             };
-            let params = |s: u32| Params::new((b, t, u), (s, s + 1)).masked(mask.is_some());
+            let params = |s: u32| {
+                Params::new((b, t, u), (s, s + 1))
+                    .masked(mask.is_some())
+                    .with_init(h0.is_some())
+            };
             dispatch_steps(ctx, &FORWARD, entries, 0..t as u32, params, (b, u))?;
             Ok(GruStates {
                 hseq: gpu_tensor(&device, seq.clone(), hseq),
-                hn: gpu_tensor(&device, seq.clone(), hn),
+                hn: gpu_tensor(&device, seq, hn),
                 gates: gpu_tensor(&device, gate_shape, gates),
-                hprev: gpu_tensor(&device, seq, hprev),
+                hprev,
                 reset_after,
             })
         }

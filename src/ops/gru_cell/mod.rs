@@ -16,8 +16,8 @@ mod backward;
 mod cell;
 mod forward;
 
-pub use backward::{gru_backward, gru_backward_with};
-pub use forward::{gru_forward, gru_forward_with};
+pub use backward::{gru_backward, gru_backward_to_state, gru_backward_with};
+pub use forward::{gru_forward, gru_forward_from, gru_forward_with};
 
 use crate::device::Kernel;
 pub use crate::ops::recurrent::RecurrentKernel;

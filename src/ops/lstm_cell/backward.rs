@@ -7,7 +7,9 @@ use super::cpu::LstmCell;
 use super::{BACKWARD, LstmKernel, LstmStates};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, backward_inputs, cpu, dispatch_steps};
+use crate::ops::elementwise::affine;
+use crate::ops::merge::{concat, slice};
+use crate::ops::recurrent::{Params, StateGrads, backward_inputs, check_init, cpu, dispatch_steps};
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
 use crate::shape::Shape;
@@ -76,11 +78,57 @@ pub fn lstm_backward_with(
     dy_seq: Option<&Tensor>,
     kernel: LstmKernel,
 ) -> Result<Tensor> {
+    Ok(lstm_backward_to_state(states, rk, mask, (dh_last, None, dy_seq), kernel)?.dz)
+}
+
+/// [`lstm_backward_with`] that also gives the gradients of the initial state (h0, c0) the
+/// forward pass started from ([`lstm_forward_from`](super::lstm_forward_from); zeros there
+/// give the gradients a zero initial state would have). `grads`: (dh_last, dc_last, dy_seq),
+/// dc_last `[B, U]` being the gradient of the last c (an `LSTM(return_state=True)`'s third
+/// output).
+///
+/// # Errors
+/// As [`lstm_backward_with`].
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::{LstmKernel, lstm_backward_to_state, lstm_forward_from};
+/// let device = Device::cpu();
+/// // B = T = U = 1, zero inputs and recurrent kernel: f = 0.5, so c = 0.5·c0 + 0.
+/// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 4])?, Tensor::zeros(&device, [1, 4])?);
+/// let (h0, c0) = (Tensor::zeros(&device, [1, 1])?, Tensor::zeros(&device, [1, 1])?);
+/// let s = lstm_forward_from(&xp, &rk, None, Some((&h0, &c0)), LstmKernel::Auto)?;
+/// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
+/// let g = lstm_backward_to_state(&s, &rk, None, (Some(&dh), None, None), LstmKernel::Auto)?;
+/// // dc = dh·o·(1 - tanh²c) = 0.5, and dc0 = dc·f = 0.25; h0 meets a zero recurrent kernel.
+/// assert_eq!(g.dc0.unwrap().to_vec_blocking()?, vec![0.25]);
+/// assert_eq!(g.dh0.to_vec_blocking()?, vec![0.0]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn lstm_backward_to_state(
+    states: &LstmStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    (dh_last, dc_last, dy_seq): (Option<&Tensor>, Option<&Tensor>, Option<&Tensor>),
+    kernel: LstmKernel,
+) -> Result<StateGrads> {
     let grads = (dh_last, dy_seq);
     let (device, (b, t, u), dh) =
         backward_inputs(("lstm_cell_backward", 4), &states.gates, rk, mask, grads)?;
     let dz_shape = Shape(vec![b, t, 4 * u]);
-    let dc = Tensor::zeros(&device, [b, u])?;
+    let c0 = states.c0.as_ref();
+    let named = [("c0", c0), ("dc_last", dc_last)];
+    let given: Vec<(&str, &Tensor)> = named.iter().filter_map(|&(n, t)| Some((n, t?))).collect();
+    check_init("lstm_cell_backward", &device, (b, u), &given)?;
+    // the running dc (from dc_last, or zero), then (read at step 0) c0: one binding for both
+    let dc_start = match dc_last {
+        Some(d) => affine(d, 1.0, 0.0)?,
+        None => Tensor::zeros(&device, [b, u])?,
+    };
+    let dc = match c0 {
+        Some(c0) => concat(&[&dc_start, c0], 0)?,
+        None => dc_start,
+    };
     match &device {
         Device::Cpu => {
             let m = mask.map(|m| host(m).f32().to_vec());
@@ -93,16 +141,21 @@ pub fn lstm_backward_with(
                 hprev: hprev.f32(),
             };
             let (dh, rk) = (host(&dh).f32().to_vec(), host(rk));
-            let dz = cpu::backward(
+            let (c0, dc_last) = (c0.map(host), dc_last.map(host));
+            let (dz, dh0, dc0) = cpu::backward(
                 &LstmCell,
                 saved,
                 rk.f32(),
-                m.as_deref(),
-                dh,
+                (m.as_deref(), c0.as_ref().map(|c| c.f32())),
+                (dh, dc_last.as_ref().map(|d| d.f32())),
                 dy.as_deref(),
                 (b, t, u),
             );
-            Tensor::from_vec(&device, dz_shape, dz)
+            Ok(StateGrads {
+                dz: Tensor::from_vec(&device, dz_shape, dz)?,
+                dh0: Tensor::from_vec(&device, [b, u], dh0)?,
+                dc0: Some(Tensor::from_vec(&device, [b, u], dc0)?),
+            })
         }
         Device::Gpu(ctx) => {
             let dz = gpu_output(ctx, &dz_shape)?;
@@ -114,6 +167,7 @@ pub fn lstm_backward_with(
                 Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
                     .with_dy_seq(dy_seq.is_some())
+                    .with_init(c0.is_some())
             };
             let all = [
                 &dz,
@@ -153,7 +207,16 @@ pub fn lstm_backward_with(
                     (b, u),
                 )?;
             }
-            Ok(gpu_tensor(&device, dz_shape, dz))
+            // after step 0 the running gradients are the initial state's
+            let dc0 = match c0 {
+                Some(_) => slice(&dc, 0, 0, b)?,
+                None => dc,
+            };
+            Ok(StateGrads {
+                dz: gpu_tensor(&device, dz_shape, dz),
+                dh0: dh,
+                dc0: Some(dc0),
+            })
         }
     }
 }

@@ -7,7 +7,7 @@ use super::cpu::LstmCell;
 use super::{FORWARD, LstmKernel, LstmStates};
 use crate::device::{Device, GpuBuffer};
 use crate::error::Result;
-use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::recurrent::{Params, at_step0, check_init, cpu, dispatch_steps, forward_inputs};
 use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -54,27 +54,95 @@ pub fn lstm_forward_with(
     mask: Option<&Tensor>,
     kernel: LstmKernel,
 ) -> Result<LstmStates> {
+    lstm_forward_from(xp, rk, mask, None, kernel)
+}
+
+/// [`lstm_forward_with`] from the initial state `init` = (h0, c0), each `[B, U]` (Keras's
+/// `initial_state`; `None`: zeros). A masked first step carries the initial state; the
+/// states keep c0 for the backward pass, whose
+/// [`lstm_backward_to_state`](super::lstm_backward_to_state) gives the initial state's
+/// gradients.
+///
+/// # Errors
+/// As [`lstm_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 or c0 is not
+/// `[B, U]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_from, lstm_forward_with};
+/// let device = Device::cpu();
+/// let xp = Tensor::from_vec(&device, [1, 2, 8], (0..16).map(|i| i as f32 / 16.0).collect())?;
+/// let rk = Tensor::from_vec(&device, [2, 8], vec![0.1; 16])?;
+/// let zero = Tensor::zeros(&device, [1, 2])?;
+/// let c0 = Tensor::from_vec(&device, [1, 2], vec![1.0, -1.0])?;
+/// let plain = lstm_forward_with(&xp, &rk, None, LstmKernel::Auto)?.hseq.to_vec_blocking()?;
+/// let from_zero = lstm_forward_from(&xp, &rk, None, Some((&zero, &zero)), LstmKernel::Auto)?;
+/// assert_eq!(from_zero.hseq.to_vec_blocking()?, plain);
+/// let from_c0 = lstm_forward_from(&xp, &rk, None, Some((&zero, &c0)), LstmKernel::Auto)?;
+/// assert_ne!(from_c0.hseq.to_vec_blocking()?, plain);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn lstm_forward_from(
+    xp: &Tensor,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    init: Option<(&Tensor, &Tensor)>,
+    kernel: LstmKernel,
+) -> Result<LstmStates> {
     let (device, (b, t, u)) = forward_inputs(("lstm_cell", 4), xp, rk, None, mask)?;
+    if let Some((h0, c0)) = init {
+        check_init("lstm_cell", &device, (b, u), &[("h0", h0), ("c0", c0)])?;
+    }
+    let c0 = init.map(|(_, c0)| c0.clone());
     let seq = Shape(vec![b, t, u]);
     let gate_shape = Shape(vec![b, t, 4 * u]);
     match &device {
         Device::Cpu => {
             let m = mask.map(|m| host(m).f32().to_vec());
             let (xp, rk) = (host(xp), host(rk));
-            let s = cpu::forward(&LstmCell, xp.f32(), rk.f32(), m.as_deref(), (b, t, u));
+            let (h0, c0r) = (init.map(|s| host(s.0)), init.map(|s| host(s.1)));
+            let start = cpu::Init {
+                h: h0.as_ref().map(|h| h.f32()),
+                aux: c0r.as_ref().map(|c| c.f32()),
+            };
+            let s = cpu::forward(
+                &LstmCell,
+                xp.f32(),
+                rk.f32(),
+                (m.as_deref(), start),
+                (b, t, u),
+            );
             Ok(LstmStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), s.0)?,
                 cseq: Tensor::from_vec(&device, seq.clone(), s.1)?,
                 gates: Tensor::from_vec(&device, gate_shape, s.2)?,
                 hprev: Tensor::from_vec(&device, seq, s.3)?,
+                c0,
             })
         }
         Device::Gpu(ctx) => {
-            let (hseq, cseq) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
-            let (gates, hprev) = (gpu_output(ctx, &gate_shape)?, gpu_output(ctx, &seq)?);
+            let hseq = gpu_output(ctx, &seq)?;
+            let gates = gpu_output(ctx, &gate_shape)?;
+            // From an initial state, step 0 reads h0 from hprev and c0 from cseq.
+            let (hprev, cseq) = match init {
+                Some((h0, c0)) => (at_step0(h0, t)?, at_step0(c0, t)?),
+                None => (
+                    gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
+                    gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
+                ),
+            };
             let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
             let persistent = use_persistent(ctx, kernel, u)?;
-            let all = [buf(xp), buf(rk), mask_buf, &hseq, &cseq, &gates, &hprev];
+            let (cseq_buf, hprev_buf) = (buf(&cseq), buf(&hprev));
+            let all = [
+                buf(xp),
+                buf(rk),
+                mask_buf,
+                &hseq,
+                cseq_buf,
+                &gates,
+                hprev_buf,
+            ];
             // The loop trips each step takes bound the steps of one dispatch on a software
             // adapter, and no dispatch runs more than PERSISTENT_MAX_STEPS on any.
             let dispatches = if persistent {
@@ -84,7 +152,11 @@ pub fn lstm_forward_with(
             } else {
                 Vec::new()
             };
-            let params = |t0: u32, t1: u32| Params::new((b, t, u), (t0, t1)).masked(mask.is_some());
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
+                    .masked(mask.is_some())
+                    .with_init(init.is_some())
+            };
             for (t0, t1) in dispatches {
                 ctx.dispatch(
                     blocked::forward_kernel(u),
@@ -98,10 +170,11 @@ pub fn lstm_forward_with(
             let entries = [("lstm_step", &all[..])];
             dispatch_steps(ctx, &FORWARD, &entries, steps, |s| params(s, s + 1), (b, u))?;
             Ok(LstmStates {
-                hseq: gpu_tensor(&device, seq.clone(), hseq),
-                cseq: gpu_tensor(&device, seq.clone(), cseq),
+                hseq: gpu_tensor(&device, seq, hseq),
+                cseq,
                 gates: gpu_tensor(&device, gate_shape, gates),
-                hprev: gpu_tensor(&device, seq, hprev),
+                hprev,
+                c0,
             })
         }
     }

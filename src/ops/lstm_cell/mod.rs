@@ -18,9 +18,9 @@ mod forward;
 
 /// The kernel choice of an LSTM: the recurrent driver's, under its old name.
 pub use crate::ops::recurrent::RecurrentKernel as LstmKernel;
-pub use backward::{lstm_backward, lstm_backward_with};
+pub use backward::{lstm_backward, lstm_backward_to_state, lstm_backward_with};
 pub use choice::{AUTO_PERSISTENT_MAX_UNITS, PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS};
-pub use forward::{lstm_forward, lstm_forward_with};
+pub use forward::{lstm_forward, lstm_forward_from, lstm_forward_with};
 
 use crate::device::Kernel;
 use crate::ops::recurrent::Params;
@@ -84,6 +84,8 @@ pub struct LstmStates {
     pub cseq: Tensor,
     /// i, f, g, o after their activations: `[B, T, 4U]`.
     pub gates: Tensor,
-    /// h before each step: `[B, T, U]`.
+    /// h before each step: `[B, T, U]` (step 0's is h0, the initial h).
     pub hprev: Tensor,
+    /// c before step 0, the initial c: `[B, U]`, or `None` for zeros.
+    pub c0: Option<Tensor>,
 }

@@ -61,6 +61,25 @@ pub(crate) trait CpuCell: Sync {
     fn backward(&self, s: GradIn<'_>, out: GradOut<'_>);
 }
 
+/// The state before step 0 (Keras's `initial_state`), `[B, U]` each: `h` and the cell's
+/// auxiliary state (an LSTM's c); `None`: zeros.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Init<'a> {
+    pub h: Option<&'a [f32]>,
+    pub aux: Option<&'a [f32]>,
+}
+
+impl<'a> Init<'a> {
+    /// The rows `rows` (a block of the batch) of each state of `u` units.
+    fn rows(self, rows: std::ops::Range<usize>, u: usize) -> Init<'a> {
+        let r = |s: &'a [f32]| &s[rows.start * u..rows.end * u];
+        Init {
+            h: self.h.map(r),
+            aux: self.aux.map(r),
+        }
+    }
+}
+
 /// `hseq, aux: [B, T, U]`, `gates: [B, T, G·U]` (activated), `hprev: [B, T, U]`.
 pub(crate) type CpuStates = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
 
@@ -76,12 +95,13 @@ fn rows_per_thread(b: usize, t: usize, u: usize) -> usize {
     }
 }
 
-/// The forward pass of `cell`. `xp: [B, T, G·U]`, `rk: [U, G·U]`, `mask: [B, T]`.
+/// The forward pass of `cell` from the state `init`. `xp: [B, T, G·U]`, `rk: [U, G·U]`,
+/// `mask: [B, T]`.
 pub(crate) fn forward<C: CpuCell>(
     cell: &C,
     xp: &[f32],
     rk: &[f32],
-    mask: Option<&[f32]>,
+    (mask, init): (Option<&[f32]>, Init<'_>),
     (b, t, u): (usize, usize, usize),
 ) -> CpuStates {
     let g = C::GATES * u;
@@ -102,12 +122,14 @@ pub(crate) fn forward<C: CpuCell>(
             .zip(hprev.chunks_mut(rows * t * u))
             .enumerate();
         for (k, ((((xp, hseq), aux), gates), hprev)) in chunks {
-            let mask = mask.map(|m| &m[k * rows * t..((k + 1) * rows).min(b) * t]);
+            let block = k * rows..((k + 1) * rows).min(b);
+            let mask = mask.map(|m| &m[block.start * t..block.end * t]);
+            let init = init.rows(block, u);
             let b = hseq.len() / (t * u).max(1);
             let out = (hseq, aux, gates, hprev);
             scope.spawn(move || {
                 let _flush = FlushDenormals::new();
-                forward_rows(cell, xp, rk, mask, out, (b, t, u))
+                forward_rows(cell, xp, rk, (mask, init), out, (b, t, u))
             });
         }
     });
@@ -123,7 +145,7 @@ fn forward_rows<C: CpuCell>(
     cell: &C,
     xp: &[f32],
     rk: &Packed,
-    mask: Option<&[f32]>,
+    (mask, init): (Option<&[f32]>, Init<'_>),
     (hseq, aux, gates, hprev): RowsOut<'_>,
     (b, t, u): (usize, usize, usize),
 ) {
@@ -132,12 +154,21 @@ fn forward_rows<C: CpuCell>(
     let mut h_active = vec![0.0f32; b * u];
     let mut active = Vec::with_capacity(b);
     let zeros = vec![0.0f32; u];
+    // h_{t-1} · rk at step 0 too when the state starts from a given h0
+    let product = |step: usize| step > 0 || init.h.is_some();
     for step in 0..t {
         active.clear();
         active.extend((0..b).filter(|&bi| !mask.is_some_and(|m| m[bi * t + step] == 0.0)));
         let na = active.len();
         // z = h_{t-1} · rk over the active rows, in one GEMM (xp_t is added by the cell)
-        if step > 0 && na == b {
+        if step == 0 && na > 0 {
+            if let Some(h0) = init.h {
+                for (j, &bi) in active.iter().enumerate() {
+                    h_active[j * u..(j + 1) * u].copy_from_slice(&h0[bi * u..(bi + 1) * u]);
+                }
+                rk.gemm((&h_active, u), na, (&mut z, g), false);
+            }
+        } else if step > 0 && na == b {
             // every row: h_{t-1} is read in place, rows t·U apart
             rk.gemm((&hseq[(step - 1) * u..], t * u), b, (&mut z, g), false);
         } else if step > 0 && na > 0 {
@@ -155,7 +186,8 @@ fn forward_rows<C: CpuCell>(
             let (h_prev, aux_prev) = if step > 0 {
                 (&hs_done[(bt - 1) * u..], &aux_done[(bt - 1) * u..])
             } else {
-                (&zeros[..], &zeros[..])
+                let h = init.h.map_or(&zeros[..], |s| &s[bi * u..]);
+                (h, init.aux.map_or(&zeros[..], |s| &s[bi * u..]))
             };
             let (h_prev, aux_prev) = (&h_prev[..u], &aux_prev[..u]);
             hprev[bt * u..(bt + 1) * u].copy_from_slice(h_prev);
@@ -164,7 +196,7 @@ fn forward_rows<C: CpuCell>(
                 Some((j, _)) => {
                     let s = StepIn {
                         xp: &xp[bt * g..(bt + 1) * g],
-                        hz: (step > 0).then(|| &z[j * g..(j + 1) * g]),
+                        hz: product(step).then(|| &z[j * g..(j + 1) * g]),
                         h_prev,
                         aux_prev,
                     };
@@ -189,23 +221,30 @@ pub(crate) struct Saved<'a> {
     pub hprev: &'a [f32],
 }
 
-/// Backpropagation through time for `cell`: `dz: [B, T, G·U]` (the gradient of xp) from the
-/// saved states, `dh: [B, U]` (the gradient of the last h) and `dy: [B, T, U]` (a sequence
-/// output's gradient).
+/// What backpropagation through time gives: `dz: [B, T, G·U]` (the gradient of xp), and the
+/// gradients of the state before step 0 (the initial state's), `dh0` and `daux0: [B, U]`.
+pub(crate) type CpuGrads = (Vec<f32>, Vec<f32>, Vec<f32>);
+
+/// Backpropagation through time for `cell` from the saved states, `dh: [B, U]` (the gradient
+/// of the last h), `carry` `[B, U]` (that of the last auxiliary state, an LSTM's c; `None`:
+/// zeros) and `dy: [B, T, U]` (a sequence output's gradient); `aux0: [B, U]` is the
+/// auxiliary state before step 0 (`None`: zeros).
 pub(crate) fn backward<C: CpuCell>(
     cell: &C,
     saved: Saved<'_>,
     rk: &[f32],
-    mask: Option<&[f32]>,
-    mut dh: Vec<f32>,
+    (mask, aux0): (Option<&[f32]>, Option<&[f32]>),
+    (mut dh, carry): (Vec<f32>, Option<&[f32]>),
     dy: Option<&[f32]>,
     (b, t, u): (usize, usize, usize),
-) -> Vec<f32> {
+) -> CpuGrads {
     let g = C::GATES * u;
     // every row is written below (a masked step's as zeros): no zeroing pass here
     let mut dz = overwritten(b * t * g);
+    // the cell's running gradient (an LSTM's dc), from zero at the last step
+    let mut carry = carry.map_or_else(|| vec![0.0f32; b * u], <[f32]>::to_vec);
     if b * t * u == 0 {
-        return dz;
+        return (dz, dh, carry);
     }
     let rk_t = ArrayView2::from_shape((u, g), rk).expect("rk is [U, G·U]");
     let rk_t = &Packed::new(rk_t.reversed_axes());
@@ -213,9 +252,10 @@ pub(crate) fn backward<C: CpuCell>(
     std::thread::scope(|scope| {
         let chunks = dh
             .chunks_mut(rows * u)
+            .zip(carry.chunks_mut(rows * u))
             .zip(dz.chunks_mut(rows * t * g))
             .enumerate();
-        for (k, (dh, dz)) in chunks {
+        for (k, ((dh, carry), dz)) in chunks {
             let rows_of = |len: usize| k * rows * len..((k + 1) * rows).min(b) * len;
             let saved = Saved {
                 gates: &saved.gates[rows_of(t * g)],
@@ -223,31 +263,39 @@ pub(crate) fn backward<C: CpuCell>(
                 hprev: &saved.hprev[rows_of(t * u)],
             };
             let mask = mask.map(|m| &m[rows_of(t)]);
+            let aux0 = aux0.map(|a| &a[rows_of(u)]);
             let dy = dy.map(|d| &d[rows_of(t * u)]);
             let b = dh.len() / u.max(1);
             scope.spawn(move || {
                 let _flush = FlushDenormals::new();
-                backward_rows(cell, saved, rk_t, mask, (dh, dy, dz), (b, t, u))
+                let grads = (dh, carry, dy, dz);
+                backward_rows(cell, saved, rk_t, (mask, aux0), grads, (b, t, u))
             });
         }
     });
-    dz
+    // after step 0, dh and carry hold the gradients of the state before it
+    (dz, dh, carry)
 }
 
-type RowsGrad<'a> = (&'a mut [f32], Option<&'a [f32]>, &'a mut [f32]);
+type RowsGrad<'a> = (
+    &'a mut [f32],
+    &'a mut [f32],
+    Option<&'a [f32]>,
+    &'a mut [f32],
+);
 
 /// Backpropagation through time for `b` batch rows (a contiguous block of the batch); as in
-/// the forward pass, each step's GEMM covers the unmasked rows only.
+/// the forward pass, each step's GEMM covers the unmasked rows only. Step 0's GEMM gives the
+/// gradient of h0, the initial state (discarded where that is zero).
 fn backward_rows<C: CpuCell>(
     cell: &C,
     saved: Saved<'_>,
     rk_t: &Packed,
-    mask: Option<&[f32]>,
-    (dh, dy, dz): RowsGrad<'_>,
+    (mask, aux0): (Option<&[f32]>, Option<&[f32]>),
+    (dh, carry, dy, dz): RowsGrad<'_>,
     (b, t, u): (usize, usize, usize),
 ) {
     let g = C::GATES * u;
-    let mut carry = vec![0.0f32; b * u];
     let mut dhz = vec![0.0f32; if C::DHZ_IS_DZ { 0 } else { b * g }];
     let mut dz_active = vec![0.0f32; b * g];
     let mut dh_active = vec![0.0f32; b * u];
@@ -268,10 +316,10 @@ fn backward_rows<C: CpuCell>(
                 continue;
             }
             active.push(bi);
-            let aux_prev = if step > 0 {
-                &saved.aux[(bt - 1) * u..bt * u]
-            } else {
-                &zeros[..]
+            let aux_prev = match (step, aux0) {
+                (0, Some(a)) => &a[bi * u..(bi + 1) * u],
+                (0, None) => &zeros[..],
+                _ => &saved.aux[(bt - 1) * u..bt * u],
             };
             let s = GradIn {
                 gates: &saved.gates[bt * g..(bt + 1) * g],

@@ -61,6 +61,8 @@ params! {
         t_end: u32,
         has_mask: u32,
         has_dy_seq: u32,
+        // The state starts at a given initial state (see `InitialState`).
+        has_init: u32,
     }
 }
 
@@ -75,6 +77,7 @@ impl Params {
             t_end: t1,
             has_mask: 0,
             has_dy_seq: 0,
+            has_init: 0,
         }
     }
 
@@ -85,6 +88,11 @@ impl Params {
 
     pub(crate) fn with_dy_seq(mut self, on: bool) -> Params {
         self.has_dy_seq = on as u32;
+        self
+    }
+
+    pub(crate) fn with_init(mut self, on: bool) -> Params {
+        self.has_init = on as u32;
         self
     }
 }
@@ -259,4 +267,85 @@ pub(crate) fn per_step_only(
         )));
     }
     Ok(())
+}
+
+/// Checks an initial state (Keras's `initial_state`) of cell `op` of `(B, U)`: each of
+/// `states` (named, "h0", "c0") f32 `[B, U]` on `device`.
+pub(crate) fn check_init(
+    op: &str,
+    device: &Device,
+    (b, u): (usize, usize),
+    states: &[(&str, &Tensor)],
+) -> Result<()> {
+    for &(name, s) in states {
+        if !s.device().same_as(device) {
+            return Err(crate::Error::Data(format!(
+                "{op}: the initial state {name} is on {} but the sequence is on {}; move \
+                 tensors to one device",
+                s.device().info(),
+                device.info()
+            )));
+        }
+        s.expect_dtype(DType::F32, op)?;
+        if s.dims() != [b, u] {
+            return Err(shape_error(
+                op,
+                &[Some(b), Some(u)],
+                s.dims(),
+                &format!(
+                    "the initial state {name} must be [B, U], as the sequence's batch and units"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `[B, T, U]` holding `s0: [B, U]` at step 0 and zeros after: the buffer a GPU forward
+/// kernel's hprev (or an LSTM's cseq) starts as, where step 0 reads the initial state; never
+/// s0's own storage.
+pub(crate) fn at_step0(s0: &Tensor, t: usize) -> Result<Tensor> {
+    let (b, u) = (s0.dims()[0], s0.dims()[1]);
+    let first = s0.reshape([b, 1, u])?;
+    if t <= 1 {
+        // A copy: the kernels write this buffer, and a reshape would share s0's. T = 0 keeps
+        // no step: an empty tensor of the sequence's shape.
+        return if t == 1 {
+            affine(&first, 1.0, 0.0)
+        } else {
+            Tensor::zeros(s0.device(), [b, 0, u])
+        };
+    }
+    let rest = Tensor::zeros(s0.device(), [b, t - 1, u])?;
+    super::merge::concat(&[&first, &rest], 1)
+}
+
+/// What a backward pass through time gives when the gradients of the initial state are asked
+/// for (`*_backward_to_state`): the gradient of the input projection, and those of the state
+/// before step 0 (Keras's `initial_state`), through which an encoder feeding a decoder trains.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::recurrent::RecurrentKernel;
+/// use wgfit::ops::simple_rnn_cell::{simple_rnn_backward_to_state, simple_rnn_forward_from};
+/// let device = Device::cpu();
+/// // B = T = U = 1: h = tanh(0 + h0 · 2) with h0 = 0, so dh0 = dh · (1 - h²) · 2 = 2.
+/// let xp = Tensor::zeros(&device, [1, 1, 1])?;
+/// let rk = Tensor::from_vec(&device, [1, 1], vec![2.0])?;
+/// let h0 = Tensor::zeros(&device, [1, 1])?;
+/// let k = RecurrentKernel::Auto;
+/// let s = simple_rnn_forward_from(&xp, &rk, (None, Some(&h0)), k)?;
+/// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
+/// let g = simple_rnn_backward_to_state(&s, &rk, None, (Some(&dh), None), k)?;
+/// assert_eq!((g.dh0.to_vec_blocking()?, g.dc0.is_none()), (vec![2.0], true));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct StateGrads {
+    /// The gradient w.r.t. xp, the gates' pre-activations: `[B, T, G·U]`.
+    pub dz: Tensor,
+    /// The gradient w.r.t. h0: `[B, U]`.
+    pub dh0: Tensor,
+    /// The gradient w.r.t. c0 (an LSTM's; `None` for a GRU or SimpleRNN): `[B, U]`.
+    pub dc0: Option<Tensor>,
 }

@@ -5,7 +5,7 @@ use super::cell::SimpleRnnCell;
 use super::{BACKWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, backward_inputs, cpu, dispatch_steps};
+use crate::ops::recurrent::{Params, StateGrads, backward_inputs, cpu, dispatch_steps};
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
@@ -54,6 +54,23 @@ pub fn simple_rnn_backward_with(
     dy_seq: Option<&Tensor>,
     kernel: RecurrentKernel,
 ) -> Result<Tensor> {
+    Ok(simple_rnn_backward_to_state(states, rk, mask, (dh_last, dy_seq), kernel)?.dz)
+}
+
+/// [`simple_rnn_backward_with`] that also gives the gradient of the initial state h0 the
+/// forward pass started from
+/// ([`simple_rnn_forward_from`](super::simple_rnn_forward_from)). `grads`: (dh_last, dy_seq);
+/// `dc0` is `None`.
+///
+/// # Errors
+/// As [`simple_rnn_backward_with`].
+pub fn simple_rnn_backward_to_state(
+    states: &SimpleRnnStates,
+    rk: &Tensor,
+    mask: Option<&Tensor>,
+    (dh_last, dy_seq): (Option<&Tensor>, Option<&Tensor>),
+    kernel: RecurrentKernel,
+) -> Result<StateGrads> {
     let grads = (dh_last, dy_seq);
     let (device, (b, t, u), dh) = backward_inputs(
         ("simple_rnn_cell_backward", 1),
@@ -77,16 +94,20 @@ pub fn simple_rnn_backward_with(
             };
             let dh = host(&dh).f32().to_vec();
             let dims = (b, t, u);
-            let dz = cpu::backward(
+            let (dz, dh0, _) = cpu::backward(
                 &SimpleRnnCell,
                 saved,
                 rk.f32(),
-                m.as_deref(),
-                dh,
+                (m.as_deref(), None),
+                (dh, None),
                 dy.as_deref(),
                 dims,
             );
-            Tensor::from_vec(&device, dz_shape, dz)
+            Ok(StateGrads {
+                dz: Tensor::from_vec(&device, dz_shape, dz)?,
+                dh0: Tensor::from_vec(&device, [b, u], dh0)?,
+                dc0: None,
+            })
         }
         Device::Gpu(ctx) => {
             let dz = gpu_output(ctx, &dz_shape)?;
@@ -113,7 +134,12 @@ pub fn simple_rnn_backward_with(
             };
             let steps = (0..t as u32).rev();
             dispatch_steps(ctx, &BACKWARD, &entries, steps, params, (b, u))?;
-            Ok(gpu_tensor(&device, dz_shape, dz))
+            // after step 0 the running dh is h0's gradient
+            Ok(StateGrads {
+                dz: gpu_tensor(&device, dz_shape, dz),
+                dh0: dh,
+                dc0: None,
+            })
         }
     }
 }

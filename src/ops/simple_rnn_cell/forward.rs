@@ -5,7 +5,7 @@ use super::cell::SimpleRnnCell;
 use super::{FORWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, cpu, dispatch_steps, forward_inputs};
+use crate::ops::recurrent::{Params, at_step0, check_init, cpu, dispatch_steps, forward_inputs};
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -53,30 +53,82 @@ pub fn simple_rnn_forward_with(
     mask: Option<&Tensor>,
     kernel: RecurrentKernel,
 ) -> Result<SimpleRnnStates> {
+    simple_rnn_forward_from(xp, rk, (mask, None), kernel)
+}
+
+/// [`simple_rnn_forward_with`] from the initial state `h0: [B, U]` (Keras's `initial_state`;
+/// `None`: zeros), with the mask: `(mask, h0)`. A masked first step carries h0;
+/// [`simple_rnn_backward_to_state`](super::simple_rnn_backward_to_state) gives h0's gradient.
+///
+/// # Errors
+/// As [`simple_rnn_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 is not
+/// `[B, U]`.
+///
+/// ```
+/// use wgfit::{Device, Tensor};
+/// use wgfit::ops::recurrent::RecurrentKernel;
+/// use wgfit::ops::simple_rnn_cell::simple_rnn_forward_from;
+/// let device = Device::cpu();
+/// // B = T = U = 1: h = tanh(xp + h0 · rk)
+/// let xp = Tensor::zeros(&device, [1, 1, 1])?;
+/// let rk = Tensor::from_vec(&device, [1, 1], vec![2.0])?;
+/// let h0 = Tensor::from_vec(&device, [1, 1], vec![0.25])?;
+/// let s = simple_rnn_forward_from(&xp, &rk, (None, Some(&h0)), RecurrentKernel::Auto)?;
+/// assert_eq!(s.hseq.to_vec_blocking()?, vec![0.5f32.tanh()]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn simple_rnn_forward_from(
+    xp: &Tensor,
+    rk: &Tensor,
+    (mask, h0): (Option<&Tensor>, Option<&Tensor>),
+    kernel: RecurrentKernel,
+) -> Result<SimpleRnnStates> {
     let (device, (b, t, u)) = forward_inputs(("simple_rnn_cell", 1), xp, rk, None, mask)?;
     check_kernel(kernel, u)?;
+    if let Some(h0) = h0 {
+        check_init("simple_rnn_cell", &device, (b, u), &[("h0", h0)])?;
+    }
     let seq = Shape(vec![b, t, u]);
     match &device {
         Device::Cpu => {
             let m = mask.map(|m| host(m).f32().to_vec());
             let (xp, rk) = (host(xp), host(rk));
-            let (hseq, _, _, hprev) =
-                cpu::forward(&SimpleRnnCell, xp.f32(), rk.f32(), m.as_deref(), (b, t, u));
+            let h0 = h0.map(host);
+            let init = cpu::Init {
+                h: h0.as_ref().map(|h| h.f32()),
+                aux: None,
+            };
+            let (hseq, _, _, hprev) = cpu::forward(
+                &SimpleRnnCell,
+                xp.f32(),
+                rk.f32(),
+                (m.as_deref(), init),
+                (b, t, u),
+            );
             Ok(SimpleRnnStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), hseq)?,
                 hprev: Tensor::from_vec(&device, seq, hprev)?,
             })
         }
         Device::Gpu(ctx) => {
-            let (hseq, hprev) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
+            let hseq = gpu_output(ctx, &seq)?;
+            // From an initial state, step 0 reads h0 from hprev.
+            let hprev = match h0 {
+                Some(h0) => at_step0(h0, t)?,
+                None => gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
+            };
             let mask_buf = mask.map_or(buf(xp), buf);
-            let all = [buf(xp), buf(rk), mask_buf, &hseq, &hprev];
-            let params = |s: u32| Params::new((b, t, u), (s, s + 1)).masked(mask.is_some());
+            let all = [buf(xp), buf(rk), mask_buf, &hseq, buf(&hprev)];
+            let params = |s: u32| {
+                Params::new((b, t, u), (s, s + 1))
+                    .masked(mask.is_some())
+                    .with_init(h0.is_some())
+            };
             let entries = [("rnn_step", &all[..])];
             dispatch_steps(ctx, &FORWARD, &entries, 0..t as u32, params, (b, u))?;
             Ok(SimpleRnnStates {
-                hseq: gpu_tensor(&device, seq.clone(), hseq),
-                hprev: gpu_tensor(&device, seq, hprev),
+                hseq: gpu_tensor(&device, seq, hseq),
+                hprev,
             })
         }
     }

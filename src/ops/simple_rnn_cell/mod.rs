@@ -15,8 +15,8 @@ mod backward;
 mod cell;
 mod forward;
 
-pub use backward::{simple_rnn_backward, simple_rnn_backward_with};
-pub use forward::{simple_rnn_forward, simple_rnn_forward_with};
+pub use backward::{simple_rnn_backward, simple_rnn_backward_to_state, simple_rnn_backward_with};
+pub use forward::{simple_rnn_forward, simple_rnn_forward_from, simple_rnn_forward_with};
 
 use crate::device::Kernel;
 pub use crate::ops::recurrent::RecurrentKernel;
