@@ -14,45 +14,14 @@ use anyhow::{Context, ensure};
 use ndarray::{Array1, Array2, ArrayD};
 use wgfit::prelude::*;
 
-/// One utterance per line after `@data`: 12 comma-separated series joined by ':', then
-/// ':' and the class label (1-9). `#` lines are comments and `@` lines headers.
-fn read_ts(name: &str) -> anyhow::Result<(Vec<Array2<f32>>, Vec<f32>)> {
-    let path = format!("{}/examples/data/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).with_context(|| path.clone())?;
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    let mut in_data = false;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        if line.starts_with('@') {
-            in_data |= line.eq_ignore_ascii_case("@data");
-            continue;
-        }
-        ensure!(in_data, "{path}:{}: data before @data", n + 1);
-        let fields: Vec<&str> = line.split(':').collect();
-        ensure!(
-            fields.len() == 13,
-            "{path}:{}: expected 12 dimensions and a label, got {} fields",
-            n + 1,
-            fields.len()
-        );
-        let series: Vec<Vec<f32>> = fields[..12]
-            .iter()
-            .map(|f| f.split(',').map(str::parse).collect::<Result<_, _>>())
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{path}:{}", n + 1))?;
-        let steps = series[0].len();
-        ensure!(
-            series.iter().all(|s| s.len() == steps),
-            "{path}:{}: dimensions of different lengths",
-            n + 1
-        );
-        xs.push(Array2::from_shape_fn((steps, 12), |(t, f)| series[f][t]));
-        ys.push(fields[12].trim().parse::<f32>()? - 1.0);
-    }
-    Ok((xs, ys))
+/// The shipped archive file `name`: `[T, 12]` utterances and their speakers as class ids 0-8
+/// (`wgfit::io::read_ts` maps the file's labels 1-9 in `@classLabel`'s order).
+fn read(name: &str) -> wgfit::Result<(Vec<Array2<f32>>, Vec<f32>)> {
+    let ts = read_ts(format!(
+        "{}/examples/data/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))?;
+    Ok((ts.series, ts.labels.iter().map(|&id| id as f32).collect()))
 }
 
 /// Standardises every feature with the training set's mean and deviation.
@@ -94,8 +63,8 @@ fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("unknown variant {other:?}: none (LSTM) or `bigru`"),
     };
 
-    let (mut x_train, y_train) = read_ts("JapaneseVowels_TRAIN.ts")?;
-    let (mut x_test, y_test) = read_ts("JapaneseVowels_TEST.ts")?;
+    let (mut x_train, y_train) = read("JapaneseVowels_TRAIN.ts")?;
+    let (mut x_test, y_test) = read("JapaneseVowels_TEST.ts")?;
     standardise(&mut x_train, &mut x_test);
     let lengths = x_train.iter().chain(&x_test).map(|s| s.nrows());
     let (min, max) = lengths.fold((usize::MAX, 0), |(lo, hi), t| (lo.min(t), hi.max(t)));
