@@ -5,8 +5,9 @@
 //
 // The host prepends the tile shape (const TM, TN, TK, RM, RN: a TM x TN output tile per
 // workgroup, K staged TK at a time, RM x RN outputs per invocation), the transposes (const
-// TRANS_A, TRANS_B), math.wgsl, activation.wgsl, and per operand (a, b, c with bias) a section
-// of matmul_vec4_io_aligned.wgsl (bound as array<vec4<f32>>: one 16-byte access per 4 floats)
+// TRANS_A, TRANS_B), whether to prefetch the next K-tile (const PREFETCH), math.wgsl,
+// activation.wgsl, and per operand (a, b, c with bias) a section of
+// matmul_vec4_io_aligned.wgsl (bound as array<vec4<f32>>: one 16-byte access per 4 floats)
 // where its contiguous dim is a multiple of 4, else of matmul_vec4_io_unaligned.wgsl (4
 // bounds-checked scalar accesses). They define load_a4 and load_b4 (4 contiguous floats of a
 // row as stored, 0 past the edges), load_bias4, load_c4 and store_c4. It appends, generated
@@ -125,18 +126,23 @@ fn matmul_vec4(
     // accumulators are the named fields of Acc (c{i}_{j4}, never indexed by a variable), which
     // the host generates with the unrolled step and store: accumulate and store_tile.
     var acc: Acc;
-    // The next K-tile is loaded into registers (fetch, generated: Staged holds this
-    // invocation's vec4s of both tiles) before the current one is multiplied, so its global
-    // loads are in flight during the multiply-adds; `stage` then stores it to the tiles.
+    // With PREFETCH (hardware adapters) the next K-tile is loaded into registers (fetch,
+    // generated: Staged holds this invocation's vec4s of both tiles) before the current one
+    // is multiplied, so its global loads are in flight during the multiply-adds; `stage`
+    // then stores it to the tiles. Without (software adapters), each tile is fetched and
+    // staged when its turn comes.
     var k0 = k_lo + p.k_begin;
     var next: Staged;
-    if k0 < k_hi {
+    if PREFETCH && k0 < k_hi {
         next = fetch(a_base, b_base, m0, n0, k0, li);
     }
     while k0 < k_hi {
+        if !PREFETCH {
+            next = fetch(a_base, b_base, m0, n0, k0, li);
+        }
         stage(next, li);
         workgroupBarrier();
-        if k0 + TK < k_hi {
+        if PREFETCH && k0 + TK < k_hi {
             next = fetch(a_base, b_base, m0, n0, k0 + TK, li);
         }
         for (var kq = 0u; kq < TK4; kq++) {

@@ -35,7 +35,7 @@ pub(super) fn variant(
     let plan = plan(limits, (dims.batch, dims.m, dims.n, dims.k), target)?;
     let workgroups = plan.workgroups(dims.batch, dims.m, dims.n);
     Some((
-        kernel(plan.tile, Io::of(dims)).name,
+        kernel(plan.tile, Io::of(dims), target.is_some()).name,
         plan.splits,
         workgroups,
     ))
@@ -90,13 +90,17 @@ fn section(file: &'static str, name: &str) -> &'static str {
     &rest[..end]
 }
 
-/// The kernel of one (tile, I/O) variant, composed once. At most 5 x 32 variants exist, so
-/// leaking their names and sources keeps them `'static` (as `Kernel` wants) at a bounded cost.
-fn kernel(tile: Tile, io: Io) -> &'static Kernel {
-    static KERNELS: LazyLock<Mutex<HashMap<(Tile, Io), &'static Kernel>>> =
-        LazyLock::new(|| Mutex::new(HashMap::new()));
+/// The kernel of one (tile, I/O, prefetch) variant, composed once. At most 5 x 32 x 2 variants
+/// exist, so leaking their names and sources keeps them `'static` (as `Kernel` wants) at a
+/// bounded cost. `prefetch` loads the next K-tile into registers during the multiply-adds: for
+/// hardware GPUs, where it hides global memory's latency; on a software adapter it measured
+/// 5-29% slower (BENCHMARKS.md: registers there are LLVM's vectors, with no latency to hide),
+/// so those stage each tile as they reach it.
+fn kernel(tile: Tile, io: Io, prefetch: bool) -> &'static Kernel {
+    type Variants = HashMap<(Tile, Io, bool), &'static Kernel>;
+    static KERNELS: LazyLock<Mutex<Variants>> = LazyLock::new(|| Mutex::new(HashMap::new()));
     let mut kernels = KERNELS.lock().unwrap_or_else(|p| p.into_inner());
-    kernels.entry((tile, io)).or_insert_with(|| {
+    kernels.entry((tile, io, prefetch)).or_insert_with(|| {
         let file = |vec4: bool| if vec4 { IO_ALIGNED } else { IO_UNALIGNED };
         let letter = |vec4: bool| if vec4 { 'v' } else { 's' };
         let op = |t: bool| if t { 't' } else { 'n' };
@@ -104,17 +108,18 @@ fn kernel(tile: Tile, io: Io) -> &'static Kernel {
             tm, tn, tk, rm, rn, ..
         } = tile;
         let name = format!(
-            "matmul_vec4_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}{}_{}{}",
+            "matmul_vec4_{tm}x{tn}x{tk}_{rm}x{rn}_{}{}{}_{}{}{}",
             letter(io.a),
             letter(io.b),
             letter(io.c),
             op(io.trans_a),
             op(io.trans_b),
+            if prefetch { "_p" } else { "" },
         );
         let source = format!(
             "const TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\nconst TK: u32 = {tk}u;\n\
              const RM: u32 = {rm}u;\nconst RN: u32 = {rn}u;\n\
-             const TRANS_A: bool = {};\nconst TRANS_B: bool = {};\n{MATH}{ACTIVATION}{}{}{}{BODY}{}",
+             const TRANS_A: bool = {};\nconst TRANS_B: bool = {};\nconst PREFETCH: bool = {prefetch};\n{MATH}{ACTIVATION}{}{}{}{BODY}{}",
             io.trans_a,
             io.trans_b,
             section(file(io.a), "a"),
@@ -143,7 +148,7 @@ fn kernel(tile: Tile, io: Io) -> &'static Kernel {
 pub(super) fn kernels() -> Vec<&'static Kernel> {
     TILES
         .into_iter()
-        .flat_map(|tile| Io::all().map(move |io| kernel(tile, io)))
+        .flat_map(|tile| Io::all().flat_map(move |io| [false, true].map(|p| kernel(tile, io, p))))
         .collect()
 }
 
@@ -185,7 +190,11 @@ pub(super) fn dispatch(
 ) -> Result<()> {
     let limits = ctx.limits();
     let shape = (dims.batch, dims.m, dims.n, dims.k);
-    let chosen = forced.or_else(|| plan(limits, shape, target(ctx.device_type())));
+    let target = target(ctx.device_type());
+    let chosen = forced.or_else(|| plan(limits, shape, target));
+    // Hardware adapters prefetch; so do forced plans, the tests' way to run the hardware
+    // variants on any adapter.
+    let prefetch = target.is_some() || forced.is_some();
     let plan = chosen.ok_or_else(|| {
         Error::device(
             ctx.info().to_string(),
@@ -197,11 +206,11 @@ pub(super) fn dispatch(
         )
     })?;
     if plan.splits == 1 {
-        return record(ctx, a, b, bias, act, dims, plan, out);
+        return record(ctx, a, b, bias, act, dims, (plan, prefetch), out);
     }
     let len = (dims.batch * dims.m * dims.n) as u64;
     let scratch = ctx.alloc_output(u64::from(plan.splits) * len * 4)?;
-    record(ctx, a, b, None, 0, dims, plan, &scratch)?;
+    record(ctx, a, b, None, 0, dims, (plan, prefetch), &scratch)?;
     split_sum::dispatch(ctx, &scratch, plan.splits, bias, act, (len, dims.n), out)
 }
 
@@ -216,7 +225,7 @@ fn record(
     bias: Option<&Tensor>,
     act: u32,
     dims: Dims,
-    plan: Plan,
+    (plan, prefetch): (Plan, bool),
     out: &GpuBuffer,
 ) -> Result<()> {
     let tile = plan.tile;
@@ -253,7 +262,7 @@ fn record(
         // The epilogue once, on the whole sum: the ranges before store it raw.
         (params.act, params.has_bias) = if i == last { (act, has_bias) } else { (0, 0) };
         ctx.dispatch(
-            kernel(tile, Io::of(dims)),
+            kernel(tile, Io::of(dims), prefetch),
             "matmul_vec4",
             &[buf(a), buf(b), bias, out],
             bytemuck::bytes_of(&params),
