@@ -1,7 +1,7 @@
 //! A model's graph, owned: its inputs, its layers in Keras's `model.layers` order, the places
 //! each layer is applied (in an order that computes every value before it is read), and its
-//! outputs. Made from nodes by `Graph::from_nodes` (the functional API, `graph_trace.rs`) or `Graph::chain`
-//! (a `Sequential`).
+//! outputs. Made from nodes by `Graph::from_nodes` (the functional API, `graph_trace.rs`)
+//! or `Graph::chain` (a `Sequential`).
 
 use super::node::LayerEntry;
 use crate::activation::Activation;
