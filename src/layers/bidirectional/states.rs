@@ -6,9 +6,12 @@
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
+/// The forward layer's part, then the backward layer's.
+type Halves<'a, T> = (&'a [T], &'a [T]);
+
 /// x, then the forward and the backward layer's initial states (each half of the rest, as
 /// Keras's `initial_state[:half]`, `initial_state[half:]`), of a Bidirectional over `kind`.
-pub(super) fn split<'a, T>(kind: &str, inputs: &'a [T]) -> Result<(&'a T, (&'a [T], &'a [T]))> {
+pub(super) fn split<'a, T>(kind: &str, inputs: &'a [T]) -> Result<(&'a T, Halves<'a, T>)> {
     let Some((x, init)) = inputs.split_first() else {
         return Err(Error::Config(format!(
             "layer bidirectional({kind}) takes a sequence, got no input"
@@ -49,7 +52,7 @@ pub(super) fn in_context(kind: &str, n: usize, e: Error) -> Error {
 /// The output gradients `[dy..., ds_f..., ds_b...]` of a Bidirectional whose directions
 /// return `n` states each: the merged outputs' gradients (one, or two with
 /// `MergeMode::None`), then each direction's states'.
-pub(super) fn split_grads(dy: &[Tensor], n: usize) -> Result<(&[Tensor], (&[Tensor], &[Tensor]))> {
+pub(super) fn split_grads(dy: &[Tensor], n: usize) -> Result<(&[Tensor], Halves<'_, Tensor>)> {
     let Some(outs) = dy.len().checked_sub(2 * n).filter(|&k| k > 0) else {
         return Err(Error::Config(format!(
             "bidirectional backward: {} output gradients for {n} states per direction",
