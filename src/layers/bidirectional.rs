@@ -6,9 +6,7 @@
 //! mask along time and runs the loop, so over a padded batch it skips the padding whichever
 //! side it is on; with `return_sequences` its outputs are flipped back into input order and
 //! masked steps output 0 in both directions (Keras forces `zero_output_for_mask` there).
-//! With `return_state` on the wrapped layer, the forward layer's states then the backward
-//! one's follow the output(s); called on x and 2n initial states, the first n start the
-//! forward layer and the rest the backward one (see `states.rs`).
+//! States (`return_state`, `initial_state`) through the wrapper: `bidirectional/states.rs`.
 
 mod states;
 
@@ -189,7 +187,7 @@ fn role_in(direction: &str, role: &str) -> &'static str {
 }
 
 /// Zero gradients for `layer`'s weights and no input gradient: a direction whose output no
-/// loss reached (one of `MergeMode::None`'s outputs left unused, the layer called on x alone).
+/// loss reached (one of `MergeMode::None`'s outputs left unused).
 fn no_gradient(layer: &dyn Layer) -> Result<Backward> {
     let params = layer
         .params()
