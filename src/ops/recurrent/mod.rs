@@ -7,10 +7,16 @@
 //!
 //! Shapes, for a cell of G gates: xp `[B, T, G·U]` (the input projection with its bias),
 //! rk `[U, G·U]`, mask `[B, T]` (1.0 kept, 0.0 masked: a masked step carries the state),
+//! rdrop `[G, B, U]` (recurrent dropout masks, one per gate: [`RecurrentInputs`]),
 //! dh_last `[B, U]`, dy_seq `[B, T, U]`.
 
 pub(crate) mod cpu;
+mod dropped;
 pub(crate) mod gemm;
+mod inputs;
+
+pub use inputs::RecurrentInputs;
+pub(crate) use inputs::{check_forward, check_rdrop, gpu_rdrop_not_yet};
 
 use super::elementwise::affine;
 use super::{common_device, shape_error};
