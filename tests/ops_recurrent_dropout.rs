@@ -1,13 +1,15 @@
 //! Recurrent dropout in the recurrent ops (rdrop `[G, B, U]`, one mask per gate, Keras's
-//! implementation 1), for the LSTM, the GRU (reset after and before) and the SimpleRNN on the
-//! CPU: masks of all ones change nothing; each batch row equals a run of that row alone
+//! implementation 1), for the LSTM, the GRU (reset after and before) and the SimpleRNN. On
+//! the CPU: masks of all ones change nothing; each batch row equals a run of that row alone
 //! without dropout whose recurrent kernel has gate g's row j scaled by its mask r_g[b, j]
 //! (an independent statement of the semantics, forward and backward, masked steps and
-//! initial state included); dz, dh0 and dc0 against finite differences; bad masks refused.
+//! initial state included); dz, dh0 and dc0 against finite differences. The GPU kernels
+//! (per-step, and the LSTM's persistent ones) against the CPU on awkward sizes and poisoned
+//! outputs; the dispatches per step unchanged by dropout; bad masks refused.
 
 mod common;
 
-use common::{Input, Tol, gpu, random_mask, rng, uniform};
+use common::{Input, Tol, cross_check, gpu, random_mask, rng, uniform};
 use rand::Rng;
 use rand::rngs::StdRng;
 use wgfit::ops::gru_cell::{GruReset, gru_backward_to_state, gru_forward_from};
@@ -314,7 +316,7 @@ fn gradients_match_finite_differences_under_recurrent_dropout() -> wgfit::Result
 }
 
 /// Masks that are not f32 `[G, B, U]` on the sequence's device are refused with the op's
-/// name, as are masks on a GPU until its kernels read them.
+/// name.
 #[test]
 fn bad_masks_are_refused() -> wgfit::Result<()> {
     let device = Device::cpu();
@@ -358,16 +360,6 @@ fn bad_masks_are_refused() -> wgfit::Result<()> {
                 matches!(with(&r), Err(Error::Data(_))),
                 "{cell:?}: two devices"
             );
-            let x = tensors(&gpu, &inputs(&mut rng, cell, (b, t, u)))?;
-            let o = Opts {
-                masked: true,
-                init: true,
-                rdrop: true,
-            };
-            match pass(cell, &x, o, k) {
-                Err(Error::Config(msg)) => assert!(msg.contains("not yet"), "{msg}"),
-                other => panic!("{cell:?} on a GPU: expected Config, got {other:?}"),
-            }
         }
     }
     // the backward pass checks the masks its states carry
@@ -379,5 +371,79 @@ fn bad_masks_are_refused() -> wgfit::Result<()> {
     s.rdrop = Some(Tensor::zeros(&device, [4, b + 1, u])?);
     let r = lstm_backward_to_state(&s, &x[1], None, (Some(&x[7]), None, None), k);
     assert!(matches!(r, Err(Error::Shape(_))), "{r:?}");
+    Ok(())
+}
+
+/// The kernels that read the masks against the CPU: every cell's per-step kernels and the
+/// LSTM's persistent ones, units 1, primes, past one workgroup (257: per-step only, past the
+/// persistent kernels' limit), batches 1 to 67 (past a persistent block of 4 rows), with and
+/// without a sequence mask and an initial state, on poisoned outputs and a split grid.
+#[test]
+fn gpu_kernels_match_cpu_under_recurrent_dropout() {
+    let mut rng = rng("rdrop_gpu");
+    for cell in CELLS {
+        for (b, t, u) in [(1, 1, 1), (3, 5, 7), (67, 3, 7), (5, 4, 33), (2, 3, 257)] {
+            let x = inputs(&mut rng, cell, (b, t, u));
+            let kernels: &[RecurrentKernel] = match cell {
+                Cell::Lstm if u <= 256 => &[RecurrentKernel::PerStep, RecurrentKernel::Persistent],
+                _ => &[RecurrentKernel::PerStep],
+            };
+            for &k in kernels {
+                for (masked, init) in [(false, false), (true, true), (true, false)] {
+                    let o = Opts {
+                        masked,
+                        init,
+                        rdrop: true,
+                    };
+                    let name = format!("{cell:?} B={b} T={t} U={u} {k:?} {o:?}");
+                    cross_check(&name, &x, RNN_TOL, |x| pass(cell, x, o, k));
+                }
+            }
+        }
+    }
+}
+
+/// Recurrent dropout keeps the fused path: the dispatches a forward and backward pass add per
+/// step are the same with masks as without (the masks cost a fixed few, to put them after the
+/// sequence mask in one binding).
+#[test]
+fn recurrent_dropout_adds_no_dispatch_per_step() -> wgfit::Result<()> {
+    // A device of its own: its counters count only this test's work.
+    let Some(device) = common::open_gpu_with(wgfit::GpuOptions::default()) else {
+        return Ok(());
+    };
+    let ctx = device.gpu_context().expect("a GPU device");
+    let rng = rng("rdrop_dispatches");
+    for cell in CELLS {
+        let kernels: &[RecurrentKernel] = match cell {
+            Cell::Lstm => &[RecurrentKernel::PerStep, RecurrentKernel::Persistent],
+            _ => &[RecurrentKernel::PerStep],
+        };
+        for &k in kernels {
+            let count = |t: usize, rdrop: bool| -> wgfit::Result<u64> {
+                let x = tensors(&device, &inputs(&mut rng.clone(), cell, (3, t, 5)))?;
+                let o = Opts {
+                    masked: true,
+                    init: true,
+                    rdrop,
+                };
+                let before = ctx.counters().dispatches;
+                pass(cell, &x, o, k)?;
+                Ok(ctx.counters().dispatches - before)
+            };
+            let plain = (count(4, false)?, count(8, false)?);
+            let dropped = (count(4, true)?, count(8, true)?);
+            eprintln!("{cell:?} {k:?}: dispatches at T = 4, 8: {plain:?}, with rdrop {dropped:?}");
+            assert_eq!(
+                dropped.1 - dropped.0,
+                plain.1 - plain.0,
+                "{cell:?} {k:?}: per step"
+            );
+            assert!(
+                dropped.0 - plain.0 <= 4,
+                "{cell:?} {k:?}: {dropped:?} vs {plain:?}"
+            );
+        }
+    }
     Ok(())
 }

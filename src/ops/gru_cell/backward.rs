@@ -6,7 +6,7 @@ use super::{BACKWARD, GruStates, RecurrentKernel, check_kernel};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
-    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_steps, gpu_rdrop_not_yet,
+    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_steps, mask_binding,
 };
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
@@ -125,11 +125,15 @@ pub fn gru_backward_to_state(
             })
         }
         Device::Gpu(ctx) => {
-            gpu_rdrop_not_yet("gru_cell_backward", rdrop)?;
             let dz = gpu_output(ctx, &dz_shape)?;
             // The kernels read rk transposed: neighbouring units, neighbouring addresses.
             let rk_t = transpose(rk)?;
-            let mask_buf = mask.map_or(buf(&rk_t), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(&rk_t), buf),
+            };
             let dy_buf = dy_seq.map_or(buf(&states.hn), buf);
             let all = [
                 &dz,
@@ -156,6 +160,7 @@ pub fn gru_backward_to_state(
             let params = |s: u32| {
                 Params::new((b, t, u), (s, s + 1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
             };
             let steps = (0..t as u32).rev();

@@ -6,7 +6,7 @@ use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
     Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_steps, forward_inputs,
-    gpu_rdrop_not_yet,
+    mask_binding,
 };
 use crate::ops::{buf, gpu_output, gpu_tensor, host, shape_error};
 use crate::shape::Shape;
@@ -72,8 +72,7 @@ pub fn gru_forward_with(
 ///
 /// # Errors
 /// As [`gru_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 is not `[B, U]`
-/// or rdrop not `[3, B, U]`; on a GPU, [`Error::Config`](crate::Error::Config) for rdrop
-/// (not yet).
+/// or rdrop not `[3, B, U]`.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -153,7 +152,6 @@ pub fn gru_forward_from(
             })
         }
         Device::Gpu(ctx) => {
-            gpu_rdrop_not_yet("gru_cell", rdrop)?;
             let (hseq, hn) = (gpu_output(ctx, &seq)?, gpu_output(ctx, &seq)?);
             let gates = gpu_output(ctx, &gate_shape)?;
             // From an initial state, step 0 reads h0 from hprev.
@@ -163,7 +161,12 @@ pub fn gru_forward_from(
             };
             // Bindings a variant does not read hold xp (read-only, so it may appear twice).
             let rb_buf = rb.map_or(buf(xp), buf);
-            let mask_buf = mask.map_or(buf(xp), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(xp), buf),
+            };
             let all = [
                 buf(xp),
                 buf(rk),
@@ -186,6 +189,7 @@ pub fn gru_forward_from(
             let params = |s: u32| {
                 Params::new((b, t, u), (s, s + 1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_init(h0.is_some())
             };
             dispatch_steps(ctx, &FORWARD, entries, 0..t as u32, params, (b, u))?;

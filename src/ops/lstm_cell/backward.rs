@@ -10,8 +10,7 @@ use crate::error::Result;
 use crate::ops::elementwise::affine;
 use crate::ops::merge::{concat, slice};
 use crate::ops::recurrent::{
-    Params, StateGrads, backward_inputs, check_init, check_rdrop, cpu, dispatch_steps,
-    gpu_rdrop_not_yet,
+    Params, StateGrads, backward_inputs, check_init, check_rdrop, cpu, dispatch_steps, mask_binding,
 };
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
@@ -169,15 +168,20 @@ pub fn lstm_backward_to_state(
             })
         }
         Device::Gpu(ctx) => {
-            gpu_rdrop_not_yet("lstm_cell_backward", rdrop)?;
             let dz = gpu_output(ctx, &dz_shape)?;
             // The kernels read rk transposed: neighbouring units, neighbouring addresses.
             let rk_t = transpose(rk)?;
-            let mask_buf = mask.map_or(buf(rk), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(rk), buf),
+            };
             let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
             let params = |t0: u32, t1: u32| {
                 Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
                     .with_init(c0.is_some())
             };

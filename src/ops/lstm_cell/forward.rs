@@ -5,11 +5,11 @@ use super::blocked::{self, Plan, ROWS};
 use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
 use super::cpu::LstmCell;
 use super::{FORWARD, LstmKernel, LstmStates};
-use crate::device::{Device, GpuBuffer};
+use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
     Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_steps, forward_inputs,
-    gpu_rdrop_not_yet,
+    mask_binding,
 };
 use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
 use crate::shape::Shape;
@@ -69,8 +69,7 @@ pub fn lstm_forward_with(
 ///
 /// # Errors
 /// As [`lstm_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 or c0 is not
-/// `[B, U]` or rdrop not `[4, B, U]`; on a GPU, [`Error::Config`](crate::Error::Config) for
-/// rdrop (not yet).
+/// `[B, U]` or rdrop not `[4, B, U]`.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -137,7 +136,6 @@ pub fn lstm_forward_from(
             })
         }
         Device::Gpu(ctx) => {
-            gpu_rdrop_not_yet("lstm_cell", rdrop)?;
             let hseq = gpu_output(ctx, &seq)?;
             let gates = gpu_output(ctx, &gate_shape)?;
             // From an initial state, step 0 reads h0 from hprev and c0 from cseq.
@@ -148,7 +146,12 @@ pub fn lstm_forward_from(
                     gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
                 ),
             };
-            let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(xp), buf),
+            };
             let persistent = use_persistent(ctx, kernel, u)?;
             let (cseq_buf, hprev_buf) = (buf(&cseq), buf(&hprev));
             let all = [
@@ -172,6 +175,7 @@ pub fn lstm_forward_from(
             let params = |t0: u32, t1: u32| {
                 Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_init(init.is_some())
             };
             for (t0, t1) in dispatches {

@@ -4,6 +4,7 @@
 use super::check_init;
 use crate::device::Device;
 use crate::error::Result;
+use crate::ops::merge::concat;
 use crate::ops::shape_error;
 use crate::tensor::{DType, Tensor};
 
@@ -128,12 +129,23 @@ pub(crate) fn check_forward(
     check_rdrop(op, device, (gates, b, u), rdrop)
 }
 
-/// The refusal of recurrent dropout on a GPU, until its kernels read the masks.
-pub(crate) fn gpu_rdrop_not_yet(op: &str, rdrop: Option<&Tensor>) -> Result<()> {
-    if rdrop.is_some() {
-        return Err(crate::Error::Config(format!(
-            "{op}: recurrent dropout on a GPU: not yet (the CPU runs it)"
-        )));
-    }
-    Ok(())
+/// The `mask` binding of a recurrent kernel under recurrent dropout: the sequence mask
+/// `[B, T]` (or B·T zeros in its place) followed by rdrop `[G, B, U]`, element (g, b, j) at
+/// `B·T + (g·B + b)·U + j` (`rdrop` in shaders/recurrent.wgsl); the kernels bind at most 8
+/// storage buffers, so the masks share one. `None` without rdrop (or nothing to read): the
+/// kernel binds the mask, or a filler, as it is.
+pub(crate) fn mask_binding(
+    mask: Option<&Tensor>,
+    rdrop: Option<&Tensor>,
+    (b, t): (usize, usize),
+) -> Result<Option<Tensor>> {
+    let Some(r) = rdrop.filter(|r| r.numel() > 0 && b * t > 0) else {
+        return Ok(None);
+    };
+    let seq = match mask {
+        Some(m) => m.reshape([b * t])?,
+        None => Tensor::zeros(r.device(), [b * t])?,
+    };
+    let r = r.reshape([r.numel()])?;
+    Ok(Some(concat(&[&seq, &r], 0)?))
 }

@@ -7,7 +7,7 @@ use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
     Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_steps, forward_inputs,
-    gpu_rdrop_not_yet,
+    mask_binding,
 };
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
@@ -67,8 +67,7 @@ pub fn simple_rnn_forward_with(
 ///
 /// # Errors
 /// As [`simple_rnn_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 is not
-/// `[B, U]` or rdrop not `[1, B, U]`; on a GPU, [`Error::Config`](crate::Error::Config) for
-/// rdrop (not yet).
+/// `[B, U]` or rdrop not `[1, B, U]`.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
@@ -127,18 +126,23 @@ pub fn simple_rnn_forward_from(
             })
         }
         Device::Gpu(ctx) => {
-            gpu_rdrop_not_yet("simple_rnn_cell", rdrop)?;
             let hseq = gpu_output(ctx, &seq)?;
             // From an initial state, step 0 reads h0 from hprev.
             let hprev = match h0 {
                 Some(h0) => at_step0(h0, t)?,
                 None => gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
             };
-            let mask_buf = mask.map_or(buf(xp), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(xp), buf),
+            };
             let all = [buf(xp), buf(rk), mask_buf, &hseq, buf(&hprev)];
             let params = |s: u32| {
                 Params::new((b, t, u), (s, s + 1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_init(h0.is_some())
             };
             let entries = [("rnn_step", &all[..])];
