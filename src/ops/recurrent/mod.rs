@@ -7,10 +7,16 @@
 //!
 //! Shapes, for a cell of G gates: xp `[B, T, G·U]` (the input projection with its bias),
 //! rk `[U, G·U]`, mask `[B, T]` (1.0 kept, 0.0 masked: a masked step carries the state),
+//! rdrop `[G, B, U]` (recurrent dropout masks, one per gate: [`RecurrentInputs`]),
 //! dh_last `[B, U]`, dy_seq `[B, T, U]`.
 
 pub(crate) mod cpu;
+mod dropped;
 pub(crate) mod gemm;
+mod inputs;
+
+pub use inputs::RecurrentInputs;
+pub(crate) use inputs::{check_forward, check_rdrop, mask_binding};
 
 use super::elementwise::affine;
 use super::{common_device, shape_error};
@@ -63,6 +69,8 @@ params! {
         has_dy_seq: u32,
         // The state starts at a given initial state (see `InitialState`).
         has_init: u32,
+        // The recurrent dropout masks follow the sequence mask in the mask binding.
+        has_rdrop: u32,
     }
 }
 
@@ -78,6 +86,7 @@ impl Params {
             has_mask: 0,
             has_dy_seq: 0,
             has_init: 0,
+            has_rdrop: 0,
         }
     }
 
@@ -93,6 +102,11 @@ impl Params {
 
     pub(crate) fn with_init(mut self, on: bool) -> Params {
         self.has_init = on as u32;
+        self
+    }
+
+    pub(crate) fn with_rdrop(mut self, on: bool) -> Params {
+        self.has_rdrop = on as u32;
         self
     }
 }
