@@ -53,6 +53,7 @@ ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bi
 KINDS["GRU"] = "gru"
 ROLES["gru"] = ["kernel", "recurrent_kernel", "bias"]
 KINDS["SimpleRNN"] = "simple_rnn"
+KINDS["Normalization"] = "normalization"
 ROLES["simple_rnn"] = ["kernel", "recurrent_kernel", "bias"]
 
 
@@ -1263,6 +1264,45 @@ def bidirectional_state_cases():
                     "tanh)(state)] of a second input and the Masking's mask (given: Keras "
                     "drops it from a call with initial_state tensors); Dense(1, sigmoid)"))
     return out
+def run_normalization(outdir):
+    """Normalization adapted on variable-length sequences (one batch each, so the padding is
+    never counted), then Masking -> Normalization -> LSTM -> Dense(sigmoid): the adapted
+    mean and variance, Keras's weight order (trainable, then mean, variance, count), the
+    predictions and one train_on_batch."""
+    name = "normalization_masked_lstm_adam_bce"
+    rng = np.random.default_rng(20261202)
+    lens = rng.integers(1, 10, 13)
+    scales = np.array([1.0, 10.0, 0.01], np.float32)
+    shifts = np.array([0.0, 5.0, -2.0], np.float32)
+    xs = [(rng.uniform(-1, 1, (n, 3)) * scales + shifts).astype(np.float32) for n in lens]
+    norm = layers.Normalization()
+    norm.adapt([s[None] for s in xs])
+    t = lens.max()
+    x = np.zeros((len(xs), t, 3), np.float32)
+    for i, seq in enumerate(xs):
+        x[i, :len(seq)] = seq
+    y = rng.integers(0, 2, (len(xs), 1)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = keras.Model(*chain(keras.Input((None, 3)), layers.Masking(0.0), norm,
+                               layers.LSTM(4), layers.Dense(1, activation="sigmoid")))
+    names = wgfit_names(model)
+    # Keras's get_weights: each layer's trainable weights, then its non-trainable ones.
+    assert [v.path.split("/")[-1] for v in model.weights][:3] == ["mean", "variance", "count"]
+    init = known_weights(model, np.random.default_rng(5))
+    for v, w in zip(model.trainable_variables, init):
+        v.assign(w)
+    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="binary_crossentropy")
+    pred = model.predict(x, batch_size=5, verbose=0)
+    step = model.train_on_batch(x[:5], y[:5], return_dict=True)
+    step1 = [v.numpy() for v in model.trainable_variables]
+    tensors = {"x": x, "y": y, "pred": pred, "lengths": lens.astype(np.float32),
+               "mean": np.asarray(norm.adapt_mean), "variance": np.asarray(norm.adapt_variance)}
+    tensors.update(tensors_of("init", names, init))
+    tensors.update(tensors_of("step1", names, step1))
+    save(outdir, name, tensors, {"loss": "binary_crossentropy", "batch_size": 5,
+                                 "optimizer": {"name": "adam", "learning_rate": 0.001},
+                                 "first_batch_loss": float(step["loss"]), "history": {}})
+
 
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
@@ -1285,6 +1325,7 @@ def main(argv=None):
     plain += bidirectional_cases()
     plain += bidirectional_gru_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
+    extra.append("normalization_masked_lstm_adam_bce")
     dropout = dropout_cases()
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
     known += [c[0] for c in dropout]
@@ -1305,6 +1346,8 @@ def main(argv=None):
             run_bucketed(outdir)
         if "keras_trained_digits" in chosen:
             run_keras_trained_digits(outdir)
+        if "normalization_masked_lstm_adam_bce" in chosen:
+            run_normalization(outdir)
         if chosen & JAX_CASES:
             env = {**os.environ, "KERAS_BACKEND": "jax"}
             subprocess.run([sys.executable, __file__, outdir, *sorted(chosen & JAX_CASES)],
