@@ -1,0 +1,107 @@
+//! The GRU's persistent kernels, row-blocked (`shaders/gru_cell_blocked.wgsl`,
+//! `shaders/gru_cell_blocked_backward.wgsl`), on the recurrent driver's plan and generation
+//! ([`ops::recurrent::blocked`](crate::ops::recurrent::blocked)), and when
+//! [`RecurrentKernel::Auto`] runs them.
+
+use super::RecurrentKernel;
+use crate::ops::recurrent::{Blocked, Rule};
+
+/// The largest `units` for which [`RecurrentKernel::Auto`] runs a GRU's persistent kernels on
+/// a hardware GPU: the LSTM's reasoned rule
+/// ([`lstm_cell::AUTO_PERSISTENT_MAX_UNITS`](crate::ops::lstm_cell::AUTO_PERSISTENT_MAX_UNITS)),
+/// a GRU's step being the same chain of recurrent-kernel rows over three gates instead of
+/// four (plus, resetting before the product, a second chain as long).
+pub const AUTO_PERSISTENT_MAX_UNITS: usize = 64;
+
+/// The smallest `units` for which [`RecurrentKernel::Auto`] runs a GRU's persistent kernels
+/// on a software adapter (lavapipe), measured there: see BENCHMARKS.md.
+pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 33;
+
+pub(super) const RULE: Rule = Rule {
+    what: "a GRU",
+    layer: "Gru",
+    op: "gru",
+    software_min_units: SOFTWARE_PERSISTENT_MIN_UNITS,
+    hardware_max_units: AUTO_PERSISTENT_MAX_UNITS,
+};
+
+const FORWARD_BODY: &str = include_str!("../../../shaders/gru_cell_blocked.wgsl");
+const BACKWARD_BODY: &str = concat!(
+    include_str!("../../../shaders/recurrent_blocked_product.wgsl"),
+    include_str!("../../../shaders/gru_cell_blocked_backward.wgsl")
+);
+
+/// reset_after's forward: one product of three gates per step.
+pub(super) static FORWARD: Blocked = Blocked {
+    name: "gru_cell_blocked",
+    body: FORWARD_BODY,
+    entry: "gru_forward_blocked",
+    bindings: 8,
+    backward: false,
+    gates: 3,
+    phases: &[3],
+    states: 1,
+};
+
+/// Reset before the product, forward: z and r, then the candidate from r ⊙ h(t-1), which
+/// workgroup memory holds beside h.
+pub(super) static FORWARD_RESET: Blocked = Blocked {
+    name: "gru_cell_blocked_reset",
+    body: FORWARD_BODY,
+    entry: "gru_forward_blocked_reset",
+    bindings: 8,
+    backward: false,
+    gates: 3,
+    phases: &[2, 1],
+    states: 2,
+};
+
+/// reset_after's backward: one product over the three gates' dhz per step.
+pub(super) static BACKWARD: Blocked = Blocked {
+    name: "gru_cell_blocked_backward",
+    body: BACKWARD_BODY,
+    entry: "gru_backward_blocked",
+    bindings: 8,
+    backward: true,
+    gates: 3,
+    phases: &[3],
+    states: 1,
+};
+
+/// Reset before the product, backward: drh from the candidate's gradient, then z's and r's.
+pub(super) static BACKWARD_RESET: Blocked = Blocked {
+    name: "gru_cell_blocked_backward_reset",
+    body: BACKWARD_BODY,
+    entry: "gru_backward_blocked_reset",
+    bindings: 8,
+    backward: true,
+    gates: 3,
+    phases: &[1, 2],
+    states: 1,
+};
+
+/// The persistent forward and backward kernels of a variant.
+pub(super) fn forward_kernel(reset_after: bool) -> &'static Blocked {
+    if reset_after {
+        &FORWARD
+    } else {
+        &FORWARD_RESET
+    }
+}
+
+pub(super) fn backward_kernel(reset_after: bool) -> &'static Blocked {
+    if reset_after {
+        &BACKWARD
+    } else {
+        &BACKWARD_RESET
+    }
+}
+
+/// Whether a GRU of `u` units runs the persistent kernels on `ctx` for the `asked` kernel.
+pub(super) fn use_persistent(
+    ctx: &crate::device::GpuContext,
+    asked: RecurrentKernel,
+    u: usize,
+) -> crate::Result<bool> {
+    crate::ops::recurrent::use_persistent(ctx, asked, u, &RULE)
+}
