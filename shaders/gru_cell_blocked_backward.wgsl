@@ -1,17 +1,19 @@
 // Uses Params and p from recurrent.wgsl, product_t from recurrent_blocked_product.wgsl, and U,
 // S, WG, GC, KC, PART_LEN, RK_CHIP_LEN, rk_t_at and load_rk_chip, which the host generates per
-// units (src/ops/recurrent/blocked.rs); prepended.
+// units (src/ops/recurrent/blocked.rs); prepended. One of the two entry points' files follows.
 // GRU backpropagation through the steps t_end - 1 down to t in one dispatch, row-blocked like
 // gru_cell_blocked.wgsl: a workgroup per block of ROWS = 4 batch rows, U * S invocations.
 // Per step, invocation (u, 0) computes unit u's gate gradients for the four rows (dh stays in
 // its registers) into dz, then dh(t - 1) = dh z + dhz · Rᵀ, a product split over the S
 // invocations of each unit (product_t). The math is gru_cell_backward.wgsl's, with
 // da_z = dh (h(t-1) - n) z (1 - z) and da_n = dh (1 - z) (1 - n²):
-// gru_backward_blocked (reset_after): da_r = da_n hn r (1 - r); dz = (da_z, da_r, da_n);
-//   dhz = (da_z, da_r, da_n r), one product over 3U terms;
-// gru_backward_blocked_reset (reset before): drh = da_n · R_hᵀ (a first product, U terms),
-//   da_r = drh h(t-1) r (1 - r); dz = (da_z, da_r, da_n); dh(t-1) = dh z + drh r +
-//   (da_z, da_r) · R_zrᵀ (a second, 2U terms).
+// gru_backward_blocked (reset_after, gru_cell_blocked_backward_after.wgsl):
+//   da_r = da_n hn r (1 - r); dz = (da_z, da_r, da_n); dhz = (da_z, da_r, da_n r), one
+//   product over 3U terms;
+// gru_backward_blocked_reset (reset before, gru_cell_blocked_backward_reset.wgsl):
+//   drh = da_n · R_hᵀ (a first product, U terms), da_r = drh h(t-1) r (1 - r);
+//   dz = (da_z, da_r, da_n); dh(t-1) = dh z + drh r + (da_z, da_r) · R_zrᵀ (a second, 2U
+//   terms).
 // A masked row writes zeros to dz and passes dh through unchanged.
 // dz: [B, T, 3U], mask: [B, T], dh: [B, U] (the running gradient, read at the start and
 // written at the end), rk_t: [3U, U], gates: [B, T, 3U] (z, r, n), hn, hprev, dy_seq:
@@ -99,87 +101,5 @@ fn store_dh(b0: u32, u: u32, d: vec4<f32>) {
         if b0 + r < p.batch {
             dh[(b0 + r) * U + u] = d[r];
         }
-    }
-}
-
-@compute @workgroup_size(WG)
-fn gru_backward_blocked(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) k: u32,
-) {
-    // Bound for gru_backward_blocked_reset; referenced so the layouts agree.
-    _ = &hprev;
-    let b0 = (wid.x + wid.y * nwg.x) * ROWS;
-    // The same for the whole workgroup, so no barrier below is skipped by part of it.
-    if b0 >= p.batch {
-        return;
-    }
-    let u = k % U;
-    let s = k / U;
-    load_rk_chip(k);
-    var dh_t = vec4<f32>(0.0);
-    if s == 0u {
-        dh_t = load_dh(b0, u);
-    }
-    for (var st = p.t_end; st > p.t; st--) {
-        var step = Step(dh_t, array<vec4<f32>, 3>(), vec4<f32>(0.0), vec4<f32>(0.0), vec4<bool>(true));
-        if s == 0u {
-            step = step_backward(b0, st - 1u, u, dh_t, true);
-        }
-        let dhz = array<vec4<f32>, 3>(step.da[0], step.da[1], step.da[2] * step.r);
-        let sum = product_t(dhz, 0u, 3u, u, s);
-        if s == 0u {
-            dh_t = select(step.direct + sum, step.direct, step.carry);
-        }
-    }
-    if s == 0u {
-        store_dh(b0, u, dh_t);
-    }
-}
-
-@compute @workgroup_size(WG)
-fn gru_backward_blocked_reset(
-    @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) k: u32,
-) {
-    // Bound for gru_backward_blocked; referenced so the layouts agree.
-    _ = &hn;
-    let b0 = (wid.x + wid.y * nwg.x) * ROWS;
-    if b0 >= p.batch {
-        return;
-    }
-    let u = k % U;
-    let s = k / U;
-    load_rk_chip(k);
-    var dh_t = vec4<f32>(0.0);
-    if s == 0u {
-        dh_t = load_dh(b0, u);
-    }
-    for (var st = p.t_end; st > p.t; st--) {
-        let t = st - 1u;
-        var step = Step(dh_t, array<vec4<f32>, 3>(), vec4<f32>(0.0), vec4<f32>(0.0), vec4<bool>(true));
-        if s == 0u {
-            step = step_backward(b0, t, u, dh_t, false);
-        }
-        let drh = product_t(step.da, 2u, 1u, u, s);
-        if s == 0u {
-            let da_r = drh * step.h_prev * step.r * (vec4<f32>(1.0) - step.r);
-            step.da[1] = select(da_r, vec4<f32>(0.0), step.carry);
-            step.direct += select(drh * step.r, vec4<f32>(0.0), step.carry);
-            for (var r = 0u; r < ROWS; r++) {
-                if !step.carry[r] {
-                    dz[((b0 + r) * p.steps + t) * G3 + U + u] = step.da[1][r];
-                }
-            }
-        }
-        let sum = product_t(step.da, 0u, 2u, u, s);
-        if s == 0u {
-            dh_t = select(step.direct + sum, step.direct, step.carry);
-        }
-    }
-    if s == 0u {
-        store_dh(b0, u, dh_t);
     }
 }

@@ -25,16 +25,33 @@ pub(super) const RULE: Rule = Rule {
     hardware_max_units: AUTO_PERSISTENT_MAX_UNITS,
 };
 
-const FORWARD_BODY: &str = include_str!("../../../shaders/gru_cell_blocked.wgsl");
-const BACKWARD_BODY: &str = concat!(
-    include_str!("../../../shaders/recurrent_blocked_product.wgsl"),
-    include_str!("../../../shaders/gru_cell_blocked_backward.wgsl")
-);
+/// The bindings and helpers of each direction's kernels, which an entry point's file follows.
+macro_rules! forward_body {
+    ($entry:literal) => {
+        concat!(
+            include_str!("../../../shaders/gru_cell_blocked.wgsl"),
+            include_str!(concat!("../../../shaders/gru_cell_blocked_", $entry, ".wgsl"))
+        )
+    };
+}
+macro_rules! backward_body {
+    ($entry:literal) => {
+        concat!(
+            include_str!("../../../shaders/recurrent_blocked_product.wgsl"),
+            include_str!("../../../shaders/gru_cell_blocked_backward.wgsl"),
+            include_str!(concat!(
+                "../../../shaders/gru_cell_blocked_backward_",
+                $entry,
+                ".wgsl"
+            ))
+        )
+    };
+}
 
 /// reset_after's forward: one product of three gates per step.
 pub(super) static FORWARD: Blocked = Blocked {
     name: "gru_cell_blocked",
-    body: FORWARD_BODY,
+    body: forward_body!("after"),
     entry: "gru_forward_blocked",
     bindings: 8,
     backward: false,
@@ -47,7 +64,7 @@ pub(super) static FORWARD: Blocked = Blocked {
 /// workgroup memory holds beside h.
 pub(super) static FORWARD_RESET: Blocked = Blocked {
     name: "gru_cell_blocked_reset",
-    body: FORWARD_BODY,
+    body: forward_body!("reset"),
     entry: "gru_forward_blocked_reset",
     bindings: 8,
     backward: false,
@@ -59,7 +76,7 @@ pub(super) static FORWARD_RESET: Blocked = Blocked {
 /// reset_after's backward: one product over the three gates' dhz per step.
 pub(super) static BACKWARD: Blocked = Blocked {
     name: "gru_cell_blocked_backward",
-    body: BACKWARD_BODY,
+    body: backward_body!("after"),
     entry: "gru_backward_blocked",
     bindings: 8,
     backward: true,
@@ -71,7 +88,7 @@ pub(super) static BACKWARD: Blocked = Blocked {
 /// Reset before the product, backward: drh from the candidate's gradient, then z's and r's.
 pub(super) static BACKWARD_RESET: Blocked = Blocked {
     name: "gru_cell_blocked_backward_reset",
-    body: BACKWARD_BODY,
+    body: backward_body!("reset"),
     entry: "gru_backward_blocked_reset",
     bindings: 8,
     backward: true,
