@@ -45,10 +45,15 @@ struct Step {
     carry: vec4<bool>,
 }
 
+// A step that passes dh_in through (what the unit's other invocations hold).
+fn carried(dh_in: vec4<f32>) -> Step {
+    return Step(dh_in, array<vec4<f32>, 3>(), vec4<f32>(0.0), vec4<f32>(0.0), vec4<bool>(true));
+}
+
 // Unit u's step t from the incoming dh_t (dy added here), writing dz but for da_r before the
 // product.
 fn step_backward(b0: u32, t: u32, u: u32, dh_in: vec4<f32>, after: bool) -> Step {
-    var st = Step(dh_in, array<vec4<f32>, 3>(), vec4<f32>(0.0), vec4<f32>(0.0), vec4<bool>(true));
+    var st = carried(dh_in);
     for (var r = 0u; r < ROWS; r++) {
         if b0 + r >= p.batch {
             continue;

@@ -22,7 +22,7 @@ fn gru_backward_blocked(
         dh_t = load_dh(b0, u);
     }
     for (var st = p.t_end; st > p.t; st--) {
-        var step = Step(dh_t, array<vec4<f32>, 3>(), vec4<f32>(0.0), vec4<f32>(0.0), vec4<bool>(true));
+        var step = carried(dh_t);
         if s == 0u {
             step = step_backward(b0, st - 1u, u, dh_t, true);
         }

@@ -23,7 +23,7 @@ fn gru_backward_blocked_reset(
     }
     for (var st = p.t_end; st > p.t; st--) {
         let t = st - 1u;
-        var step = Step(dh_t, array<vec4<f32>, 3>(), vec4<f32>(0.0), vec4<f32>(0.0), vec4<bool>(true));
+        var step = carried(dh_t);
         if s == 0u {
             step = step_backward(b0, t, u, dh_t, false);
         }

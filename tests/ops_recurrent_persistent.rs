@@ -363,7 +363,8 @@ fn time_persistent_and_per_step_kernels_by_hand() -> wgfit::Result<()> {
                 }
             }
             println!(
-                "{cell:?} B={} T={} U={}: per-step {:.1} ms, persistent {:.1} ms ({:.2}x) forward+backward, best of {reps} on {}",
+                "{cell:?} B={} T={} U={}: per-step {:.1} ms, persistent {:.1} ms ({:.2}x) \
+                 forward+backward, best of {reps} on {}",
                 d[0],
                 d[1],
                 d[2],

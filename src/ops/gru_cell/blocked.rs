@@ -14,8 +14,12 @@ use crate::ops::recurrent::{Blocked, Rule};
 pub const AUTO_PERSISTENT_MAX_UNITS: usize = 64;
 
 /// The smallest `units` for which [`RecurrentKernel::Auto`] runs a GRU's persistent kernels
-/// on a software adapter (lavapipe), measured there: see BENCHMARKS.md.
-pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 33;
+/// on a software adapter (lavapipe), measured there (forward + backward, B = 64, T = 100, best
+/// of 3 on a loaded 2-core VM, BENCHMARKS.md): the persistent kernels took 0.64-0.67x the
+/// per-step dispatches' time at 128 units (GRU both variants, SimpleRNN), 0.91-1.10x at 64 (a
+/// tie) and 2.3-3.3x at 32, as the LSTM's did right after under the same load (3.4x at 32,
+/// 0.99x at 64).
+pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 65;
 
 pub(super) const RULE: Rule = Rule {
     what: "a GRU",
@@ -30,7 +34,11 @@ macro_rules! forward_body {
     ($entry:literal) => {
         concat!(
             include_str!("../../../shaders/gru_cell_blocked.wgsl"),
-            include_str!(concat!("../../../shaders/gru_cell_blocked_", $entry, ".wgsl"))
+            include_str!(concat!(
+                "../../../shaders/gru_cell_blocked_",
+                $entry,
+                ".wgsl"
+            ))
         )
     };
 }

@@ -1,14 +1,16 @@
 //! Which GPU kernels run an LSTM's forward and backward passes: per-step dispatches or the
 //! persistent kernels, by the caller's choice (the op's argument, [`Lstm::kernel`] for a
-//! layer) or, under [`LstmKernel::Auto`](super::LstmKernel::Auto), by the units and the adapter's type.
+//! layer) or, under [`LstmKernel::Auto`], by the units and the adapter's type (the rule the
+//! recurrent driver applies to every cell).
 //!
 //! [`Lstm::kernel`]: crate::layers::Lstm::kernel
+//! [`LstmKernel::Auto`]: super::LstmKernel::Auto
 
 use crate::ops::recurrent::Rule;
 
 pub use crate::ops::recurrent::PERSISTENT_MAX_UNITS;
 
-/// The largest `units` for which [`LstmKernel::Auto`](super::LstmKernel::Auto) runs the persistent kernels on a
+/// The largest `units` for which [`LstmKernel::Auto`] runs the persistent kernels on a
 /// hardware GPU; a reasoned rule, not yet measured on one (`benches/peers/gpu_compare.sh`
 /// measures both kernels there).
 ///
@@ -24,13 +26,17 @@ pub use crate::ops::recurrent::PERSISTENT_MAX_UNITS;
 /// From 128 units the chain is 64-256 loads deep on a few multiprocessors while per-step
 /// dispatches spread the same work over B x U invocations, so which wins depends on the
 /// device's dispatch cost: per-step dispatches stay the choice there until one is measured.
+///
+/// [`LstmKernel::Auto`]: super::LstmKernel::Auto
 pub const AUTO_PERSISTENT_MAX_UNITS: usize = 64;
 
-/// The smallest `units` for which [`LstmKernel::Auto`](super::LstmKernel::Auto) runs the persistent kernels on a
+/// The smallest `units` for which [`LstmKernel::Auto`] runs the persistent kernels on a
 /// software adapter (lavapipe), measured there (forward + backward, B = 64, T = 100, best of
 /// 3 on a 2-core VM, BENCHMARKS.md): the row-blocked persistent kernels took 0.74x the
 /// per-step dispatches' time at 48 units, 0.54x at 64, 0.40x at 128 and 0.54x at 256, but
 /// 1.07x at 32 (within this VM's noise, so per-step dispatches, the old choice, stay there).
+///
+/// [`LstmKernel::Auto`]: super::LstmKernel::Auto
 pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 33;
 
 /// The LSTM's names and limits for the recurrent driver's choice.

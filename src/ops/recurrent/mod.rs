@@ -43,11 +43,9 @@ use crate::tensor::{DType, Tensor};
 pub enum RecurrentKernel {
     /// Chosen by the cell, the shape and the adapter: the persistent kernels on a hardware
     /// GPU up to a cell's reasoned limit, on a software adapter from the units where they
-    /// measured faster (an LSTM:
-    /// [`lstm_cell::AUTO_PERSISTENT_MAX_UNITS`](super::lstm_cell::AUTO_PERSISTENT_MAX_UNITS)
-    /// and [`lstm_cell::SOFTWARE_PERSISTENT_MIN_UNITS`](super::lstm_cell::SOFTWARE_PERSISTENT_MIN_UNITS);
-    /// a GRU's and a SimpleRNN's are the same names in
-    /// [`gru_cell`](super::gru_cell) and [`simple_rnn_cell`](super::simple_rnn_cell)),
+    /// measured faster (`AUTO_PERSISTENT_MAX_UNITS` and `SOFTWARE_PERSISTENT_MIN_UNITS` in
+    /// [`lstm_cell`](super::lstm_cell), [`gru_cell`](super::gru_cell) and
+    /// [`simple_rnn_cell`](super::simple_rnn_cell)),
     /// per-step dispatches otherwise. The default.
     #[default]
     Auto,
