@@ -1210,6 +1210,60 @@ def state_cases():
     return out
 
 
+
+def bidirectional_state_cases():
+    """Bidirectional with return_state and initial_state (issue 17, item 5): Keras returns
+    [output, forward states..., backward states...] and gives a call's initial_state[:n] to
+    the forward layer and initial_state[n:] to the backward one. An encoder
+    Bidirectional(LSTM(4, return_state)) over a masked post-padded source whose [h_f, h_b] and
+    [c_f, c_b] start an LSTM(8) decoder; a Bidirectional(GRU(3), "sum") over a masked
+    pre-padded batch started from two Dense(3, tanh) layers of a second input."""
+    rng = np.random.default_rng(20261205)
+    out = []
+    src, _ = sequences(rng, 11, (2, 6), 3, "post")
+    tgt = rng.normal(size=(11, 4, 2)).astype(np.float32)
+    y = rng.integers(0, 3, (11, 4)).astype(np.float32)
+
+    def encoder_decoder():
+        s = keras.Input((None, 3), name="source")
+        t = keras.Input((None, 2), name="target")
+        _, h_f, c_f, h_b, c_b = layers.Bidirectional(layers.LSTM(4, return_state=True))(
+            layers.Masking(0.0)(s))
+        h = layers.Concatenate()([h_f, h_b])
+        c = layers.Concatenate()([c_f, c_b])
+        decoded = layers.LSTM(8, return_sequences=True)(t, initial_state=[h, c])
+        return keras.Model([s, t], layers.Dense(3, activation="softmax")(decoded))
+    out.append(dict(name="bidirectional_states_lstm_adam_scce", build=encoder_decoder,
+                    x=[src, tgt], y=[y], loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"], opt=("adam", {"learning_rate": 0.001}), batch_size=4,
+                    note="Masking->Bidirectional(LSTM(4, return_state)) encoder (its merged "
+                    "output unused); Concatenate [h_f, h_b] and [c_f, c_b] the initial_state "
+                    "of an LSTM(8, return_sequences) decoder on a second input; Dense(3, "
+                    "softmax) per step"))
+    x, _ = sequences(rng, 13, (1, 7), 4, "pre")
+    s0 = rng.normal(size=(13, 2)).astype(np.float32)
+    y = rng.integers(0, 2, (13, 1)).astype(np.float32)
+
+    def gru_from_state():
+        x_in = keras.Input((None, 4), name="sequence")
+        s_in = keras.Input((2,), name="state")
+        h_f = layers.Dense(3, activation="tanh")(s_in)
+        h_b = layers.Dense(3, activation="tanh")(s_in)
+        masked = layers.Masking(0.0)(x_in)
+        # Keras fills in `mask` only for a call with one tensor argument: with initial_state
+        # tensors it drops the mask unless given (eagerly it is given); wgfit always uses it.
+        both = layers.Bidirectional(layers.GRU(3), merge_mode="sum")(
+            masked, initial_state=[h_f, h_b], mask=get_keras_mask(masked))
+        return keras.Model([x_in, s_in], layers.Dense(1, activation="sigmoid")(both))
+    out.append(dict(name="bidirectional_gru_initial_state_rmsprop_bce", build=gru_from_state,
+                    x=[x, s0], y=[y], loss="binary_crossentropy", metrics=["accuracy"],
+                    opt=("rmsprop", {"learning_rate": 0.001}), batch_size=4,
+                    note="Masking->Bidirectional(GRU(3), merge_mode='sum') over a pre-padded "
+                    "sequence, called with initial_state=[Dense(3, tanh)(state), Dense(3, "
+                    "tanh)(state)] of a second input and the Masking's mask (given: Keras "
+                    "drops it from a call with initial_state tensors); Dense(1, sigmoid)"))
+    return out
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -1225,6 +1279,7 @@ def main(argv=None):
     on_jax = keras.backend.backend() == "jax"
     plain, graph = cases(), graph_cases() + weighted_cases()
     graph += state_cases()
+    graph += bidirectional_state_cases()
     plain += gru_cases()
     plain += simple_rnn_cases()
     plain += bidirectional_cases()

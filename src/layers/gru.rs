@@ -21,7 +21,7 @@ use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::gru_cell::{GruReset, GruStates, gru_backward_to_state, gru_forward_from};
 use crate::ops::matmul::{Transpose, matmul};
 use crate::ops::merge::{concat, slice};
-use crate::ops::recurrent::RecurrentKernel;
+use crate::ops::recurrent::{RecurrentInputs, RecurrentKernel};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
@@ -224,7 +224,13 @@ impl Layer for Gru {
         let (x2, xp) = project(x, kernel, &biases.0, (b, t, f))?;
         let reset = biases.1.as_ref().map_or(GruReset::Before, GruReset::After);
         let h0 = init.map(|s| s[0]);
-        let states = gru_forward_from(&xp, recurrent, reset, (mask, h0), self.gru_kernel)?;
+        let states = gru_forward_from(
+            &xp,
+            recurrent,
+            reset,
+            RecurrentInputs::new().mask(mask).init(h0),
+            self.gru_kernel,
+        )?;
         let returns = (self.return_sequences, self.return_state);
         let fwd = outputs(&[&states.hseq], mask, returns, (b, t, self.units))?;
         Ok(fwd.saving(training, || Cache {

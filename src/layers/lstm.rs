@@ -16,6 +16,7 @@ use crate::device::Device;
 use crate::error::Error;
 use crate::error::Result;
 use crate::ops::lstm_cell::{LstmKernel, LstmStates, lstm_backward_to_state, lstm_forward_from};
+use crate::ops::recurrent::RecurrentInputs;
 use crate::tensor::Tensor;
 
 /// A long short-term memory layer, as Keras's `LSTM(units, return_sequences=...)`:
@@ -201,7 +202,12 @@ impl Layer for Lstm {
         let (b, t, f) = batch_dims("lstm", x, kernel)?;
         let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
         let start = init.map(|s| (s[0], s[1]));
-        let states = lstm_forward_from(&xp, recurrent, mask, start, self.lstm_kernel)?;
+        let states = lstm_forward_from(
+            &xp,
+            recurrent,
+            RecurrentInputs::new().mask(mask).init(start),
+            self.lstm_kernel,
+        )?;
         let returns = (self.return_sequences, self.return_state);
         let seqs = [&states.hseq, &states.cseq];
         let fwd = outputs(&seqs, mask, returns, (b, t, self.units))?;

@@ -16,7 +16,7 @@ use crate::device::Device;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::ops::recurrent::RecurrentKernel;
+use crate::ops::recurrent::{RecurrentInputs, RecurrentKernel};
 use crate::ops::simple_rnn_cell::{
     SimpleRnnStates, simple_rnn_backward_to_state, simple_rnn_forward_from,
 };
@@ -186,7 +186,12 @@ impl Layer for SimpleRnn {
         let (b, t, f) = batch_dims("simple_rnn", x, kernel)?;
         let (x2, xp) = project(x, kernel, bias, (b, t, f))?;
         let h0 = init.map(|s| s[0]);
-        let states = simple_rnn_forward_from(&xp, recurrent, (mask, h0), self.rnn_kernel)?;
+        let states = simple_rnn_forward_from(
+            &xp,
+            recurrent,
+            RecurrentInputs::new().mask(mask).init(h0),
+            self.rnn_kernel,
+        )?;
         let returns = (self.return_sequences, self.return_state);
         let fwd = outputs(&[&states.hseq], mask, returns, (b, t, self.units))?;
         Ok(fwd.saving(training, || Cache {

@@ -113,8 +113,12 @@ pub struct GruStates {
     /// h before each step: `[B, T, U]`.
     pub hprev: Tensor,
     /// n's recurrent term before the reset gate, `h_prev · R_h + rb_h`, with
-    /// [`GruReset::After`]; the reset state `r ⊙ h_prev` with [`GruReset::Before`]: `[B, T, U]`.
+    /// [`GruReset::After`]; the reset state `r ⊙ h_prev` with [`GruReset::Before`]: `[B, T, U]`
+    /// (under recurrent dropout, with h_prev dropped by the h gate's mask: `(h_prev ⊙ r_h)`).
     pub hn: Tensor,
     /// Which variant ran (the backward pass follows it).
     pub reset_after: bool,
+    /// The recurrent dropout masks the pass ran with: `[3, B, U]`, or `None` for none (see
+    /// [`RecurrentInputs`](crate::ops::recurrent::RecurrentInputs)).
+    pub rdrop: Option<Tensor>,
 }

@@ -10,8 +10,8 @@ use crate::error::Result;
 use crate::ops::elementwise::affine;
 use crate::ops::merge::{concat, slice};
 use crate::ops::recurrent::{
-    Params, StateGrads, backward_inputs, check_init, cpu, dispatch_blocked, dispatch_steps,
-    use_persistent,
+    Params, StateGrads, backward_inputs, check_init, check_rdrop, cpu, dispatch_blocked,
+    dispatch_steps, mask_binding, use_persistent,
 };
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
@@ -24,7 +24,9 @@ use crate::tensor::Tensor;
 /// `states`, rk and mask are the forward pass's; dh_last: `[B, U]` (an `LSTM` that returns
 /// its last state), dy_seq: `[B, T, U]` (`return_sequences=True`); `None` for both gives a
 /// zero dz. dz is the gradient w.r.t. the gates' pre-activations (xp), from which
-/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`.
+/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`. Under
+/// recurrent dropout (the states' rdrop), gate g's `drecurrent[:, g] = (hprev ⊙ r_g)ᵀ dz_g`
+/// and the gradient through h_prev is `Σ_g (dz_g · rk_gᵀ) ⊙ r_g`.
 ///
 /// # Errors
 /// As [`lstm_forward`](super::lstm_forward), and [`Error::Shape`](crate::Error::Shape) when dh_last is not
@@ -96,11 +98,13 @@ pub fn lstm_backward_with(
 /// ```
 /// use wgfit::{Device, Tensor};
 /// use wgfit::ops::lstm_cell::{LstmKernel, lstm_backward_to_state, lstm_forward_from};
+/// use wgfit::ops::recurrent::RecurrentInputs;
 /// let device = Device::cpu();
 /// // B = T = U = 1, zero inputs and recurrent kernel: f = 0.5, so c = 0.5·c0 + 0.
 /// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 4])?, Tensor::zeros(&device, [1, 4])?);
 /// let (h0, c0) = (Tensor::zeros(&device, [1, 1])?, Tensor::zeros(&device, [1, 1])?);
-/// let s = lstm_forward_from(&xp, &rk, None, Some((&h0, &c0)), LstmKernel::Auto)?;
+/// let inputs = RecurrentInputs::new().init(Some((&h0, &c0)));
+/// let s = lstm_forward_from(&xp, &rk, inputs, LstmKernel::Auto)?;
 /// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
 /// let g = lstm_backward_to_state(&s, &rk, None, (Some(&dh), None, None), LstmKernel::Auto)?;
 /// // dc = dh·o·(1 - tanh²c) = 0.5, and dc0 = dc·f = 0.25; h0 meets a zero recurrent kernel.
@@ -123,6 +127,8 @@ pub fn lstm_backward_to_state(
     let named = [("c0", c0), ("dc_last", dc_last)];
     let given: Vec<(&str, &Tensor)> = named.iter().filter_map(|&(n, t)| Some((n, t?))).collect();
     check_init("lstm_cell_backward", &device, (b, u), &given)?;
+    let rdrop = states.rdrop.as_ref();
+    check_rdrop("lstm_cell_backward", &device, (4, b, u), rdrop)?;
     // the running dc (from dc_last, or zero), then (read at step 0) c0: one binding for both
     let dc_start = match dc_last {
         Some(d) => affine(d, 1.0, 0.0)?,
@@ -138,10 +144,12 @@ pub fn lstm_backward_to_state(
             let dy = dy_seq.map(|d| host(d).f32().to_vec());
             let (gates, cseq, hprev) =
                 (host(&states.gates), host(&states.cseq), host(&states.hprev));
+            let r = rdrop.map(host);
             let saved = cpu::Saved {
                 gates: gates.f32(),
                 aux: cseq.f32(),
                 hprev: hprev.f32(),
+                rdrop: r.as_ref().map(|r| r.f32()),
             };
             let (dh, rk) = (host(&dh).f32().to_vec(), host(rk));
             let (c0, dc_last) = (c0.map(host), dc_last.map(host));
@@ -164,11 +172,17 @@ pub fn lstm_backward_to_state(
             let dz = gpu_output(ctx, &dz_shape)?;
             // The kernels read rk transposed: neighbouring units, neighbouring addresses.
             let rk_t = transpose(rk)?;
-            let mask_buf = mask.map_or(buf(rk), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(rk), buf),
+            };
             let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
             let params = |t0: u32, t1: u32| {
                 Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
                     .with_init(c0.is_some())
             };

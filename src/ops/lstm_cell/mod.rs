@@ -86,4 +86,7 @@ pub struct LstmStates {
     pub hprev: Tensor,
     /// c before step 0, the initial c: `[B, U]`, or `None` for zeros.
     pub c0: Option<Tensor>,
+    /// The recurrent dropout masks the pass ran with: `[4, B, U]`, or `None` for none (see
+    /// [`RecurrentInputs`](crate::ops::recurrent::RecurrentInputs)).
+    pub rdrop: Option<Tensor>,
 }

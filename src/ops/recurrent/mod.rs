@@ -7,12 +7,18 @@
 //!
 //! Shapes, for a cell of G gates: xp `[B, T, G·U]` (the input projection with its bias),
 //! rk `[U, G·U]`, mask `[B, T]` (1.0 kept, 0.0 masked: a masked step carries the state),
+//! rdrop `[G, B, U]` (recurrent dropout masks, one per gate: [`RecurrentInputs`]),
 //! dh_last `[B, U]`, dy_seq `[B, T, U]`.
 
 pub(crate) mod blocked;
 mod choice;
 pub(crate) mod cpu;
+mod dropped;
 pub(crate) mod gemm;
+mod inputs;
+
+pub use inputs::RecurrentInputs;
+pub(crate) use inputs::{check_forward, check_rdrop, mask_binding};
 
 pub(crate) use blocked::{Blocked, checked, dispatch as dispatch_blocked};
 pub use choice::PERSISTENT_MAX_UNITS;
@@ -72,6 +78,8 @@ params! {
         has_dy_seq: u32,
         // The state starts at a given initial state (see `InitialState`).
         has_init: u32,
+        // The recurrent dropout masks follow the sequence mask in the mask binding.
+        has_rdrop: u32,
     }
 }
 
@@ -87,6 +95,7 @@ impl Params {
             has_mask: 0,
             has_dy_seq: 0,
             has_init: 0,
+            has_rdrop: 0,
         }
     }
 
@@ -102,6 +111,11 @@ impl Params {
 
     pub(crate) fn with_init(mut self, on: bool) -> Params {
         self.has_init = on as u32;
+        self
+    }
+
+    pub(crate) fn with_rdrop(mut self, on: bool) -> Params {
+        self.has_rdrop = on as u32;
         self
     }
 }

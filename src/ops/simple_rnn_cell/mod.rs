@@ -79,4 +79,7 @@ pub struct SimpleRnnStates {
     pub hseq: Tensor,
     /// h before each step: `[B, T, U]`.
     pub hprev: Tensor,
+    /// The recurrent dropout mask the pass ran with: `[1, B, U]`, or `None` for none (see
+    /// [`RecurrentInputs`](crate::ops::recurrent::RecurrentInputs)).
+    pub rdrop: Option<Tensor>,
 }
