@@ -32,12 +32,24 @@ fn gru_forward_blocked(
         var a_z = vec4<f32>(0.0);
         var a_r = vec4<f32>(0.0);
         var a_h = vec4<f32>(0.0);
-        for (var j = j0; j < j1; j++) {
-            let h = h_sh[j];
-            let base = j * G3 + u;
-            a_z += h * rk_at(base);
-            a_r += h * rk_at(base + U);
-            a_h += h * rk_at(base + 2u * U);
+        if p.has_rdrop == 0u {
+            for (var j = j0; j < j1; j++) {
+                let h = h_sh[j];
+                let base = j * G3 + u;
+                a_z += h * rk_at(base);
+                a_r += h * rk_at(base + U);
+                a_h += h * rk_at(base + 2u * U);
+            }
+        } else {
+            // gate g's product reads h(t - 1) ⊙ r_g
+            for (var j = j0; j < j1; j++) {
+                let h = h_sh[j];
+                let m = rdrop_gates(b0, 3u, j);
+                let base = j * G3 + u;
+                a_z += (h * m[0]) * rk_at(base);
+                a_r += (h * m[1]) * rk_at(base + U);
+                a_h += (h * m[2]) * rk_at(base + 2u * U);
+            }
         }
         if s > 0u {
             part[(s - 1u) * U + u] = array<vec4<f32>, 3>(a_z, a_r, a_h);

@@ -21,13 +21,15 @@ fn gru_backward_blocked(
     if s == 0u {
         dh_t = load_dh(b0, u);
     }
+    // dh(t - 1) = dh z + Σ_g (dhz_g · R_gᵀ) ⊙ r_g: unit u's masks
+    let own = rdrop_gates(b0, 3u, u);
     for (var st = p.t_end; st > p.t; st--) {
         var step = carried(dh_t);
         if s == 0u {
             step = step_backward(b0, st - 1u, u, dh_t, true);
         }
         let dhz = array<vec4<f32>, 3>(step.da[0], step.da[1], step.da[2] * step.r);
-        let sum = product_t(dhz, 0u, 3u, u, s);
+        let sum = product_t(dhz, 0u, 3u, u, s, own);
         if s == 0u {
             dh_t = select(step.direct + sum, step.direct, step.carry);
         }

@@ -21,24 +21,27 @@ fn gru_backward_blocked_reset(
     if s == 0u {
         dh_t = load_dh(b0, u);
     }
+    // Unit u's masks: z's and r's scale their products; hn = r ⊙ (h(t - 1) ⊙ r_h).
+    let own = rdrop_gates(b0, 3u, u);
+    let ones = array<vec4<f32>, 3>(vec4<f32>(1.0), vec4<f32>(1.0), vec4<f32>(1.0));
     for (var st = p.t_end; st > p.t; st--) {
         let t = st - 1u;
         var step = carried(dh_t);
         if s == 0u {
             step = step_backward(b0, t, u, dh_t, false);
         }
-        let drh = product_t(step.da, 2u, 1u, u, s);
+        let drh = product_t(step.da, 2u, 1u, u, s, ones);
         if s == 0u {
-            let da_r = drh * step.h_prev * step.r * (vec4<f32>(1.0) - step.r);
+            let da_r = drh * (step.h_prev * own[2]) * step.r * (vec4<f32>(1.0) - step.r);
             step.da[1] = select(da_r, vec4<f32>(0.0), step.carry);
-            step.direct += select(drh * step.r, vec4<f32>(0.0), step.carry);
+            step.direct += select(drh * step.r * own[2], vec4<f32>(0.0), step.carry);
             for (var r = 0u; r < ROWS; r++) {
                 if !step.carry[r] {
                     dz[((b0 + r) * p.steps + t) * G3 + U + u] = step.da[1][r];
                 }
             }
         }
-        let sum = product_t(step.da, 0u, 2u, u, s);
+        let sum = product_t(step.da, 0u, 2u, u, s, own);
         if s == 0u {
             dh_t = select(step.direct + sum, step.direct, step.carry);
         }

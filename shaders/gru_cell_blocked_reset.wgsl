@@ -23,6 +23,8 @@ fn gru_forward_blocked_reset(
     let live = live_rows(b0);
     load_rk_chip(k);
     var hn_c = vec4<f32>(0.0);
+    // the candidate's mask of unit u: hn = r ⊙ (h(t - 1) ⊙ r_h)
+    let r_h = rdrop_gates(b0, 3u, u)[2];
     if s == 0u {
         let st = start_state(b0, u, live);
         h_sh[u] = st[0];
@@ -34,11 +36,22 @@ fn gru_forward_blocked_reset(
     for (var t = p.t; t < p.t_end; t++) {
         var a_z = vec4<f32>(0.0);
         var a_r = vec4<f32>(0.0);
-        for (var j = j0; j < j1; j++) {
-            let h = h_sh[j];
-            let base = j * G3 + u;
-            a_z += h * rk_at(base);
-            a_r += h * rk_at(base + U);
+        if p.has_rdrop == 0u {
+            for (var j = j0; j < j1; j++) {
+                let h = h_sh[j];
+                let base = j * G3 + u;
+                a_z += h * rk_at(base);
+                a_r += h * rk_at(base + U);
+            }
+        } else {
+            // gate g's product reads h(t - 1) ⊙ r_g
+            for (var j = j0; j < j1; j++) {
+                let h = h_sh[j];
+                let m = rdrop_gates(b0, 2u, j);
+                let base = j * G3 + u;
+                a_z += (h * m[0]) * rk_at(base);
+                a_r += (h * m[1]) * rk_at(base + U);
+            }
         }
         if s > 0u {
             part[(s - 1u) * U + u] = array<vec4<f32>, 2>(a_z, a_r);
@@ -64,7 +77,7 @@ fn gru_forward_blocked_reset(
                 let g_base = bt * G3 + u;
                 z[r] = sigmoid(xp[g_base] + a_z[r]);
                 let rg = sigmoid(xp[g_base + U] + a_r[r]);
-                hn_c[r] = rg * h_prev[r];
+                hn_c[r] = rg * (h_prev[r] * r_h[r]);
                 gates[g_base] = z[r];
                 gates[g_base + U] = rg;
             }

@@ -55,8 +55,15 @@ fn rnn_forward_blocked(
     let j1 = min(j0 + CH, U);
     for (var t = p.t; t < p.t_end; t++) {
         var a = vec4<f32>(0.0);
-        for (var j = j0; j < j1; j++) {
-            a += h_sh[j] * rk_at(j * U + u);
+        if p.has_rdrop == 0u {
+            for (var j = j0; j < j1; j++) {
+                a += h_sh[j] * rk_at(j * U + u);
+            }
+        } else {
+            // the product reads h(t - 1) ⊙ r
+            for (var j = j0; j < j1; j++) {
+                a += (h_sh[j] * rdrop_rows(b0, 0u, j)) * rk_at(j * U + u);
+            }
         }
         if s > 0u {
             part[(s - 1u) * U + u] = a;

@@ -33,6 +33,8 @@ fn rnn_backward_blocked(
     let s = k / U;
     let live = vec4<bool>(b0 < p.batch, b0 + 1u < p.batch, b0 + 2u < p.batch, b0 + 3u < p.batch);
     load_rk_chip(k);
+    // dh(t - 1) = (dz(t) · Rᵀ) ⊙ r: unit u's mask
+    let own = rdrop_gates(b0, 1u, u);
     var dh_t = vec4<f32>(0.0);
     if s == 0u {
         for (var r = 0u; r < ROWS; r++) {
@@ -66,7 +68,8 @@ fn rnn_backward_blocked(
                 dz[at] = d[r];
             }
         }
-        let sum = product_t(array<vec4<f32>, 3>(d, vec4<f32>(0.0), vec4<f32>(0.0)), 0u, 1u, u, s);
+        let d3 = array<vec4<f32>, 3>(d, vec4<f32>(0.0), vec4<f32>(0.0));
+        let sum = product_t(d3, 0u, 1u, u, s, own);
         if s == 0u {
             dh_t = select(sum, dh_t, carry);
         }

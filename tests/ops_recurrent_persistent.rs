@@ -9,10 +9,11 @@
 mod common;
 
 use common::{Input, Tol, cross_check, gpu, random_mask, rng, uniform};
+use rand::Rng;
 use wgfit::ops::gru_cell::{
     GruReset, gru_backward_to_state, gru_backward_with, gru_forward_from, gru_forward_with,
 };
-use wgfit::ops::recurrent::{PERSISTENT_MAX_UNITS, RecurrentKernel};
+use wgfit::ops::recurrent::{PERSISTENT_MAX_UNITS, RecurrentInputs, RecurrentKernel};
 use wgfit::ops::simple_rnn_cell::{
     simple_rnn_backward_to_state, simple_rnn_backward_with, simple_rnn_forward_from,
     simple_rnn_forward_with,
@@ -54,19 +55,32 @@ impl Cell {
         from_h0: bool,
         k: RecurrentKernel,
     ) -> wgfit::Result<Vec<Tensor>> {
-        let mask = masked.then_some(&x[2]);
-        let h0 = from_h0.then_some(&x[3]);
+        self.run_with(x, (masked, from_h0, false), k)
+    }
+
+    /// [`Cell::run`], under recurrent dropout (x[7]) when `rdrop`.
+    fn run_with(
+        self,
+        x: &[Tensor],
+        (masked, from_h0, rdrop): (bool, bool, bool),
+        k: RecurrentKernel,
+    ) -> wgfit::Result<Vec<Tensor>> {
+        let inputs = RecurrentInputs::new()
+            .mask(masked.then_some(&x[2]))
+            .init(from_h0.then_some(&x[3]))
+            .rdrop(rdrop.then_some(&x[7]));
+        let mask = inputs.mask;
         let grads = (Some(&x[4]), Some(&x[5]));
         let reset = match self {
             Cell::GruAfter => GruReset::After(&x[6]),
             _ => GruReset::Before,
         };
         if self == Cell::SimpleRnn {
-            let s = simple_rnn_forward_from(&x[0], &x[1], (mask, h0), k)?;
+            let s = simple_rnn_forward_from(&x[0], &x[1], inputs, k)?;
             let g = simple_rnn_backward_to_state(&s, &x[1], mask, grads, k)?;
             return Ok(vec![s.hseq, s.hprev, g.dz, g.dh0]);
         }
-        let s = gru_forward_from(&x[0], &x[1], reset, (mask, h0), k)?;
+        let s = gru_forward_from(&x[0], &x[1], reset, inputs, k)?;
         let g = gru_backward_to_state(&s, &x[1], mask, grads, k)?;
         Ok(vec![s.hseq, s.gates, s.hprev, s.hn, g.dz, g.dh0])
     }
@@ -87,7 +101,7 @@ impl Cell {
 }
 
 /// Inputs for `cell`: xp [B, T, GU], rk [U, GU], mask [B, T], h0, dh [B, U], dy [B, T, U],
-/// rb [GU].
+/// rb [GU], rdrop [G, B, U] (recurrent dropout at rate 0.3: 0 or 1 / 0.7).
 fn inputs(
     rng: &mut rand::rngs::StdRng,
     cell: Cell,
@@ -107,6 +121,12 @@ fn inputs(
         (vec![b, u], uniform(rng, b * u, -1.0, 1.0)),
         (vec![b, t, u], uniform(rng, b * t * u, -1.0, 1.0)),
         (vec![g * u], uniform(rng, g * u, -0.5, 0.5)),
+        (
+            vec![g, b, u],
+            (0..g * b * u)
+                .map(|_| if rng.random_bool(0.3) { 0.0 } else { 1.0 / 0.7 })
+                .collect(),
+        ),
     ]
 }
 
@@ -144,7 +164,8 @@ fn persistent_kernels_match_cpu_for_awkward_units_and_batches() {
 }
 
 /// Per-step and persistent kernels, on the same inputs, both against the CPU: a longer
-/// sequence, every row padded somewhere, from an initial state whose first step is masked.
+/// sequence, every row padded somewhere, from an initial state whose first step is masked,
+/// with and without recurrent dropout.
 #[test]
 fn per_step_and_persistent_kernels_agree_with_the_cpu() {
     let mut rng = rng("recurrent_persistent_vs_per_step");
@@ -152,9 +173,9 @@ fn per_step_and_persistent_kernels_agree_with_the_cpu() {
     for cell in CELLS {
         let mut x = inputs(&mut rng, cell, (b, t, u));
         x[2].1[0] = 0.0;
-        for k in KERNELS {
-            let name = format!("{cell:?} B={b} T={t} U={u} {k:?}");
-            cross_check(&name, &x, TOL, |x| cell.run(x, true, true, k));
+        for (k, rdrop) in KERNELS.into_iter().flat_map(|k| [(k, false), (k, true)]) {
+            let name = format!("{cell:?} B={b} T={t} U={u} {k:?} rdrop={rdrop}");
+            cross_check(&name, &x, TOL, |x| cell.run_with(x, (true, true, rdrop), k));
         }
     }
 }
@@ -325,6 +346,28 @@ fn auto_follows_the_adapter_and_the_units_and_persistent_has_a_limit() -> wgfit:
         }
     }
     Ok(())
+}
+
+/// Recurrent dropout (one mask per gate, `[G, B, U]`, drawn once per sequence) in the
+/// persistent kernels against the CPU reference: gate g's recurrent product reads
+/// h(t - 1) ⊙ r_g, a GRU's z-path and every saved state the undropped h(t - 1), a GRU resetting
+/// before the product saves hn = r ⊙ (h(t - 1) ⊙ r_h); backward, the gradient through h(t - 1)
+/// is Σ_g (dhz_g · R_gᵀ) ⊙ r_g. Awkward units and batches, masks, initial states, poisoned
+/// outputs.
+#[test]
+fn recurrent_dropout_in_the_persistent_kernels_matches_cpu() {
+    let mut rng = rng("recurrent_persistent_rdrop");
+    for (b, t, u) in [(1, 3, 1), (5, 4, 7), (67, 3, 33), (5, 3, 129), (2, 2, 256)] {
+        for cell in CELLS {
+            let x = inputs(&mut rng, cell, (b, t, u));
+            for (masked, from_h0) in [(false, false), (true, true)] {
+                let name = format!("{cell:?} B={b} T={t} U={u} masked={masked} h0={from_h0} rdrop");
+                cross_check(&name, &x, TOL, |x| {
+                    cell.run_with(x, (masked, from_h0, true), RecurrentKernel::Persistent)
+                });
+            }
+        }
+    }
 }
 
 /// Forward + backward (from the last state) at B = 64, T = 100, U = 32, 64 and 128 (or the

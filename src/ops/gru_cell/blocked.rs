@@ -33,6 +33,7 @@ pub(super) const RULE: Rule = Rule {
 macro_rules! forward_body {
     ($entry:literal) => {
         concat!(
+            include_str!("../../../shaders/recurrent_blocked_rdrop.wgsl"),
             include_str!("../../../shaders/gru_cell_blocked.wgsl"),
             include_str!(concat!(
                 "../../../shaders/gru_cell_blocked_",
@@ -45,6 +46,7 @@ macro_rules! forward_body {
 macro_rules! backward_body {
     ($entry:literal) => {
         concat!(
+            include_str!("../../../shaders/recurrent_blocked_rdrop.wgsl"),
             include_str!("../../../shaders/recurrent_blocked_product.wgsl"),
             include_str!("../../../shaders/gru_cell_blocked_backward.wgsl"),
             include_str!(concat!(

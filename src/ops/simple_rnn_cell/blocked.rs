@@ -30,7 +30,10 @@ const RULE: Rule = Rule {
 
 pub(super) static FORWARD: Blocked = Blocked {
     name: "simple_rnn_cell_blocked",
-    body: include_str!("../../../shaders/simple_rnn_cell_blocked.wgsl"),
+    body: concat!(
+        include_str!("../../../shaders/recurrent_blocked_rdrop.wgsl"),
+        include_str!("../../../shaders/simple_rnn_cell_blocked.wgsl")
+    ),
     entry: "rnn_forward_blocked",
     bindings: 5,
     backward: false,
@@ -42,6 +45,7 @@ pub(super) static FORWARD: Blocked = Blocked {
 pub(super) static BACKWARD: Blocked = Blocked {
     name: "simple_rnn_cell_blocked_backward",
     body: concat!(
+        include_str!("../../../shaders/recurrent_blocked_rdrop.wgsl"),
         include_str!("../../../shaders/recurrent_blocked_product.wgsl"),
         include_str!("../../../shaders/simple_rnn_cell_blocked_backward.wgsl")
     ),
