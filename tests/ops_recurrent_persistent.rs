@@ -3,8 +3,9 @@
 //! split as many ways; 33 and 64 past the on-chip recurrent kernel; 129 and 256 unsplit),
 //! batches that leave a block of four rows part empty (1, 5) or take many blocks (67; a grid
 //! split over two dimensions on the second device), rows padded before, after or both, from
-//! an initial state, on poisoned outputs; over more steps than one dispatch may loop on a
-//! software adapter; the same bits every run; the kernel choice and its limit.
+//! an initial state, under recurrent dropout, on poisoned outputs; over more steps than one
+//! dispatch may loop on a software adapter; the same bits every run; the kernel choice and its
+//! limit.
 
 mod common;
 
