@@ -15,11 +15,11 @@ pub const AUTO_PERSISTENT_MAX_UNITS: usize = 64;
 
 /// The smallest `units` for which [`RecurrentKernel::Auto`] runs a GRU's persistent kernels
 /// on a software adapter (lavapipe), measured there (forward + backward, B = 64, T = 100, best
-/// of 3 on a loaded 2-core VM, BENCHMARKS.md): the persistent kernels took 0.64-0.67x the
-/// per-step dispatches' time at 128 units (GRU both variants, SimpleRNN), 0.91-1.10x at 64 (a
-/// tie) and 2.3-3.3x at 32, as the LSTM's did right after under the same load (3.4x at 32,
-/// 0.99x at 64).
-pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 65;
+/// of 2-3 on a loaded 2-core VM, BENCHMARKS.md): at 64 units the persistent kernels took
+/// 0.46x (reset_after) and 0.71x (before) the per-step dispatches' time at load 7-9, a tie
+/// (0.91x, 1.10x) at load 12; 0.41-0.66x at 128; 2.3-3.3x at 32, as the LSTM's did under the
+/// same load (3.4x at 32). Unmeasured between 32 and 64: per-step dispatches stay there.
+pub const SOFTWARE_PERSISTENT_MIN_UNITS: usize = 64;
 
 pub(super) const RULE: Rule = Rule {
     what: "a GRU",
