@@ -98,18 +98,26 @@ impl SimpleRnn {
         self
     }
 
-    /// Which GPU kernels run this layer: [`RecurrentKernel::Auto`] (the default) and
-    /// [`RecurrentKernel::PerStep`] run the per-step kernels;
-    /// [`RecurrentKernel::Persistent`] is an [`Error::Config`] when the layer runs.
+    /// Which GPU kernels run this layer's forward and backward passes: per-step dispatches,
+    /// the persistent kernels (units <= 256; more is an [`Error::Config`] when the layer runs
+    /// on a GPU), or (the default) [`RecurrentKernel::Auto`], the op's choice by the adapter's
+    /// type and the units. The CPU reference ignores it.
     ///
     /// ```
     /// use wgfit::prelude::*;
     /// use wgfit::ops::recurrent::RecurrentKernel;
     /// let x = ndarray::Array3::<f32>::ones((2, 5, 3));
-    /// let rnn = SimpleRnn::new(4).kernel(RecurrentKernel::Persistent);
-    /// let mut m = Sequential::new().add(rnn.input_shape([None, Some(3)]));
-    /// m.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
-    /// assert!(matches!(m.predict(&x), Err(Error::Config(_))));
+    /// let mut outputs = Vec::new();
+    /// for kernel in [RecurrentKernel::Auto, RecurrentKernel::PerStep, RecurrentKernel::Persistent] {
+    ///     let rnn = SimpleRnn::new(4).kernel(kernel).input_shape([None, Some(3)]);
+    ///     let mut m = Sequential::new().seed(7).add(rnn);
+    ///     m.compile(&Device::auto()?, Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    ///     outputs.push(m.predict(&x)?);
+    /// }
+    /// // The same states whichever kernels ran (to rounding on a GPU).
+    /// for out in &outputs[1..] {
+    ///     assert!(out.iter().zip(&outputs[0]).all(|(a, b)| (a - b).abs() < 1e-5));
+    /// }
     /// # Ok::<(), wgfit::Error>(())
     /// ```
     #[must_use]

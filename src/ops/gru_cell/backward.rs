@@ -1,12 +1,15 @@
-//! GRU backpropagation through time on each device: the CPU twin, or two (reset_after) or
-//! three (reset before the product) dispatches per step.
+//! GRU backpropagation through time on each device: the CPU twin, two (reset_after) or
+//! three (reset before the product) dispatches per step, or the persistent (row-blocked)
+//! kernel's one for all steps.
 
+use super::blocked::{backward_kernel, use_persistent};
 use super::cell::GruCell;
-use super::{BACKWARD, GruStates, RecurrentKernel, check_kernel};
+use super::{BACKWARD, GruStates, RecurrentKernel};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
-    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_steps, mask_binding,
+    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_blocked, dispatch_steps,
+    mask_binding,
 };
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
@@ -56,8 +59,9 @@ pub fn gru_backward(
 /// [`gru_backward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`gru_backward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`].
+/// As [`gru_backward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn gru_backward_with(
     states: &GruStates,
     rk: &Tensor,
@@ -85,7 +89,6 @@ pub fn gru_backward_to_state(
     let grads = (dh_last, dy_seq);
     let (device, (b, t, u), dh) =
         backward_inputs(("gru_cell_backward", 3), &states.gates, rk, mask, grads)?;
-    check_kernel(kernel, u)?;
     let rdrop = states.rdrop.as_ref();
     check_rdrop("gru_cell_backward", &device, (3, b, u), rdrop)?;
     let dz_shape = Shape(vec![b, t, 3 * u]);
@@ -157,14 +160,19 @@ pub fn gru_backward_to_state(
                     ("gru_backward_h_reset", &all[..]),
                 ]
             };
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
                     .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
             };
-            let steps = (0..t as u32).rev();
-            dispatch_steps(ctx, &BACKWARD, entries, steps, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                let blocked = backward_kernel(states.reset_after);
+                dispatch_blocked(ctx, blocked, &all, params, (b, t, u))?;
+            } else {
+                let steps = (0..t as u32).rev();
+                dispatch_steps(ctx, &BACKWARD, entries, steps, |s| params(s, s + 1), (b, u))?;
+            }
             // after step 0 the running dh is h0's gradient
             Ok(StateGrads {
                 dz: gpu_tensor(&device, dz_shape, dz),

@@ -1,18 +1,20 @@
-//! The GRU forward pass over a sequence on each device: the CPU twin or per-step dispatches.
+//! The GRU forward pass over a sequence on each device: the CPU twin, per-step dispatches or
+//! the persistent (row-blocked) kernel.
 
+use super::blocked::{forward_kernel, use_persistent};
 use super::cell::GruCell;
-use super::{FORWARD, GruReset, GruStates, RecurrentKernel, check_kernel};
+use super::{FORWARD, GruReset, GruStates, RecurrentKernel};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
-    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_steps, forward_inputs,
-    mask_binding,
+    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_blocked, dispatch_steps,
+    forward_inputs, mask_binding,
 };
 use crate::ops::{buf, gpu_output, gpu_tensor, host, shape_error};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-/// Runs the cell over all T steps (per-step kernels on a GPU).
+/// Runs the cell over all T steps, with the GPU kernel chosen for the shape.
 ///
 /// xp: `[B, T, 3U]` (the input projection `x · kernel + input bias`, gates in the order z,
 /// r, h), rk: `[U, 3U]` (the recurrent kernel), `reset` (with the recurrent bias `[3U]` for
@@ -51,9 +53,9 @@ pub fn gru_forward(
 /// [`gru_forward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`gru_forward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`], which a GRU does not have yet (on either device, so the
-/// choice fails where it is made).
+/// As [`gru_forward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn gru_forward_with(
     xp: &Tensor,
     rk: &Tensor,
@@ -117,7 +119,6 @@ pub fn gru_forward_from(
             "the recurrent bias must be [3U]",
         ));
     }
-    check_kernel(kernel, u)?;
     let states: &[_] = match h0 {
         Some(h0) => &[("h0", h0)],
         None => &[],
@@ -186,13 +187,19 @@ pub fn gru_forward_from(
                     ("gru_step_candidate", &all[..]),
                 ]
             };
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
                     .with_rdrop(rdrop.is_some())
                     .with_init(h0.is_some())
             };
-            dispatch_steps(ctx, &FORWARD, entries, 0..t as u32, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                let blocked = forward_kernel(reset_after);
+                dispatch_blocked(ctx, blocked, &all, params, (b, t, u))?;
+            } else {
+                let steps = 0..t as u32;
+                dispatch_steps(ctx, &FORWARD, entries, steps, |s| params(s, s + 1), (b, u))?;
+            }
             Ok(GruStates {
                 hseq: gpu_tensor(&device, seq.clone(), hseq),
                 hn: gpu_tensor(&device, seq, hn),

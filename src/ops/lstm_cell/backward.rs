@@ -1,8 +1,8 @@
 //! Backpropagation through time on each device: the CPU twin, two dispatches per step or the
 //! persistent (row-blocked) kernel.
 
-use super::blocked::{self, Plan, ROWS};
-use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
+use super::blocked;
+use super::choice::RULE;
 use super::cpu::LstmCell;
 use super::{BACKWARD, LstmKernel, LstmStates};
 use crate::device::Device;
@@ -10,10 +10,11 @@ use crate::error::Result;
 use crate::ops::elementwise::affine;
 use crate::ops::merge::{concat, slice};
 use crate::ops::recurrent::{
-    Params, StateGrads, backward_inputs, check_init, check_rdrop, cpu, dispatch_steps, mask_binding,
+    Params, StateGrads, backward_inputs, check_init, check_rdrop, cpu, dispatch_blocked,
+    dispatch_steps, mask_binding, use_persistent,
 };
 use crate::ops::transpose::transpose;
-use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
+use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -195,19 +196,10 @@ pub fn lstm_backward_to_state(
                 buf(&dc),
                 dy_buf,
             ];
-            if use_persistent(ctx, kernel, u)? {
+            if use_persistent(ctx, kernel, u, &RULE)? {
                 // Ranges of steps, the last first, each carrying on from the dh and dc the one
                 // before left (one range on a hardware GPU).
-                let per_step = Plan::backward(u, 4).backward_trips_per_step();
-                let budget = loop_ranges(ctx, t, |trips| trips / per_step);
-                let ranges = capped(budget, PERSISTENT_MAX_STEPS);
-                let kernel = blocked::backward_kernel(u);
-                let blocks = b.div_ceil(ROWS) as u64;
-                for &(t0, t1) in ranges.iter().rev() {
-                    let p = params(t0, t1);
-                    let bytes = bytemuck::bytes_of(&p);
-                    ctx.dispatch(kernel, "lstm_backward_blocked", &all, bytes, blocks)?;
-                }
+                dispatch_blocked(ctx, &blocked::BACKWARD, &all, params, (b, t, u))?;
             } else {
                 let entries = [
                     ("lstm_backward_gates", &all[..]),

@@ -1,17 +1,17 @@
 //! The forward pass over a sequence on each device: the CPU twin, per-step dispatches or the
 //! persistent (row-blocked) kernel.
 
-use super::blocked::{self, Plan, ROWS};
-use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
+use super::blocked;
+use super::choice::RULE;
 use super::cpu::LstmCell;
 use super::{FORWARD, LstmKernel, LstmStates};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
-    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_steps, forward_inputs,
-    mask_binding,
+    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_blocked, dispatch_steps,
+    forward_inputs, mask_binding, use_persistent,
 };
-use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
+use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -152,7 +152,7 @@ pub fn lstm_forward_from(
                 Some(m) => buf(m),
                 None => mask.map_or(buf(xp), buf),
             };
-            let persistent = use_persistent(ctx, kernel, u)?;
+            let persistent = use_persistent(ctx, kernel, u, &RULE)?;
             let (cseq_buf, hprev_buf) = (buf(&cseq), buf(&hprev));
             let all = [
                 buf(xp),
@@ -163,29 +163,14 @@ pub fn lstm_forward_from(
                 &gates,
                 hprev_buf,
             ];
-            // The loop trips each step takes bound the steps of one dispatch on a software
-            // adapter, and no dispatch runs more than PERSISTENT_MAX_STEPS on any.
-            let dispatches = if persistent {
-                let per_step = Plan::forward(u, 4).forward_trips_per_step();
-                let budget = loop_ranges(ctx, t, |trips| trips / per_step);
-                capped(budget, PERSISTENT_MAX_STEPS)
-            } else {
-                Vec::new()
-            };
             let params = |t0: u32, t1: u32| {
                 Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
                     .with_rdrop(rdrop.is_some())
                     .with_init(init.is_some())
             };
-            for (t0, t1) in dispatches {
-                ctx.dispatch(
-                    blocked::forward_kernel(u),
-                    "lstm_forward_blocked",
-                    &all,
-                    bytemuck::bytes_of(&params(t0, t1)),
-                    b.div_ceil(ROWS) as u64,
-                )?;
+            if persistent {
+                dispatch_blocked(ctx, &blocked::FORWARD, &all, params, (b, t, u))?;
             }
             let steps = (0..t as u32).filter(|_| !persistent);
             let entries = [("lstm_step", &all[..])];

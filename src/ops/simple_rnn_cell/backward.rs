@@ -1,12 +1,14 @@
-//! SimpleRNN backpropagation through time on each device: the CPU twin, or two dispatches
-//! per step.
+//! SimpleRNN backpropagation through time on each device: the CPU twin, two dispatches per
+//! step, or the persistent (row-blocked) kernel's one for all steps.
 
+use super::blocked::{self, use_persistent};
 use super::cell::SimpleRnnCell;
-use super::{BACKWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
+use super::{BACKWARD, RecurrentKernel, SimpleRnnStates};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
-    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_steps, mask_binding,
+    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_blocked, dispatch_steps,
+    mask_binding,
 };
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
@@ -48,8 +50,9 @@ pub fn simple_rnn_backward(
 /// [`simple_rnn_backward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`simple_rnn_backward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`].
+/// As [`simple_rnn_backward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn simple_rnn_backward_with(
     states: &SimpleRnnStates,
     rk: &Tensor,
@@ -83,7 +86,6 @@ pub fn simple_rnn_backward_to_state(
         mask,
         grads,
     )?;
-    check_kernel(kernel, u)?;
     let rdrop = states.rdrop.as_ref();
     check_rdrop("simple_rnn_cell_backward", &device, (1, b, u), rdrop)?;
     let dz_shape = Shape(vec![b, t, u]);
@@ -140,14 +142,25 @@ pub fn simple_rnn_backward_to_state(
                 ("rnn_backward_gates", &all[..]),
                 ("rnn_backward_h", &all[..]),
             ];
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
                     .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
             };
-            let steps = (0..t as u32).rev();
-            dispatch_steps(ctx, &BACKWARD, &entries, steps, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                dispatch_blocked(ctx, &blocked::BACKWARD, &all, params, (b, t, u))?;
+            } else {
+                let steps = (0..t as u32).rev();
+                dispatch_steps(
+                    ctx,
+                    &BACKWARD,
+                    &entries,
+                    steps,
+                    |s| params(s, s + 1),
+                    (b, u),
+                )?;
+            }
             // after step 0 the running dh is h0's gradient
             Ok(StateGrads {
                 dz: gpu_tensor(&device, dz_shape, dz),

@@ -1,13 +1,14 @@
-//! The SimpleRNN forward pass over a sequence on each device: the CPU twin or per-step
-//! dispatches.
+//! The SimpleRNN forward pass over a sequence on each device: the CPU twin, per-step
+//! dispatches or the persistent (row-blocked) kernel.
 
+use super::blocked::{self, use_persistent};
 use super::cell::SimpleRnnCell;
-use super::{FORWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
+use super::{FORWARD, RecurrentKernel, SimpleRnnStates};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::recurrent::{
-    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_steps, forward_inputs,
-    mask_binding,
+    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_blocked, dispatch_steps,
+    forward_inputs, mask_binding,
 };
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
@@ -48,8 +49,9 @@ pub fn simple_rnn_forward(
 /// [`simple_rnn_forward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`simple_rnn_forward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`], which a SimpleRNN does not have (on either device).
+/// As [`simple_rnn_forward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn simple_rnn_forward_with(
     xp: &Tensor,
     rk: &Tensor,
@@ -95,7 +97,6 @@ pub fn simple_rnn_forward_from(
         rdrop,
     } = inputs;
     let (device, (b, t, u)) = forward_inputs(("simple_rnn_cell", 1), xp, rk, None, mask)?;
-    check_kernel(kernel, u)?;
     let states: &[_] = match h0 {
         Some(h0) => &[("h0", h0)],
         None => &[],
@@ -139,14 +140,19 @@ pub fn simple_rnn_forward_from(
                 None => mask.map_or(buf(xp), buf),
             };
             let all = [buf(xp), buf(rk), mask_buf, &hseq, buf(&hprev)];
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
                     .with_rdrop(rdrop.is_some())
                     .with_init(h0.is_some())
             };
-            let entries = [("rnn_step", &all[..])];
-            dispatch_steps(ctx, &FORWARD, &entries, 0..t as u32, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                dispatch_blocked(ctx, &blocked::FORWARD, &all, params, (b, t, u))?;
+            } else {
+                let entries = [("rnn_step", &all[..])];
+                let steps = 0..t as u32;
+                dispatch_steps(ctx, &FORWARD, &entries, steps, |s| params(s, s + 1), (b, u))?;
+            }
             Ok(SimpleRnnStates {
                 hseq: gpu_tensor(&device, seq, hseq),
                 hprev,
