@@ -27,7 +27,12 @@ const G4: u32 = 4u * U;
 
 // Gate g's recurrent dropout masks of the block's rows at unit j.
 fn rows_rdrop(g: u32, b0: u32, j: u32) -> vec4<f32> {
-    return vec4<f32>(rdrop(g, b0, j), rdrop(g, b0 + 1u, j), rdrop(g, b0 + 2u, j), rdrop(g, b0 + 3u, j));
+    return vec4<f32>(
+        rdrop(g, b0, j),
+        rdrop(g, b0 + 1u, j),
+        rdrop(g, b0 + 2u, j),
+        rdrop(g, b0 + 3u, j),
+    );
 }
 
 // h(t - 1) of the block's rows, unit j at h_sh[j]; the partial gate sums of slices 1..S - 1;

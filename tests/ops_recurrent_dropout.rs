@@ -447,3 +447,45 @@ fn recurrent_dropout_adds_no_dispatch_per_step() -> wgfit::Result<()> {
     }
     Ok(())
 }
+
+/// W4's LSTM (B = 64, T = 100, U = 128, rows post-padded to random lengths) forward and
+/// backward on the CPU, best of 5, with recurrent dropout and without: the ratio for
+/// BENCHMARKS.md. A measurement, not a check: `cargo test --release --test
+/// ops_recurrent_dropout -- --ignored --nocapture`.
+#[test]
+#[ignore = "a timing, run by hand"]
+fn w4_lstm_cpu_time_with_and_without_recurrent_dropout() -> wgfit::Result<()> {
+    let mut rng = rng("rdrop_w4");
+    let (b, t, u) = (64, 100, 128);
+    let mut x = inputs(&mut rng, Cell::Lstm, (b, t, u));
+    x[3].1 = (0..b)
+        .flat_map(|_| {
+            let len = rng.random_range(t / 2..=t);
+            (0..t).map(move |s| if s < len { 1.0 } else { 0.0 })
+        })
+        .collect();
+    let x = tensors(&Device::cpu(), &x)?;
+    let time = |rdrop: bool| -> wgfit::Result<f64> {
+        let o = Opts {
+            masked: true,
+            init: false,
+            rdrop,
+        };
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let start = std::time::Instant::now();
+            pass(Cell::Lstm, &x, o, RecurrentKernel::Auto)?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        Ok(best)
+    };
+    let (plain, dropped) = (time(false)?, time(true)?);
+    eprintln!(
+        "W4 LSTM forward + backward on the CPU: {:.1} ms, with recurrent dropout {:.1} ms \
+         ({:.2}x)",
+        plain * 1e3,
+        dropped * 1e3,
+        dropped / plain
+    );
+    Ok(())
+}

@@ -44,9 +44,9 @@ pub(crate) struct GradIn<'a> {
 
 /// What a step backward writes. `dh` `[U]` comes in as the gradient of this step's h and, for
 /// a cell with [`CpuCell::DIRECT`], leaves as the part of h_prev's gradient that does not go
-/// through the driver's GEMM (which adds the rest, each gate's times its mask). `carry` `[U]` is the cell's own
-/// running gradient (an LSTM's dc). `dz` `[G·U]`: the gradient of xp; `dhz` `[G·U]`: that of
-/// `h_prev · rk` (unused where [`CpuCell::DHZ_IS_DZ`]).
+/// through the driver's GEMM (which adds the rest, each gate's times its mask). `carry` `[U]`
+/// is the cell's own running gradient (an LSTM's dc). `dz` `[G·U]`: the gradient of xp;
+/// `dhz` `[G·U]`: that of `h_prev · rk` (unused where [`CpuCell::DHZ_IS_DZ`]).
 pub(crate) struct GradOut<'a> {
     pub dh: &'a mut [f32],
     pub carry: &'a mut [f32],

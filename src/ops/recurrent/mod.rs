@@ -331,7 +331,7 @@ pub(crate) fn at_step0(s0: &Tensor, t: usize) -> Result<Tensor> {
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
-/// use wgfit::ops::recurrent::RecurrentKernel;
+/// use wgfit::ops::recurrent::{RecurrentInputs, RecurrentKernel};
 /// use wgfit::ops::simple_rnn_cell::{simple_rnn_backward_to_state, simple_rnn_forward_from};
 /// let device = Device::cpu();
 /// // B = T = U = 1: h = tanh(0 + h0 · 2) with h0 = 0, so dh0 = dh · (1 - h²) · 2 = 2.
@@ -339,7 +339,7 @@ pub(crate) fn at_step0(s0: &Tensor, t: usize) -> Result<Tensor> {
 /// let rk = Tensor::from_vec(&device, [1, 1], vec![2.0])?;
 /// let h0 = Tensor::zeros(&device, [1, 1])?;
 /// let k = RecurrentKernel::Auto;
-/// let s = simple_rnn_forward_from(&xp, &rk, (None, Some(&h0)), k)?;
+/// let s = simple_rnn_forward_from(&xp, &rk, RecurrentInputs::new().init(Some(&h0)), k)?;
 /// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
 /// let g = simple_rnn_backward_to_state(&s, &rk, None, (Some(&dh), None), k)?;
 /// assert_eq!((g.dh0.to_vec_blocking()?, g.dc0.is_none()), (vec![2.0], true));
