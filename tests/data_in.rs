@@ -12,7 +12,11 @@ use wgfit::prelude::*;
 
 fn series(n: usize) -> Vec<Vec<f32>> {
     (0..n)
-        .map(|i| (0..3 + (i * 7) % 11).map(|t| ((i + t) as f32 * 0.37).sin()).collect())
+        .map(|i| {
+            (0..3 + (i * 7) % 11)
+                .map(|t| ((i + t) as f32 * 0.37).sin())
+                .collect()
+        })
         .collect()
 }
 
@@ -25,7 +29,11 @@ fn univariate_series_pad_to_one_feature() {
     for (i, seq) in s.iter().enumerate() {
         let got: Vec<f32> = x.slice(ndarray::s![i, ..seq.len(), 0]).to_vec();
         assert_eq!(&got, seq, "series {i}");
-        assert!(x.slice(ndarray::s![i, seq.len().., 0]).iter().all(|&v| v == 0.0));
+        assert!(
+            x.slice(ndarray::s![i, seq.len().., 0])
+                .iter()
+                .all(|&v| v == 0.0)
+        );
     }
     // The same as giving them [T, 1] arrays.
     let columns: Vec<Array2<f32>> = s
@@ -70,7 +78,10 @@ fn values_given_as_token_ids_are_refused_with_what_to_call() {
 /// token-id reading of the same series says at fit time what to call.
 #[test]
 fn a_dataset_of_univariate_series_trains_a_masked_lstm_like_padded_arrays() {
-    let s: Vec<Vec<f32>> = series(6).into_iter().map(|v| v.into_iter().map(|x| x + 2.0).collect()).collect();
+    let s: Vec<Vec<f32>> = series(6)
+        .into_iter()
+        .map(|v| v.into_iter().map(|x| x + 2.0).collect())
+        .collect();
     let labels = vec![0usize, 1, 0, 1, 1, 0];
     let ds = SequenceDataset::from_series(&s, &labels)
         .unwrap()
@@ -85,8 +96,13 @@ fn a_dataset_of_univariate_series_trains_a_masked_lstm_like_padded_arrays() {
             let h = Lstm::new(3).call(&masked);
             let out = Dense::new(2).activation(Activation::Softmax).call(&h);
             let mut m = Model::new(&inputs, &out).unwrap().seed(4);
-            m.compile(&device, Optimizer::adam(), Loss::SparseCategoricalCrossentropy, &[])
-                .unwrap();
+            m.compile(
+                &device,
+                Optimizer::adam(),
+                Loss::SparseCategoricalCrossentropy,
+                &[],
+            )
+            .unwrap();
             m
         };
         let opts = FitOptions::new().epochs(3).verbose(0);
@@ -97,12 +113,22 @@ fn a_dataset_of_univariate_series_trains_a_masked_lstm_like_padded_arrays() {
         // Bit for bit on the CPU; the GPU's arrays path gathers resident rows, its sums may
         // round in another order.
         for (a, b) in on_ds.loss().iter().zip(on_arrays.loss()) {
-            assert!((a - b).abs() <= 1e-6 * b.abs(), "{}: {a} vs {b}", device.info());
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs(),
+                "{}: {a} vs {b}",
+                device.info()
+            );
         }
         // Integer-valued series read as ids: the rank error names the fix.
-        let ids: Vec<Vec<f32>> = s.iter().map(|v| v.iter().map(|x| x.round()).collect()).collect();
+        let ids: Vec<Vec<f32>> = s
+            .iter()
+            .map(|v| v.iter().map(|x| x.round()).collect())
+            .collect();
         let as_ids = SequenceDataset::new(&ids, &labels).unwrap();
-        let msg = model().fit_dataset(&as_ids, opts.clone()).unwrap_err().to_string();
+        let msg = model()
+            .fit_dataset(&as_ids, opts.clone())
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("SequenceDataset::from_series"), "{msg}");
     }
 }
@@ -116,12 +142,21 @@ fn every_container_a_user_has_gives_the_same_padding() {
     let views: Vec<ArrayView1<f32>> = arrays.iter().map(|a| a.view()).collect();
     let dynamic: Vec<ArrayD<f32>> = arrays.iter().map(|a| a.clone().into_dyn()).collect();
     assert_eq!(pad_sequences(&slices, PadOptions::new()).unwrap(), want);
-    assert_eq!(pad_sequences(slices.as_slice(), PadOptions::new()).unwrap(), want);
+    assert_eq!(
+        pad_sequences(slices.as_slice(), PadOptions::new()).unwrap(),
+        want
+    );
     assert_eq!(pad_sequences(&arrays, PadOptions::new()).unwrap(), want);
     assert_eq!(pad_sequences(&views, PadOptions::new()).unwrap(), want);
-    assert_eq!(pad_sequences(views.clone(), PadOptions::new()).unwrap(), want);
+    assert_eq!(
+        pad_sequences(views.clone(), PadOptions::new()).unwrap(),
+        want
+    );
     assert_eq!(pad_sequences(&dynamic, PadOptions::new()).unwrap(), want);
-    assert_eq!(pad_sequences(dynamic.clone(), PadOptions::new()).unwrap(), want);
+    assert_eq!(
+        pad_sequences(dynamic.clone(), PadOptions::new()).unwrap(),
+        want
+    );
     assert_eq!(pad_sequences(s.clone(), PadOptions::new()).unwrap(), want);
     // A non-contiguous view (every other step) is read as it is, not as its memory.
     let wide = Array2::from_shape_fn((6, 2), |(t, f)| (10 * t + f) as f32);
@@ -133,11 +168,46 @@ fn every_container_a_user_has_gives_the_same_padding() {
         other => panic!("{other:?}"),
     }
     let x = pad_feature_sequences([strided], PadOptions::new()).unwrap();
-    assert_eq!(x.slice(ndarray::s![0, .., 0]).to_vec(), vec![0.0, 20.0, 40.0]);
+    assert_eq!(
+        x.slice(ndarray::s![0, .., 0]).to_vec(),
+        vec![0.0, 20.0, 40.0]
+    );
     let (seqs, n) = ((&dynamic).into_sequences(), dynamic.len());
     assert_eq!(seqs.len(), n);
     assert_eq!(
-        SequenceDataset::from_series(dynamic, arr1(&[0.0, 1.0, 0.0])).unwrap().len(),
+        SequenceDataset::from_series(dynamic, arr1(&[0.0, 1.0, 0.0]))
+            .unwrap()
+            .len(),
         3
     );
+}
+
+/// The README's "Getting data in" block, line for line (compiled, not run: it reads files).
+#[allow(dead_code, unused_variables)]
+fn readme_getting_data_in(
+    series: Vec<Vec<f32>>,
+    labels: Vec<usize>,
+    data: ndarray::Array2<f32>,
+    target: ndarray::Array1<f32>,
+    model: &mut Model,
+) -> wgfit::Result<()> {
+    use ndarray::s;
+    use wgfit::io::read_ts;
+    // Univariate series ([T] of values) become [T, 1]: what Masking + an RNN takes.
+    let x = pad_feature_sequences(&series, PadOptions::new())?; // [N, T_max, 1]
+    let train = SequenceDataset::from_series(&series, &labels)?; // per-batch padding
+    let ts = read_ts("Gesture_TRAIN.ts")?; // UCR/UEA archive
+    let train = SequenceDataset::new(&ts.series, &ts.labels)?; // [T_i, D] each
+    let long = read_csv_sequences("steps.csv")?; // header; id, step, features... per row
+    let train = SequenceDataset::new(&long.series, &labels)?; // long.ids: the ids
+    let seqs = read_npz_sequences("seqs.npz")?; // np.savez(f, *arrays): arr_0, arr_1, ...
+    let opts = TimeseriesOptions::new().batch_size(64);
+    let windows = timeseries_dataset_from_array(
+        data.slice(s![..-24, ..]),
+        Some(&target.slice(s![24..])),
+        24,
+        opts,
+    )?;
+    model.fit_dataset(&windows, FitOptions::new().epochs(10))?;
+    Ok(())
 }

@@ -48,19 +48,50 @@ fn long_form_csv_gives_one_sorted_sequence_per_id_in_order_of_appearance() {
 #[test]
 fn csv_errors_name_the_file_the_line_and_the_problem() {
     let cases = [
-        ("short_header.csv", "id,x\na,1\n", "line 1: the header has 2 columns"),
-        ("ragged.csv", "id,t,x,y\na,0,1,2\na,1,3\n", "line 3: 3 fields where the header has 4"),
-        ("text.csv", "id,t,x\na,0,1\na,1,abc\n", "line 3: value \"abc\" in column \"x\" is not a number"),
-        ("step.csv", "id,t,x\na,0.5,1\n", "line 2: step \"0.5\" (column \"t\") is not a whole number"),
-        ("dup.csv", "id,t,x\na,0,1\nb,0,1\na,0,2\n", "line 4: sequence \"a\" has step 0 twice (also on line 2)"),
-        ("gap.csv", "id,t,x\na,0,1\na,1,1\na,3,2\n", "sequence \"a\" jumps from step 1 (line 3) to step 3: step 2 is missing"),
+        (
+            "short_header.csv",
+            "id,x\na,1\n",
+            "line 1: the header has 2 columns",
+        ),
+        (
+            "ragged.csv",
+            "id,t,x,y\na,0,1,2\na,1,3\n",
+            "line 3: 3 fields where the header has 4",
+        ),
+        (
+            "text.csv",
+            "id,t,x\na,0,1\na,1,abc\n",
+            "line 3: value \"abc\" in column \"x\" is not a number",
+        ),
+        (
+            "step.csv",
+            "id,t,x\na,0.5,1\n",
+            "line 2: step \"0.5\" (column \"t\") is not a whole number",
+        ),
+        (
+            "dup.csv",
+            "id,t,x\na,0,1\nb,0,1\na,0,2\n",
+            "line 4: sequence \"a\" has step 0 twice (also on line 2)",
+        ),
+        (
+            "gap.csv",
+            "id,t,x\na,0,1\na,1,1\na,3,2\n",
+            "sequence \"a\" jumps from step 1 (line 3) to step 3: step 2 is missing",
+        ),
         ("empty.csv", "id,t,x\n", "no rows after the header"),
-        ("blank.csv", "id,t,x\na,0,\n", "value \"\" in column \"x\" is not a number"),
+        (
+            "blank.csv",
+            "id,t,x\na,0,\n",
+            "value \"\" in column \"x\" is not a number",
+        ),
     ];
     for (name, text, want) in cases {
         let path = file(name, text);
         let msg = problem(read_csv_sequences(&path));
-        assert!(msg.starts_with(&path.display().to_string()), "{name}: {msg}");
+        assert!(
+            msg.starts_with(&path.display().to_string()),
+            "{name}: {msg}"
+        );
         assert!(msg.contains(want), "{name}: {msg}");
     }
     let missing = std::env::temp_dir().join("wgfit-no-such-dir/none.csv");
@@ -71,11 +102,21 @@ fn csv_errors_name_the_file_the_line_and_the_problem() {
 fn an_npz_written_by_numpy_savez_reads_in_numeric_order() {
     // np.savez(f, *seqs): arr_0 [3, 2] and arr_1 [1, 2] float64, then arr_2..arr_10 float32
     // of 2..10 steps (values 0, 1, 2, ...).
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/savez_sequences.npz");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/savez_sequences.npz"
+    );
     let seqs = read_npz_sequences(path).unwrap();
     let lengths: Vec<usize> = seqs.iter().map(|s| s.shape()[0]).collect();
-    assert_eq!(lengths, vec![3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "arr_10 last, not after arr_1");
-    assert_eq!(seqs[0], arr2(&[[0.5, 1.0], [1.5, 2.0], [2.5, 3.0]]).into_dyn());
+    assert_eq!(
+        lengths,
+        vec![3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        "arr_10 last, not after arr_1"
+    );
+    assert_eq!(
+        seqs[0],
+        arr2(&[[0.5, 1.0], [1.5, 2.0], [2.5, 3.0]]).into_dyn()
+    );
     assert_eq!(seqs[10][[9, 1]], 19.0);
     let ds = SequenceDataset::new(seqs, Array2::<f32>::zeros((11, 1))).unwrap();
     assert_eq!(ds.len(), 11);
@@ -98,10 +139,16 @@ fn npz_errors_name_the_array_and_what_to_do() {
     assert!(msg.contains("numpy.savez(f, *sequences)"), "{msg}");
     let path = write("gap.npz", &[("arr_0", two(2, 2)), ("arr_2", two(3, 2))]);
     let err = read_npz_sequences(&path).unwrap_err();
-    assert!(matches!(&err, Error::File { tensor: Some(t), .. } if t == "arr_1"), "{err:?}");
+    assert!(
+        matches!(&err, Error::File { tensor: Some(t), .. } if t == "arr_1"),
+        "{err:?}"
+    );
     let path = write("ragged.npz", &[("arr_0", two(2, 2)), ("arr_1", two(3, 5))]);
     let err = read_npz_sequences(&path).unwrap_err();
-    assert!(matches!(&err, Error::File { tensor: Some(t), .. } if t == "arr_1"), "{err:?}");
+    assert!(
+        matches!(&err, Error::File { tensor: Some(t), .. } if t == "arr_1"),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("[3, 5]"), "{err}");
     let cube = ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[2, 2, 2]));
     let path = write("cube.npz", &[("arr_0", cube)]);

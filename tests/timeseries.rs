@@ -12,7 +12,11 @@ use wgfit::prelude::*;
 
 fn options_of(case: &serde_json::Value) -> TimeseriesOptions {
     let mut o = TimeseriesOptions::new();
-    let get = |k: &str| case.get(k).and_then(serde_json::Value::as_u64).map(|v| v as usize);
+    let get = |k: &str| {
+        case.get(k)
+            .and_then(serde_json::Value::as_u64)
+            .map(|v| v as usize)
+    };
     if let Some(v) = get("sequence_stride") {
         o = o.sequence_stride(v);
     }
@@ -83,9 +87,15 @@ fn bad_arguments_are_refused_as_keras_refuses_them() {
     };
     let o = TimeseriesOptions::new;
     config(make(o().start_index(20), 3), "start_index=20");
-    config(make(o().end_index(20), 3), "end_index=20 for data of length 20");
+    config(
+        make(o().end_index(20), 3),
+        "end_index=20 for data of length 20",
+    );
     config(make(o().end_index(0), 3), "end_index must be higher than 0");
-    config(make(o().start_index(5).end_index(5), 3), "higher than start_index");
+    config(
+        make(o().start_index(5).end_index(5), 3),
+        "higher than start_index",
+    );
     config(make(o().sampling_rate(0), 3), "sampling_rate=0");
     config(make(o().sampling_rate(20), 3), "sampling_rate=20");
     config(make(o().sequence_stride(0), 3), "sequence_stride=0");
@@ -106,7 +116,11 @@ fn bad_arguments_are_refused_as_keras_refuses_them() {
     let nan = Array1::from_shape_fn(20, |i| if i == 2 { f32::NAN } else { 0.0 });
     assert!(matches!(
         timeseries_dataset_from_array(&data, Some(&nan), 3, o()),
-        Err(Error::NonFinite { what: "y", sample: 2, .. })
+        Err(Error::NonFinite {
+            what: "y",
+            sample: 2,
+            ..
+        })
     ));
 }
 
@@ -144,7 +158,11 @@ fn windows_train_and_predict_as_the_stacked_arrays_on_each_device() {
     let inputs_only = timeseries_dataset_from_array(&series, None::<Vec<f32>>, 3, o).unwrap();
     let (x, y, _) = all_batches(&ds);
     assert_eq!(x.shape(), &[91, 3, 2]);
-    assert_eq!(x[[1, 2, 1]], series[[1 + 4, 1]], "window 1, step 2 = data step 1 + 2 * 2");
+    assert_eq!(
+        x[[1, 2, 1]],
+        series[[1 + 4, 1]],
+        "window 1, step 2 = data step 1 + 2 * 2"
+    );
     for device in devices() {
         let model = || {
             let mut m = Sequential::new()
@@ -167,7 +185,12 @@ fn windows_train_and_predict_as_the_stacked_arrays_on_each_device() {
         let p_arrays = on_arrays.predict_batched(&x, 16).unwrap();
         // Without targets every window that fits in the data is there: 93, not 91.
         assert_eq!(p_ds.shape(), &[93, 1]);
-        assert_eq!(p_ds.slice(ndarray::s![..91, ..]).into_dyn(), p_arrays, "{}", device.info());
+        assert_eq!(
+            p_ds.slice(ndarray::s![..91, ..]).into_dyn(),
+            p_arrays,
+            "{}",
+            device.info()
+        );
         match on_ds.fit_dataset(&inputs_only, fit.clone()) {
             Err(Error::Config(msg)) => assert!(msg.contains("has no targets"), "{msg}"),
             other => panic!("{other:?}"),

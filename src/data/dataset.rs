@@ -124,7 +124,13 @@ impl SequenceDataset {
         let xs = xs
             .into_sequences()
             .into_iter()
-            .map(|s| if s.ndim() == 1 { s.insert_axis(Axis(1)) } else { s })
+            .map(|s| {
+                if s.ndim() == 1 {
+                    s.insert_axis(Axis(1))
+                } else {
+                    s
+                }
+            })
             .collect();
         Self::checked(xs, y.into_targets())
     }

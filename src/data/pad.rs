@@ -179,7 +179,11 @@ pub fn pad_feature_sequences<'a>(
     options: PadOptions,
 ) -> Result<Array3<f32>> {
     let seqs = seqs.into_sequences();
-    if let Some((i, s)) = seqs.iter().enumerate().find(|(_, s)| !(1..=2).contains(&s.ndim())) {
+    if let Some((i, s)) = seqs
+        .iter()
+        .enumerate()
+        .find(|(_, s)| !(1..=2).contains(&s.ndim()))
+    {
         return Err(Error::Data(format!(
             "pad_feature_sequences: sequence {i} has shape {:?}; each sequence must be [T, F] \
              (feature vectors) or [T] (a univariate series, taken as [T, 1])",

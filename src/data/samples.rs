@@ -54,7 +54,10 @@ impl Samples {
                 rate,
             } => {
                 let end = starts[i] + (length - 1) * rate + 1;
-                data.slice_axis(Axis(0), Slice::new(starts[i] as isize, Some(end as isize), *rate as isize))
+                data.slice_axis(
+                    Axis(0),
+                    Slice::new(starts[i] as isize, Some(end as isize), *rate as isize),
+                )
             }
         }
     }

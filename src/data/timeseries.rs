@@ -153,7 +153,11 @@ pub fn timeseries_dataset_from_array<'a, T: IntoTargets>(
     }
     let n = data.shape()[0];
     let o = options;
-    let fail = |msg: String| Err(Error::Config(format!("timeseries_dataset_from_array: {msg}")));
+    let fail = |msg: String| {
+        Err(Error::Config(format!(
+            "timeseries_dataset_from_array: {msg}"
+        )))
+    };
     let start = o.start_index.unwrap_or(0);
     if start > 0 && start >= n {
         return fail(format!(
@@ -245,9 +249,7 @@ pub fn timeseries_dataset_from_array<'a, T: IntoTargets>(
         }
         None => None,
     };
-    let data = data
-        .slice_axis(Axis(0), Slice::from(start..end))
-        .to_owned();
+    let data = data.slice_axis(Axis(0), Slice::from(start..end)).to_owned();
     let samples = Samples::Windows {
         data,
         starts,

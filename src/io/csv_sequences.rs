@@ -98,7 +98,10 @@ pub fn read_csv_sequences(path: impl AsRef<Path>) -> Result<CsvSequences> {
         let step: i64 = record[1].parse().map_err(|_| {
             fail(
                 line,
-                format!("step {:?} (column {:?}) is not a whole number", &record[1], &header[1]),
+                format!(
+                    "step {:?} (column {:?}) is not a whole number",
+                    &record[1], &header[1]
+                ),
             )
         })?;
         let values = record
@@ -107,7 +110,10 @@ pub fn read_csv_sequences(path: impl AsRef<Path>) -> Result<CsvSequences> {
             .zip(&features)
             .map(|(v, name)| {
                 v.parse::<f32>().map_err(|_| {
-                    fail(line, format!("value {v:?} in column {name:?} is not a number"))
+                    fail(
+                        line,
+                        format!("value {v:?} in column {name:?} is not a number"),
+                    )
                 })
             })
             .collect::<Result<Vec<f32>>>()?;
@@ -120,7 +126,10 @@ pub fn read_csv_sequences(path: impl AsRef<Path>) -> Result<CsvSequences> {
             .push((step, line, values));
     }
     if order.is_empty() {
-        return Err(fail(1, "no rows after the header: the file holds no sequence".into()));
+        return Err(fail(
+            1,
+            "no rows after the header: the file holds no sequence".into(),
+        ));
     }
     let mut series = Vec::with_capacity(order.len());
     for id in &order {

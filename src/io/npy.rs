@@ -205,7 +205,10 @@ pub fn read_npz_sequences(path: impl AsRef<Path>) -> Result<Vec<ArrayD<f32>>> {
             return Err(npy_error(
                 path,
                 Some(&format!("arr_{k}")),
-                format!("is missing: the arrays jump from arr_{} to {bare}", k.wrapping_sub(1)),
+                format!(
+                    "is missing: the arrays jump from arr_{} to {bare}",
+                    k.wrapping_sub(1)
+                ),
             ));
         }
         let a = read_entry(&mut npz, path, entry, bare)?;
