@@ -57,7 +57,7 @@ fn univariate_series_pad_to_one_feature() {
 #[test]
 fn values_given_as_token_ids_are_refused_with_what_to_call() {
     let s = series(4);
-    let err = SequenceDataset::new(&s, vec![0usize, 1, 0, 1]).unwrap_err();
+    let err = SequenceDataset::from_sequences(&s, vec![0usize, 1, 0, 1]).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::Data(_)), "{err:?}");
     assert!(
@@ -66,7 +66,7 @@ fn values_given_as_token_ids_are_refused_with_what_to_call() {
     );
     // Whole numbers are ids, as before.
     let ids = vec![vec![1.0, 2.0, 3.0], vec![4.0]];
-    let ds = SequenceDataset::new(&ids, vec![0usize, 1]).unwrap();
+    let ds = SequenceDataset::from_sequences(&ids, vec![0usize, 1]).unwrap();
     assert_eq!(ds.padded_batch(&[0, 1]).0.shape(), &[2, 3]);
     // And as series they gain the feature axis.
     let ds = SequenceDataset::from_series(&ids, vec![0usize, 1]).unwrap();
@@ -124,7 +124,7 @@ fn a_dataset_of_univariate_series_trains_a_masked_lstm_like_padded_arrays() {
             .iter()
             .map(|v| v.iter().map(|x| x.round()).collect())
             .collect();
-        let as_ids = SequenceDataset::new(&ids, &labels).unwrap();
+        let as_ids = SequenceDataset::from_sequences(&ids, &labels).unwrap();
         let msg = model()
             .fit_dataset(&as_ids, opts.clone())
             .unwrap_err()
@@ -197,9 +197,9 @@ fn readme_getting_data_in(
     let x = pad_feature_sequences(&series, PadOptions::new())?; // [N, T_max, 1]
     let train = SequenceDataset::from_series(&series, &labels)?; // per-batch padding
     let ts = read_ts("Gesture_TRAIN.ts")?; // UCR/UEA archive
-    let train = SequenceDataset::new(&ts.series, &ts.labels)?; // [T_i, D] each
+    let train = SequenceDataset::from_sequences(&ts.series, &ts.labels)?; // [T_i, D] each
     let long = read_csv_sequences("steps.csv")?; // header; id, step, features... per row
-    let train = SequenceDataset::new(&long.series, &labels)?; // long.ids: the ids
+    let train = SequenceDataset::from_sequences(&long.series, &labels)?; // long.ids: the ids
     let seqs = read_npz_sequences("seqs.npz")?; // np.savez(f, *arrays): arr_0, arr_1, ...
     let opts = TimeseriesOptions::new().batch_size(64);
     let windows = timeseries_dataset_from_array(

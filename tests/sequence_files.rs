@@ -41,7 +41,7 @@ fn long_form_csv_gives_one_sorted_sequence_per_id_in_order_of_appearance() {
     // Straight into padding and a dataset.
     let x = pad_feature_sequences(&seqs.series, PadOptions::new()).unwrap();
     assert_eq!(x.shape(), &[2, 3, 2]);
-    let ds = SequenceDataset::new(&seqs.series, vec![1usize, 0]).unwrap();
+    let ds = SequenceDataset::from_sequences(&seqs.series, vec![1usize, 0]).unwrap();
     assert_eq!(ds.len(), 2);
 }
 

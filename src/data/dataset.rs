@@ -71,12 +71,12 @@ pub struct PaddingReport {
 }
 
 impl SequenceDataset {
-    /// A dataset of the sequences `xs` (each `[T_i]` token ids or `[T_i, F]` feature vectors;
-    /// anything [`IntoSequences`] takes: `Vec<ArrayD<f32>>`, `&[ArrayView2<f32>]`,
-    /// `&[Vec<f32>]`, ...) and targets `y: [N, ...]` (anything [`IntoTargets`] takes), shaped
-    /// as for `fit` (one-hot rows, class ids or values). Defaults: batch size 32, bucketing and
-    /// shuffling on (seed 0), padding `Post` with 0. For series of values given as `[T_i]`,
-    /// call [`SequenceDataset::from_series`].
+    /// A dataset of the sequences `xs` (each `[T_i]` token ids or `[T_i, F]` feature vectors)
+    /// and targets `y: [N, ...]` (anything [`IntoTargets`] takes), shaped as for `fit`
+    /// (one-hot rows, class ids or values). Defaults: batch size 32, bucketing and shuffling on
+    /// (seed 0), padding `Post` with 0. For sequences in another container (`&[Vec<f32>]`,
+    /// `&[ArrayView2<f32>]`, `&ts.series`, ...) call [`SequenceDataset::from_sequences`]; for
+    /// series of values given as `[T_i]`, [`SequenceDataset::from_series`].
     ///
     /// Errors: [`Error::Empty`] for no sequences or one of length 0 (naming it),
     /// [`Error::Length`] when `y` has another number of samples, [`Error::Shape`] for a
@@ -91,18 +91,35 @@ impl SequenceDataset {
     /// let err = SequenceDataset::new(xs, ndarray::arr1(&[0.0, 1.0]).into_dyn()).unwrap_err();
     /// assert!(matches!(err, Error::Empty { sample: Some(1), .. }));
     /// // 1-D sequences are token ids; values say what to call instead.
-    /// let err = SequenceDataset::new(&[vec![0.5, 1.0]], vec![1usize]).unwrap_err();
+    /// let err = SequenceDataset::new(vec![ndarray::arr1(&[0.5, 1.0]).into_dyn()], vec![1usize]).unwrap_err();
     /// assert!(err.to_string().contains("SequenceDataset::from_series"));
     /// ```
-    pub fn new<'a>(xs: impl IntoSequences<'a>, y: impl IntoTargets) -> Result<Self> {
+    pub fn new(xs: Vec<ArrayD<f32>>, y: impl IntoTargets) -> Result<Self> {
+        Self::from_sequences(xs, y)
+    }
+
+    /// [`SequenceDataset::new`] for sequences as a user has them (anything [`IntoSequences`]
+    /// takes: `&[Vec<f32>]`, `&[&[f32]]`, `&[ArrayView2<f32>]`, `&ts.series`,
+    /// `Vec<Array1<f32>>`, ...), with its checks and defaults: 1-D sequences are token ids.
+    ///
+    /// ```
+    /// use wgfit::data::SequenceDataset;
+    /// let (a, b) = (ndarray::Array2::<f32>::ones((3, 2)), ndarray::Array2::<f32>::ones((5, 2)));
+    /// let ds = SequenceDataset::from_sequences(&[a.view(), b.view()], ndarray::arr1(&[0.0, 1.0]))?;
+    /// assert_eq!(ds.padded_batch(&[0, 1]).0.shape(), &[2, 5, 2]);
+    /// let ids = SequenceDataset::from_sequences(&[vec![3.0, 1.0], vec![2.0]], vec![0usize, 1])?;
+    /// assert_eq!(ids.padded_batch(&[0, 1]).0.shape(), &[2, 2]);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn from_sequences<'a>(xs: impl IntoSequences<'a>, y: impl IntoTargets) -> Result<Self> {
         let xs = xs.into_sequences();
         for (i, s) in xs.iter().enumerate().filter(|(_, s)| s.ndim() == 1) {
             if let Some((t, v)) = s.iter().enumerate().find(|(_, v)| v.fract() != 0.0) {
                 return Err(Error::Data(format!(
-                    "SequenceDataset::new: sequence {i}, step {t} holds {v}, not a token id: \
-                     1-D sequences given to SequenceDataset::new are token ids (for an \
-                     Embedding); for series of values call SequenceDataset::from_series, which \
-                     takes each [T] as [T, 1]"
+                    "SequenceDataset: sequence {i}, step {t} holds {v}, not a token id: 1-D \
+                     sequences given to SequenceDataset::new or from_sequences are token ids \
+                     (for an Embedding); for series of values call \
+                     SequenceDataset::from_series, which takes each [T] as [T, 1]"
                 )));
             }
         }
@@ -133,20 +150,6 @@ impl SequenceDataset {
             })
             .collect();
         Self::checked(xs, y.into_targets())
-    }
-
-    /// The same as [`SequenceDataset::new`] (kept for the code written when `new` took only
-    /// `Vec<ArrayD>`).
-    ///
-    /// ```
-    /// use wgfit::data::SequenceDataset;
-    /// let (a, b) = (ndarray::Array2::<f32>::ones((3, 2)), ndarray::Array2::<f32>::ones((5, 2)));
-    /// let ds = SequenceDataset::from_sequences(&[a.view(), b.view()], ndarray::arr1(&[0.0, 1.0]))?;
-    /// assert_eq!(ds.padded_batch(&[0, 1]).0.shape(), &[2, 5, 2]);
-    /// # Ok::<(), wgfit::Error>(())
-    /// ```
-    pub fn from_sequences<'a>(xs: impl IntoSequences<'a>, y: impl IntoTargets) -> Result<Self> {
-        Self::new(xs, y)
     }
 
     fn checked(xs: Vec<CowArray<'_, f32, IxDyn>>, y: ArrayD<f32>) -> Result<Self> {

@@ -286,7 +286,7 @@ mod tests {
             }
         }
         let a = arr2(&[[1.0, 1.0], [2.0, 2.0]]);
-        match pad_feature_sequences(&[a.view()], PadOptions::new().maxlen(0)) {
+        match pad_feature_sequences([a.view()], PadOptions::new().maxlen(0)) {
             Err(Error::Config(msg)) => assert!(msg.contains("pad_feature_sequences"), "{msg}"),
             other => panic!("{other:?}"),
         }
@@ -300,7 +300,7 @@ mod tests {
         let a = arr2(&[[1.0, 1.0], [2.0, 2.0]]);
         let b = arr2(&[[3.0, 3.0]]);
         let x = pad_feature_sequences(
-            &[a.view(), b.view()],
+            [a.view(), b.view()],
             PadOptions::new().padding(Padding::Post),
         )
         .unwrap();
@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(x[[1, 1, 0]], 0.0);
         let bad = arr2(&[[1.0, 2.0, 3.0]]);
         assert!(
-            pad_feature_sequences(&[a.view(), bad.view()], PadOptions::new())
+            pad_feature_sequences([a.view(), bad.view()], PadOptions::new())
                 .unwrap_err()
                 .to_string()
                 .contains("sequence 1 has 3")
