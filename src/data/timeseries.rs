@@ -122,18 +122,20 @@ impl TimeseriesOptions {
 /// targets too short for a window's start; [`Error::NonFinite`] for NaN or infinite targets.
 ///
 /// ```
+/// use ndarray::Axis;
 /// use wgfit::data::{TimeseriesOptions, timeseries_dataset_from_array};
 /// // Keras's example 2: the past 10 steps predict the next one.
 /// let data: Vec<f32> = (0..100).map(|i| i as f32).collect();
 /// let ds = timeseries_dataset_from_array(&data[..90], Some(&data[10..]), 10, TimeseriesOptions::new())?;
 /// let (x, y) = ds.padded_batch(&[0, 1]);
-/// assert_eq!(x.row(0).to_vec(), data[..10]);
-/// assert_eq!(y.to_vec(), vec![10.0, 11.0]);
+/// assert_eq!(x.index_axis(Axis(0), 0).iter().copied().collect::<Vec<_>>(), data[..10]);
+/// assert_eq!(y.iter().copied().collect::<Vec<_>>(), vec![10.0, 11.0]);
 /// assert_eq!(ds.len(), 81);
 /// // Example 1: sampling_rate 2, stride 3; indices 0..99.
 /// let opts = TimeseriesOptions::new().sampling_rate(2).sequence_stride(3);
 /// let ds = timeseries_dataset_from_array(&data[..99], None::<Vec<f32>>, 10, opts)?;
-/// assert_eq!(ds.padded_batch(&[1]).0.row(0).to_vec(), vec![3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0, 21.0]);
+/// let second = ds.padded_batch(&[1]).0;
+/// assert_eq!(second.iter().copied().collect::<Vec<_>>(), vec![3.0, 5.0, 7.0, 9.0, 11.0, 13.0, 15.0, 17.0, 19.0, 21.0]);
 /// assert_eq!(ds.padded_batch(&[ds.len() - 1]).0[[0, 0]], 78.0); // the last window starts at 78
 /// # Ok::<(), wgfit::Error>(())
 /// ```
