@@ -11,7 +11,7 @@ use rand::seq::SliceRandom;
 use super::pad::Padding;
 use super::samples::Samples;
 use super::sequences::{IntoSequences, IntoTargets};
-use crate::error::{Error, Result, ShapeError};
+use crate::error::{Error, Result};
 
 /// Sequences `[T_i]` (token ids), `[T_i, F]` (feature vectors) or univariate series (as
 /// `[T_i, 1]`, with [`SequenceDataset::from_series`]) and targets `[N, ...]`, for
@@ -153,46 +153,8 @@ impl SequenceDataset {
     }
 
     fn checked(xs: Vec<CowArray<'_, f32, IxDyn>>, y: ArrayD<f32>) -> Result<Self> {
-        let Some(first) = xs.first() else {
-            return Err(Error::Empty {
-                what: "the SequenceDataset".into(),
-                sample: None,
-            });
-        };
-        if y.ndim() == 0 || y.shape()[0] != xs.len() {
-            return Err(Error::Length {
-                what: "SequenceDataset".into(),
-                x: xs.len(),
-                y: y.shape().first().copied().unwrap_or(0),
-            });
-        }
-        check_finite_targets(&y)?;
-        let tail = first.shape().get(1..).unwrap_or(&[]).to_vec();
-        for (i, s) in xs.iter().enumerate() {
-            if s.ndim() == 0 || !(1..=2).contains(&s.ndim()) || s.shape()[1..] != tail[..] {
-                let mut expected = vec![None];
-                expected.extend(tail.iter().map(|&d| Some(d)));
-                return Err(ShapeError::new(expected, s.shape().to_vec())
-                    .at_sample(i)
-                    .because("every sequence must be [T] or [T, F] with the F of sequence 0")
-                    .into());
-            }
-            if s.shape()[0] == 0 {
-                return Err(Error::Empty {
-                    what: "a sequence".into(),
-                    sample: Some(i),
-                });
-            }
-            if s.iter().any(|v| !v.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: "x",
-                    batch: None,
-                    sample: i,
-                });
-            }
-        }
-        let xs = xs.into_iter().map(CowArray::into_owned).collect();
-        Ok(Self::of(Samples::Sequences(xs), Some(y)))
+        let xs = Samples::checked(xs, &y)?;
+        Ok(Self::of(xs, Some(y)))
     }
 
     /// A dataset of `samples` with Keras's defaults.
@@ -347,22 +309,6 @@ impl SequenceDataset {
             batched,
             global,
         }
-    }
-}
-
-/// NaN or an infinity in the targets is an error naming the sample.
-pub(super) fn check_finite_targets(y: &ArrayD<f32>) -> Result<()> {
-    match y
-        .outer_iter()
-        .enumerate()
-        .find(|(_, t)| t.iter().any(|v| !v.is_finite()))
-    {
-        Some((i, _)) => Err(Error::NonFinite {
-            what: "y",
-            batch: None,
-            sample: i,
-        }),
-        None => Ok(()),
     }
 }
 

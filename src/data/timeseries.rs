@@ -4,8 +4,8 @@
 
 use ndarray::{Axis, Slice};
 
-use super::dataset::{SequenceDataset, check_finite_targets};
-use super::samples::Samples;
+use super::dataset::SequenceDataset;
+use super::samples::{Samples, check_finite_targets};
 use super::sequences::{IntoSequence, IntoTargets};
 use crate::error::{Error, Result};
 
