@@ -70,7 +70,9 @@ pub mod prelude {
     pub use crate::Normalization;
     pub use crate::SimpleRnn;
     pub use crate::data::{PadOptions, Padding, SequenceDataset, pad_sequences, to_categorical};
+    pub use crate::data::{TimeseriesOptions, timeseries_dataset_from_array};
     pub use crate::io::{TsData, read_ts};
+    pub use crate::io::{read_csv_sequences, read_npz_sequences};
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
     pub use crate::{

@@ -146,7 +146,8 @@ impl InputSpec {
         }
         format!(
             "; the data has no feature axis: add one of size 1 (`x.insert_axis(Axis({rank}))` \
-             with ndarray, or `pad_feature_sequences` for sequences of [T, 1])"
+             with ndarray; `pad_feature_sequences` and `SequenceDataset::from_series` take \
+             each series [T] as [T, 1])"
         )
     }
 

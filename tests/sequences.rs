@@ -231,12 +231,9 @@ fn bucketed_batches_train_exactly_like_globally_padded_ones() {
     let device = Device::cpu();
     let seqs = sequences(20, 4, 3..15, 5);
     let labels = Array1::from_shape_fn(20, |i| (i % 2) as f32);
-    let ds = SequenceDataset::from_sequences(
-        &seqs.iter().map(|s| s.view()).collect::<Vec<_>>(),
-        labels.clone().into_dyn(),
-    )
-    .unwrap()
-    .batch_size(4);
+    let ds = SequenceDataset::from_sequences(&seqs, labels.clone().into_dyn())
+        .unwrap()
+        .batch_size(4);
     let global = seqs.iter().map(|s| s.nrows()).max().unwrap();
     assert!(
         ds.batches(0)
@@ -309,11 +306,7 @@ fn bad_sequence_input_is_a_typed_error_naming_batch_and_sample() {
         Loss::BinaryCrossentropy,
     );
     let nine = sequences(3, 9, 2..5, 6);
-    let ds = SequenceDataset::from_sequences(
-        &nine.iter().map(|s| s.view()).collect::<Vec<_>>(),
-        Array1::zeros(3).into_dyn(),
-    )
-    .unwrap();
+    let ds = SequenceDataset::from_sequences(&nine, Array1::zeros(3).into_dyn()).unwrap();
     match model.fit_dataset(&ds, FitOptions::new().verbose(0)) {
         Err(Error::Shape(e)) => {
             assert_eq!(e.batch, Some(0));

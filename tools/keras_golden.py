@@ -985,6 +985,50 @@ def run_bucketed(outdir):
     })
 
 
+# timeseries_dataset_from_array: (name, data shape, targets shape or None, sequence_length,
+# keyword arguments). Covers the last partial batch, stride with sampling_rate > 1,
+# start_index / end_index, 1-D data without targets, targets shorter than the data.
+TIMESERIES_CASES = [
+    ("defaults_partial_batch", (23, 3), (23,), 5, {"batch_size": 4}),
+    ("stride_rate_start_end", (50, 2), (50,), 4,
+     {"sequence_stride": 3, "sampling_rate": 2, "batch_size": 5, "start_index": 3,
+      "end_index": 41}),
+    ("univariate_no_targets", (30,), None, 6, {"sampling_rate": 3, "end_index": 25,
+                                              "batch_size": 7}),
+    ("short_targets", (40, 1), (20, 2), 3, {"sequence_stride": 2, "batch_size": 6}),
+    ("start_with_targets", (30, 2), (30,), 4, {"start_index": 5, "batch_size": 8}),
+]
+
+
+def run_timeseries(outdir):
+    """`timeseries_windows`: Keras's windows and targets for each of TIMESERIES_CASES
+    (shuffle=False), every batch concatenated; `data.{case}` and `targets.{case}` are the
+    inputs, `x.{case}` / `y.{case}` the windows, the JSON the arguments and batch sizes."""
+    rng = np.random.default_rng(20)
+    tensors, cases = {}, []
+    for name, data_shape, target_shape, length, kwargs in TIMESERIES_CASES:
+        data = rng.standard_normal(data_shape).astype(np.float32)
+        targets = None if target_shape is None else rng.standard_normal(
+            target_shape).astype(np.float32)
+        ds = keras.utils.timeseries_dataset_from_array(data, targets, length, **kwargs)
+        xs, ys, sizes = [], [], []
+        for batch in ds:
+            x = batch[0] if targets is not None else batch
+            xs.append(np.asarray(x))
+            sizes.append(int(xs[-1].shape[0]))
+            if targets is not None:
+                ys.append(np.asarray(batch[1]))
+        tensors[f"data.{name}"] = data
+        tensors[f"x.{name}"] = np.concatenate(xs)
+        if targets is not None:
+            tensors[f"targets.{name}"] = targets
+            tensors[f"y.{name}"] = np.concatenate(ys)
+        cases.append({"case": name, "sequence_length": length, **kwargs,
+                      "batch_sizes": sizes})
+    save(outdir, "timeseries_windows", tensors, {"cases": cases, "history": {}})
+
+
+
 def save(outdir, name, tensors, info):
     backend = keras.backend.backend()
     backend_version = __import__(backend).__version__
@@ -1326,6 +1370,7 @@ def main(argv=None):
     plain += bidirectional_gru_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
     extra.append("normalization_masked_lstm_adam_bce")
+    extra.append("timeseries_windows")
     dropout = dropout_cases()
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
     known += [c[0] for c in dropout]
@@ -1348,6 +1393,8 @@ def main(argv=None):
             run_keras_trained_digits(outdir)
         if "normalization_masked_lstm_adam_bce" in chosen:
             run_normalization(outdir)
+        if "timeseries_windows" in chosen:
+            run_timeseries(outdir)
         if chosen & JAX_CASES:
             env = {**os.environ, "KERAS_BACKEND": "jax"}
             subprocess.run([sys.executable, __file__, outdir, *sorted(chosen & JAX_CASES)],

@@ -3,16 +3,21 @@
 //! puts sequences of similar length together, so a `fit` sees batches of different time
 //! lengths, each with little padding.
 
-use ndarray::{ArrayD, ArrayView2, Axis, IxDyn};
+use ndarray::{ArrayD, Axis, CowArray, IxDyn};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::pad::Padding;
-use crate::error::{Error, Result, ShapeError};
+use super::samples::Samples;
+use super::sequences::{IntoSequences, IntoTargets};
+use crate::error::{Error, Result};
 
-/// Sequences `[T_i]` (token ids) or `[T_i, F]` (feature vectors) and targets `[N, ...]`, for
-/// [`Model::fit_dataset`](crate::Model::fit_dataset). Keras's nearest equivalent is
+/// Sequences `[T_i]` (token ids), `[T_i, F]` (feature vectors) or univariate series (as
+/// `[T_i, 1]`, with [`SequenceDataset::from_series`]) and targets `[N, ...]`, for
+/// [`Model::fit_dataset`](crate::Model::fit_dataset) (and `evaluate_dataset`,
+/// `predict_dataset`); [`timeseries_dataset_from_array`](crate::data::timeseries_dataset_from_array)
+/// makes one of windows over a series. Keras's nearest equivalent is
 /// a `tf.data` pipeline with `bucket_by_sequence_length` / `padded_batch`.
 ///
 /// Unlike [`pad_sequences`](crate::data::pad_sequences), which pads everything to the
@@ -33,8 +38,9 @@ use crate::error::{Error, Result, ShapeError};
 /// ```
 #[derive(Debug, Clone)]
 pub struct SequenceDataset {
-    xs: Vec<ArrayD<f32>>,
-    y: ArrayD<f32>,
+    xs: Samples,
+    /// `None` for inputs only (`timeseries_dataset_from_array` without targets): predict only.
+    y: Option<ArrayD<f32>>,
     batch_size: usize,
     bucket: bool,
     shuffle: bool,
@@ -65,72 +71,96 @@ pub struct PaddingReport {
 }
 
 impl SequenceDataset {
-    /// A dataset of the sequences `xs` (each `[T_i]` or `[T_i, F]`) and targets `y: [N, ...]`,
-    /// shaped as for `fit` (one-hot rows, class ids or values). Defaults: batch size 32,
-    /// bucketing and shuffling on (seed 0), padding `Post` with 0.
+    /// A dataset of the sequences `xs` (each `[T_i]` token ids or `[T_i, F]` feature vectors)
+    /// and targets `y: [N, ...]` (anything [`IntoTargets`] takes), shaped as for `fit`
+    /// (one-hot rows, class ids or values). Defaults: batch size 32, bucketing and shuffling on
+    /// (seed 0), padding `Post` with 0. For sequences in another container (`&[Vec<f32>]`,
+    /// `&[ArrayView2<f32>]`, `&ts.series`, ...) call [`SequenceDataset::from_sequences`]; for
+    /// series of values given as `[T_i]`, [`SequenceDataset::from_series`].
     ///
     /// Errors: [`Error::Empty`] for no sequences or one of length 0 (naming it),
     /// [`Error::Length`] when `y` has another number of samples, [`Error::Shape`] for a
     /// sequence that is not `[T]` / `[T, F]` or whose `F` differs from sequence 0's,
-    /// [`Error::NonFinite`] for NaN or infinite values in `xs` or `y`.
+    /// [`Error::NonFinite`] for NaN or infinite values in `xs` or `y`, and [`Error::Data`] for
+    /// a 1-D sequence holding a value that is not a whole number (token ids are; it names
+    /// the sequence and step and says to call `from_series`).
     ///
     /// ```
     /// use wgfit::{Error, data::SequenceDataset};
     /// let xs = vec![ndarray::Array2::<f32>::ones((3, 2)).into_dyn(), ndarray::Array2::<f32>::ones((0, 2)).into_dyn()];
     /// let err = SequenceDataset::new(xs, ndarray::arr1(&[0.0, 1.0]).into_dyn()).unwrap_err();
     /// assert!(matches!(err, Error::Empty { sample: Some(1), .. }));
+    /// // 1-D sequences are token ids; values say what to call instead.
+    /// let err = SequenceDataset::new(vec![ndarray::arr1(&[0.5, 1.0]).into_dyn()], vec![1usize]).unwrap_err();
+    /// assert!(err.to_string().contains("SequenceDataset::from_series"));
     /// ```
-    pub fn new(xs: Vec<ArrayD<f32>>, y: ArrayD<f32>) -> Result<Self> {
-        let Some(first) = xs.first() else {
-            return Err(Error::Empty {
-                what: "the SequenceDataset".into(),
-                sample: None,
-            });
-        };
-        if y.ndim() == 0 || y.shape()[0] != xs.len() {
-            return Err(Error::Length {
-                what: "SequenceDataset".into(),
-                x: xs.len(),
-                y: y.shape().first().copied().unwrap_or(0),
-            });
-        }
-        if let Some((i, _)) = y
-            .outer_iter()
-            .enumerate()
-            .find(|(_, t)| t.iter().any(|v| !v.is_finite()))
-        {
-            return Err(Error::NonFinite {
-                what: "y",
-                batch: None,
-                sample: i,
-            });
-        }
-        let tail = first.shape().get(1..).unwrap_or(&[]).to_vec();
-        for (i, s) in xs.iter().enumerate() {
-            if s.ndim() == 0 || !(1..=2).contains(&s.ndim()) || s.shape()[1..] != tail[..] {
-                let mut expected = vec![None];
-                expected.extend(tail.iter().map(|&d| Some(d)));
-                return Err(ShapeError::new(expected, s.shape().to_vec())
-                    .at_sample(i)
-                    .because("every sequence must be [T] or [T, F] with the F of sequence 0")
-                    .into());
-            }
-            if s.shape()[0] == 0 {
-                return Err(Error::Empty {
-                    what: "a sequence".into(),
-                    sample: Some(i),
-                });
-            }
-            if s.iter().any(|v| !v.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: "x",
-                    batch: None,
-                    sample: i,
-                });
+    pub fn new(xs: Vec<ArrayD<f32>>, y: impl IntoTargets) -> Result<Self> {
+        Self::from_sequences(xs, y)
+    }
+
+    /// [`SequenceDataset::new`] for sequences as a user has them (anything [`IntoSequences`]
+    /// takes: `&[Vec<f32>]`, `&[&[f32]]`, `&[ArrayView2<f32>]`, `&ts.series`,
+    /// `Vec<Array1<f32>>`, ...), with its checks and defaults: 1-D sequences are token ids.
+    ///
+    /// ```
+    /// use wgfit::data::SequenceDataset;
+    /// let (a, b) = (ndarray::Array2::<f32>::ones((3, 2)), ndarray::Array2::<f32>::ones((5, 2)));
+    /// let ds = SequenceDataset::from_sequences(&[a.view(), b.view()], ndarray::arr1(&[0.0, 1.0]))?;
+    /// assert_eq!(ds.padded_batch(&[0, 1]).0.shape(), &[2, 5, 2]);
+    /// let ids = SequenceDataset::from_sequences(&[vec![3.0, 1.0], vec![2.0]], vec![0usize, 1])?;
+    /// assert_eq!(ids.padded_batch(&[0, 1]).0.shape(), &[2, 2]);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn from_sequences<'a>(xs: impl IntoSequences<'a>, y: impl IntoTargets) -> Result<Self> {
+        let xs = xs.into_sequences();
+        for (i, s) in xs.iter().enumerate().filter(|(_, s)| s.ndim() == 1) {
+            if let Some((t, v)) = s.iter().enumerate().find(|(_, v)| v.fract() != 0.0) {
+                return Err(Error::Data(format!(
+                    "SequenceDataset: sequence {i}, step {t} holds {v}, not a token id: 1-D \
+                     sequences given to SequenceDataset::new or from_sequences are token ids \
+                     (for an Embedding); for series of values call \
+                     SequenceDataset::from_series, which takes each [T] as [T, 1]"
+                )));
             }
         }
-        Ok(SequenceDataset {
-            xs,
+        Self::checked(xs, y.into_targets())
+    }
+
+    /// A dataset of univariate series: each 1-D sequence `[T_i]` holds values, taken as
+    /// `[T_i, 1]` (what a `Masking` + RNN model with `Input::new([None, Some(1)])` takes);
+    /// `[T_i, F]` sequences are taken as they are. Otherwise as [`SequenceDataset::new`].
+    ///
+    /// ```
+    /// use wgfit::data::SequenceDataset;
+    /// let series = vec![vec![0.5, 0.25, 0.125], vec![1.5]];
+    /// let ds = SequenceDataset::from_series(&series, vec![1usize, 0])?;
+    /// assert_eq!(ds.padded_batch(&[0, 1]).0.shape(), &[2, 3, 1]);
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn from_series<'a>(xs: impl IntoSequences<'a>, y: impl IntoTargets) -> Result<Self> {
+        let xs = xs
+            .into_sequences()
+            .into_iter()
+            .map(|s| {
+                if s.ndim() == 1 {
+                    s.insert_axis(Axis(1))
+                } else {
+                    s
+                }
+            })
+            .collect();
+        Self::checked(xs, y.into_targets())
+    }
+
+    fn checked(xs: Vec<CowArray<'_, f32, IxDyn>>, y: ArrayD<f32>) -> Result<Self> {
+        let xs = Samples::checked(xs, &y)?;
+        Ok(Self::of(xs, Some(y)))
+    }
+
+    /// A dataset of `samples` with Keras's defaults.
+    pub(super) fn of(samples: Samples, y: Option<ArrayD<f32>>) -> Self {
+        SequenceDataset {
+            xs: samples,
             y,
             batch_size: 32,
             bucket: true,
@@ -138,20 +168,13 @@ impl SequenceDataset {
             seed: crate::seed::random_seed(),
             padding: Padding::Post,
             value: 0.0,
-        })
+        }
     }
 
-    /// From `[T_i, F]` views (copied), with the checks and defaults of [`SequenceDataset::new`].
-    ///
-    /// ```
-    /// use wgfit::data::SequenceDataset;
-    /// let (a, b) = (ndarray::Array2::<f32>::ones((3, 2)), ndarray::Array2::<f32>::ones((5, 2)));
-    /// let ds = SequenceDataset::from_sequences(&[a.view(), b.view()], ndarray::arr1(&[0.0, 1.0]).into_dyn())?;
-    /// assert_eq!(ds.padded_batch(&[0, 1]).0.shape(), &[2, 5, 2]);
-    /// # Ok::<(), wgfit::Error>(())
-    /// ```
-    pub fn from_sequences(xs: &[ArrayView2<'_, f32>], y: ArrayD<f32>) -> Result<Self> {
-        Self::new(xs.iter().map(|s| s.to_owned().into_dyn()).collect(), y)
+    /// Whether the dataset has targets (a `timeseries_dataset_from_array` without targets
+    /// has none: `predict_dataset` takes it, `fit_dataset` and `evaluate_dataset` refuse it).
+    pub fn has_targets(&self) -> bool {
+        self.y.is_some()
     }
 
     /// Samples per batch (default 32; 0 is taken as 1). The last batch (of a length bucket)
@@ -207,7 +230,7 @@ impl SequenceDataset {
 
     /// Always false: a dataset holds at least one sequence.
     pub fn is_empty(&self) -> bool {
-        self.xs.is_empty()
+        self.xs.len() == 0
     }
 
     /// The sample indices of each batch of epoch `epoch` (every sample exactly once), as
@@ -231,7 +254,7 @@ impl SequenceDataset {
         }
         if self.bucket {
             // Stable: equal lengths keep their shuffled order.
-            order.sort_by_key(|&i| self.xs[i].shape()[0]);
+            order.sort_by_key(|&i| self.xs.steps(i));
         }
         let mut batches: Vec<Vec<usize>> = order
             .chunks(self.batch_size.max(1))
@@ -244,19 +267,15 @@ impl SequenceDataset {
     }
 
     /// The samples `idx` padded to their own longest length: `x: [B, T_max]` (token ids) or
-    /// `[B, T_max, F]`, and their targets `y: [B, ...]`. Panics if an index is out of range.
+    /// `[B, T_max, F]`, and their targets `y: [B, ...]` (`[B, 0]` for a dataset without
+    /// targets). Panics if an index is out of range.
     pub fn padded_batch(&self, idx: &[usize]) -> (ArrayD<f32>, ArrayD<f32>) {
-        let t_max = idx
-            .iter()
-            .map(|&i| self.xs[i].shape()[0])
-            .max()
-            .unwrap_or(0);
-        let tail = self.xs[0].shape()[1..].to_vec();
+        let t_max = idx.iter().map(|&i| self.xs.steps(i)).max().unwrap_or(0);
         let mut dims = vec![idx.len(), t_max];
-        dims.extend(&tail);
+        dims.extend(self.xs.step_shape());
         let mut x = ArrayD::from_elem(IxDyn(&dims), self.value);
         for (row, &i) in idx.iter().enumerate() {
-            let s = &self.xs[i];
+            let s = self.xs.sample(i);
             let len = s.shape()[0];
             let start = match self.padding {
                 Padding::Pre => t_max - len,
@@ -264,16 +283,20 @@ impl SequenceDataset {
             };
             let mut dst = x.index_axis_mut(Axis(0), row);
             dst.slice_axis_mut(Axis(0), (start..start + len).into())
-                .assign(s);
+                .assign(&s);
         }
-        (x, self.y.select(Axis(0), idx))
+        let y = match &self.y {
+            Some(y) => y.select(Axis(0), idx),
+            None => ArrayD::zeros(IxDyn(&[idx.len(), 0])),
+        };
+        (x, y)
     }
 
     /// Steps computed per epoch with this dataset's batches (those of epoch 0) versus padding
     /// everything to the longest sequence, as [`pad_sequences`](crate::data::pad_sequences)
     /// does.
     pub fn padding_report(&self) -> PaddingReport {
-        let len = |i: usize| self.xs[i].shape()[0];
+        let len = |i: usize| self.xs.steps(i);
         let real = (0..self.len()).map(len).sum();
         let batched = self
             .batches(0)

@@ -2,9 +2,14 @@
 
 mod dataset;
 mod pad;
+mod samples;
+mod sequences;
+mod timeseries;
 
 pub use dataset::{PaddingReport, SequenceDataset};
 pub use pad::{PadOptions, Padding, pad_feature_sequences, pad_sequences};
+pub use sequences::{IntoSequence, IntoSequences, IntoTargets};
+pub use timeseries::{TimeseriesOptions, timeseries_dataset_from_array};
 
 use ndarray::{Array2, ArrayBase, Data, Dimension};
 

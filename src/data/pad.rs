@@ -1,8 +1,9 @@
 //! `pad_sequences`, as `keras.utils.pad_sequences`: defaults padding "pre", truncating "pre",
 //! value 0, maxlen the longest sequence.
 
-use ndarray::{Array2, Array3, ArrayView2};
+use ndarray::{Array2, Array3, ArrayView2, Axis, CowArray, IxDyn};
 
+use super::sequences::IntoSequences;
 use crate::error::{Error, Result};
 
 /// Which end of a sequence gets the padding (or loses steps when truncating): Keras's
@@ -113,10 +114,13 @@ fn placement(len: usize, maxlen: usize, o: &PadOptions) -> (std::ops::Range<usiz
 /// Pads (and truncates) token sequences to `[N, maxlen]`, as
 /// `keras.utils.pad_sequences(seqs, maxlen=..., padding=..., truncating=..., value=...)`;
 /// the result is the `x` of a model starting with an [`Embedding`](crate::layers::Embedding).
-/// No sequences give `[0, 0]`.
+/// The sequences are anything [`IntoSequences`] takes (`&[Vec<f32>]`, `&[&[f32]]`,
+/// `Vec<Array1<f32>>`, ...), each `[T]`. No sequences give `[0, 0]`.
 ///
 /// # Errors
-/// [`Error::Config`] for `maxlen(0)`, which would keep no step.
+/// [`Error::Config`] for `maxlen(0)`, which would keep no step; [`Error::Data`] naming the
+/// first sequence that is not 1-D (for `[T, F]` sequences, or univariate series that an RNN
+/// takes as `[N, T, 1]`, call [`pad_feature_sequences`]).
 ///
 /// ```
 /// use wgfit::data::{pad_sequences, PadOptions, Padding};
@@ -124,28 +128,37 @@ fn placement(len: usize, maxlen: usize, o: &PadOptions) -> (std::ops::Range<usiz
 /// assert_eq!(x, ndarray::arr2(&[[1.0, 2.0, 3.0], [4.0, 5.0, 0.0]]));
 /// # Ok::<(), wgfit::Error>(())
 /// ```
-pub fn pad_sequences<S: AsRef<[f32]>>(seqs: &[S], options: PadOptions) -> Result<Array2<f32>> {
-    let maxlen = padded_length(
-        "pad_sequences",
-        &options,
-        seqs.iter().map(|s| s.as_ref().len()),
-    )?;
+pub fn pad_sequences<'a>(seqs: impl IntoSequences<'a>, options: PadOptions) -> Result<Array2<f32>> {
+    let seqs = seqs.into_sequences();
+    if let Some((i, s)) = seqs.iter().enumerate().find(|(_, s)| s.ndim() != 1) {
+        return Err(Error::Data(format!(
+            "pad_sequences: sequence {i} has shape {:?}, but pad_sequences pads 1-D sequences \
+             ([T] token ids); for [T, F] sequences, or series of values an RNN takes as \
+             [N, T, 1], call pad_feature_sequences",
+            s.shape()
+        )));
+    }
+    let maxlen = padded_length("pad_sequences", &options, seqs.iter().map(|s| s.len()))?;
     let mut out = Array2::from_elem((seqs.len(), maxlen), options.value);
     for (i, s) in seqs.iter().enumerate() {
-        let s = s.as_ref();
         let (src, dst) = placement(s.len(), maxlen, &options);
-        for (k, &v) in s[src].iter().enumerate() {
+        for (k, &v) in s.slice(ndarray::s![src]).iter().enumerate() {
             out[[i, dst + k]] = v;
         }
     }
     Ok(out)
 }
 
-/// Pads (and truncates) sequences of feature vectors `[T_i, F]` to `[N, maxlen, F]`; every
-/// sequence must have the same `F` (else an [`Error::Data`] naming the first that does not;
-/// `maxlen(0)` is an [`Error::Config`], as for [`pad_sequences`]).
+/// Pads (and truncates) sequences of feature vectors `[T_i, F]` to `[N, maxlen, F]`. A 1-D
+/// sequence `[T_i]` is a univariate series of values, taken as `[T_i, 1]`, so a list of
+/// series comes out `[N, maxlen, 1]`, what a `Masking` + RNN model takes. The sequences are
+/// anything [`IntoSequences`] takes (`&[ArrayView2<f32>]`, `&ts.series`, `&[Vec<f32>]`, ...).
 /// Whole steps are padded with `value`, so a [`Masking`](crate::layers::Masking) layer with
 /// the same value masks them.
+///
+/// # Errors
+/// [`Error::Data`] naming the first sequence whose `F` differs from sequence 0's, or that is
+/// not `[T]` / `[T, F]`; `maxlen(0)` is an [`Error::Config`], as for [`pad_sequences`].
 ///
 /// ```
 /// use wgfit::data::{pad_feature_sequences, PadOptions, Padding};
@@ -156,26 +169,43 @@ pub fn pad_sequences<S: AsRef<[f32]>>(seqs: &[S], options: PadOptions) -> Result
 /// assert_eq!(x.slice(ndarray::s![1, .., 0]).to_vec(), vec![4.0, 0.0, 0.0]);
 /// let c = ndarray::arr2(&[[1.0f32, 2.0, 3.0]]);                    // 3 features
 /// assert!(matches!(pad_feature_sequences(&[a.view(), c.view()], PadOptions::new()), Err(wgfit::Error::Data(_))));
+/// // Univariate series: each [T] becomes [T, 1].
+/// let x = pad_feature_sequences(&[vec![0.5, 0.25], vec![1.5]], PadOptions::new())?;
+/// assert_eq!(x, ndarray::arr3(&[[[0.5], [0.25]], [[0.0], [1.5]]]));
 /// # Ok::<(), wgfit::Error>(())
 /// ```
-pub fn pad_feature_sequences(
-    seqs: &[ArrayView2<'_, f32>],
+pub fn pad_feature_sequences<'a>(
+    seqs: impl IntoSequences<'a>,
     options: PadOptions,
 ) -> Result<Array3<f32>> {
-    let features = seqs.first().map_or(0, |s| s.ncols());
-    if let Some((i, s)) = seqs.iter().enumerate().find(|(_, s)| s.ncols() != features) {
+    let seqs = seqs.into_sequences();
+    if let Some((i, s)) = seqs
+        .iter()
+        .enumerate()
+        .find(|(_, s)| !(1..=2).contains(&s.ndim()))
+    {
         return Err(Error::Data(format!(
-            "pad_feature_sequences: sequence {i} has {} features per step but sequence 0 has {features}",
-            s.ncols()
+            "pad_feature_sequences: sequence {i} has shape {:?}; each sequence must be [T, F] \
+             (feature vectors) or [T] (a univariate series, taken as [T, 1])",
+            s.shape()
+        )));
+    }
+    let features = |s: &CowArray<'_, f32, IxDyn>| s.shape().get(1).copied().unwrap_or(1);
+    let f0 = seqs.first().map_or(0, features);
+    if let Some((i, s)) = seqs.iter().enumerate().find(|(_, s)| features(s) != f0) {
+        return Err(Error::Data(format!(
+            "pad_feature_sequences: sequence {i} has {} features per step but sequence 0 has {f0}",
+            features(s)
         )));
     }
     let maxlen = padded_length(
         "pad_feature_sequences",
         &options,
-        seqs.iter().map(|s| s.nrows()),
+        seqs.iter().map(|s| s.shape()[0]),
     )?;
-    let mut out = Array3::from_elem((seqs.len(), maxlen, features), options.value);
+    let mut out = Array3::from_elem((seqs.len(), maxlen, f0), options.value);
     for (i, s) in seqs.iter().enumerate() {
+        let s = as_steps(s);
         let (src, dst) = placement(s.nrows(), maxlen, &options);
         for (k, row) in src.enumerate() {
             out.slice_mut(ndarray::s![i, dst + k, ..])
@@ -183,6 +213,18 @@ pub fn pad_feature_sequences(
         }
     }
     Ok(out)
+}
+
+/// A `[T]` or `[T, F]` sequence as `[T, F]` (`[T]` as `[T, 1]`), whatever its memory layout.
+pub(super) fn as_steps<'v>(s: &'v CowArray<'_, f32, IxDyn>) -> ArrayView2<'v, f32> {
+    let v = s.view();
+    let v = if v.ndim() == 1 {
+        v.insert_axis(Axis(1))
+    } else {
+        v
+    };
+    v.into_dimensionality()
+        .expect("checked by the caller: [T] or [T, F]")
 }
 
 #[cfg(test)]
@@ -244,7 +286,7 @@ mod tests {
             }
         }
         let a = arr2(&[[1.0, 1.0], [2.0, 2.0]]);
-        match pad_feature_sequences(&[a.view()], PadOptions::new().maxlen(0)) {
+        match pad_feature_sequences([a.view()], PadOptions::new().maxlen(0)) {
             Err(Error::Config(msg)) => assert!(msg.contains("pad_feature_sequences"), "{msg}"),
             other => panic!("{other:?}"),
         }
@@ -258,7 +300,7 @@ mod tests {
         let a = arr2(&[[1.0, 1.0], [2.0, 2.0]]);
         let b = arr2(&[[3.0, 3.0]]);
         let x = pad_feature_sequences(
-            &[a.view(), b.view()],
+            [a.view(), b.view()],
             PadOptions::new().padding(Padding::Post),
         )
         .unwrap();
@@ -267,7 +309,7 @@ mod tests {
         assert_eq!(x[[1, 1, 0]], 0.0);
         let bad = arr2(&[[1.0, 2.0, 3.0]]);
         assert!(
-            pad_feature_sequences(&[a.view(), bad.view()], PadOptions::new())
+            pad_feature_sequences([a.view(), bad.view()], PadOptions::new())
                 .unwrap_err()
                 .to_string()
                 .contains("sequence 1 has 3")

@@ -1,11 +1,14 @@
 //! Files: model weights and training checkpoints as safetensors; `.npy` / `.npz` input; the
-//! UCR/UEA archive's `.ts` time series.
+//! UCR/UEA archive's `.ts` time series; variable-length sequences from long-form CSV and
+//! from `.npz` lists.
 
 mod checkpoint;
+mod csv_sequences;
 mod file;
 mod npy;
 mod ts;
 mod weights;
 
-pub use npy::{read_npy, read_npz};
+pub use csv_sequences::{CsvSequences, read_csv_sequences};
+pub use npy::{read_npy, read_npz, read_npz_sequences};
 pub use ts::{TsData, TsMeta, parse_ts, read_ts};

@@ -129,9 +129,19 @@ pub fn read_npz(path: impl AsRef<Path>, name: &str) -> Result<ArrayD<f32>> {
                 format!("has no array {name:?}; it has {names:?}"),
             )
         })?;
+    read_entry(&mut npz, path, &entry, name)
+}
+
+/// Array `entry` of an open `.npz` as f32 (`name` as the user wrote it, for errors).
+fn read_entry(
+    npz: &mut NpzReader<File>,
+    path: &Path,
+    entry: &str,
+    name: &str,
+) -> Result<ArrayD<f32>> {
     macro_rules! read {
         ($t:ty) => {
-            match npz.by_name::<OwnedRepr<$t>, IxDyn>(&entry) {
+            match npz.by_name::<OwnedRepr<$t>, IxDyn>(entry) {
                 Ok(a) => Some(a),
                 Err(ReadNpzError::Npy(ReadNpyError::WrongDescriptor(_))) => None,
                 Err(e) => return Err(npy_error(path, Some(name), e)),
@@ -140,4 +150,82 @@ pub fn read_npz(path: impl AsRef<Path>, name: &str) -> Result<ArrayD<f32>> {
     }
     first_dtype!(read);
     Err(npy_error(path, Some(name), DTYPES))
+}
+
+/// Reads a list of sequences saved as `numpy.savez(f, *arrays)` (arrays `arr_0`, `arr_1`,
+/// ..., read in numeric order), the way Python keeps variable-length sequences: each
+/// `[T_i]` or `[T_i, F]`, dtypes as for [`read_npy`]. The arrays come as they are: give
+/// 1-D token ids to `SequenceDataset::new`, 1-D series of values to
+/// `SequenceDataset::from_series` or `pad_feature_sequences`.
+///
+/// Errors: [`Error::File`] naming the path and the array for: a file that cannot be read, an
+/// array whose name is not `arr_<i>` (the error says how to save the file), a gap in the
+/// numbering, an array that is not `[T]` / `[T, F]`, one whose rank or `F` differs from
+/// `arr_0`'s, and a file with no arrays.
+///
+/// ```
+/// let path = std::env::temp_dir().join(format!("wgfit-doc-seqs-{}.npz", std::process::id()));
+/// let mut npz = ndarray_npy::NpzWriter::new(std::fs::File::create(&path)?);
+/// for (i, t) in [3usize, 1, 4].iter().enumerate() {
+///     npz.add_array(format!("arr_{i}"), &ndarray::Array2::<f64>::zeros((*t, 2))).unwrap();
+/// }
+/// npz.finish().unwrap();
+/// let seqs = wgfit::io::read_npz_sequences(&path)?;
+/// assert_eq!(seqs.iter().map(|s| s.shape().to_vec()).collect::<Vec<_>>(), [[3, 2], [1, 2], [4, 2]]);
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+pub fn read_npz_sequences(path: impl AsRef<Path>) -> Result<Vec<ArrayD<f32>>> {
+    let path = path.as_ref();
+    let mut npz = NpzReader::new(open(path)?).map_err(|e| npy_error(path, None, e))?;
+    let names = npz.names().map_err(|e| npy_error(path, None, e))?;
+    let mut numbered = Vec::with_capacity(names.len());
+    for entry in &names {
+        let bare = entry.strip_suffix(".npy").unwrap_or(entry);
+        let i = bare
+            .strip_prefix("arr_")
+            .and_then(|i| i.parse::<usize>().ok())
+            .ok_or_else(|| {
+                npy_error(
+                    path,
+                    Some(bare),
+                    "is not named arr_<i>: save a list of sequences as \
+                     numpy.savez(f, *sequences), which names them arr_0, arr_1, ...",
+                )
+            })?;
+        numbered.push((i, entry.clone(), bare.to_string()));
+    }
+    numbered.sort();
+    if numbered.is_empty() {
+        return Err(npy_error(path, None, "holds no arrays: no sequences"));
+    }
+    let mut seqs: Vec<ArrayD<f32>> = Vec::with_capacity(numbered.len());
+    for (k, (i, entry, bare)) in numbered.iter().enumerate() {
+        if *i != k {
+            return Err(npy_error(
+                path,
+                Some(&format!("arr_{k}")),
+                format!(
+                    "is missing: the arrays jump from arr_{} to {bare}",
+                    k.wrapping_sub(1)
+                ),
+            ));
+        }
+        let a = read_entry(&mut npz, path, entry, bare)?;
+        let first = seqs.first().map_or(a.shape(), |f| f.shape());
+        if !(1..=2).contains(&a.ndim()) || a.ndim() != first.len() || a.shape()[1..] != first[1..] {
+            return Err(npy_error(
+                path,
+                Some(bare),
+                format!(
+                    "has shape {:?}, but every sequence must be [T] or [T, F] with the rank \
+                     and F of arr_0 ({:?})",
+                    a.shape(),
+                    first
+                ),
+            ));
+        }
+        seqs.push(a);
+    }
+    Ok(seqs)
 }

@@ -168,11 +168,11 @@ impl Model {
     /// else [`Error::Data`]). Keras's `predict` on a dataset.
     pub fn predict_dataset(&mut self, ds: &SequenceDataset) -> Result<ArrayD<f32>> {
         self.build_for_dataset(ds)?;
-        let mut source = DatasetSource::new(
+        // As Keras's predict, the targets (if any) play no part.
+        let mut source = DatasetSource::inputs_only(
             &self.device_clone()?,
             &self.spec()?,
             std::borrow::Cow::Borrowed(ds),
-            false,
         )?;
         let mut outs = self.collect_predictions(&mut source, ds.len())?;
         if outs.len() != 1 {

@@ -224,6 +224,8 @@ pub(crate) struct DatasetSource<'d> {
     device: Device,
     validation: bool,
     batches: Option<(usize, Vec<Vec<usize>>)>,
+    /// Whether batches carry targets (not for predicting on a dataset without them).
+    targets: bool,
 }
 
 impl<'d> DatasetSource<'d> {
@@ -235,6 +237,32 @@ impl<'d> DatasetSource<'d> {
         ds: std::borrow::Cow<'d, SequenceDataset>,
         validation: bool,
     ) -> Result<DatasetSource<'d>> {
+        if !ds.has_targets() {
+            return Err(crate::error::Error::Config(
+                "the SequenceDataset has no targets (timeseries_dataset_from_array without \
+                 targets): predict_dataset takes it; to fit or evaluate, give targets"
+                    .into(),
+            ));
+        }
+        Self::checked_whole(device, spec, ds, validation, true)
+    }
+
+    /// For `predict_dataset`: the inputs only, the targets (if any) unchecked.
+    pub(crate) fn inputs_only(
+        device: &Device,
+        spec: &Spec,
+        ds: std::borrow::Cow<'d, SequenceDataset>,
+    ) -> Result<DatasetSource<'d>> {
+        Self::checked_whole(device, spec, ds, false, false)
+    }
+
+    fn checked_whole(
+        device: &Device,
+        spec: &Spec,
+        ds: std::borrow::Cow<'d, SequenceDataset>,
+        validation: bool,
+        targets: bool,
+    ) -> Result<DatasetSource<'d>> {
         let batches = ds.batches(0);
         let source = DatasetSource {
             ds,
@@ -242,6 +270,7 @@ impl<'d> DatasetSource<'d> {
             device: device.clone(),
             validation,
             batches: None,
+            targets,
         };
         for (b, idx) in batches.iter().enumerate() {
             source.checked(b, idx)?;
@@ -260,7 +289,9 @@ impl<'d> DatasetSource<'d> {
             batch: Some(b),
             samples: Some(idx),
         };
-        let (xs, ys, _) = check(&self.spec, &[x.view()], Some(&[y.view()]), &at)?;
+        let ys = [y.view()];
+        let ys = self.targets.then_some(&ys[..]);
+        let (xs, ys, _) = check(&self.spec, &[x.view()], ys, &at)?;
         Ok((xs, ys))
     }
 }
