@@ -17,6 +17,8 @@ mod lstm;
 mod masking;
 mod merge;
 mod recurrent;
+mod rnn;
+mod rnn_dropout;
 mod simple_rnn;
 mod spatial_dropout;
 
@@ -29,6 +31,7 @@ pub use gru::Gru;
 pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
+pub use rnn::Rnn;
 pub use simple_rnn::SimpleRnn;
 pub use spatial_dropout::SpatialDropout1D;
 
