@@ -12,6 +12,8 @@
 // by gru_step only), mask: [B, T] (read only when has_mask), hseq: [B, T, U] (h after each
 // step), gates: [B, T, 3U] (z, r, n after their activations), hprev: [B, T, U] (h before each
 // step), hn: [B, T, U] (as above: what the backward pass needs of n's recurrent term).
+// With has_rdrop gate k's recurrent product reads h(t-1) ⊙ rdrop(k, b, ·) (recurrent.wgsl),
+// and hn = r * (h(t-1) ⊙ rdrop(2, b, ·)) before the product; z * h(t-1) reads it undropped.
 
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
 @group(0) @binding(2) var<storage, read> rk: array<f32>;
@@ -61,8 +63,10 @@ fn carried(bt: u32, u: u32, h_prev: f32) -> bool {
     return true;
 }
 
-// h(t - 1) · R for gate columns k < count of unit u (0 at step 0).
+// h(t - 1) · R for gate columns k < count of unit u (0 at step 0), gate k's h(t - 1) dropped
+// by its mask.
 fn recurrent(bt: u32, u: u32, count: u32) -> vec3<f32> {
+    let b = bt / p.steps;
     var acc = vec3<f32>(0.0);
     if p.t == 0u && !from_init() {
         return acc;
@@ -77,7 +81,7 @@ fn recurrent(bt: u32, u: u32, count: u32) -> vec3<f32> {
         }
         let r_base = j * 3u * n + u;
         for (var k = 0u; k < count; k++) {
-            acc[k] += hj * rk[r_base + k * n];
+            acc[k] += hj * rdrop(k, b, j) * rk[r_base + k * n];
         }
     }
     return acc;
@@ -131,7 +135,7 @@ fn gru_step_reset(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     let r = sigmoid(xp[g + n + u] + hz[1]);
     gates[g + u] = z;
     gates[g + n + u] = r;
-    hn[bt * n + u] = r * h_prev;
+    hn[bt * n + u] = r * (h_prev * rdrop(2u, b, u));
 }
 
 @compute @workgroup_size(256)

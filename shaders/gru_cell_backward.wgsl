@@ -7,6 +7,8 @@
 //                 dh(t-1) = dh z + (da_z, da_r, da_n r) · Rᵀ;
 //   reset before: drh = da_n · R_hᵀ, da_r = drh h(t-1) r (1 - r); dz = (da_z, da_r, da_n);
 //                 dh(t-1) = dh z + drh r + (da_z, da_r) · R_zrᵀ.
+// With has_rdrop, gate g's terms of dh(t-1) through R (and drh r) are times rdrop(g, b, ·)
+// (recurrent.wgsl), and h(t-1) in da_r is h(t-1) ⊙ rdrop(2, b, ·) (dh z reads it undropped).
 // A masked step has dz 0 and passes dh through unchanged, as its forward passed h through.
 // dz: [B, T, 3U] (the gradient of xp), mask: [B, T], dh: [B, U] (the running gradient),
 // rk_t: [3U, U] (the recurrent kernel transposed: neighbouring units, neighbouring addresses),
@@ -98,8 +100,9 @@ fn gru_backward_reset(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
         drh += dz[g + 2u * n + k] * rk_t[(2u * n + k) * n + u];
     }
     let r = gates[g + n + u];
-    dz[g + n + u] = drh * hprev[bt * n + u] * r * (1.0 - r);
-    dh[i] += drh * r;
+    let r_h = rdrop(2u, b, u);
+    dz[g + n + u] = drh * (hprev[bt * n + u] * r_h) * r * (1.0 - r);
+    dh[i] += drh * r * r_h;
 }
 
 // dh += dhz · Rᵀ, where dhz is dz in the z and r columns and, for reset_after, da_n r in the
@@ -113,14 +116,21 @@ fn h_backward(i: u32, after: bool) {
         return;
     }
     let g = bt * 3u * n;
-    var s = 0.0;
-    for (var k = 0u; k < 2u * n; k++) {
-        s += dz[g + k] * rk_t[k * n + u];
+    var s_z = 0.0;
+    for (var k = 0u; k < n; k++) {
+        s_z += dz[g + k] * rk_t[k * n + u];
     }
+    var s_r = 0.0;
+    for (var k = n; k < 2u * n; k++) {
+        s_r += dz[g + k] * rk_t[k * n + u];
+    }
+    var s = s_z * rdrop(0u, b, u) + s_r * rdrop(1u, b, u);
     if after {
+        var s_h = 0.0;
         for (var k = 0u; k < n; k++) {
-            s += dz[g + 2u * n + k] * gates[g + n + k] * rk_t[(2u * n + k) * n + u];
+            s_h += dz[g + 2u * n + k] * gates[g + n + k] * rk_t[(2u * n + k) * n + u];
         }
+        s += s_h * rdrop(2u, b, u);
     }
     dh[i] += s;
 }

@@ -9,6 +9,7 @@
 // hprev: [B, T, U] (h before each step, for the recurrent kernel's gradient).
 // With has_init the state before step 0 is the initial one the host left in hprev's step 0
 // (h0) and in cseq's step 0 (c0, which the step reads before it overwrites it).
+// With has_rdrop gate k's recurrent product reads h(t-1) ⊙ rdrop(k, b, ·) (recurrent.wgsl).
 
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
 @group(0) @binding(2) var<storage, read> rk: array<f32>;
@@ -83,7 +84,7 @@ fn lstm_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
             }
             let r_base = j * 4u * u_count + u;
             for (var k = 0u; k < 4u; k++) {
-                z[k] += hj * rk[r_base + k * u_count];
+                z[k] += hj * rdrop(k, b, j) * rk[r_base + k * u_count];
             }
         }
     }

@@ -4,7 +4,8 @@
 // lstm_backward_gates, per (b, u): adds dy(t) to dh when the whole sequence is an output,
 //   then dz(t) = gate pre-activation gradients (0 at masked steps) and dc <- dc(t - 1);
 // lstm_backward_h, per (b, u): dh <- dz(t) · R^T, the gradient reaching h(t - 1) (a masked
-//   step passes dh through unchanged, as its forward passed h through);
+//   step passes dh through unchanged, as its forward passed h through); with has_rdrop,
+//   dh <- Σ_g (dz_g(t) · R_gᵀ) ⊙ rdrop(g, b, ·);
 // (or lstm_cell_blocked_backward.wgsl: the steps t_end - 1 down to t in one dispatch).
 // dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients), rk_t: [4U, U] (the
 // recurrent kernel transposed, so that neighbouring units read neighbouring addresses),
@@ -107,8 +108,12 @@ fn lstm_backward_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     }
     let g_base = bt * 4u * n;
     var s = 0.0;
-    for (var k = 0u; k < 4u * n; k++) {
-        s += dz[g_base + k] * rk_t[k * n + u];
+    for (var g = 0u; g < 4u; g++) {
+        var sg = 0.0;
+        for (var k = g * n; k < (g + 1u) * n; k++) {
+            sg += dz[g_base + k] * rk_t[k * n + u];
+        }
+        s += sg * rdrop(g, b, u);
     }
     dh[i] = s;
 }

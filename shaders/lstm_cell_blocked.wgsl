@@ -10,6 +10,9 @@
 // then updates unit u of the four rows. Rows past the batch compute on zeros and write
 // nothing. A dispatch carries on from the state the one before left in hseq and cseq.
 // xp: [B, T, 4U], rk: [U, 4U], mask: [B, T], hseq, cseq, hprev: [B, T, U], gates: [B, T, 4U].
+// With has_rdrop gate g's product reads h(t - 1) ⊙ rdrop(g, b, ·) (recurrent.wgsl): the masks
+// of the block's rows are read where they are used (a separate loop, so none is read
+// without).
 
 @group(0) @binding(1) var<storage, read> xp: array<f32>;
 @group(0) @binding(2) var<storage, read> rk: array<f32>;
@@ -21,6 +24,11 @@
 
 const ROWS: u32 = 4u;
 const G4: u32 = 4u * U;
+
+// Gate g's recurrent dropout masks of the block's rows at unit j.
+fn rows_rdrop(g: u32, b0: u32, j: u32) -> vec4<f32> {
+    return vec4<f32>(rdrop(g, b0, j), rdrop(g, b0 + 1u, j), rdrop(g, b0 + 2u, j), rdrop(g, b0 + 3u, j));
+}
 
 // h(t - 1) of the block's rows, unit j at h_sh[j]; the partial gate sums of slices 1..S - 1;
 // the recurrent kernel itself where it fits (rk_at reads it there or from storage).
@@ -68,13 +76,24 @@ fn lstm_forward_blocked(
         var a_f = vec4<f32>(0.0);
         var a_g = vec4<f32>(0.0);
         var a_o = vec4<f32>(0.0);
-        for (var j = j0; j < j1; j++) {
-            let h = h_sh[j];
-            let base = j * G4 + u;
-            a_i += h * rk_at(base);
-            a_f += h * rk_at(base + U);
-            a_g += h * rk_at(base + 2u * U);
-            a_o += h * rk_at(base + 3u * U);
+        if p.has_rdrop != 0u {
+            for (var j = j0; j < j1; j++) {
+                let h = h_sh[j];
+                let base = j * G4 + u;
+                a_i += h * rows_rdrop(0u, b0, j) * rk_at(base);
+                a_f += h * rows_rdrop(1u, b0, j) * rk_at(base + U);
+                a_g += h * rows_rdrop(2u, b0, j) * rk_at(base + 2u * U);
+                a_o += h * rows_rdrop(3u, b0, j) * rk_at(base + 3u * U);
+            }
+        } else {
+            for (var j = j0; j < j1; j++) {
+                let h = h_sh[j];
+                let base = j * G4 + u;
+                a_i += h * rk_at(base);
+                a_f += h * rk_at(base + U);
+                a_g += h * rk_at(base + 2u * U);
+                a_o += h * rk_at(base + 3u * U);
+            }
         }
         if s > 0u {
             part[(s - 1u) * U + u] = array<vec4<f32>, 4>(a_i, a_f, a_g, a_o);

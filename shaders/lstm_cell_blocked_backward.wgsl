@@ -12,7 +12,9 @@
 // (the same result every run). A masked row writes zeros to dz and passes dh and dc through.
 // dz: [B, T, 4U], mask: [B, T], dh, dc: [B, U] (the running gradients, read at the start and
 // written at the end), rk_t: [4U, U], gates: [B, T, 4U], cseq, dy_seq: [B, T, U]. With
-// has_init, c0 [B, U] follows dc's running gradient (as in lstm_cell_backward.wgsl).
+// has_init, c0 [B, U] follows dc's running gradient (as in lstm_cell_backward.wgsl). With
+// has_rdrop each term of gate g is times rdrop(g, b, u) (recurrent.wgsl), unit u's masks of
+// the block's rows held in registers for the whole dispatch (they do not change with t).
 
 @group(0) @binding(1) var<storage, read_write> dz: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;
@@ -74,6 +76,12 @@ fn lstm_backward_blocked(
     let s = k / U;
     let live = vec4<bool>(b0 < p.batch, b0 + 1u < p.batch, b0 + 2u < p.batch, b0 + 3u < p.batch);
     load_rk_chip(k);
+    var rm = array<vec4<f32>, 4>();
+    for (var g = 0u; g < 4u; g++) {
+        for (var r = 0u; r < ROWS; r++) {
+            rm[g][r] = select(1.0, rdrop(g, b0 + r, u), live[r]);
+        }
+    }
     var dh_t = vec4<f32>(0.0);
     var dc_t = vec4<f32>(0.0);
     if s == 0u {
@@ -131,6 +139,11 @@ fn lstm_backward_blocked(
             // rk_t's row for the chunk's term q is g0 U + q.
             let rk_base = g0 * U * U + u;
             var q = lo;
+            if p.has_rdrop != 0u {
+                for (; q < hi; q++) {
+                    acc0 += dz_sh[q] * rk_t_at(rk_base + q * U) * rm[g0 + q / U];
+                }
+            }
             for (; q + 4u <= hi; q += 4u) {
                 acc0 += dz_sh[q] * rk_t_at(rk_base + q * U);
                 acc1 += dz_sh[q + 1u] * rk_t_at(rk_base + (q + 1u) * U);

@@ -15,10 +15,22 @@ struct Params {
     // The state starts at the layer's initial state, not zero: the host leaves h0 in hprev's
     // step 0 (and an LSTM's c0 in cseq's step 0 forward, after dc backward).
     has_init: u32,
+    // Recurrent dropout masks follow the sequence mask in the kernel's `mask` binding.
+    has_rdrop: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 
 fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
+}
+
+// Gate g's recurrent dropout mask for batch row b, unit j (1 without recurrent dropout): the
+// masks [G, B, U] follow the [B, T] sequence mask (or B·T filler values) in the `mask`
+// binding every recurrent kernel declares, so they cost no binding of their own.
+fn rdrop(g: u32, b: u32, j: u32) -> f32 {
+    if p.has_rdrop == 0u {
+        return 1.0;
+    }
+    return mask[p.batch * p.steps + (g * p.batch + b) * p.units + j];
 }

@@ -37,14 +37,15 @@ fn rnn_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         return;
     }
     var s = xp[bt * n + u];
+    // with has_rdrop, h(t-1) ⊙ rdrop(0, b, ·) (recurrent.wgsl)
     if p.t > 0u {
         let h_base = (bt - 1u) * n;
         for (var j = 0u; j < n; j++) {
-            s += hseq[h_base + j] * rk[j * n + u];
+            s += hseq[h_base + j] * rdrop(0u, b, j) * rk[j * n + u];
         }
     } else if init {
         for (var j = 0u; j < n; j++) {
-            s += hprev[bt * n + j] * rk[j * n + u];
+            s += hprev[bt * n + j] * rdrop(0u, b, j) * rk[j * n + u];
         }
     }
     hseq[bt * n + u] = tanh_f32(s);

@@ -62,5 +62,6 @@ fn rnn_backward_h(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     for (var k = 0u; k < n; k++) {
         s += dz[bt * n + k] * rk_t[k * n + u];
     }
-    dh[i] = s;
+    // with has_rdrop, the gradient reaches h(t-1) through its mask
+    dh[i] = s * rdrop(0u, i / n, u);
 }

@@ -45,6 +45,7 @@ pub use device::{
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
 pub use layers::Gru;
+pub use layers::Normalization;
 pub use layers::SimpleRnn;
 pub use layers::{
     Add, Average, Concatenate, Dense, Embedding, Flatten, Layer, Lstm, Masking, Maximum, Minimum,
@@ -66,6 +67,7 @@ pub use tensor::{DType, Tensor};
 /// The names most programs need.
 pub mod prelude {
     pub use crate::Gru;
+    pub use crate::Normalization;
     pub use crate::SimpleRnn;
     pub use crate::data::{PadOptions, Padding, SequenceDataset, pad_sequences, to_categorical};
     pub use crate::io::{TsData, read_ts};

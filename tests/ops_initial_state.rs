@@ -8,9 +8,14 @@ mod common;
 use common::{Input, Tol, cross_check, gpu, random_mask, rng, uniform};
 use wgfit::ops::gru_cell::{GruReset, gru_backward_to_state, gru_forward_from};
 use wgfit::ops::lstm_cell::{LstmKernel, lstm_backward_to_state, lstm_forward_from};
-use wgfit::ops::recurrent::RecurrentKernel;
+use wgfit::ops::recurrent::{RecurrentInputs, RecurrentKernel};
 use wgfit::ops::simple_rnn_cell::{simple_rnn_backward_to_state, simple_rnn_forward_from};
 use wgfit::{Device, Tensor};
+
+/// The optional inputs of a forward pass: a mask and an initial state.
+fn from<'a, S>(mask: Option<&'a Tensor>, init: Option<S>) -> RecurrentInputs<'a, S> {
+    RecurrentInputs::new().mask(mask).init(init)
+}
 
 /// The recurrent cells' tolerance (tests/ops_lstm_cell.rs).
 const RNN_TOL: Tol = Tol::NormAndScaled {
@@ -53,7 +58,7 @@ fn lstm_from_an_initial_state_matches_cpu_per_step_and_persistent() {
             let name = format!("lstm {dims:?} masked={masked} {k:?}");
             cross_check(&name, &x, RNN_TOL, |x| {
                 let mask = masked.then_some(&x[2]);
-                let s = lstm_forward_from(&x[0], &x[1], mask, Some((&x[3], &x[4])), k)?;
+                let s = lstm_forward_from(&x[0], &x[1], from(mask, Some((&x[3], &x[4]))), k)?;
                 let grads = (Some(&x[5]), Some(&x[6]), Some(&x[7]));
                 let g = lstm_backward_to_state(&s, &x[1], mask, grads, k)?;
                 Ok(vec![s.hseq, s.cseq, s.hprev, g.dz, g.dh0, g.dc0.unwrap()])
@@ -77,7 +82,7 @@ fn gru_and_simple_rnn_from_an_initial_state_match_cpu() {
                 } else {
                     GruReset::Before
                 };
-                let s = gru_forward_from(&x[0], &x[1], reset, (mask, Some(&x[3])), k)?;
+                let s = gru_forward_from(&x[0], &x[1], reset, from(mask, Some(&x[3])), k)?;
                 let g = gru_backward_to_state(&s, &x[1], mask, (Some(&x[5]), Some(&x[7])), k)?;
                 Ok(vec![s.hseq, s.hprev, g.dz, g.dh0])
             });
@@ -87,7 +92,7 @@ fn gru_and_simple_rnn_from_an_initial_state_match_cpu() {
             let name = format!("simple_rnn {dims:?} masked={masked}");
             cross_check(&name, &x, RNN_TOL, |x| {
                 let mask = masked.then_some(&x[2]);
-                let s = simple_rnn_forward_from(&x[0], &x[1], (mask, Some(&x[3])), k)?;
+                let s = simple_rnn_forward_from(&x[0], &x[1], from(mask, Some(&x[3])), k)?;
                 let g =
                     simple_rnn_backward_to_state(&s, &x[1], mask, (Some(&x[5]), Some(&x[7])), k)?;
                 Ok(vec![s.hseq, s.hprev, g.dz, g.dh0])
@@ -116,8 +121,8 @@ fn a_zero_initial_state_is_no_initial_state_bit_for_bit() -> wgfit::Result<()> {
             let x = tensors(device, &inputs(&mut rng, (b, t, u), 4))?;
             let zero = Tensor::zeros(device, [b, u])?;
             let mask = Some(&x[2]);
-            let plain = lstm_forward_from(&x[0], &x[1], mask, None, k)?;
-            let zeroed = lstm_forward_from(&x[0], &x[1], mask, Some((&zero, &zero)), k)?;
+            let plain = lstm_forward_from(&x[0], &x[1], from(mask, None), k)?;
+            let zeroed = lstm_forward_from(&x[0], &x[1], from(mask, Some((&zero, &zero))), k)?;
             assert_eq!(bits(&plain.hseq)?, bits(&zeroed.hseq)?, "lstm {k:?}");
             assert_eq!(bits(&plain.cseq)?, bits(&zeroed.cseq)?, "lstm {k:?}");
             let grads = (Some(&x[5]), None, Some(&x[7]));
@@ -130,12 +135,12 @@ fn a_zero_initial_state_is_no_initial_state_bit_for_bit() -> wgfit::Result<()> {
         let x = tensors(device, &inputs(&mut rng, (b, t, u), 3))?;
         let zero = Tensor::zeros(device, [b, u])?;
         let reset = GruReset::After(&x[8]);
-        let plain = gru_forward_from(&x[0], &x[1], reset, (Some(&x[2]), None), k)?;
-        let zeroed = gru_forward_from(&x[0], &x[1], reset, (Some(&x[2]), Some(&zero)), k)?;
+        let plain = gru_forward_from(&x[0], &x[1], reset, from(Some(&x[2]), None), k)?;
+        let zeroed = gru_forward_from(&x[0], &x[1], reset, from(Some(&x[2]), Some(&zero)), k)?;
         assert_eq!(bits(&plain.hseq)?, bits(&zeroed.hseq)?, "gru");
         let x = tensors(device, &inputs(&mut rng, (b, t, u), 1))?;
-        let plain = simple_rnn_forward_from(&x[0], &x[1], (Some(&x[2]), None), k)?;
-        let zeroed = simple_rnn_forward_from(&x[0], &x[1], (Some(&x[2]), Some(&zero)), k)?;
+        let plain = simple_rnn_forward_from(&x[0], &x[1], from(Some(&x[2]), None), k)?;
+        let zeroed = simple_rnn_forward_from(&x[0], &x[1], from(Some(&x[2]), Some(&zero)), k)?;
         assert_eq!(bits(&plain.hseq)?, bits(&zeroed.hseq)?, "simple_rnn");
     }
     Ok(())
@@ -169,7 +174,12 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
     let k = LstmKernel::Auto;
     let t_ = |v: &[f32]| Tensor::from_vec(&device, [b, u], v.to_vec());
     let loss = |h0: &[f32], c0: &[f32]| -> wgfit::Result<f64> {
-        let s = lstm_forward_from(&x[0], &x[1], Some(&x[2]), Some((&t_(h0)?, &t_(c0)?)), k)?;
+        let s = lstm_forward_from(
+            &x[0],
+            &x[1],
+            from(Some(&x[2]), Some((&t_(h0)?, &t_(c0)?))),
+            k,
+        )?;
         let (h, c) = (s.hseq.to_vec_blocking()?, s.cseq.to_vec_blocking()?);
         let last: f64 = (0..b * u)
             .map(|i| f64::from(c[((i / u) * t + t - 1) * u + i % u]) * f64::from(dc[i]))
@@ -181,7 +191,7 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
             + last)
     };
     let (h0, c0) = (x[3].to_vec_blocking()?, x[4].to_vec_blocking()?);
-    let s = lstm_forward_from(&x[0], &x[1], Some(&x[2]), Some((&x[3], &x[4])), k)?;
+    let s = lstm_forward_from(&x[0], &x[1], from(Some(&x[2]), Some((&x[3], &x[4]))), k)?;
     let g = lstm_backward_to_state(&s, &x[1], Some(&x[2]), (None, Some(&x[6]), Some(&x[7])), k)?;
     let (dh0, dc0) = (g.dh0.to_vec_blocking()?, g.dc0.unwrap().to_vec_blocking()?);
     for i in 0..b * u {
@@ -208,7 +218,7 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
             }
         };
         let loss = |h0: &[f32]| -> wgfit::Result<f64> {
-            let s = gru_forward_from(&x[0], &x[1], reset(), (Some(&x[2]), Some(&t_(h0)?)), rk)?;
+            let s = gru_forward_from(&x[0], &x[1], reset(), from(Some(&x[2]), Some(&t_(h0)?)), rk)?;
             let h = s.hseq.to_vec_blocking()?;
             Ok(h.iter()
                 .zip(&dy)
@@ -216,7 +226,7 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
                 .sum())
         };
         let h0 = x[3].to_vec_blocking()?;
-        let s = gru_forward_from(&x[0], &x[1], reset(), (Some(&x[2]), Some(&x[3])), rk)?;
+        let s = gru_forward_from(&x[0], &x[1], reset(), from(Some(&x[2]), Some(&x[3])), rk)?;
         let g = gru_backward_to_state(&s, &x[1], Some(&x[2]), (None, Some(&x[7])), rk)?;
         let dh0 = g.dh0.to_vec_blocking()?;
         for (i, &d) in dh0.iter().enumerate() {
@@ -230,7 +240,7 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
     let x = tensors(&device, &inputs(&mut rng, (b, t, u), 1))?;
     let dy = x[7].to_vec_blocking()?;
     let loss = |h0: &[f32]| -> wgfit::Result<f64> {
-        let s = simple_rnn_forward_from(&x[0], &x[1], (Some(&x[2]), Some(&t_(h0)?)), rk)?;
+        let s = simple_rnn_forward_from(&x[0], &x[1], from(Some(&x[2]), Some(&t_(h0)?)), rk)?;
         let h = s.hseq.to_vec_blocking()?;
         Ok(h.iter()
             .zip(&dy)
@@ -238,7 +248,7 @@ fn initial_state_gradients_match_finite_differences() -> wgfit::Result<()> {
             .sum())
     };
     let h0 = x[3].to_vec_blocking()?;
-    let s = simple_rnn_forward_from(&x[0], &x[1], (Some(&x[2]), Some(&x[3])), rk)?;
+    let s = simple_rnn_forward_from(&x[0], &x[1], from(Some(&x[2]), Some(&x[3])), rk)?;
     let g = simple_rnn_backward_to_state(&s, &x[1], Some(&x[2]), (None, Some(&x[7])), rk)?;
     let dh0 = g.dh0.to_vec_blocking()?;
     for (i, &d) in dh0.iter().enumerate() {

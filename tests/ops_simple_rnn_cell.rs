@@ -2,7 +2,7 @@
 //! forward over all steps and backward through time, with and without a mask, from the last
 //! state or from every step's output, for units of 1, primes and past one workgroup, a batch
 //! the CPU splits over threads, on poisoned outputs and a split grid; the gradient against
-//! finite differences; and `Persistent` refused by name.
+//! finite differences (the persistent kernels: tests/ops_recurrent_persistent.rs).
 
 mod common;
 
@@ -93,24 +93,6 @@ fn gradient_matches_finite_differences_on_the_cpu() -> wgfit::Result<()> {
             "xp[{i}]: dz {} vs {fd}",
             dz[i]
         );
-    }
-    Ok(())
-}
-
-#[test]
-fn persistent_is_refused_by_name() -> wgfit::Result<()> {
-    let device = Device::cpu();
-    let (xp, rk) = (
-        Tensor::zeros(&device, [2, 3, 4])?,
-        Tensor::zeros(&device, [4, 4])?,
-    );
-    match simple_rnn_forward_with(&xp, &rk, None, RecurrentKernel::Persistent) {
-        Err(wgfit::Error::Config(msg)) => assert!(
-            msg.contains("a SimpleRNN (4 units) has no persistent kernels")
-                && msg.contains("SimpleRnn::kernel"),
-            "{msg}"
-        ),
-        other => panic!("expected a Config error, got {other:?}"),
     }
     Ok(())
 }

@@ -130,7 +130,7 @@ fn equal_seeds_draw_equal_masks_and_each_call_a_new_one() {
                     .build(&device, std::slice::from_ref(&dims), &mut rng)
                     .unwrap();
             };
-            let mut layer = make(0.4, 0.0, None);
+            let mut layer = make(0.4, 0.3, None);
             build(&mut layer, 3);
             let kind = layer.kind();
             let calls: Vec<Vec<f32>> = (0..3).map(|_| run(&*layer, &xt, None, true)).collect();
@@ -142,7 +142,7 @@ fn equal_seeds_draw_equal_masks_and_each_call_a_new_one() {
             // The model's seed draws the masks' seed: another model seed, other masks (and
             // weights); the layer's own seed keeps its masks whatever the model's seed.
             let w = params(&*layer);
-            let mut other = make(0.4, 0.0, None);
+            let mut other = make(0.4, 0.3, None);
             build(&mut other, 4);
             set_params(&mut *other, &device, &w);
             assert_ne!(
@@ -151,7 +151,7 @@ fn equal_seeds_draw_equal_masks_and_each_call_a_new_one() {
                 "{kind}: model seed 4"
             );
             let own = |model_seed| {
-                let mut l = make(0.4, 0.0, Some(9));
+                let mut l = make(0.4, 0.3, Some(9));
                 build(&mut l, model_seed);
                 set_params(&mut *l, &device, &w);
                 run(&*l, &xt, None, true)
@@ -162,7 +162,7 @@ fn equal_seeds_draw_equal_masks_and_each_call_a_new_one() {
         for (info, calls) in &per_device[1..] {
             for (got, want) in calls.iter().zip(&per_device[0].1) {
                 let err = common::max_rel_err(got, want);
-                assert!(err < 1e-4, "{info}: {err} from the CPU's (other masks?)");
+                assert!(err < 1e-3, "{info}: {err} from the CPU's (other masks?)");
             }
         }
     });
@@ -205,34 +205,62 @@ fn predict_and_evaluate_ignore_both_dropouts_and_training_does_not() {
                 assert_eq!(p, plain.predict(&x).unwrap(), "{on}");
                 let loss = with.evaluate(&x, &y).unwrap().loss;
                 assert_eq!(loss, plain.evaluate(&x, &y).unwrap().loss, "{on}");
-                if r == 0.0 {
-                    let (ga, gb) = (
-                        with.gradients(&x, &y).unwrap(),
-                        plain.gradients(&x, &y).unwrap(),
-                    );
-                    assert!(ga.iter().zip(&gb).all(|((_, a), (_, b))| a != b), "{on}");
-                }
+                let (ga, gb) = (
+                    with.gradients(&x, &y).unwrap(),
+                    plain.gradients(&x, &y).unwrap(),
+                );
+                assert!(ga.iter().zip(&gb).all(|((_, a), (_, b))| a != b), "{on}");
             }
         });
     }
 }
 
 #[test]
-fn recurrent_dropout_while_training_is_not_yet_and_says_so() {
-    let x = Tensor::from_vec(&Device::cpu(), [2, 3, 4], vec![0.5; 24]).unwrap();
-    all_kinds(3, |make| {
-        let mut layer = make(0.0, 0.2, None);
-        let mut rng = StdRng::seed_from_u64(0);
-        layer
-            .build(&Device::cpu(), &[vec![None, Some(4)]], &mut rng)
-            .unwrap();
-        let err = layer.forward(&[&x], &[None], true).err().expect("an error");
-        assert!(
-            matches!(&err, Error::Config(m) if m.contains("recurrent_dropout") && m.contains("not yet")),
-            "{err}"
-        );
-        assert!(layer.forward(&[&x], &[None], false).is_ok());
-    });
+fn recurrent_dropout_keeps_one_minus_rate_of_the_state_scaled_and_the_same_at_every_step() {
+    // SimpleRNN with kernel I, recurrent kernel I, bias 0 and x = c at step 0, 0 after:
+    // h_1 = tanh(c), then h_t = tanh(h_{t-1} ⊙ r): 0 where r drops a unit, at every step.
+    let (b, t, u) = (64, 3, 50);
+    let (rate, c) = (0.3f32, 0.5f32);
+    let scale = (1.0 / (1.0 - f64::from(rate))) as f32;
+    let mut per_device = Vec::new();
+    for device in devices() {
+        let rnn = SimpleRnn::new(u)
+            .return_sequences(true)
+            .recurrent_dropout(rate);
+        let mut layer = built(rnn, &device, vec![None, Some(u)], 1);
+        let mut eye = vec![0.0; u * u];
+        (0..u).for_each(|i| eye[i * u + i] = 1.0);
+        set_params(&mut layer, &device, &[eye.clone(), eye, vec![0.0; u]]);
+        let x: Vec<f32> = (0..b * t * u)
+            .map(|i| if (i / u) % t == 0 { c } else { 0.0 })
+            .collect();
+        let x = Tensor::from_vec(&device, [b, t, u], x).unwrap();
+        let y = run(&layer, &x, None, true);
+        let mut kept = Vec::new();
+        for s in 0..b {
+            for j in 0..u {
+                let at = |step: usize| y[(s * t + step) * u + j];
+                assert!((at(0) - c.tanh()).abs() < 1e-6, "step 0 is not dropped");
+                let on = at(1) != 0.0;
+                if on {
+                    let want = (c.tanh() * scale).tanh();
+                    assert!((at(1) - want).abs() < 1e-6, "{} vs {want}", at(1));
+                    assert!((at(2) - (at(1) * scale).tanh()).abs() < 1e-6);
+                } else {
+                    assert_eq!(at(2), 0.0, "sample {s} unit {j}: the same mask at step 2");
+                }
+                kept.push(on);
+            }
+        }
+        // 3200 draws kept with p = 0.7: 2240 ± 130 (5 sd).
+        let n = kept.iter().filter(|&&k| k).count();
+        assert!((2110..=2370).contains(&n), "{n} of 3200 kept");
+        assert!(run(&layer, &x, None, false).iter().all(|&v| v != 0.0));
+        per_device.push((device.info(), kept));
+    }
+    for (info, kept) in &per_device[1..] {
+        assert_eq!(kept, &per_device[0].1, "{info}: the CPU's mask");
+    }
 }
 
 #[test]
@@ -268,100 +296,146 @@ fn rates_outside_zero_to_one_are_refused_at_build_naming_the_layer() {
     }
 }
 
+/// Inputs as host values: x `[B, T, F]` then the initial states `[B, U]`.
+type Inputs = Vec<Vec<f32>>;
+
 #[test]
-fn gradients_through_fixed_input_masks_match_finite_differences_and_the_gpu_the_cpu() {
+fn gradients_through_fixed_masks_match_finite_differences_and_the_gpu_the_cpu() {
     let mut rng = common::rng("rnn dropout gradients");
     let (b, t, f, u) = (3, 4, 5, 3);
     let x = common::uniform(&mut rng, b * t * f, -1.0, 1.0);
+    let states: Inputs = (0..2)
+        .map(|_| common::uniform(&mut rng, b * u, -0.5, 0.5))
+        .collect();
     // sample 1 ends one step early, sample 2 two (post-padding)
     let seq_mask: Vec<f32> = (0..b * t).map(|i| f32::from(i % t + i / t < t)).collect();
     let dy = common::uniform(&mut rng, b * u, -1.0, 1.0);
-    all_kinds(u, |make| {
-        // A layer built afresh draws call 0's masks of its seed: the same masks every time.
-        let fresh = |device: &Device, w: Option<&[Vec<f32>]>| {
-            let mut l = make(0.4, 0.0, Some(1));
-            let mut rng = StdRng::seed_from_u64(0);
-            l.build(device, &[vec![None, Some(f)]], &mut rng).unwrap();
-            if let Some(w) = w {
-                set_params(&mut *l, device, w);
-            }
-            l
-        };
-        let cpu = Device::cpu();
-        let w0 = params(&*fresh(&cpu, None));
-        let kind = fresh(&cpu, None).kind();
-        // loss = Σ dy ⊙ h_last, and its gradients by backward
-        let grads = |device: &Device| {
-            let layer = fresh(device, Some(&w0));
-            let xt = Tensor::from_vec(device, [b, t, f], x.clone()).unwrap();
-            let m = Tensor::from_vec(device, [b, t], seq_mask.clone()).unwrap();
-            let fwd = layer.forward(&[&xt], &[Some(&m)], true).unwrap();
-            let dyt = Tensor::from_vec(device, [b, u], dy.clone()).unwrap();
-            let back = layer.backward(&fwd.saved, &[dyt], &[true]).unwrap();
-            let dx = back.inputs[0].as_ref().unwrap().to_vec_blocking().unwrap();
-            let dw: Vec<Vec<f32>> = back
-                .params
-                .iter()
-                .map(|p| p.to_vec_blocking().unwrap())
+    for (d, r) in [(0.4, 0.0), (0.0, 0.3), (0.4, 0.3)] {
+        all_kinds(u, |make| {
+            let n_states = if make(0.0, 0.0, None).kind() == "lstm" {
+                2
+            } else {
+                1
+            };
+            let dims: Vec<Dims> = std::iter::once(vec![None, Some(f)])
+                .chain((0..n_states).map(|_| vec![Some(u)]))
                 .collect();
-            (dx, dw)
-        };
-        let loss = |x: &[f32], w: &[Vec<f32>]| -> f64 {
-            let layer = fresh(&cpu, Some(w));
-            let xt = Tensor::from_vec(&cpu, [b, t, f], x.to_vec()).unwrap();
-            let m = Tensor::from_vec(&cpu, [b, t], seq_mask.clone()).unwrap();
-            let h = run(&*layer, &xt, Some(&m), true);
-            h.iter().zip(&dy).map(|(&h, &d)| f64::from(h * d)).sum()
-        };
-        let (dx, dw) = grads(&cpu);
-        let eps = 1e-2f32;
-        let check = |what: &str, i: usize, analytic: f32, plus: f64, minus: f64| {
-            let fd = ((plus - minus) / f64::from(2.0 * eps)) as f32;
-            let tol = 2e-3 + 1e-2 * analytic.abs();
-            assert!(
-                (fd - analytic).abs() < tol,
-                "{kind} {what}[{i}]: {analytic} vs fd {fd}"
-            );
-        };
-        for i in 0..x.len() {
-            let (mut xp, mut xm) = (x.clone(), x.clone());
-            xp[i] += eps;
-            xm[i] -= eps;
-            check("dx", i, dx[i], loss(&xp, &w0), loss(&xm, &w0));
-        }
-        for (p, dp) in dw.iter().enumerate() {
-            for i in 0..dp.len() {
-                let (mut wp, mut wm) = (w0.clone(), w0.clone());
-                wp[p][i] += eps;
-                wm[p][i] -= eps;
-                check(
-                    &format!("param {p}"),
-                    i,
-                    dp[i],
-                    loss(&x, &wp),
-                    loss(&x, &wm),
+            // A layer built afresh draws call 0's masks of its seed: the same every time.
+            let fresh = |device: &Device, w: Option<&[Vec<f32>]>| {
+                let mut l = make(d, r, Some(1));
+                l.build(device, &dims, &mut StdRng::seed_from_u64(0))
+                    .unwrap();
+                if let Some(w) = w {
+                    set_params(&mut *l, device, w);
+                }
+                l
+            };
+            let cpu = Device::cpu();
+            let w0 = params(&*fresh(&cpu, None));
+            let what = format!("{} dropout {d} recurrent {r}", fresh(&cpu, None).kind());
+            let in0: Inputs = std::iter::once(x.clone())
+                .chain(states[..n_states].iter().cloned())
+                .collect();
+            // h_last of the layer called on (x, initial states) with the sequence mask
+            let forward = |layer: &dyn Layer, device: &Device, ins: &Inputs| {
+                let xt = Tensor::from_vec(device, [b, t, f], ins[0].clone()).unwrap();
+                let st: Vec<Tensor> = ins[1..]
+                    .iter()
+                    .map(|s| Tensor::from_vec(device, [b, u], s.clone()).unwrap())
+                    .collect();
+                let m = Tensor::from_vec(device, [b, t], seq_mask.clone()).unwrap();
+                let all: Vec<&Tensor> = std::iter::once(&xt).chain(&st).collect();
+                let masks: Vec<Option<&Tensor>> = std::iter::once(Some(&m))
+                    .chain(st.iter().map(|_| None))
+                    .collect();
+                layer.forward(&all, &masks, true).unwrap()
+            };
+            // loss = Σ dy ⊙ h_last, and its gradients by backward
+            let grads = |device: &Device| {
+                let layer = fresh(device, Some(&w0));
+                let fwd = forward(&*layer, device, &in0);
+                let dyt = Tensor::from_vec(device, [b, u], dy.clone()).unwrap();
+                let need = vec![true; in0.len()];
+                let back = layer.backward(&fwd.saved, &[dyt], &need).unwrap();
+                let host = |t: &Tensor| t.to_vec_blocking().unwrap();
+                let dins: Inputs = back
+                    .inputs
+                    .iter()
+                    .map(|g| host(g.as_ref().unwrap()))
+                    .collect();
+                let dw: Vec<Vec<f32>> = back.params.iter().map(host).collect();
+                (dins, dw)
+            };
+            let loss = |ins: &Inputs, w: &[Vec<f32>]| -> f64 {
+                let layer = fresh(&cpu, Some(w));
+                let fwd = forward(&*layer, &cpu, ins);
+                let h = fwd.outputs[0].to_vec_blocking().unwrap();
+                h.iter().zip(&dy).map(|(&h, &d)| f64::from(h * d)).sum()
+            };
+            let (dins, dw) = grads(&cpu);
+            let eps = 1e-2f32;
+            let check = |name: &str, i: usize, analytic: f32, plus: f64, minus: f64| {
+                let fd = ((plus - minus) / f64::from(2.0 * eps)) as f32;
+                let tol = 2e-3 + 1e-2 * analytic.abs();
+                assert!(
+                    (fd - analytic).abs() < tol,
+                    "{what} {name}[{i}]: {analytic} vs fd {fd}"
                 );
+            };
+            for (k, din) in dins.iter().enumerate() {
+                for i in 0..din.len() {
+                    let (mut ip, mut im) = (in0.clone(), in0.clone());
+                    ip[k][i] += eps;
+                    im[k][i] -= eps;
+                    check(
+                        &format!("input {k}"),
+                        i,
+                        din[i],
+                        loss(&ip, &w0),
+                        loss(&im, &w0),
+                    );
+                }
             }
-        }
-        // The masks dropped features: their dx is 0 at every unmasked step.
-        let dropped = (0..b * f)
-            .filter(|&bf| (0..t).all(|s| dx[((bf / f) * t + s) * f + bf % f] == 0.0))
-            .count();
-        assert!(dropped > 0, "{kind}: no feature dropped");
-        for device in devices().iter().skip(1) {
-            let (gdx, gdw) = grads(device);
-            let err = common::max_rel_err(&gdx, &dx);
-            assert!(err < 1e-3, "{kind} dx on {}: {err}", device.info());
-            for (p, (g, c)) in gdw.iter().zip(&dw).enumerate() {
-                let err = common::max_rel_err(g, c);
-                assert!(err < 1e-3, "{kind} param {p} on {}: {err}", device.info());
+            for (p, dp) in dw.iter().enumerate() {
+                for i in 0..dp.len() {
+                    let (mut wp, mut wm) = (w0.clone(), w0.clone());
+                    wp[p][i] += eps;
+                    wm[p][i] -= eps;
+                    check(
+                        &format!("param {p}"),
+                        i,
+                        dp[i],
+                        loss(&in0, &wp),
+                        loss(&in0, &wm),
+                    );
+                }
             }
-        }
-    });
+            if r == 0.0 {
+                // One input mask: a dropped feature's dx is 0 at every step.
+                let dx = &dins[0];
+                let dropped = (0..b * f)
+                    .filter(|&bf| (0..t).all(|s| dx[((bf / f) * t + s) * f + bf % f] == 0.0))
+                    .count();
+                assert!(dropped > 0, "{what}: no feature dropped");
+            }
+            for device in devices().iter().skip(1) {
+                let (gins, gdw) = grads(device);
+                let pairs = gins.iter().zip(&dins).chain(gdw.iter().zip(&dw));
+                for (k, (g, c)) in pairs.enumerate() {
+                    let err = common::max_rel_err(g, c);
+                    assert!(
+                        err < 1e-3,
+                        "{what} gradient {k} on {}: {err}",
+                        device.info()
+                    );
+                }
+            }
+        });
+    }
 }
 
 #[test]
-fn fit_with_dropout_gives_the_same_losses_on_the_cpu_and_the_gpu() {
+fn fit_with_both_dropouts_gives_the_same_losses_on_the_cpu_and_the_gpu() {
     let mut rng = common::rng("rnn dropout fit");
     let (x, y) = sequences(&mut rng, 40);
     let Some(gpu) = common::gpu() else { return };
@@ -371,7 +445,7 @@ fn fit_with_dropout_gives_the_same_losses_on_the_cpu_and_the_gpu() {
             let mut m = Sequential::new()
                 .seed(4)
                 .input_shape([None, Some(3)])
-                .add_boxed(make(0.3, 0.0, None))
+                .add_boxed(make(0.3, 0.2, None))
                 .add(Dense::new(1).activation(Activation::Sigmoid));
             m.compile(&device, Optimizer::adam(), Loss::BinaryCrossentropy, &[])
                 .unwrap();

@@ -53,6 +53,7 @@ ROLES = {"dense": ["kernel", "bias"], "lstm": ["kernel", "recurrent_kernel", "bi
 KINDS["GRU"] = "gru"
 ROLES["gru"] = ["kernel", "recurrent_kernel", "bias"]
 KINDS["SimpleRNN"] = "simple_rnn"
+KINDS["Normalization"] = "normalization"
 ROLES["simple_rnn"] = ["kernel", "recurrent_kernel", "bias"]
 
 
@@ -1210,6 +1211,99 @@ def state_cases():
     return out
 
 
+
+def bidirectional_state_cases():
+    """Bidirectional with return_state and initial_state (issue 17, item 5): Keras returns
+    [output, forward states..., backward states...] and gives a call's initial_state[:n] to
+    the forward layer and initial_state[n:] to the backward one. An encoder
+    Bidirectional(LSTM(4, return_state)) over a masked post-padded source whose [h_f, h_b] and
+    [c_f, c_b] start an LSTM(8) decoder; a Bidirectional(GRU(3), "sum") over a masked
+    pre-padded batch started from two Dense(3, tanh) layers of a second input."""
+    rng = np.random.default_rng(20261205)
+    out = []
+    src, _ = sequences(rng, 11, (2, 6), 3, "post")
+    tgt = rng.normal(size=(11, 4, 2)).astype(np.float32)
+    y = rng.integers(0, 3, (11, 4)).astype(np.float32)
+
+    def encoder_decoder():
+        s = keras.Input((None, 3), name="source")
+        t = keras.Input((None, 2), name="target")
+        _, h_f, c_f, h_b, c_b = layers.Bidirectional(layers.LSTM(4, return_state=True))(
+            layers.Masking(0.0)(s))
+        h = layers.Concatenate()([h_f, h_b])
+        c = layers.Concatenate()([c_f, c_b])
+        decoded = layers.LSTM(8, return_sequences=True)(t, initial_state=[h, c])
+        return keras.Model([s, t], layers.Dense(3, activation="softmax")(decoded))
+    out.append(dict(name="bidirectional_states_lstm_adam_scce", build=encoder_decoder,
+                    x=[src, tgt], y=[y], loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"], opt=("adam", {"learning_rate": 0.001}), batch_size=4,
+                    note="Masking->Bidirectional(LSTM(4, return_state)) encoder (its merged "
+                    "output unused); Concatenate [h_f, h_b] and [c_f, c_b] the initial_state "
+                    "of an LSTM(8, return_sequences) decoder on a second input; Dense(3, "
+                    "softmax) per step"))
+    x, _ = sequences(rng, 13, (1, 7), 4, "pre")
+    s0 = rng.normal(size=(13, 2)).astype(np.float32)
+    y = rng.integers(0, 2, (13, 1)).astype(np.float32)
+
+    def gru_from_state():
+        x_in = keras.Input((None, 4), name="sequence")
+        s_in = keras.Input((2,), name="state")
+        h_f = layers.Dense(3, activation="tanh")(s_in)
+        h_b = layers.Dense(3, activation="tanh")(s_in)
+        masked = layers.Masking(0.0)(x_in)
+        # Keras fills in `mask` only for a call with one tensor argument: with initial_state
+        # tensors it drops the mask unless given (eagerly it is given); wgfit always uses it.
+        both = layers.Bidirectional(layers.GRU(3), merge_mode="sum")(
+            masked, initial_state=[h_f, h_b], mask=get_keras_mask(masked))
+        return keras.Model([x_in, s_in], layers.Dense(1, activation="sigmoid")(both))
+    out.append(dict(name="bidirectional_gru_initial_state_rmsprop_bce", build=gru_from_state,
+                    x=[x, s0], y=[y], loss="binary_crossentropy", metrics=["accuracy"],
+                    opt=("rmsprop", {"learning_rate": 0.001}), batch_size=4,
+                    note="Masking->Bidirectional(GRU(3), merge_mode='sum') over a pre-padded "
+                    "sequence, called with initial_state=[Dense(3, tanh)(state), Dense(3, "
+                    "tanh)(state)] of a second input and the Masking's mask (given: Keras "
+                    "drops it from a call with initial_state tensors); Dense(1, sigmoid)"))
+    return out
+def run_normalization(outdir):
+    """Normalization adapted on variable-length sequences (one batch each, so the padding is
+    never counted), then Masking -> Normalization -> LSTM -> Dense(sigmoid): the adapted
+    mean and variance, Keras's weight order (trainable, then mean, variance, count), the
+    predictions and one train_on_batch."""
+    name = "normalization_masked_lstm_adam_bce"
+    rng = np.random.default_rng(20261202)
+    lens = rng.integers(1, 10, 13)
+    scales = np.array([1.0, 10.0, 0.01], np.float32)
+    shifts = np.array([0.0, 5.0, -2.0], np.float32)
+    xs = [(rng.uniform(-1, 1, (n, 3)) * scales + shifts).astype(np.float32) for n in lens]
+    norm = layers.Normalization()
+    norm.adapt([s[None] for s in xs])
+    t = lens.max()
+    x = np.zeros((len(xs), t, 3), np.float32)
+    for i, seq in enumerate(xs):
+        x[i, :len(seq)] = seq
+    y = rng.integers(0, 2, (len(xs), 1)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    model = keras.Model(*chain(keras.Input((None, 3)), layers.Masking(0.0), norm,
+                               layers.LSTM(4), layers.Dense(1, activation="sigmoid")))
+    names = wgfit_names(model)
+    # Keras's get_weights: each layer's trainable weights, then its non-trainable ones.
+    assert [v.path.split("/")[-1] for v in model.weights][:3] == ["mean", "variance", "count"]
+    init = known_weights(model, np.random.default_rng(5))
+    for v, w in zip(model.trainable_variables, init):
+        v.assign(w)
+    model.compile(optimizer=keras.optimizers.Adam(0.001), loss="binary_crossentropy")
+    pred = model.predict(x, batch_size=5, verbose=0)
+    step = model.train_on_batch(x[:5], y[:5], return_dict=True)
+    step1 = [v.numpy() for v in model.trainable_variables]
+    tensors = {"x": x, "y": y, "pred": pred, "lengths": lens.astype(np.float32),
+               "mean": np.asarray(norm.adapt_mean), "variance": np.asarray(norm.adapt_variance)}
+    tensors.update(tensors_of("init", names, init))
+    tensors.update(tensors_of("step1", names, step1))
+    save(outdir, name, tensors, {"loss": "binary_crossentropy", "batch_size": 5,
+                                 "optimizer": {"name": "adam", "learning_rate": 0.001},
+                                 "first_batch_loss": float(step["loss"]), "history": {}})
+
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -1225,11 +1319,13 @@ def main(argv=None):
     on_jax = keras.backend.backend() == "jax"
     plain, graph = cases(), graph_cases() + weighted_cases()
     graph += state_cases()
+    graph += bidirectional_state_cases()
     plain += gru_cases()
     plain += simple_rnn_cases()
     plain += bidirectional_cases()
     plain += bidirectional_gru_cases()
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
+    extra.append("normalization_masked_lstm_adam_bce")
     dropout = dropout_cases()
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
     known += [c[0] for c in dropout]
@@ -1250,6 +1346,8 @@ def main(argv=None):
             run_bucketed(outdir)
         if "keras_trained_digits" in chosen:
             run_keras_trained_digits(outdir)
+        if "normalization_masked_lstm_adam_bce" in chosen:
+            run_normalization(outdir)
         if chosen & JAX_CASES:
             env = {**os.environ, "KERAS_BACKEND": "jax"}
             subprocess.run([sys.executable, __file__, outdir, *sorted(chosen & JAX_CASES)],

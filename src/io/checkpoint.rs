@@ -129,7 +129,7 @@ impl Model {
             ));
         }
         let (values, _) = read_checked(path, &expected)?;
-        for (name, p) in self.named_params() {
+        for (name, p) in self.named_weights() {
             p.value.write_from_slice(&values[&name])?;
         }
         let names: Vec<String> = self.named_params().into_iter().map(|(n, _)| n).collect();

@@ -73,7 +73,7 @@ impl Model {
     /// ```
     pub fn load_weights(&mut self, path: impl AsRef<Path>) -> Result<()> {
         let expected: Vec<(String, Vec<usize>)> = self
-            .named_params()
+            .named_weights()
             .into_iter()
             .map(|(n, p)| (n, p.value.dims().to_vec()))
             .collect();
@@ -81,7 +81,7 @@ impl Model {
             return Err(no_weights());
         }
         let (values, _) = read_checked(path.as_ref(), &expected)?;
-        for (name, p) in self.named_params() {
+        for (name, p) in self.named_weights() {
             p.value.write_from_slice(&values[&name])?;
         }
         Ok(())

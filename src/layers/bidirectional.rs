@@ -6,12 +6,15 @@
 //! mask along time and runs the loop, so over a padded batch it skips the padding whichever
 //! side it is on; with `return_sequences` its outputs are flipped back into input order and
 //! masked steps output 0 in both directions (Keras forces `zero_output_for_mask` there).
+//! States (`return_state`, `initial_state`) through the wrapper: `bidirectional/states.rs`.
+
+mod states;
 
 use std::sync::Mutex;
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::elementwise::{BinaryOp, affine, binary};
@@ -75,6 +78,30 @@ pub enum MergeMode {
 /// layer's, named `forward.{role}` and `backward.{role}` (`layers.0.bidirectional.forward.kernel`
 /// in files).
 ///
+/// States as Keras's: over a layer with `return_state`, the outputs are the merged output (two
+/// with [`MergeMode::None`]), then the forward layer's states, then the backward layer's
+/// (`[out, h_f, c_f, h_b, c_b]` for an LSTM: each direction's state at its last unmasked
+/// step, the backward one's at the first unmasked step in input order). Called on
+/// `[x, s_1, ..., s_2n]` (`call_many`, Keras's `initial_state`), the first n states start
+/// the forward layer and the rest the backward one; their gradients flow back.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let source = Input::new([None, Some(3)]);
+/// let encoded = Bidirectional::new(Lstm::new(4).return_state(true)).call(&source);
+/// let [h_f, c_f, h_b, c_b] = [1, 2, 3, 4].map(|k| encoded.output(k).unwrap());
+/// let h = Concatenate::new().call_many(&[&h_f, &h_b]);
+/// let c = Concatenate::new().call_many(&[&c_f, &c_b]);
+/// let target = Input::new([None, Some(2)]);
+/// let decoded = Lstm::new(8).return_sequences(true).call_many(&[&target, &h, &c]);
+/// let mut model = Model::new(&[&source, &target], &Dense::new(2).call(&decoded))?;
+/// model.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+/// let (x, t) = (ndarray::Array3::<f32>::ones((2, 5, 3)), ndarray::Array3::<f32>::ones((2, 4, 2)));
+/// let y = model.predict_many(&[x.view().into_dyn(), t.view().into_dyn()])?;
+/// assert_eq!(y[0].shape(), &[2, 4, 2]);
+/// # Ok::<(), wgfit::Error>(())
+/// ```
+///
 /// ```
 /// use wgfit::prelude::*;
 /// let x = ndarray::Array3::<f32>::ones((2, 5, 3)); // 2 sequences, 5 steps, 3 features
@@ -95,6 +122,9 @@ pub struct Bidirectional<L> {
     merge: MergeMode,
     input: Option<Dims>,
     directions: Option<(L, L)>,
+    // The states each direction outputs (the wrapped layer's `return_state`: 2 for an LSTM's
+    // h and c, 1 otherwise; 0 without), known once built.
+    states: usize,
 }
 
 struct Cache {
@@ -105,6 +135,8 @@ struct Cache {
     products: Option<(Tensor, Tensor)>,
     // Each direction's width (the last dim of its output), where Concat's backward splits dy.
     units: usize,
+    // Initial states given to each direction (0: called on x alone); backward returns theirs.
+    init: usize,
 }
 
 impl<L: Recurrent> Bidirectional<L> {
@@ -115,6 +147,7 @@ impl<L: Recurrent> Bidirectional<L> {
             merge: MergeMode::Concat,
             input: None,
             directions: None,
+            states: 0,
         }
     }
 
@@ -185,25 +218,31 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
     }
 
     // Each direction is a fresh copy of the layer, built on the same input (forward first, as
-    // Keras draws them); out: [T, 2U] / [2U] (concat), [T, U] / [U] (the others, each output)
+    // Keras draws them) and its half of the initial states; out: [T, 2U] / [2U] (concat),
+    // [T, U] / [U] (the others, each output), then each direction's states [U]
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
-        let input = single_dims("bidirectional", inputs)?;
+        let kind = self.layer.kind();
+        let (x, (init_f, init_b)) = states::split(kind, inputs)?;
         let (mut forward, mut backward) = (self.layer.clone(), self.layer.clone());
-        let out = forward.build(device, std::slice::from_ref(input), rng)?;
-        backward.build(device, std::slice::from_ref(input), rng)?;
+        let out = forward
+            .build(device, &states::with(x, init_f), rng)
+            .map_err(|e| states::in_context(kind, init_f.len(), e))?;
+        backward
+            .build(device, &states::with(x, init_b), rng)
+            .map_err(|e| states::in_context(kind, init_b.len(), e))?;
         for (direction, layer) in [("forward", &mut forward), ("backward", &mut backward)] {
             for p in layer.params_mut() {
                 p.role = role_in(direction, p.role);
             }
         }
         self.directions = Some((forward, backward));
-        let [mut dims] = <[Dims; 1]>::try_from(out).map_err(|out| {
-            Error::Config(format!(
-                "Bidirectional wraps a layer with one output, got {}",
-                out.len()
-            ))
-        })?;
-        Ok(match self.merge {
+        let Some((mut dims, state_dims)) = out.split_first().map(|(y, s)| (y.clone(), s)) else {
+            return Err(Error::Config(format!(
+                "Bidirectional: {kind} gave no output"
+            )));
+        };
+        self.states = state_dims.len();
+        let mut outs = match self.merge {
             MergeMode::Concat => {
                 if let Some(Some(last)) = dims.last_mut() {
                     *last *= 2;
@@ -212,7 +251,9 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
             }
             MergeMode::None => vec![dims.clone(), dims],
             _ => vec![dims],
-        })
+        };
+        outs.extend(state_dims.iter().chain(state_dims).cloned());
+        Ok(outs)
     }
 
     fn params(&self) -> Vec<&Param> {
@@ -230,20 +271,28 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
     }
 
     // x: [B, T, F], mask: [B, T]; y_f = forward(x, mask); y_b = backward(flip(x), flip(mask)),
-    // flipped back with return_sequences (and both zeroed at masked steps); out = merge(y_f, y_b)
+    // flipped back with return_sequences (and both zeroed at masked steps); out = merge(y_f, y_b),
+    // then each direction's states [B, U] (forward's, backward's)
     fn forward(
         &self,
         inputs: &[&Tensor],
         masks: &[Option<&Tensor>],
         training: bool,
     ) -> Result<Forward> {
-        let x = *single("bidirectional", inputs)?;
+        let (x, (init_f, init_b)) = states::split(self.layer.kind(), inputs)?;
         let mask = masks.first().copied().flatten();
         let (fwd, bwd) = self.directions()?;
-        let f = fwd.forward(&[x], &[mask], training)?;
+        let in_masks = vec![None; init_f.len()];
+        let f = fwd.forward(
+            &states::with(x, init_f),
+            &states::with(&mask, &in_masks),
+            training,
+        )?;
         let (x_rev, mask_rev) = (reverse_time(x)?, mask.map(reverse_time).transpose()?);
-        let b = bwd.forward(&[&x_rev], &[mask_rev.as_ref()], training)?;
-        let (mut y_f, mut y_b) = (first(f.outputs)?, first(b.outputs)?);
+        let b_masks = states::with(&mask_rev.as_ref(), &in_masks);
+        let b = bwd.forward(&states::with(&&x_rev, init_b), &b_masks, training)?;
+        let ((mut y_f, states_f), (mut y_b, states_b)) =
+            (states::first(f.outputs)?, states::first(b.outputs)?);
         let sequences = self.layer.returns_sequences();
         if sequences {
             y_b = reverse_time(&y_b)?;
@@ -255,14 +304,17 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
         }
         let out_mask = if sequences { mask.cloned() } else { None };
         let last = y_f.dims().len() - 1;
-        let outputs = match self.merge {
+        let mut outputs = match self.merge {
             MergeMode::Concat => vec![concat(&[&y_f, &y_b], last)?],
             MergeMode::Sum => vec![binary(&y_f, &y_b, BinaryOp::Add)?],
             MergeMode::Mul => vec![binary(&y_f, &y_b, BinaryOp::Mul)?],
             MergeMode::Ave => vec![affine(&binary(&y_f, &y_b, BinaryOp::Add)?, 0.5, 0.0)?],
             MergeMode::None => vec![y_f.clone(), y_b.clone()],
         };
-        let masks = vec![out_mask; outputs.len()];
+        let mut masks = vec![out_mask; outputs.len()];
+        // states carry no mask (Keras's compute_mask)
+        masks.extend(states_f.iter().chain(&states_b).map(|_| None));
+        outputs.extend(states_f.into_iter().chain(states_b));
         let units = y_f.dims()[last];
         Ok(Forward {
             outputs,
@@ -275,14 +327,17 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
             mask: mask.cloned(),
             products: (self.merge == MergeMode::Mul).then_some((y_f, y_b)),
             units,
+            init: init_f.len(),
         }))
     }
 
     // dy_f, dy_b from the merge (concat: the halves; sum: dy; ave: dy/2; mul: dy·y_b, dy·y_f);
-    // masked and flipped back as in forward; dx = dx_f + flip(dx_b); weights: forward's, backward's
+    // masked and flipped back as in forward, each direction's state gradients after its own;
+    // dx = dx_f + flip(dx_b); initial states: forward's, backward's; weights: forward's, backward's
     fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
         let cache: &Cache = saved.get("bidirectional")?;
         let (fwd, bwd) = self.directions()?;
+        let (dy, (ds_f, ds_b)) = states::split_grads(dy, self.states)?;
         let (dy_f, dy_b) = match (self.merge, dy) {
             (MergeMode::Concat, [d]) => {
                 let (last, u) = (d.dims().len() - 1, cache.units);
@@ -307,52 +362,42 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
             (merge, _) => {
                 return Err(Error::Config(format!(
                     "Bidirectional ({merge:?}) backward: got {} output gradients",
-                    dy.len()
+                    dy.len() + 2 * self.states
                 )));
             }
         };
         let sequences = self.layer.returns_sequences();
-        let to_layer = |d: Tensor, flip: bool| -> Result<Tensor> {
-            if !sequences {
-                return Ok(d);
-            }
-            let d = match &cache.mask {
-                Some(m) => masking_backward(&d, m)?,
-                None => d,
+        let to_layer = |d: Tensor, flip: bool, ds: &[Tensor]| -> Result<Vec<Tensor>> {
+            let d = match (&cache.mask, sequences) {
+                (Some(m), true) => masking_backward(&d, m)?,
+                _ => d,
             };
-            if flip { reverse_time(&d) } else { Ok(d) }
+            let d = if flip && sequences {
+                reverse_time(&d)?
+            } else {
+                d
+            };
+            Ok(states::with(&d, ds))
         };
+        let (need_f, need_b) = states::split_need(need_dx, cache.init);
         let back_f = match dy_f {
-            Some(d) => fwd.backward(&cache.forward, &[to_layer(d, false)?], need_dx)?,
+            Some(d) => fwd.backward(&cache.forward, &to_layer(d, false, ds_f)?, &need_f)?,
             None => no_gradient(fwd)?,
         };
         let back_b = match dy_b {
-            Some(d) => bwd.backward(&cache.backward, &[to_layer(d, true)?], need_dx)?,
+            Some(d) => bwd.backward(&cache.backward, &to_layer(d, true, ds_b)?, &need_b)?,
             None => no_gradient(bwd)?,
         };
-        let dx_b = back_b
-            .inputs
-            .into_iter()
-            .next()
-            .flatten()
-            .map(|d| reverse_time(&d))
-            .transpose()?;
-        let dx_f = back_f.inputs.into_iter().next().flatten();
+        let (dx_f, dinit_f) = states::input_grads(back_f.inputs, cache.init);
+        let (dx_b, dinit_b) = states::input_grads(back_b.inputs, cache.init);
+        let dx_b = dx_b.map(|d| reverse_time(&d)).transpose()?;
         let dx = match (dx_f, dx_b) {
             (Some(a), Some(b)) => Some(binary(&a, &b, BinaryOp::Add)?),
             (a, b) => a.or(b),
         };
         Ok(Backward {
-            inputs: vec![dx],
+            inputs: states::with(&dx, &[dinit_f, dinit_b].concat()),
             params: back_f.params.into_iter().chain(back_b.params).collect(),
         })
     }
-}
-
-/// The one output of a wrapped direction.
-fn first(outputs: Vec<Tensor>) -> Result<Tensor> {
-    outputs
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::Config("Bidirectional: the wrapped layer gave no output".into()))
 }

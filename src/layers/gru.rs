@@ -8,6 +8,7 @@
 
 use super::recurrent::Rows;
 use super::rnn::{Cell, Rnn};
+use super::rnn_dropout::recurrent_grad;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -15,7 +16,7 @@ use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::gru_cell::{GruReset, GruStates, gru_backward_to_state, gru_forward_from};
 use crate::ops::matmul::{Transpose, matmul};
 use crate::ops::merge::{concat, slice};
-use crate::ops::recurrent::{RecurrentKernel, StateGrads};
+use crate::ops::recurrent::{RecurrentInputs, RecurrentKernel, StateGrads};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
@@ -28,8 +29,8 @@ use crate::tensor::Tensor;
 /// carried over them. Weights as Keras's: `kernel: [F, 3·units]`,
 /// `recurrent_kernel: [units, 3·units]`, `bias: [2, 3·units]` (input and recurrent biases;
 /// `[3·units]` with `reset_after(false)`), gates z, r, h. A batch that is not `[B, T, F]` is
-/// an [`Error::Shape`]; one with `T = 0`, [`Error::Empty`]. On a GPU it runs per-step
-/// kernels (a persistent GRU kernel is not written yet).
+/// an [`Error::Shape`]; one with `T = 0`, [`Error::Empty`]. On a GPU it runs per-step or
+/// persistent kernels ([`Rnn::kernel`]).
 ///
 /// ```
 /// use wgfit::prelude::*;
@@ -101,13 +102,15 @@ impl Cell for GruCell {
     fn forward(
         &self,
         (xp, rk, rb): (&Tensor, &Tensor, Option<&Tensor>),
-        mask: Option<&Tensor>,
-        init: Option<&[&Tensor]>,
+        inputs: RecurrentInputs<'_, &[&Tensor]>,
         kernel: RecurrentKernel,
     ) -> Result<GruStates> {
         let reset = rb.map_or(GruReset::Before, GruReset::After);
-        let h0 = init.map(|s| s[0]);
-        gru_forward_from(xp, rk, reset, (mask, h0), kernel)
+        let inputs = RecurrentInputs::new()
+            .mask(inputs.mask)
+            .init(inputs.init.map(|s| s[0]))
+            .rdrop(inputs.rdrop);
+        gru_forward_from(xp, rk, reset, inputs, kernel)
     }
 
     fn seqs(states: &GruStates) -> Vec<&Tensor> {
@@ -125,9 +128,9 @@ impl Cell for GruCell {
         gru_backward_to_state(states, rk, mask, (dh, dy_seq), kernel)
     }
 
-    // reset_after: dhz = [dz_z, dz_r, dz_h ⊙ r], drecurrent = hprevᵀ dhz,
-    // dbias = [Σ dz; Σ dhz]; before: drecurrent = [hprevᵀ dz_zr, hnᵀ dz_h] (hn = r ⊙ hprev),
-    // dbias = Σ dz
+    // h_g = hprev ⊙ r_g (hprev without recurrent dropout); reset_after:
+    // dhz = [dz_z, dz_r, dz_h ⊙ r], drecurrent[:, g] = h_gᵀ dhz_g, dbias = [Σ dz; Σ dhz];
+    // before: drecurrent = [h_gᵀ dz_g for z, r; hnᵀ dz_h] (hn = r ⊙ h_h), dbias = Σ dz
     fn weight_grads(
         &self,
         s: &GruStates,
@@ -135,18 +138,17 @@ impl Cell for GruCell {
         rows: &Rows,
         u: usize,
     ) -> Result<(Tensor, Tensor)> {
-        let hprev = rows.of(&s.hprev, u)?;
+        let (hprev, rdrop) = (&s.hprev, s.rdrop.as_ref());
         let dz_zr = slice(dz_k, 1, 0, 2 * u)?;
         let dz_h = slice(dz_k, 1, 2 * u, u)?;
         if self.reset_after {
             let r = slice(&rows.of(&s.gates, 3 * u)?, 1, u, u)?;
             let dhz = concat(&[&dz_zr, &binary(&dz_h, &r, BinaryOp::Mul)?], 1)?;
             let dbias = concat(&[&sum(dz_k, 0)?, &sum(&dhz, 0)?], 0)?.reshape([2, 3 * u])?;
-            Ok((matmul(&hprev, &dhz, Transpose::A)?, dbias))
+            Ok((recurrent_grad(hprev, rdrop, (0, 3), &dhz, rows, u)?, dbias))
         } else {
-            let hn = rows.of(&s.hn, u)?;
-            let zr = matmul(&hprev, &dz_zr, Transpose::A)?;
-            let h = matmul(&hn, &dz_h, Transpose::A)?;
+            let zr = recurrent_grad(hprev, rdrop, (0, 2), &dz_zr, rows, u)?;
+            let h = matmul(&rows.of(&s.hn, u)?, &dz_h, Transpose::A)?;
             Ok((concat(&[&zr, &h], 1)?, sum(dz_k, 0)?))
         }
     }

@@ -7,12 +7,12 @@
 
 use super::recurrent::Rows;
 use super::rnn::{Cell, Rnn};
+use super::rnn_dropout::recurrent_grad;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
 use crate::ops::lstm_cell::{LstmStates, lstm_backward_to_state, lstm_forward_from};
-use crate::ops::matmul::{Transpose, matmul};
-use crate::ops::recurrent::{RecurrentKernel, StateGrads};
+use crate::ops::recurrent::{RecurrentInputs, RecurrentKernel, StateGrads};
 use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
@@ -85,12 +85,15 @@ impl Cell for LstmCell {
     fn forward(
         &self,
         (xp, rk, _): (&Tensor, &Tensor, Option<&Tensor>),
-        mask: Option<&Tensor>,
-        init: Option<&[&Tensor]>,
+        inputs: RecurrentInputs<'_, &[&Tensor]>,
         kernel: RecurrentKernel,
     ) -> Result<LstmStates> {
-        let start = init.map(|s| (s[0], s[1]));
-        lstm_forward_from(xp, rk, mask, start, kernel)
+        let start = inputs.init.map(|s| (s[0], s[1]));
+        let inputs = RecurrentInputs::new()
+            .mask(inputs.mask)
+            .init(start)
+            .rdrop(inputs.rdrop);
+        lstm_forward_from(xp, rk, inputs, kernel)
     }
 
     fn seqs(states: &LstmStates) -> Vec<&Tensor> {
@@ -108,15 +111,16 @@ impl Cell for LstmCell {
         lstm_backward_to_state(states, rk, mask, grads, kernel)
     }
 
-    // drecurrent = hprevᵀ dz, dbias = Σ dz
+    // drecurrent[:, g] = (hprev ⊙ r_g)ᵀ dz_g (hprevᵀ dz without recurrent dropout),
+    // dbias = Σ dz
     fn weight_grads(
         &self,
-        states: &LstmStates,
+        s: &LstmStates,
         dz_k: &Tensor,
         rows: &Rows,
         u: usize,
     ) -> Result<(Tensor, Tensor)> {
-        let hprev = rows.of(&states.hprev, u)?;
-        Ok((matmul(&hprev, dz_k, Transpose::A)?, sum(dz_k, 0)?))
+        let drecurrent = recurrent_grad(&s.hprev, s.rdrop.as_ref(), (0, 4), dz_k, rows, u)?;
+        Ok((drecurrent, sum(dz_k, 0)?))
     }
 }

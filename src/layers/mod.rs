@@ -16,6 +16,7 @@ mod gru;
 mod lstm;
 mod masking;
 mod merge;
+mod normalization;
 mod recurrent;
 mod rnn;
 mod rnn_dropout;
@@ -31,6 +32,7 @@ pub use gru::Gru;
 pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
+pub use normalization::Normalization;
 pub use rnn::Rnn;
 pub use simple_rnn::SimpleRnn;
 pub use spatial_dropout::SpatialDropout1D;
@@ -269,6 +271,20 @@ pub trait Layer: Send {
 
     /// The weights, mutably (loading replaces values; the optimizer updates them in place).
     fn params_mut(&mut self) -> Vec<&mut Param> {
+        Vec::new()
+    }
+
+    /// The non-trainable weights (Keras's `non_trainable_weights`: a
+    /// [`Normalization`]'s mean and variance), which the optimizer never touches and
+    /// backward gives no gradient for. A model lists them after the layer's
+    /// [`params`](Layer::params), as Keras's `layer.weights` does, when it gets, sets, saves
+    /// or loads weights. None by default.
+    fn state(&self) -> Vec<&Param> {
+        Vec::new()
+    }
+
+    /// The non-trainable weights, mutably (loading replaces their values).
+    fn state_mut(&mut self) -> Vec<&mut Param> {
         Vec::new()
     }
 

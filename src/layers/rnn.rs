@@ -20,7 +20,7 @@ use crate::device::Device;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::ops::recurrent::{RecurrentKernel, StateGrads};
+use crate::ops::recurrent::{RecurrentInputs, RecurrentKernel, StateGrads};
 use crate::tensor::Tensor;
 
 /// What one kind of recurrent cell brings to [`Rnn`] (Keras's `LSTMCell`, `GRUCell`,
@@ -51,14 +51,13 @@ pub trait Cell: Clone + Debug + Default + Send + Sync + 'static {
     #[doc(hidden)]
     fn split_bias(&self, bias: &Tensor, u: usize) -> Result<(Tensor, Option<Tensor>)>;
 
-    // weights: (xp [B, T, G·U], rk [U, G·U], the cell bias); mask: [B, T]; init: STATES
-    // tensors [B, U] -> states
+    // weights: (xp [B, T, G·U], rk [U, G·U], the cell bias); inputs: mask [B, T], init
+    // (STATES tensors [B, U]), rdrop [G, B, U] -> states (keeping rdrop)
     #[doc(hidden)]
     fn forward(
         &self,
         weights: (&Tensor, &Tensor, Option<&Tensor>),
-        mask: Option<&Tensor>,
-        init: Option<&[&Tensor]>,
+        inputs: RecurrentInputs<'_, &[&Tensor]>,
         kernel: RecurrentKernel,
     ) -> Result<Self::States>;
 
@@ -169,33 +168,32 @@ impl<C: Cell> Rnn<C> {
     }
 
     /// Which GPU kernels run this layer's forward and backward passes: per-step dispatches,
-    /// the persistent kernels, or (the default) [`RecurrentKernel::Auto`], the op's choice by
-    /// the adapter's type and the units. The CPU reference ignores it. An LSTM has persistent
-    /// kernels for units <= 256; a GRU or SimpleRNN refuses
-    /// [`RecurrentKernel::Persistent`] with an [`Error::Config`] when it runs.
+    /// the persistent kernels (units <= 256; more is an [`Error::Config`] when the layer runs
+    /// on a GPU), or (the default) [`RecurrentKernel::Auto`], the op's choice by the adapter's
+    /// type and the units. The CPU reference ignores it. Benchmarks set it to compare the two
+    /// on one GPU.
     ///
     /// ```
     /// use wgfit::prelude::*;
-    /// use wgfit::ops::lstm_cell::LstmKernel;
+    /// use wgfit::ops::recurrent::RecurrentKernel;
     /// let x = ndarray::Array3::<f32>::ones((2, 5, 3));
-    /// let mut outputs = Vec::new();
-    /// for kernel in [LstmKernel::Auto, LstmKernel::PerStep, LstmKernel::Persistent] {
-    ///     let mut m = Sequential::new().seed(7).add(Lstm::new(4).kernel(kernel).input_shape([None, Some(3)]));
-    ///     m.compile(&Device::auto()?, Optimizer::adam(), Loss::MeanSquaredError, &[])?;
-    ///     outputs.push(m.predict(&x)?);
+    /// let layers: [fn(RecurrentKernel) -> Box<dyn Layer>; 3] = [
+    ///     |k| Box::new(Lstm::new(4).kernel(k)),
+    ///     |k| Box::new(Gru::new(4).kernel(k)),
+    ///     |k| Box::new(SimpleRnn::new(4).kernel(k)),
+    /// ];
+    /// for layer in layers {
+    ///     let mut outputs = Vec::new();
+    ///     for kernel in [RecurrentKernel::Auto, RecurrentKernel::PerStep, RecurrentKernel::Persistent] {
+    ///         let mut m = Sequential::new().seed(7).input_shape([None, Some(3)]).add_boxed(layer(kernel));
+    ///         m.compile(&Device::auto()?, Optimizer::adam(), Loss::MeanSquaredError, &[])?;
+    ///         outputs.push(m.predict(&x)?);
+    ///     }
+    ///     // The same states whichever kernels ran (to rounding on a GPU).
+    ///     for out in &outputs[1..] {
+    ///         assert!(out.iter().zip(&outputs[0]).all(|(a, b)| (a - b).abs() < 1e-5));
+    ///     }
     /// }
-    /// // The same states whichever kernels ran (to rounding on a GPU).
-    /// for out in &outputs[1..] {
-    ///     assert!(out.iter().zip(&outputs[0]).all(|(a, b)| (a - b).abs() < 1e-5));
-    /// }
-    /// let mut gru = Sequential::new()
-    ///     .add(Gru::new(4).kernel(LstmKernel::Persistent).input_shape([None, Some(3)]));
-    /// gru.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
-    /// assert!(matches!(gru.predict(&x), Err(Error::Config(_))));
-    /// let rnn = SimpleRnn::new(4).kernel(LstmKernel::Persistent);
-    /// let mut rnn = Sequential::new().add(rnn.input_shape([None, Some(3)]));
-    /// rnn.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
-    /// assert!(matches!(rnn.predict(&x), Err(Error::Config(_))));
     /// # Ok::<(), wgfit::Error>(())
     /// ```
     #[must_use]
@@ -323,11 +321,12 @@ impl<C: Cell> Layer for Rnn<C> {
             (b, f, u),
         )?;
         let (xs, xp) = project(x, kernel, &xp_bias, drops.input.as_ref(), (b, t, f))?;
-        drops.recurrent_not_yet(C::NAME)?;
         let states = self.cell.forward(
             (&xp, recurrent, cell_bias.as_ref()),
-            mask,
-            init,
+            RecurrentInputs::new()
+                .mask(mask)
+                .init(init)
+                .rdrop(drops.recurrent.as_ref()),
             self.kernel,
         )?;
         let returns = (self.return_sequences, self.return_state);

@@ -66,21 +66,7 @@ impl Rates {
     }
 }
 
-impl Drops {
-    /// Recurrent dropout needs the cell ops to take its masks: until they do, an
-    /// [`Error::Config`] naming layer `name`.
-    pub(super) fn recurrent_not_yet(&self, name: &str) -> Result<()> {
-        if self.recurrent.is_some() {
-            return Err(Error::Config(format!(
-                "{name}: recurrent_dropout while training is not yet implemented \
-                 (dropout is; predict and evaluate ignore recurrent_dropout)"
-            )));
-        }
-        Ok(())
-    }
-}
-
-/// Mask `i` of `[n, B, F]` masks as `[B, F]`.
+/// Mask `i` of `[n, B, F]` masks (or `[G, B, U]`) as `[B, F]`.
 fn mask_at(masks: &Tensor, i: usize) -> Result<Tensor> {
     let &[_, b, f] = masks.dims() else {
         return Err(Error::Config("dropout masks are [n, B, F]".into()));
@@ -168,4 +154,35 @@ pub(super) fn input_grad(
         });
     }
     dx.ok_or_else(|| Error::Config("no input dropout masks".into()))
+}
+
+/// The columns of drecurrent `[U, G·U]` of gates `g0..g0 + n` from their dz columns
+/// `[N, n·U]` (kept rows) and h_prev `[B, T, U]`: hprevᵀ dz, or under recurrent dropout per
+/// gate (hprev ⊙ r_g)ᵀ dz_g, h_prev as gate g's recurrent product saw it.
+pub(super) fn recurrent_grad(
+    hprev: &Tensor,
+    rdrop: Option<&Tensor>,
+    (g0, n): (usize, usize),
+    dz: &Tensor,
+    rows: &Rows,
+    u: usize,
+) -> Result<Tensor> {
+    let Some(rdrop) = rdrop else {
+        return matmul(&rows.of(hprev, u)?, dz, Transpose::A);
+    };
+    let parts = (0..n)
+        .map(|i| {
+            let dropped = dropout_apply(hprev, &mask_at(rdrop, g0 + i)?)?;
+            let dz_g = if n == 1 {
+                dz.clone()
+            } else {
+                slice(dz, 1, i * u, u)?
+            };
+            matmul(&rows.of(&dropped, u)?, &dz_g, Transpose::A)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let [one] = &parts[..] {
+        return Ok(one.clone());
+    }
+    concat(&parts.iter().collect::<Vec<_>>(), 1)
 }

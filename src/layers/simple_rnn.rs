@@ -7,11 +7,11 @@
 
 use super::recurrent::Rows;
 use super::rnn::{Cell, Rnn};
+use super::rnn_dropout::recurrent_grad;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::ops::matmul::{Transpose, matmul};
-use crate::ops::recurrent::{RecurrentKernel, StateGrads};
+use crate::ops::recurrent::{RecurrentInputs, RecurrentKernel, StateGrads};
 use crate::ops::reduce::sum;
 use crate::ops::simple_rnn_cell::{
     SimpleRnnStates, simple_rnn_backward_to_state, simple_rnn_forward_from,
@@ -25,7 +25,7 @@ use crate::tensor::Tensor;
 /// Masked steps are skipped (the state is carried over them), as for [`Lstm`](crate::Lstm).
 /// Weights as Keras's: `kernel: [F, units]`, `recurrent_kernel: [units, units]`,
 /// `bias: [units]`. A batch that is not `[B, T, F]` is an [`Error::Shape`]; one with `T = 0`,
-/// [`Error::Empty`]. On a GPU it runs per-step kernels.
+/// [`Error::Empty`]. On a GPU it runs per-step or persistent kernels ([`Rnn::kernel`]).
 ///
 /// ```
 /// use wgfit::prelude::*;
@@ -65,12 +65,14 @@ impl Cell for SimpleRnnCell {
     fn forward(
         &self,
         (xp, rk, _): (&Tensor, &Tensor, Option<&Tensor>),
-        mask: Option<&Tensor>,
-        init: Option<&[&Tensor]>,
+        inputs: RecurrentInputs<'_, &[&Tensor]>,
         kernel: RecurrentKernel,
     ) -> Result<SimpleRnnStates> {
-        let h0 = init.map(|s| s[0]);
-        simple_rnn_forward_from(xp, rk, (mask, h0), kernel)
+        let inputs = RecurrentInputs::new()
+            .mask(inputs.mask)
+            .init(inputs.init.map(|s| s[0]))
+            .rdrop(inputs.rdrop);
+        simple_rnn_forward_from(xp, rk, inputs, kernel)
     }
 
     fn seqs(states: &SimpleRnnStates) -> Vec<&Tensor> {
@@ -88,15 +90,15 @@ impl Cell for SimpleRnnCell {
         simple_rnn_backward_to_state(states, rk, mask, (dh, dy_seq), kernel)
     }
 
-    // drecurrent = hprevᵀ dz, dbias = Σ dz
+    // drecurrent = (hprev ⊙ r)ᵀ dz (hprevᵀ dz without recurrent dropout), dbias = Σ dz
     fn weight_grads(
         &self,
-        states: &SimpleRnnStates,
+        s: &SimpleRnnStates,
         dz_k: &Tensor,
         rows: &Rows,
         u: usize,
     ) -> Result<(Tensor, Tensor)> {
-        let hprev = rows.of(&states.hprev, u)?;
-        Ok((matmul(&hprev, dz_k, Transpose::A)?, sum(dz_k, 0)?))
+        let drecurrent = recurrent_grad(&s.hprev, s.rdrop.as_ref(), (0, 1), dz_k, rows, u)?;
+        Ok((drecurrent, sum(dz_k, 0)?))
     }
 }

@@ -215,12 +215,13 @@ impl Model {
         self.compiled.as_ref().map(|c| &c.device)
     }
 
-    /// Total number of weights (Keras's `model.count_params()`; 0 before the model is built).
+    /// Total number of weights, trainable or not (Keras's `model.count_params()`; 0 before the
+    /// model is built).
     pub fn count_params(&self) -> usize {
         self.graph
             .layers
             .iter()
-            .flat_map(|s| s.layer.params())
+            .flat_map(|s| s.layer.params().into_iter().chain(s.layer.state()))
             .map(|p| p.value.numel())
             .sum()
     }
@@ -275,7 +276,10 @@ impl Model {
                     ))
                 })
                 .unwrap_or_else(|| "? (not built)".to_string());
-            let params: usize = slot.layer.params().iter().map(|p| p.value.numel()).sum();
+            let params: usize = (slot.layer.params().into_iter())
+                .chain(slot.layer.state())
+                .map(|p| p.value.numel())
+                .sum();
             s += &format!(
                 "{:<32}{out:<26}{params:>14}\n",
                 format!("{} ({})", slot.name, slot.layer.kind())

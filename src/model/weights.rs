@@ -21,7 +21,7 @@ impl Model {
     /// # Ok::<(), wgfit::Error>(())
     /// ```
     pub fn get_weights(&self) -> Result<Vec<(String, ndarray::ArrayD<f32>)>> {
-        self.named_params()
+        self.named_weights()
             .into_iter()
             .map(|(name, p)| Ok((name, p.value.to_array_blocking()?)))
             .collect()
@@ -46,7 +46,7 @@ impl Model {
     /// # Ok::<(), wgfit::Error>(())
     /// ```
     pub fn set_weights(&mut self, weights: &[ndarray::ArrayD<f32>]) -> Result<()> {
-        let params = self.named_params();
+        let params = self.named_weights();
         if weights.len() != params.len() {
             return Err(Error::Data(format!(
                 "the model has {} weights but {} were given",
@@ -89,7 +89,7 @@ impl Model {
     /// # Ok::<(), wgfit::Error>(())
     /// ```
     pub fn weight_buffer(&self, name: &str) -> Option<WeightBuffer<'_>> {
-        let (_, p) = self.named_params().into_iter().find(|(n, _)| n == name)?;
+        let (_, p) = self.named_weights().into_iter().find(|(n, _)| n == name)?;
         let (buffer, size) = p.value.wgpu_buffer()?;
         Some(WeightBuffer {
             buffer,
@@ -98,17 +98,32 @@ impl Model {
         })
     }
 
-    /// Each weight with its file name `layers.{i}.{kind}.{role}`, `i` the layer's place in
-    /// Keras's `model.layers` (Input layers left out).
+    /// Each trainable weight (what the optimizer updates) with its file name
+    /// `layers.{i}.{kind}.{role}`, `i` the layer's place in Keras's `model.layers` (Input
+    /// layers left out).
     pub(crate) fn named_params(&self) -> Vec<(String, &Param)> {
+        self.named(false)
+    }
+
+    /// Every weight, trainable or not, named as [`Model::named_params`]: each layer's
+    /// params, then its state (Keras's `model.weights` order).
+    pub(crate) fn named_weights(&self) -> Vec<(String, &Param)> {
+        self.named(true)
+    }
+
+    fn named(&self, with_state: bool) -> Vec<(String, &Param)> {
         self.graph
             .layers
             .iter()
             .enumerate()
             .flat_map(|(i, s)| {
-                s.layer
-                    .params()
-                    .into_iter()
+                let state = if with_state {
+                    s.layer.state()
+                } else {
+                    Vec::new()
+                };
+                (s.layer.params().into_iter())
+                    .chain(state)
                     .map(move |p| (format!("layers.{i}.{}.{}", s.layer.kind(), p.role), p))
             })
             .collect()

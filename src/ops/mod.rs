@@ -46,6 +46,7 @@ pub mod masked_reduce;
 pub mod masking;
 pub mod matmul;
 pub mod merge;
+pub mod normalization;
 pub mod recurrent;
 pub mod reduce;
 pub mod reverse_time;
@@ -79,6 +80,7 @@ pub fn kernels() -> Vec<&'static Kernel> {
         &masked_reduce::KERNEL_WORKGROUP,
         &masking::KERNEL,
         &merge::KERNEL,
+        &normalization::KERNEL,
         &reduce::KERNEL,
         &reduce::KERNEL_SUBGROUP,
         &reduce::KERNEL_COLUMNS,

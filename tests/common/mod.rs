@@ -269,14 +269,12 @@ pub fn check_finite_differences<'x, 'y>(
 ) {
     let (x, y) = (x.into(), y.into());
     let grads = model.gradients(x.clone(), y.clone()).unwrap();
-    let weights: Vec<ndarray::ArrayD<f32>> = model
-        .get_weights()
-        .unwrap()
-        .into_iter()
-        .map(|(_, w)| w)
-        .collect();
+    let named = model.get_weights().unwrap();
+    let weights: Vec<ndarray::ArrayD<f32>> = named.iter().map(|(_, w)| w.clone()).collect();
     let h = 1e-2f32;
-    for (t, (name, g)) in grads.iter().enumerate() {
+    for (name, g) in &grads {
+        // get_weights lists non-trainable weights too: find this one by name.
+        let t = named.iter().position(|(n, _)| n == name).unwrap();
         let scale = g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         let floor = (1e-2 * scale).min(1e-4);
         for i in 0..g.len() {

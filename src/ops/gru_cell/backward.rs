@@ -1,11 +1,16 @@
-//! GRU backpropagation through time on each device: the CPU twin, or two (reset_after) or
-//! three (reset before the product) dispatches per step.
+//! GRU backpropagation through time on each device: the CPU twin, two (reset_after) or
+//! three (reset before the product) dispatches per step, or the persistent (row-blocked)
+//! kernel's one for all steps.
 
+use super::blocked::{backward_kernel, use_persistent};
 use super::cell::GruCell;
-use super::{BACKWARD, GruStates, RecurrentKernel, check_kernel};
+use super::{BACKWARD, GruStates, RecurrentKernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, StateGrads, backward_inputs, cpu, dispatch_steps};
+use crate::ops::recurrent::{
+    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_blocked, dispatch_steps,
+    mask_binding,
+};
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
@@ -19,7 +24,9 @@ use crate::tensor::Tensor;
 /// dz. From dz: `dkernel = xᵀ dz`, `dinput_bias = Σ dz`, `dx = dz kernelᵀ`; the recurrent
 /// kernel's gradient is `hprevᵀ dhz` with `dhz = dz` but for the h columns, which are
 /// `dz_h ⊙ r` (reset_after; `Σ dhz` is the recurrent bias's gradient) or, before the product,
-/// `hnᵀ dz_h` for R_h.
+/// `hnᵀ dz_h` for R_h. Under recurrent dropout (the states' rdrop) gate g's rows use
+/// `(hprev ⊙ r_g)` for hprev (hn already holds the dropped h_prev), and the gradient through
+/// h_prev is `Σ_g (dhz_g · rk_gᵀ) ⊙ r_g` plus the undropped `dh ⊙ z`.
 ///
 /// # Errors
 /// As [`gru_forward`](super::gru_forward), and [`Error::Shape`](crate::Error::Shape) when
@@ -52,8 +59,9 @@ pub fn gru_backward(
 /// [`gru_backward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`gru_backward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`].
+/// As [`gru_backward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn gru_backward_with(
     states: &GruStates,
     rk: &Tensor,
@@ -81,7 +89,8 @@ pub fn gru_backward_to_state(
     let grads = (dh_last, dy_seq);
     let (device, (b, t, u), dh) =
         backward_inputs(("gru_cell_backward", 3), &states.gates, rk, mask, grads)?;
-    check_kernel(kernel, u)?;
+    let rdrop = states.rdrop.as_ref();
+    check_rdrop("gru_cell_backward", &device, (3, b, u), rdrop)?;
     let dz_shape = Shape(vec![b, t, 3 * u]);
     match &device {
         Device::Cpu => {
@@ -94,10 +103,12 @@ pub fn gru_backward_to_state(
                 rb: states.reset_after.then_some(&[][..]),
             };
             let (gates, hn, hprev) = (host(&states.gates), host(&states.hn), host(&states.hprev));
+            let r = rdrop.map(host);
             let saved = cpu::Saved {
                 gates: gates.f32(),
                 aux: hn.f32(),
                 hprev: hprev.f32(),
+                rdrop: r.as_ref().map(|r| r.f32()),
             };
             let dh = host(&dh).f32().to_vec();
             let dims = (b, t, u);
@@ -120,7 +131,12 @@ pub fn gru_backward_to_state(
             let dz = gpu_output(ctx, &dz_shape)?;
             // The kernels read rk transposed: neighbouring units, neighbouring addresses.
             let rk_t = transpose(rk)?;
-            let mask_buf = mask.map_or(buf(&rk_t), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(&rk_t), buf),
+            };
             let dy_buf = dy_seq.map_or(buf(&states.hn), buf);
             let all = [
                 &dz,
@@ -144,13 +160,19 @@ pub fn gru_backward_to_state(
                     ("gru_backward_h_reset", &all[..]),
                 ]
             };
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
             };
-            let steps = (0..t as u32).rev();
-            dispatch_steps(ctx, &BACKWARD, entries, steps, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                let blocked = backward_kernel(states.reset_after);
+                dispatch_blocked(ctx, blocked, &all, params, (b, t, u))?;
+            } else {
+                let steps = (0..t as u32).rev();
+                dispatch_steps(ctx, &BACKWARD, entries, steps, |s| params(s, s + 1), (b, u))?;
+            }
             // after step 0 the running dh is h0's gradient
             Ok(StateGrads {
                 dz: gpu_tensor(&device, dz_shape, dz),

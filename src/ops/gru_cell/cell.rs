@@ -27,10 +27,11 @@ impl CpuCell for GruCell<'_> {
     const DIRECT: bool = true;
 
     // z = σ(xp_z + hz_z (+ rb_z)), r = σ(xp_r + hz_r (+ rb_r)); reset_after: hn = hz_h + rb_h,
-    // n = tanh(xp_h + r hn); before: hn = r h_prev, n = tanh(xp_h + hn · R_h);
-    // h = z h_prev + (1 - z) n
+    // n = tanh(xp_h + r hn); before: hn = r (h_prev ⊙ r_h), n = tanh(xp_h + hn · R_h);
+    // h = z h_prev + (1 - z) n (the undropped h_prev: hz is the driver's, from dropped ones)
     fn forward(&self, s: StepIn<'_>, out: StepOut<'_>) {
         let u = out.h.len();
+        let r_h = |k: usize| s.rdrop.map_or(1.0, |r| r[2 * u + k]);
         let hz = |k: usize| s.hz.map_or(0.0, |hz| hz[k]) + self.rb.map_or(0.0, |rb| rb[k]);
         let (zg, rest) = out.gates.split_at_mut(u);
         let (rg, ng) = rest.split_at_mut(u);
@@ -39,7 +40,7 @@ impl CpuCell for GruCell<'_> {
             rg[k] = sigmoid_f32(s.xp[u + k] + hz(u + k));
             out.aux[k] = match self.rb {
                 Some(_) => hz(2 * u + k),
-                None => rg[k] * s.h_prev[k],
+                None => rg[k] * (s.h_prev[k] * r_h(k)),
             };
         }
         for k in 0..u {
@@ -56,9 +57,11 @@ impl CpuCell for GruCell<'_> {
 
     // da_z = dh (h_prev - n) z (1 - z), da_n = dh (1 - z) (1 - n²); reset_after:
     // da_r = da_n hn r (1 - r), dhz = (da_z, da_r, da_n r); before: drh = da_n · R_hᵀ,
-    // da_r = drh h_prev r (1 - r), dhz = (da_z, da_r, 0); dh <- dh z (+ drh r before)
+    // da_r = drh (h_prev ⊙ r_h) r (1 - r), dhz = (da_z, da_r, 0); dh <- dh z (+ drh r r_h
+    // before)
     fn backward(&self, s: GradIn<'_>, out: GradOut<'_>) {
         let u = out.dh.len();
+        let r_h = |k: usize| s.rdrop.map_or(1.0, |r| r[2 * u + k]);
         let (zg, rest) = s.gates.split_at(u);
         let (rg, ng) = rest.split_at(u);
         let (dz_z, rest) = out.dz.split_at_mut(u);
@@ -77,8 +80,8 @@ impl CpuCell for GruCell<'_> {
                 }
                 None => {
                     let drh = (0..u).fold(0.0, |acc, j| acc + dz_n[j] * self.rh(u, k, j));
-                    dz_r[k] = drh * s.h_prev[k] * rg[k] * (1.0 - rg[k]);
-                    out.dh[k] += drh * rg[k];
+                    dz_r[k] = drh * (s.h_prev[k] * r_h(k)) * rg[k] * (1.0 - rg[k]);
+                    out.dh[k] += drh * rg[k] * r_h(k);
                     out.dhz[2 * u + k] = 0.0;
                 }
             }

@@ -1,15 +1,20 @@
-//! The GRU forward pass over a sequence on each device: the CPU twin or per-step dispatches.
+//! The GRU forward pass over a sequence on each device: the CPU twin, per-step dispatches or
+//! the persistent (row-blocked) kernel.
 
+use super::blocked::{forward_kernel, use_persistent};
 use super::cell::GruCell;
-use super::{FORWARD, GruReset, GruStates, RecurrentKernel, check_kernel};
+use super::{FORWARD, GruReset, GruStates, RecurrentKernel};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, at_step0, check_init, cpu, dispatch_steps, forward_inputs};
+use crate::ops::recurrent::{
+    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_blocked, dispatch_steps,
+    forward_inputs, mask_binding,
+};
 use crate::ops::{buf, gpu_output, gpu_tensor, host, shape_error};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
-/// Runs the cell over all T steps (per-step kernels on a GPU).
+/// Runs the cell over all T steps, with the GPU kernel chosen for the shape.
 ///
 /// xp: `[B, T, 3U]` (the input projection `x · kernel + input bias`, gates in the order z,
 /// r, h), rk: `[U, 3U]` (the recurrent kernel), `reset` (with the recurrent bias `[3U]` for
@@ -48,9 +53,9 @@ pub fn gru_forward(
 /// [`gru_forward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`gru_forward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`], which a GRU does not have yet (on either device, so the
-/// choice fails where it is made).
+/// As [`gru_forward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn gru_forward_with(
     xp: &Tensor,
     rk: &Tensor,
@@ -58,20 +63,23 @@ pub fn gru_forward_with(
     mask: Option<&Tensor>,
     kernel: RecurrentKernel,
 ) -> Result<GruStates> {
-    gru_forward_from(xp, rk, reset, (mask, None), kernel)
+    gru_forward_from(xp, rk, reset, RecurrentInputs::new().mask(mask), kernel)
 }
 
-/// [`gru_forward_with`] from the initial state `h0: [B, U]` (Keras's `initial_state`;
-/// `None`: zeros), with the mask: `(mask, h0)`. A masked first step carries h0;
-/// [`gru_backward_to_state`](super::gru_backward_to_state) gives h0's gradient.
+/// [`gru_forward_with`] with all of its optional inputs (see [`RecurrentInputs`]): the mask,
+/// the initial state `h0: [B, U]` (Keras's `initial_state`; `None`: zeros) and the recurrent
+/// dropout masks rdrop `[3, B, U]` (gates z, r, h; `z ⊙ h_prev` reads the undropped h_prev).
+/// A masked first step carries h0; [`gru_backward_to_state`](super::gru_backward_to_state)
+/// gives h0's gradient.
 ///
 /// # Errors
-/// As [`gru_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 is not `[B, U]`.
+/// As [`gru_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 is not `[B, U]`
+/// or rdrop not `[3, B, U]`.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
 /// use wgfit::ops::gru_cell::{GruReset, gru_forward, gru_forward_from};
-/// use wgfit::ops::recurrent::RecurrentKernel;
+/// use wgfit::ops::recurrent::{RecurrentInputs, RecurrentKernel};
 /// let device = Device::cpu();
 /// let xp = Tensor::from_vec(&device, [1, 2, 6], (0..12).map(|i| i as f32 / 12.0).collect())?;
 /// let rk = Tensor::from_vec(&device, [2, 6], vec![0.1; 12])?;
@@ -79,7 +87,8 @@ pub fn gru_forward_with(
 /// let zero = Tensor::zeros(&device, [1, 2])?;
 /// let plain = gru_forward(&xp, &rk, GruReset::After(&rb), None)?.hseq.to_vec_blocking()?;
 /// let k = RecurrentKernel::Auto;
-/// let from_zero = gru_forward_from(&xp, &rk, GruReset::After(&rb), (None, Some(&zero)), k)?;
+/// let from_zero = RecurrentInputs::new().init(Some(&zero));
+/// let from_zero = gru_forward_from(&xp, &rk, GruReset::After(&rb), from_zero, k)?;
 /// assert_eq!(from_zero.hseq.to_vec_blocking()?, plain);
 /// # Ok::<(), wgfit::Error>(())
 /// ```
@@ -87,9 +96,14 @@ pub fn gru_forward_from(
     xp: &Tensor,
     rk: &Tensor,
     reset: GruReset<'_>,
-    (mask, h0): (Option<&Tensor>, Option<&Tensor>),
+    inputs: RecurrentInputs<'_>,
     kernel: RecurrentKernel,
 ) -> Result<GruStates> {
+    let RecurrentInputs {
+        mask,
+        init: h0,
+        rdrop,
+    } = inputs;
     let rb = match reset {
         GruReset::After(rb) => Some(rb),
         GruReset::Before => None,
@@ -105,10 +119,11 @@ pub fn gru_forward_from(
             "the recurrent bias must be [3U]",
         ));
     }
-    check_kernel(kernel, u)?;
-    if let Some(h0) = h0 {
-        check_init("gru_cell", &device, (b, u), &[("h0", h0)])?;
-    }
+    let states: &[_] = match h0 {
+        Some(h0) => &[("h0", h0)],
+        None => &[],
+    };
+    check_forward("gru_cell", &device, (3, b, u), states, rdrop)?;
     let seq = Shape(vec![b, t, u]);
     let gate_shape = Shape(vec![b, t, 3 * u]);
     let reset_after = rb.is_some();
@@ -125,13 +140,16 @@ pub fn gru_forward_from(
                 h: h0.as_ref().map(|h| h.f32()),
                 aux: None,
             };
-            let s = cpu::forward(&cell, xp.f32(), cell.rk, (m.as_deref(), init), (b, t, u));
+            let r = rdrop.map(host);
+            let start = (m.as_deref(), init, r.as_ref().map(|r| r.f32()));
+            let s = cpu::forward(&cell, xp.f32(), cell.rk, start, (b, t, u));
             Ok(GruStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), s.0)?,
                 hn: Tensor::from_vec(&device, seq.clone(), s.1)?,
                 gates: Tensor::from_vec(&device, gate_shape, s.2)?,
                 hprev: Tensor::from_vec(&device, seq, s.3)?,
                 reset_after,
+                rdrop: rdrop.cloned(),
             })
         }
         Device::Gpu(ctx) => {
@@ -144,7 +162,12 @@ pub fn gru_forward_from(
             };
             // Bindings a variant does not read hold xp (read-only, so it may appear twice).
             let rb_buf = rb.map_or(buf(xp), buf);
-            let mask_buf = mask.map_or(buf(xp), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(xp), buf),
+            };
             let all = [
                 buf(xp),
                 buf(rk),
@@ -164,18 +187,26 @@ pub fn gru_forward_from(
                     ("gru_step_candidate", &all[..]),
                 ]
             };
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_init(h0.is_some())
             };
-            dispatch_steps(ctx, &FORWARD, entries, 0..t as u32, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                let blocked = forward_kernel(reset_after);
+                dispatch_blocked(ctx, blocked, &all, params, (b, t, u))?;
+            } else {
+                let steps = 0..t as u32;
+                dispatch_steps(ctx, &FORWARD, entries, steps, |s| params(s, s + 1), (b, u))?;
+            }
             Ok(GruStates {
                 hseq: gpu_tensor(&device, seq.clone(), hseq),
                 hn: gpu_tensor(&device, seq, hn),
                 gates: gpu_tensor(&device, gate_shape, gates),
                 hprev,
                 reset_after,
+                rdrop: rdrop.cloned(),
             })
         }
     }

@@ -9,19 +9,21 @@
 //!           -> dz: `[B, T, 3U]`, the gradient w.r.t. xp; from it the layer gets
 //!           dkernel = xᵀ dz, dx = dz kernelᵀ and the recurrent gradients (`layers::Gru`).
 //! Gate order z, r, h (Keras's). A masked step keeps h, so the final state is the state at the
-//! last unmasked step, whatever side the padding is on. Per-step kernels only: a persistent
-//! GRU kernel is not written yet, so [`RecurrentKernel::Persistent`] is refused.
+//! last unmasked step, whatever side the padding is on. On a GPU, per-step dispatches or the
+//! persistent kernels (`blocked.rs`), chosen as for the LSTM ([`RecurrentKernel`]).
 
 mod backward;
+mod blocked;
 mod cell;
 mod forward;
 
 pub use backward::{gru_backward, gru_backward_to_state, gru_backward_with};
+pub use blocked::{AUTO_PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS};
 pub use forward::{gru_forward, gru_forward_from, gru_forward_with};
 
 use crate::device::Kernel;
 pub use crate::ops::recurrent::RecurrentKernel;
-use crate::ops::recurrent::{Params, per_step_only};
+use crate::ops::recurrent::{Params, checked};
 use crate::tensor::Tensor;
 
 pub(crate) const FORWARD: Kernel = Kernel {
@@ -57,9 +59,19 @@ pub(crate) const BACKWARD: Kernel = Kernel {
     trusted: false,
 };
 
-/// The GRU kernels, for the shader check.
+/// The per-step kernels, and the persistent ones for a few units of each kind of plan, for
+/// the shader check.
 pub(crate) fn kernels() -> Vec<&'static Kernel> {
-    vec![&FORWARD, &BACKWARD]
+    let blocked = [
+        &blocked::FORWARD,
+        &blocked::FORWARD_RESET,
+        &blocked::BACKWARD,
+        &blocked::BACKWARD_RESET,
+    ];
+    [&FORWARD, &BACKWARD]
+        .into_iter()
+        .chain(blocked.into_iter().flat_map(checked))
+        .collect()
 }
 
 /// Where the reset gate applies, as Keras's `reset_after`.
@@ -101,13 +113,12 @@ pub struct GruStates {
     /// h before each step: `[B, T, U]`.
     pub hprev: Tensor,
     /// n's recurrent term before the reset gate, `h_prev · R_h + rb_h`, with
-    /// [`GruReset::After`]; the reset state `r ⊙ h_prev` with [`GruReset::Before`]: `[B, T, U]`.
+    /// [`GruReset::After`]; the reset state `r ⊙ h_prev` with [`GruReset::Before`]: `[B, T, U]`
+    /// (under recurrent dropout, with h_prev dropped by the h gate's mask: `(h_prev ⊙ r_h)`).
     pub hn: Tensor,
     /// Which variant ran (the backward pass follows it).
     pub reset_after: bool,
-}
-
-/// A GRU runs per-step dispatches: `Persistent` is refused, by name.
-fn check_kernel(kernel: RecurrentKernel, u: usize) -> crate::Result<()> {
-    per_step_only(kernel, ("a GRU", "Gru", "gru"), u)
+    /// The recurrent dropout masks the pass ran with: `[3, B, U]`, or `None` for none (see
+    /// [`RecurrentInputs`](crate::ops::recurrent::RecurrentInputs)).
+    pub rdrop: Option<Tensor>,
 }

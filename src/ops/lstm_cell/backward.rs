@@ -1,17 +1,20 @@
 //! Backpropagation through time on each device: the CPU twin, two dispatches per step or the
 //! persistent (row-blocked) kernel.
 
-use super::blocked::{self, Plan, ROWS};
-use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
+use super::blocked;
+use super::choice::RULE;
 use super::cpu::LstmCell;
 use super::{BACKWARD, LstmKernel, LstmStates};
 use crate::device::Device;
 use crate::error::Result;
 use crate::ops::elementwise::affine;
 use crate::ops::merge::{concat, slice};
-use crate::ops::recurrent::{Params, StateGrads, backward_inputs, check_init, cpu, dispatch_steps};
+use crate::ops::recurrent::{
+    Params, StateGrads, backward_inputs, check_init, check_rdrop, cpu, dispatch_blocked,
+    dispatch_steps, mask_binding, use_persistent,
+};
 use crate::ops::transpose::transpose;
-use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
+use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -21,7 +24,9 @@ use crate::tensor::Tensor;
 /// `states`, rk and mask are the forward pass's; dh_last: `[B, U]` (an `LSTM` that returns
 /// its last state), dy_seq: `[B, T, U]` (`return_sequences=True`); `None` for both gives a
 /// zero dz. dz is the gradient w.r.t. the gates' pre-activations (xp), from which
-/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`.
+/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`. Under
+/// recurrent dropout (the states' rdrop), gate g's `drecurrent[:, g] = (hprev ⊙ r_g)ᵀ dz_g`
+/// and the gradient through h_prev is `Σ_g (dz_g · rk_gᵀ) ⊙ r_g`.
 ///
 /// # Errors
 /// As [`lstm_forward`](super::lstm_forward), and [`Error::Shape`](crate::Error::Shape) when dh_last is not
@@ -93,11 +98,13 @@ pub fn lstm_backward_with(
 /// ```
 /// use wgfit::{Device, Tensor};
 /// use wgfit::ops::lstm_cell::{LstmKernel, lstm_backward_to_state, lstm_forward_from};
+/// use wgfit::ops::recurrent::RecurrentInputs;
 /// let device = Device::cpu();
 /// // B = T = U = 1, zero inputs and recurrent kernel: f = 0.5, so c = 0.5·c0 + 0.
 /// let (xp, rk) = (Tensor::zeros(&device, [1, 1, 4])?, Tensor::zeros(&device, [1, 4])?);
 /// let (h0, c0) = (Tensor::zeros(&device, [1, 1])?, Tensor::zeros(&device, [1, 1])?);
-/// let s = lstm_forward_from(&xp, &rk, None, Some((&h0, &c0)), LstmKernel::Auto)?;
+/// let inputs = RecurrentInputs::new().init(Some((&h0, &c0)));
+/// let s = lstm_forward_from(&xp, &rk, inputs, LstmKernel::Auto)?;
 /// let dh = Tensor::from_vec(&device, [1, 1], vec![1.0])?;
 /// let g = lstm_backward_to_state(&s, &rk, None, (Some(&dh), None, None), LstmKernel::Auto)?;
 /// // dc = dh·o·(1 - tanh²c) = 0.5, and dc0 = dc·f = 0.25; h0 meets a zero recurrent kernel.
@@ -120,6 +127,8 @@ pub fn lstm_backward_to_state(
     let named = [("c0", c0), ("dc_last", dc_last)];
     let given: Vec<(&str, &Tensor)> = named.iter().filter_map(|&(n, t)| Some((n, t?))).collect();
     check_init("lstm_cell_backward", &device, (b, u), &given)?;
+    let rdrop = states.rdrop.as_ref();
+    check_rdrop("lstm_cell_backward", &device, (4, b, u), rdrop)?;
     // the running dc (from dc_last, or zero), then (read at step 0) c0: one binding for both
     let dc_start = match dc_last {
         Some(d) => affine(d, 1.0, 0.0)?,
@@ -135,10 +144,12 @@ pub fn lstm_backward_to_state(
             let dy = dy_seq.map(|d| host(d).f32().to_vec());
             let (gates, cseq, hprev) =
                 (host(&states.gates), host(&states.cseq), host(&states.hprev));
+            let r = rdrop.map(host);
             let saved = cpu::Saved {
                 gates: gates.f32(),
                 aux: cseq.f32(),
                 hprev: hprev.f32(),
+                rdrop: r.as_ref().map(|r| r.f32()),
             };
             let (dh, rk) = (host(&dh).f32().to_vec(), host(rk));
             let (c0, dc_last) = (c0.map(host), dc_last.map(host));
@@ -161,11 +172,17 @@ pub fn lstm_backward_to_state(
             let dz = gpu_output(ctx, &dz_shape)?;
             // The kernels read rk transposed: neighbouring units, neighbouring addresses.
             let rk_t = transpose(rk)?;
-            let mask_buf = mask.map_or(buf(rk), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(rk), buf),
+            };
             let dy_buf = dy_seq.map_or(buf(&states.cseq), buf);
             let params = |t0: u32, t1: u32| {
                 Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
                     .with_init(c0.is_some())
             };
@@ -179,19 +196,10 @@ pub fn lstm_backward_to_state(
                 buf(&dc),
                 dy_buf,
             ];
-            if use_persistent(ctx, kernel, u)? {
+            if use_persistent(ctx, kernel, u, &RULE)? {
                 // Ranges of steps, the last first, each carrying on from the dh and dc the one
                 // before left (one range on a hardware GPU).
-                let per_step = Plan::backward(u, 4).backward_trips_per_step();
-                let budget = loop_ranges(ctx, t, |trips| trips / per_step);
-                let ranges = capped(budget, PERSISTENT_MAX_STEPS);
-                let kernel = blocked::backward_kernel(u);
-                let blocks = b.div_ceil(ROWS) as u64;
-                for &(t0, t1) in ranges.iter().rev() {
-                    let p = params(t0, t1);
-                    let bytes = bytemuck::bytes_of(&p);
-                    ctx.dispatch(kernel, "lstm_backward_blocked", &all, bytes, blocks)?;
-                }
+                dispatch_blocked(ctx, &blocked::BACKWARD, &all, params, (b, t, u))?;
             } else {
                 let entries = [
                     ("lstm_backward_gates", &all[..]),

@@ -1,14 +1,17 @@
 //! The forward pass over a sequence on each device: the CPU twin, per-step dispatches or the
 //! persistent (row-blocked) kernel.
 
-use super::blocked::{self, Plan, ROWS};
-use super::choice::{PERSISTENT_MAX_STEPS, capped, use_persistent};
+use super::blocked;
+use super::choice::RULE;
 use super::cpu::LstmCell;
 use super::{FORWARD, LstmKernel, LstmStates};
-use crate::device::{Device, GpuBuffer};
+use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, at_step0, check_init, cpu, dispatch_steps, forward_inputs};
-use crate::ops::{buf, gpu_output, gpu_tensor, host, loop_ranges};
+use crate::ops::recurrent::{
+    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_blocked, dispatch_steps,
+    forward_inputs, mask_binding, use_persistent,
+};
+use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -54,45 +57,54 @@ pub fn lstm_forward_with(
     mask: Option<&Tensor>,
     kernel: LstmKernel,
 ) -> Result<LstmStates> {
-    lstm_forward_from(xp, rk, mask, None, kernel)
+    lstm_forward_from(xp, rk, RecurrentInputs::new().mask(mask), kernel)
 }
 
-/// [`lstm_forward_with`] from the initial state `init` = (h0, c0), each `[B, U]` (Keras's
-/// `initial_state`; `None`: zeros). A masked first step carries the initial state; the
-/// states keep c0 for the backward pass, whose
-/// [`lstm_backward_to_state`](super::lstm_backward_to_state) gives the initial state's
+/// [`lstm_forward_with`] with all of its optional inputs (see [`RecurrentInputs`]): the mask,
+/// the initial state `init` = (h0, c0), each `[B, U]` (Keras's `initial_state`; `None`:
+/// zeros), and the recurrent dropout masks rdrop `[4, B, U]` (gates i, f, c, o). A masked
+/// first step carries the initial state; the states keep c0 and rdrop for the backward pass,
+/// whose [`lstm_backward_to_state`](super::lstm_backward_to_state) gives the initial state's
 /// gradients.
 ///
 /// # Errors
 /// As [`lstm_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 or c0 is not
-/// `[B, U]`.
+/// `[B, U]` or rdrop not `[4, B, U]`.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
 /// use wgfit::ops::lstm_cell::{LstmKernel, lstm_forward_from, lstm_forward_with};
+/// use wgfit::ops::recurrent::RecurrentInputs;
 /// let device = Device::cpu();
 /// let xp = Tensor::from_vec(&device, [1, 2, 8], (0..16).map(|i| i as f32 / 16.0).collect())?;
 /// let rk = Tensor::from_vec(&device, [2, 8], vec![0.1; 16])?;
 /// let zero = Tensor::zeros(&device, [1, 2])?;
 /// let c0 = Tensor::from_vec(&device, [1, 2], vec![1.0, -1.0])?;
 /// let plain = lstm_forward_with(&xp, &rk, None, LstmKernel::Auto)?.hseq.to_vec_blocking()?;
-/// let from_zero = lstm_forward_from(&xp, &rk, None, Some((&zero, &zero)), LstmKernel::Auto)?;
-/// assert_eq!(from_zero.hseq.to_vec_blocking()?, plain);
-/// let from_c0 = lstm_forward_from(&xp, &rk, None, Some((&zero, &c0)), LstmKernel::Auto)?;
-/// assert_ne!(from_c0.hseq.to_vec_blocking()?, plain);
+/// let k = LstmKernel::Auto;
+/// let from_zero = RecurrentInputs::new().init(Some((&zero, &zero)));
+/// assert_eq!(lstm_forward_from(&xp, &rk, from_zero, k)?.hseq.to_vec_blocking()?, plain);
+/// let from_c0 = RecurrentInputs::new().init(Some((&zero, &c0)));
+/// assert_ne!(lstm_forward_from(&xp, &rk, from_c0, k)?.hseq.to_vec_blocking()?, plain);
+/// // recurrent dropout masks of all ones drop nothing
+/// let ones = Tensor::from_vec(&device, [4, 1, 2], vec![1.0; 8])?;
+/// let kept = lstm_forward_from(&xp, &rk, RecurrentInputs::new().rdrop(Some(&ones)), k)?;
+/// assert_eq!(kept.hseq.to_vec_blocking()?, plain);
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn lstm_forward_from(
     xp: &Tensor,
     rk: &Tensor,
-    mask: Option<&Tensor>,
-    init: Option<(&Tensor, &Tensor)>,
+    inputs: RecurrentInputs<'_, (&Tensor, &Tensor)>,
     kernel: LstmKernel,
 ) -> Result<LstmStates> {
+    let RecurrentInputs { mask, init, rdrop } = inputs;
     let (device, (b, t, u)) = forward_inputs(("lstm_cell", 4), xp, rk, None, mask)?;
-    if let Some((h0, c0)) = init {
-        check_init("lstm_cell", &device, (b, u), &[("h0", h0), ("c0", c0)])?;
-    }
+    let states: &[_] = match init {
+        Some((h0, c0)) => &[("h0", h0), ("c0", c0)],
+        None => &[],
+    };
+    check_forward("lstm_cell", &device, (4, b, u), states, rdrop)?;
     let c0 = init.map(|(_, c0)| c0.clone());
     let seq = Shape(vec![b, t, u]);
     let gate_shape = Shape(vec![b, t, 4 * u]);
@@ -105,11 +117,13 @@ pub fn lstm_forward_from(
                 h: h0.as_ref().map(|h| h.f32()),
                 aux: c0r.as_ref().map(|c| c.f32()),
             };
+            let r = rdrop.map(host);
+            let r = r.as_ref().map(|r| r.f32());
             let s = cpu::forward(
                 &LstmCell,
                 xp.f32(),
                 rk.f32(),
-                (m.as_deref(), start),
+                (m.as_deref(), start, r),
                 (b, t, u),
             );
             Ok(LstmStates {
@@ -118,6 +132,7 @@ pub fn lstm_forward_from(
                 gates: Tensor::from_vec(&device, gate_shape, s.2)?,
                 hprev: Tensor::from_vec(&device, seq, s.3)?,
                 c0,
+                rdrop: rdrop.cloned(),
             })
         }
         Device::Gpu(ctx) => {
@@ -131,8 +146,13 @@ pub fn lstm_forward_from(
                     gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
                 ),
             };
-            let mask_buf: &GpuBuffer = mask.map_or(buf(xp), buf);
-            let persistent = use_persistent(ctx, kernel, u)?;
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(xp), buf),
+            };
+            let persistent = use_persistent(ctx, kernel, u, &RULE)?;
             let (cseq_buf, hprev_buf) = (buf(&cseq), buf(&hprev));
             let all = [
                 buf(xp),
@@ -143,28 +163,14 @@ pub fn lstm_forward_from(
                 &gates,
                 hprev_buf,
             ];
-            // The loop trips each step takes bound the steps of one dispatch on a software
-            // adapter, and no dispatch runs more than PERSISTENT_MAX_STEPS on any.
-            let dispatches = if persistent {
-                let per_step = Plan::forward(u, 4).forward_trips_per_step();
-                let budget = loop_ranges(ctx, t, |trips| trips / per_step);
-                capped(budget, PERSISTENT_MAX_STEPS)
-            } else {
-                Vec::new()
-            };
             let params = |t0: u32, t1: u32| {
                 Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_init(init.is_some())
             };
-            for (t0, t1) in dispatches {
-                ctx.dispatch(
-                    blocked::forward_kernel(u),
-                    "lstm_forward_blocked",
-                    &all,
-                    bytemuck::bytes_of(&params(t0, t1)),
-                    b.div_ceil(ROWS) as u64,
-                )?;
+            if persistent {
+                dispatch_blocked(ctx, &blocked::FORWARD, &all, params, (b, t, u))?;
             }
             let steps = (0..t as u32).filter(|_| !persistent);
             let entries = [("lstm_step", &all[..])];
@@ -175,6 +181,7 @@ pub fn lstm_forward_from(
                 gates: gpu_tensor(&device, gate_shape, gates),
                 hprev,
                 c0,
+                rdrop: rdrop.cloned(),
             })
         }
     }

@@ -23,7 +23,7 @@ pub use choice::{AUTO_PERSISTENT_MAX_UNITS, PERSISTENT_MAX_UNITS, SOFTWARE_PERSI
 pub use forward::{lstm_forward, lstm_forward_from, lstm_forward_with};
 
 use crate::device::Kernel;
-use crate::ops::recurrent::Params;
+use crate::ops::recurrent::{Params, checked};
 use crate::tensor::Tensor;
 
 pub(crate) const FORWARD: Kernel = Kernel {
@@ -53,9 +53,7 @@ pub(crate) const BACKWARD: Kernel = Kernel {
 /// The per-step kernels, and the persistent ones for a few units of each kind of plan (the
 /// rest are generated the same way when a layer asks for them), for the shader check.
 pub(crate) fn kernels() -> Vec<&'static Kernel> {
-    let blocked = blocked::CHECKED_UNITS
-        .into_iter()
-        .flat_map(|u| [blocked::forward_kernel(u), blocked::backward_kernel(u)]);
+    let blocked = checked(&blocked::FORWARD).chain(checked(&blocked::BACKWARD));
     [&FORWARD, &BACKWARD].into_iter().chain(blocked).collect()
 }
 
@@ -88,4 +86,7 @@ pub struct LstmStates {
     pub hprev: Tensor,
     /// c before step 0, the initial c: `[B, U]`, or `None` for zeros.
     pub c0: Option<Tensor>,
+    /// The recurrent dropout masks the pass ran with: `[4, B, U]`, or `None` for none (see
+    /// [`RecurrentInputs`](crate::ops::recurrent::RecurrentInputs)).
+    pub rdrop: Option<Tensor>,
 }

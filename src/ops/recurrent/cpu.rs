@@ -7,18 +7,22 @@
 
 use ndarray::ArrayView2;
 
+use super::dropped::{PerGate, by_row};
 use super::gemm::Packed;
 use crate::device::FlushDenormals;
 use crate::device::cpu_pool::overwritten;
 
 /// One batch row of one step forward. Slices: `xp` `[G·U]` (the input projection with its
-/// bias), `hz` `[G·U]` (`h_prev · rk`; `None` at step 0, where h_prev is zero), `h_prev` and
-/// `aux_prev` `[U]` (the step before's h and auxiliary state; zeros at step 0).
+/// bias), `hz` `[G·U]` (`h_prev · rk`, each gate's from its dropped h_prev under recurrent
+/// dropout; `None` at step 0, where h_prev is zero), `h_prev` and `aux_prev` `[U]` (the step
+/// before's h, undropped, and auxiliary state; zeros at step 0), `rdrop` `[G·U]` (the row's
+/// recurrent dropout masks, gate by gate).
 pub(crate) struct StepIn<'a> {
     pub xp: &'a [f32],
     pub hz: Option<&'a [f32]>,
     pub h_prev: &'a [f32],
     pub aux_prev: &'a [f32],
+    pub rdrop: Option<&'a [f32]>,
 }
 
 /// What a step writes: the activated `gates` `[G·U]`, the auxiliary state `aux` and `h` `[U]`.
@@ -28,17 +32,19 @@ pub(crate) struct StepOut<'a> {
     pub h: &'a mut [f32],
 }
 
-/// One batch row of one step backward: the forward's `gates`, `aux_prev`, `aux` and `h_prev`.
+/// One batch row of one step backward: the forward's `gates`, `aux_prev`, `aux`, `h_prev`
+/// and `rdrop` (as in [`StepIn`]).
 pub(crate) struct GradIn<'a> {
     pub gates: &'a [f32],
     pub aux_prev: &'a [f32],
     pub aux: &'a [f32],
     pub h_prev: &'a [f32],
+    pub rdrop: Option<&'a [f32]>,
 }
 
 /// What a step backward writes. `dh` `[U]` comes in as the gradient of this step's h and, for
 /// a cell with [`CpuCell::DIRECT`], leaves as the part of h_prev's gradient that does not go
-/// through the recurrent kernel (the GEMM adds the rest). `carry` `[U]` is the cell's own
+/// through the driver's GEMM (which adds the rest, each gate's times its mask). `carry` `[U]` is the cell's own
 /// running gradient (an LSTM's dc). `dz` `[G·U]`: the gradient of xp; `dhz` `[G·U]`: that of
 /// `h_prev · rk` (unused where [`CpuCell::DHZ_IS_DZ`]).
 pub(crate) struct GradOut<'a> {
@@ -95,13 +101,31 @@ fn rows_per_thread(b: usize, t: usize, u: usize) -> usize {
     }
 }
 
+/// The recurrent kernel as each step's GEMM reads it: whole, or gate by gate under recurrent
+/// dropout (each gate multiplies its own dropped h_prev).
+enum Rk {
+    Whole(Packed),
+    PerGate(PerGate),
+}
+
+impl Rk {
+    fn new(rk: ArrayView2<'_, f32>, gates: usize, dropped: bool, backward: bool) -> Rk {
+        match (dropped, backward) {
+            (false, false) => Rk::Whole(Packed::new(rk)),
+            (false, true) => Rk::Whole(Packed::new(rk.reversed_axes())),
+            (true, false) => Rk::PerGate(PerGate::forward(rk, gates)),
+            (true, true) => Rk::PerGate(PerGate::backward(rk, gates)),
+        }
+    }
+}
+
 /// The forward pass of `cell` from the state `init`. `xp: [B, T, G·U]`, `rk: [U, G·U]`,
-/// `mask: [B, T]`.
+/// `mask: [B, T]`, `rdrop: [G, B, U]` (recurrent dropout masks).
 pub(crate) fn forward<C: CpuCell>(
     cell: &C,
     xp: &[f32],
     rk: &[f32],
-    (mask, init): (Option<&[f32]>, Init<'_>),
+    (mask, init, rdrop): (Option<&[f32]>, Init<'_>, Option<&[f32]>),
     (b, t, u): (usize, usize, usize),
 ) -> CpuStates {
     let g = C::GATES * u;
@@ -111,7 +135,9 @@ pub(crate) fn forward<C: CpuCell>(
     if b * t * u == 0 {
         return (hseq, aux, gates, hprev);
     }
-    let rk = &Packed::new(ArrayView2::from_shape((u, g), rk).expect("rk is [U, G·U]"));
+    let rk = ArrayView2::from_shape((u, g), rk).expect("rk is [U, G·U]");
+    let rk = &Rk::new(rk, C::GATES, rdrop.is_some(), false);
+    let rdrop = rdrop.map(|r| by_row(r, (C::GATES, b, u)));
     let rows = rows_per_thread(b, t, u);
     std::thread::scope(|scope| {
         let chunks = xp
@@ -124,12 +150,13 @@ pub(crate) fn forward<C: CpuCell>(
         for (k, ((((xp, hseq), aux), gates), hprev)) in chunks {
             let block = k * rows..((k + 1) * rows).min(b);
             let mask = mask.map(|m| &m[block.start * t..block.end * t]);
+            let rdrop = rdrop.as_ref().map(|r| &r[block.start * g..block.end * g]);
             let init = init.rows(block, u);
             let b = hseq.len() / (t * u).max(1);
             let out = (hseq, aux, gates, hprev);
             scope.spawn(move || {
                 let _flush = FlushDenormals::new();
-                forward_rows(cell, xp, rk, (mask, init), out, (b, t, u))
+                forward_rows(cell, xp, rk, (mask, init, rdrop), out, (b, t, u))
             });
         }
     });
@@ -139,13 +166,13 @@ pub(crate) fn forward<C: CpuCell>(
 type RowsOut<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]);
 
 /// The forward pass for `b` batch rows (a contiguous block of the batch). Each step's
-/// recurrent GEMM covers the unmasked rows only: when some are masked they are gathered into
-/// a compact block first.
+/// recurrent GEMM covers the unmasked rows only: when some are masked (or their h_prev is
+/// dropped per gate) they are gathered into a compact block first.
 fn forward_rows<C: CpuCell>(
     cell: &C,
     xp: &[f32],
-    rk: &Packed,
-    (mask, init): (Option<&[f32]>, Init<'_>),
+    rk: &Rk,
+    (mask, init, rdrop): (Option<&[f32]>, Init<'_>, Option<&[f32]>),
     (hseq, aux, gates, hprev): RowsOut<'_>,
     (b, t, u): (usize, usize, usize),
 ) {
@@ -160,23 +187,30 @@ fn forward_rows<C: CpuCell>(
         active.clear();
         active.extend((0..b).filter(|&bi| !mask.is_some_and(|m| m[bi * t + step] == 0.0)));
         let na = active.len();
-        // z = h_{t-1} · rk over the active rows, in one GEMM (xp_t is added by the cell)
-        if step == 0 && na > 0 {
-            if let Some(h0) = init.h {
-                for (j, &bi) in active.iter().enumerate() {
-                    h_active[j * u..(j + 1) * u].copy_from_slice(&h0[bi * u..(bi + 1) * u]);
+        // z = h_{t-1} · rk over the active rows (xp_t is added by the cell): one GEMM, or one
+        // per gate under recurrent dropout
+        if product(step) && na > 0 {
+            let hs: &[f32] = hseq;
+            let h_prev = |bi: usize| match (step, init.h) {
+                (0, Some(h0)) => &h0[bi * u..(bi + 1) * u],
+                _ => &hs[(bi * t + step - 1) * u..(bi * t + step) * u],
+            };
+            match rk {
+                Rk::PerGate(per_gate) => {
+                    let r = rdrop.expect("per-gate packing comes with the masks");
+                    per_gate.product(&active, h_prev, r, &mut h_active, &mut z);
                 }
-                rk.gemm((&h_active, u), na, (&mut z, g), false);
+                // every row: h_{t-1} is read in place, rows t·U apart
+                Rk::Whole(rk) if step > 0 && na == b => {
+                    rk.gemm((&hs[(step - 1) * u..], t * u), b, (&mut z, g), false);
+                }
+                Rk::Whole(rk) => {
+                    for (j, &bi) in active.iter().enumerate() {
+                        h_active[j * u..(j + 1) * u].copy_from_slice(h_prev(bi));
+                    }
+                    rk.gemm((&h_active, u), na, (&mut z, g), false);
+                }
             }
-        } else if step > 0 && na == b {
-            // every row: h_{t-1} is read in place, rows t·U apart
-            rk.gemm((&hseq[(step - 1) * u..], t * u), b, (&mut z, g), false);
-        } else if step > 0 && na > 0 {
-            for (j, &bi) in active.iter().enumerate() {
-                let row = (bi * t + step - 1) * u;
-                h_active[j * u..(j + 1) * u].copy_from_slice(&hseq[row..row + u]);
-            }
-            rk.gemm((&h_active, u), na, (&mut z, g), false);
         }
         let mut next = active.iter().enumerate().peekable();
         for bi in 0..b {
@@ -199,6 +233,7 @@ fn forward_rows<C: CpuCell>(
                         hz: product(step).then(|| &z[j * g..(j + 1) * g]),
                         h_prev,
                         aux_prev,
+                        rdrop: rdrop.map(|r| &r[bi * g..(bi + 1) * g]),
                     };
                     let gates = &mut gates[bt * g..(bt + 1) * g];
                     cell.forward(s, StepOut { gates, aux: a, h });
@@ -214,11 +249,13 @@ fn forward_rows<C: CpuCell>(
     }
 }
 
-/// The forward pass's states, as the backward pass reads them.
+/// The forward pass's states, as the backward pass reads them (`rdrop`: `[G, B, U]`, the
+/// recurrent dropout masks it ran with).
 pub(crate) struct Saved<'a> {
     pub gates: &'a [f32],
     pub aux: &'a [f32],
     pub hprev: &'a [f32],
+    pub rdrop: Option<&'a [f32]>,
 }
 
 /// What backpropagation through time gives: `dz: [B, T, G·U]` (the gradient of xp), and the
@@ -246,8 +283,9 @@ pub(crate) fn backward<C: CpuCell>(
     if b * t * u == 0 {
         return (dz, dh, carry);
     }
-    let rk_t = ArrayView2::from_shape((u, g), rk).expect("rk is [U, G·U]");
-    let rk_t = &Packed::new(rk_t.reversed_axes());
+    let rk = ArrayView2::from_shape((u, g), rk).expect("rk is [U, G·U]");
+    let rk_t = &Rk::new(rk, C::GATES, saved.rdrop.is_some(), true);
+    let rdrop = saved.rdrop.map(|r| by_row(r, (C::GATES, b, u)));
     let rows = rows_per_thread(b, t, u);
     std::thread::scope(|scope| {
         let chunks = dh
@@ -261,6 +299,7 @@ pub(crate) fn backward<C: CpuCell>(
                 gates: &saved.gates[rows_of(t * g)],
                 aux: &saved.aux[rows_of(t * u)],
                 hprev: &saved.hprev[rows_of(t * u)],
+                rdrop: rdrop.as_ref().map(|r| &r[rows_of(g)]),
             };
             let mask = mask.map(|m| &m[rows_of(t)]);
             let aux0 = aux0.map(|a| &a[rows_of(u)]);
@@ -290,7 +329,7 @@ type RowsGrad<'a> = (
 fn backward_rows<C: CpuCell>(
     cell: &C,
     saved: Saved<'_>,
-    rk_t: &Packed,
+    rk_t: &Rk,
     (mask, aux0): (Option<&[f32]>, Option<&[f32]>),
     (dh, carry, dy, dz): RowsGrad<'_>,
     (b, t, u): (usize, usize, usize),
@@ -326,6 +365,7 @@ fn backward_rows<C: CpuCell>(
                 aux_prev,
                 aux: &saved.aux[bt * u..(bt + 1) * u],
                 h_prev: &saved.hprev[bt * u..(bt + 1) * u],
+                rdrop: saved.rdrop.map(|r| &r[bi * g..(bi + 1) * g]),
             };
             let dhz = if C::DHZ_IS_DZ {
                 &mut [][..]
@@ -340,13 +380,22 @@ fn backward_rows<C: CpuCell>(
             };
             cell.backward(s, out);
         }
-        // dh_{t-1} (+)= dhz_t · rkᵀ for the rows this step updated; masked rows carry dh
-        // through
+        // dh_{t-1} (+)= dhz_t · rkᵀ for the rows this step updated (Σ_g (dhz_g · rk_gᵀ) ⊙ r_g
+        // under recurrent dropout); masked rows carry dh through
         let na = active.len();
         let (src, ld): (&[f32], usize) = if C::DHZ_IS_DZ {
             (&dz[step * g..], t * g)
         } else {
             (&dhz, g)
+        };
+        let rk_t = match rk_t {
+            Rk::Whole(rk_t) => rk_t,
+            Rk::PerGate(per_gate) => {
+                let r = saved.rdrop.expect("per-gate packing comes with the masks");
+                let tmp = (&mut dz_active[..], &mut dh_active[..]);
+                per_gate.grad(&active, (src, ld), r, tmp, dh, C::DIRECT);
+                continue;
+            }
         };
         if na == b {
             rk_t.gemm((src, ld), b, (dh, u), C::DIRECT);

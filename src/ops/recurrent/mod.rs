@@ -7,10 +7,22 @@
 //!
 //! Shapes, for a cell of G gates: xp `[B, T, G·U]` (the input projection with its bias),
 //! rk `[U, G·U]`, mask `[B, T]` (1.0 kept, 0.0 masked: a masked step carries the state),
+//! rdrop `[G, B, U]` (recurrent dropout masks, one per gate: [`RecurrentInputs`]),
 //! dh_last `[B, U]`, dy_seq `[B, T, U]`.
 
+pub(crate) mod blocked;
+mod choice;
 pub(crate) mod cpu;
+mod dropped;
 pub(crate) mod gemm;
+mod inputs;
+
+pub use inputs::RecurrentInputs;
+pub(crate) use inputs::{check_forward, check_rdrop, mask_binding};
+
+pub(crate) use blocked::{Blocked, checked, dispatch as dispatch_blocked};
+pub use choice::PERSISTENT_MAX_UNITS;
+pub(crate) use choice::{PERSISTENT_MAX_STEPS, Rule, capped, use_persistent};
 
 use super::elementwise::affine;
 use super::{common_device, shape_error};
@@ -35,18 +47,21 @@ use crate::tensor::{DType, Tensor};
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RecurrentKernel {
-    /// Chosen by the cell, the shape and the adapter: for an LSTM see
-    /// [`lstm_cell::AUTO_PERSISTENT_MAX_UNITS`](super::lstm_cell::AUTO_PERSISTENT_MAX_UNITS);
-    /// a GRU runs per-step dispatches (it has no persistent kernels yet). The default.
+    /// Chosen by the cell, the shape and the adapter: the persistent kernels on a hardware
+    /// GPU up to a cell's reasoned limit, on a software adapter from the units where they
+    /// measured faster (`AUTO_PERSISTENT_MAX_UNITS` and `SOFTWARE_PERSISTENT_MIN_UNITS` in
+    /// [`lstm_cell`](super::lstm_cell), [`gru_cell`](super::gru_cell) and
+    /// [`simple_rnn_cell`](super::simple_rnn_cell)),
+    /// per-step dispatches otherwise. The default.
     #[default]
     Auto,
     /// One dispatch per step forward (one invocation per (b, u)), two or three per step
     /// backward.
     PerStep,
     /// One dispatch for the whole sequence forward and one backward, a workgroup per block of
-    /// four batch rows (an LSTM of units <= 256); on a software adapter, whose loop budget it
-    /// would outrun, one per range of steps that fits the budget. A GRU refuses it with an
-    /// [`Error::Config`](crate::Error::Config).
+    /// four batch rows, for any cell of units <= [`PERSISTENT_MAX_UNITS`] (more is an
+    /// [`Error::Config`](crate::Error::Config) on a GPU); on a software adapter, whose loop
+    /// budget it would outrun, one per range of steps that fits the budget.
     Persistent,
 }
 
@@ -63,6 +78,8 @@ params! {
         has_dy_seq: u32,
         // The state starts at a given initial state (see `InitialState`).
         has_init: u32,
+        // The recurrent dropout masks follow the sequence mask in the mask binding.
+        has_rdrop: u32,
     }
 }
 
@@ -78,6 +95,7 @@ impl Params {
             has_mask: 0,
             has_dy_seq: 0,
             has_init: 0,
+            has_rdrop: 0,
         }
     }
 
@@ -93,6 +111,11 @@ impl Params {
 
     pub(crate) fn with_init(mut self, on: bool) -> Params {
         self.has_init = on as u32;
+        self
+    }
+
+    pub(crate) fn with_rdrop(mut self, on: bool) -> Params {
+        self.has_rdrop = on as u32;
         self
     }
 }
@@ -247,24 +270,6 @@ pub(crate) fn dispatch_steps(
             let groups = super::groups(b * u);
             ctx.dispatch(kernel, entry, buffers, bytemuck::bytes_of(&p), groups)?;
         }
-    }
-    Ok(())
-}
-
-/// The check of a cell with per-step kernels only: [`RecurrentKernel::Persistent`] is an
-/// [`Error::Config`](crate::Error::Config) naming the layer (`what`: "a GRU"), its builder
-/// (`Gru`) and the op (`gru`), where the choice was made.
-pub(crate) fn per_step_only(
-    kernel: RecurrentKernel,
-    (what, layer, op): (&str, &str, &str),
-    u: usize,
-) -> Result<()> {
-    if kernel == RecurrentKernel::Persistent {
-        return Err(crate::Error::Config(format!(
-            "{what} ({u} units) has no persistent kernels yet, and RecurrentKernel::Persistent \
-             was asked for (by {layer}::kernel, or passed to {op}_forward_with / \
-             {op}_backward_with); use RecurrentKernel::Auto or RecurrentKernel::PerStep there"
-        )));
     }
     Ok(())
 }

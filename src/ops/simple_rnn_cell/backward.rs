@@ -1,11 +1,15 @@
-//! SimpleRNN backpropagation through time on each device: the CPU twin, or two dispatches
-//! per step.
+//! SimpleRNN backpropagation through time on each device: the CPU twin, two dispatches per
+//! step, or the persistent (row-blocked) kernel's one for all steps.
 
+use super::blocked::{self, use_persistent};
 use super::cell::SimpleRnnCell;
-use super::{BACKWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
+use super::{BACKWARD, RecurrentKernel, SimpleRnnStates};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, StateGrads, backward_inputs, cpu, dispatch_steps};
+use crate::ops::recurrent::{
+    Params, StateGrads, backward_inputs, check_rdrop, cpu, dispatch_blocked, dispatch_steps,
+    mask_binding,
+};
 use crate::ops::transpose::transpose;
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
@@ -13,7 +17,9 @@ use crate::tensor::Tensor;
 
 /// Backpropagates through all T steps from the gradient of the last h (`dh_last`) and/or of
 /// every step's h (`dy_seq`); returns dz: `[B, T, U]`, the gradient w.r.t. xp, from which
-/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`.
+/// `dkernel = xᵀ dz`, `drecurrent = hprevᵀ dz`, `dbias = Σ dz` and `dx = dz kernelᵀ`. Under
+/// recurrent dropout (the states' rdrop r), `drecurrent = (hprev ⊙ r)ᵀ dz` and the gradient
+/// through h_prev is `(dz · rkᵀ) ⊙ r`.
 ///
 /// # Errors
 /// As [`simple_rnn_forward`](super::simple_rnn_forward), and
@@ -44,8 +50,9 @@ pub fn simple_rnn_backward(
 /// [`simple_rnn_backward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`simple_rnn_backward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`].
+/// As [`simple_rnn_backward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn simple_rnn_backward_with(
     states: &SimpleRnnStates,
     rk: &Tensor,
@@ -79,7 +86,8 @@ pub fn simple_rnn_backward_to_state(
         mask,
         grads,
     )?;
-    check_kernel(kernel, u)?;
+    let rdrop = states.rdrop.as_ref();
+    check_rdrop("simple_rnn_cell_backward", &device, (1, b, u), rdrop)?;
     let dz_shape = Shape(vec![b, t, u]);
     match &device {
         Device::Cpu => {
@@ -87,10 +95,12 @@ pub fn simple_rnn_backward_to_state(
             let dy = dy_seq.map(|d| host(d).f32().to_vec());
             let (hseq, hprev, rk) = (host(&states.hseq), host(&states.hprev), host(rk));
             // h is the cell's one gate; it has no auxiliary state (hseq stands in, unread)
+            let r = rdrop.map(host);
             let saved = cpu::Saved {
                 gates: hseq.f32(),
                 aux: hseq.f32(),
                 hprev: hprev.f32(),
+                rdrop: r.as_ref().map(|r| r.f32()),
             };
             let dh = host(&dh).f32().to_vec();
             let dims = (b, t, u);
@@ -113,7 +123,12 @@ pub fn simple_rnn_backward_to_state(
             let dz = gpu_output(ctx, &dz_shape)?;
             // The kernels read rk transposed: neighbouring units, neighbouring addresses.
             let rk_t = transpose(rk)?;
-            let mask_buf = mask.map_or(buf(&rk_t), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(&rk_t), buf),
+            };
             let dy_buf = dy_seq.map_or(buf(&states.hprev), buf);
             let all = [
                 &dz,
@@ -127,13 +142,25 @@ pub fn simple_rnn_backward_to_state(
                 ("rnn_backward_gates", &all[..]),
                 ("rnn_backward_h", &all[..]),
             ];
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_dy_seq(dy_seq.is_some())
             };
-            let steps = (0..t as u32).rev();
-            dispatch_steps(ctx, &BACKWARD, &entries, steps, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                dispatch_blocked(ctx, &blocked::BACKWARD, &all, params, (b, t, u))?;
+            } else {
+                let steps = (0..t as u32).rev();
+                dispatch_steps(
+                    ctx,
+                    &BACKWARD,
+                    &entries,
+                    steps,
+                    |s| params(s, s + 1),
+                    (b, u),
+                )?;
+            }
             // after step 0 the running dh is h0's gradient
             Ok(StateGrads {
                 dz: gpu_tensor(&device, dz_shape, dz),

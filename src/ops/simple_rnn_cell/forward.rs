@@ -1,11 +1,15 @@
-//! The SimpleRNN forward pass over a sequence on each device: the CPU twin or per-step
-//! dispatches.
+//! The SimpleRNN forward pass over a sequence on each device: the CPU twin, per-step
+//! dispatches or the persistent (row-blocked) kernel.
 
+use super::blocked::{self, use_persistent};
 use super::cell::SimpleRnnCell;
-use super::{FORWARD, RecurrentKernel, SimpleRnnStates, check_kernel};
+use super::{FORWARD, RecurrentKernel, SimpleRnnStates};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ops::recurrent::{Params, at_step0, check_init, cpu, dispatch_steps, forward_inputs};
+use crate::ops::recurrent::{
+    Params, RecurrentInputs, at_step0, check_forward, cpu, dispatch_blocked, dispatch_steps,
+    forward_inputs, mask_binding,
+};
 use crate::ops::{buf, gpu_output, gpu_tensor, host};
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -45,49 +49,59 @@ pub fn simple_rnn_forward(
 /// [`simple_rnn_forward`] with an explicit GPU kernel choice.
 ///
 /// # Errors
-/// As [`simple_rnn_forward`], and [`Error::Config`](crate::Error::Config) for
-/// [`RecurrentKernel::Persistent`], which a SimpleRNN does not have (on either device).
+/// As [`simple_rnn_forward`]; on a GPU also [`Error::Config`](crate::Error::Config) for
+/// [`RecurrentKernel::Persistent`] with more than
+/// [`PERSISTENT_MAX_UNITS`](crate::ops::recurrent::PERSISTENT_MAX_UNITS) units.
 pub fn simple_rnn_forward_with(
     xp: &Tensor,
     rk: &Tensor,
     mask: Option<&Tensor>,
     kernel: RecurrentKernel,
 ) -> Result<SimpleRnnStates> {
-    simple_rnn_forward_from(xp, rk, (mask, None), kernel)
+    simple_rnn_forward_from(xp, rk, RecurrentInputs::new().mask(mask), kernel)
 }
 
-/// [`simple_rnn_forward_with`] from the initial state `h0: [B, U]` (Keras's `initial_state`;
-/// `None`: zeros), with the mask: `(mask, h0)`. A masked first step carries h0;
-/// [`simple_rnn_backward_to_state`](super::simple_rnn_backward_to_state) gives h0's gradient.
+/// [`simple_rnn_forward_with`] with all of its optional inputs (see [`RecurrentInputs`]): the
+/// mask, the initial state `h0: [B, U]` (Keras's `initial_state`; `None`: zeros) and the
+/// recurrent dropout mask rdrop `[1, B, U]`: `h = tanh(xp + (h_prev ⊙ r) · rk)`. A masked
+/// first step carries h0; [`simple_rnn_backward_to_state`](super::simple_rnn_backward_to_state)
+/// gives h0's gradient.
 ///
 /// # Errors
 /// As [`simple_rnn_forward_with`], and [`Error::Shape`](crate::Error::Shape) when h0 is not
-/// `[B, U]`.
+/// `[B, U]` or rdrop not `[1, B, U]`.
 ///
 /// ```
 /// use wgfit::{Device, Tensor};
-/// use wgfit::ops::recurrent::RecurrentKernel;
+/// use wgfit::ops::recurrent::{RecurrentInputs, RecurrentKernel};
 /// use wgfit::ops::simple_rnn_cell::simple_rnn_forward_from;
 /// let device = Device::cpu();
 /// // B = T = U = 1: h = tanh(xp + h0 · rk)
 /// let xp = Tensor::zeros(&device, [1, 1, 1])?;
 /// let rk = Tensor::from_vec(&device, [1, 1], vec![2.0])?;
 /// let h0 = Tensor::from_vec(&device, [1, 1], vec![0.25])?;
-/// let s = simple_rnn_forward_from(&xp, &rk, (None, Some(&h0)), RecurrentKernel::Auto)?;
+/// let inputs = RecurrentInputs::new().init(Some(&h0));
+/// let s = simple_rnn_forward_from(&xp, &rk, inputs, RecurrentKernel::Auto)?;
 /// assert_eq!(s.hseq.to_vec_blocking()?, vec![0.5f32.tanh()]);
 /// # Ok::<(), wgfit::Error>(())
 /// ```
 pub fn simple_rnn_forward_from(
     xp: &Tensor,
     rk: &Tensor,
-    (mask, h0): (Option<&Tensor>, Option<&Tensor>),
+    inputs: RecurrentInputs<'_>,
     kernel: RecurrentKernel,
 ) -> Result<SimpleRnnStates> {
+    let RecurrentInputs {
+        mask,
+        init: h0,
+        rdrop,
+    } = inputs;
     let (device, (b, t, u)) = forward_inputs(("simple_rnn_cell", 1), xp, rk, None, mask)?;
-    check_kernel(kernel, u)?;
-    if let Some(h0) = h0 {
-        check_init("simple_rnn_cell", &device, (b, u), &[("h0", h0)])?;
-    }
+    let states: &[_] = match h0 {
+        Some(h0) => &[("h0", h0)],
+        None => &[],
+    };
+    check_forward("simple_rnn_cell", &device, (1, b, u), states, rdrop)?;
     let seq = Shape(vec![b, t, u]);
     match &device {
         Device::Cpu => {
@@ -98,16 +112,18 @@ pub fn simple_rnn_forward_from(
                 h: h0.as_ref().map(|h| h.f32()),
                 aux: None,
             };
+            let r = rdrop.map(host);
             let (hseq, _, _, hprev) = cpu::forward(
                 &SimpleRnnCell,
                 xp.f32(),
                 rk.f32(),
-                (m.as_deref(), init),
+                (m.as_deref(), init, r.as_ref().map(|r| r.f32())),
                 (b, t, u),
             );
             Ok(SimpleRnnStates {
                 hseq: Tensor::from_vec(&device, seq.clone(), hseq)?,
                 hprev: Tensor::from_vec(&device, seq, hprev)?,
+                rdrop: rdrop.cloned(),
             })
         }
         Device::Gpu(ctx) => {
@@ -117,18 +133,30 @@ pub fn simple_rnn_forward_from(
                 Some(h0) => at_step0(h0, t)?,
                 None => gpu_tensor(&device, seq.clone(), gpu_output(ctx, &seq)?),
             };
-            let mask_buf = mask.map_or(buf(xp), buf);
+            // the sequence mask, and the recurrent dropout masks after it
+            let with_rdrop = mask_binding(mask, rdrop, (b, t))?;
+            let mask_buf = match &with_rdrop {
+                Some(m) => buf(m),
+                None => mask.map_or(buf(xp), buf),
+            };
             let all = [buf(xp), buf(rk), mask_buf, &hseq, buf(&hprev)];
-            let params = |s: u32| {
-                Params::new((b, t, u), (s, s + 1))
+            let params = |t0: u32, t1: u32| {
+                Params::new((b, t, u), (t0, t1))
                     .masked(mask.is_some())
+                    .with_rdrop(rdrop.is_some())
                     .with_init(h0.is_some())
             };
-            let entries = [("rnn_step", &all[..])];
-            dispatch_steps(ctx, &FORWARD, &entries, 0..t as u32, params, (b, u))?;
+            if use_persistent(ctx, kernel, u)? {
+                dispatch_blocked(ctx, &blocked::FORWARD, &all, params, (b, t, u))?;
+            } else {
+                let entries = [("rnn_step", &all[..])];
+                let steps = 0..t as u32;
+                dispatch_steps(ctx, &FORWARD, &entries, steps, |s| params(s, s + 1), (b, u))?;
+            }
             Ok(SimpleRnnStates {
                 hseq: gpu_tensor(&device, seq, hseq),
                 hprev,
+                rdrop: rdrop.cloned(),
             })
         }
     }

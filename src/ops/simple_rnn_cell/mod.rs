@@ -9,18 +9,21 @@
 //!           -> dz: `[B, T, U]`, the gradient w.r.t. xp (and `h_prev · rk`); from it the
 //!           layer gets dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz and
 //!           dx = dz kernelᵀ.
-//! A masked step keeps h. Per-step kernels only: [`RecurrentKernel::Persistent`] is refused.
+//! A masked step keeps h. On a GPU, per-step dispatches or the persistent kernels
+//! (`blocked.rs`), chosen as for the LSTM ([`RecurrentKernel`]).
 
 mod backward;
+mod blocked;
 mod cell;
 mod forward;
 
 pub use backward::{simple_rnn_backward, simple_rnn_backward_to_state, simple_rnn_backward_with};
+pub use blocked::{AUTO_PERSISTENT_MAX_UNITS, SOFTWARE_PERSISTENT_MIN_UNITS};
 pub use forward::{simple_rnn_forward, simple_rnn_forward_from, simple_rnn_forward_with};
 
 use crate::device::Kernel;
 pub use crate::ops::recurrent::RecurrentKernel;
-use crate::ops::recurrent::{Params, per_step_only};
+use crate::ops::recurrent::{Params, checked};
 use crate::tensor::Tensor;
 
 pub(crate) const FORWARD: Kernel = Kernel {
@@ -46,9 +49,11 @@ pub(crate) const BACKWARD: Kernel = Kernel {
     trusted: false,
 };
 
-/// The SimpleRNN kernels, for the shader check.
+/// The per-step kernels, and the persistent ones for a few units of each kind of plan, for
+/// the shader check.
 pub(crate) fn kernels() -> Vec<&'static Kernel> {
-    vec![&FORWARD, &BACKWARD]
+    let blocked = checked(&blocked::FORWARD).chain(checked(&blocked::BACKWARD));
+    [&FORWARD, &BACKWARD].into_iter().chain(blocked).collect()
 }
 
 /// What the forward pass keeps for the backward pass (and the outputs).
@@ -74,9 +79,7 @@ pub struct SimpleRnnStates {
     pub hseq: Tensor,
     /// h before each step: `[B, T, U]`.
     pub hprev: Tensor,
-}
-
-/// A SimpleRNN runs per-step dispatches: `Persistent` is refused, by name.
-fn check_kernel(kernel: RecurrentKernel, u: usize) -> crate::Result<()> {
-    per_step_only(kernel, ("a SimpleRNN", "SimpleRnn", "simple_rnn"), u)
+    /// The recurrent dropout mask the pass ran with: `[1, B, U]`, or `None` for none (see
+    /// [`RecurrentInputs`](crate::ops::recurrent::RecurrentInputs)).
+    pub rdrop: Option<Tensor>,
 }
