@@ -161,7 +161,7 @@ fn equal_seeds_draw_equal_masks_and_each_call_a_new_one() {
         }
         for (info, calls) in &per_device[1..] {
             for (got, want) in calls.iter().zip(&per_device[0].1) {
-                let err = common::max_rel_err(got, want);
+                let err = common::scaled_rel_err(got, want);
                 assert!(err < 1e-3, "{info}: {err} from the CPU's (other masks?)");
             }
         }
@@ -422,7 +422,7 @@ fn gradients_through_fixed_masks_match_finite_differences_and_the_gpu_the_cpu() 
                 let (gins, gdw) = grads(device);
                 let pairs = gins.iter().zip(&dins).chain(gdw.iter().zip(&dw));
                 for (k, (g, c)) in pairs.enumerate() {
-                    let err = common::max_rel_err(g, c);
+                    let err = common::scaled_rel_err(g, c);
                     assert!(
                         err < 1e-3,
                         "{what} gradient {k} on {}: {err}",
@@ -454,7 +454,7 @@ fn fit_with_both_dropouts_gives_the_same_losses_on_the_cpu_and_the_gpu() {
                 .unwrap();
             losses.push(h.history["loss"].clone());
         }
-        let err = common::max_rel_err(&losses[1], &losses[0]);
+        let err = common::scaled_rel_err(&losses[1], &losses[0]);
         assert!(err < 1e-4, "{:?} vs {:?}", losses[1], losses[0]);
     });
 }
