@@ -175,6 +175,7 @@ impl<C: Cell> Rnn<C> {
     ///
     /// ```
     /// use wgfit::prelude::*;
+    /// use wgfit::layers::Layer;
     /// use wgfit::ops::recurrent::RecurrentKernel;
     /// let x = ndarray::Array3::<f32>::ones((2, 5, 3));
     /// let layers: [fn(RecurrentKernel) -> Box<dyn Layer>; 3] = [
