@@ -10,6 +10,7 @@ use ndarray::{Array1, Array3, ArrayD};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wgfit::layers::{Dims, Layer};
+use wgfit::ops::recurrent::RecurrentKernel;
 use wgfit::prelude::*;
 
 fn devices() -> Vec<Device> {
@@ -457,4 +458,85 @@ fn fit_with_both_dropouts_gives_the_same_losses_on_the_cpu_and_the_gpu() {
         let err = common::scaled_rel_err(&losses[1], &losses[0]);
         assert!(err < 1e-4, "{:?} vs {:?}", losses[1], losses[0]);
     });
+}
+
+#[test]
+fn per_step_and_persistent_kernels_apply_the_masks_as_the_cpu_does() {
+    let Some(gpu) = common::gpu() else { return };
+    let mut rng = common::rng("rnn dropout kernels");
+    let (b, t, f, u) = (5, 6, 4, 7);
+    let x = common::uniform(&mut rng, b * t * f, -1.0, 1.0);
+    let dy = common::uniform(&mut rng, b * u, -1.0, 1.0);
+    type Make = fn(RecurrentKernel) -> Box<dyn Layer>;
+    let kinds: [Make; 4] = [
+        |k| {
+            Box::new(
+                Lstm::new(7)
+                    .kernel(k)
+                    .dropout(0.3)
+                    .recurrent_dropout(0.3)
+                    .seed(1),
+            )
+        },
+        |k| {
+            Box::new(
+                Gru::new(7)
+                    .kernel(k)
+                    .dropout(0.3)
+                    .recurrent_dropout(0.3)
+                    .seed(1),
+            )
+        },
+        |k| {
+            let gru = Gru::new(7).reset_after(false).kernel(k).dropout(0.3);
+            Box::new(gru.recurrent_dropout(0.3).seed(1))
+        },
+        |k| {
+            Box::new(
+                SimpleRnn::new(7)
+                    .kernel(k)
+                    .dropout(0.3)
+                    .recurrent_dropout(0.3)
+                    .seed(1),
+            )
+        },
+    ];
+    for make in kinds {
+        // every step's h and all gradients, on `device` with `kernel`, from call 0's masks
+        let run_on = |device: &Device, kernel, w: Option<&[Vec<f32>]>| {
+            let mut layer = make(kernel);
+            layer
+                .build(
+                    device,
+                    &[vec![None, Some(f)]],
+                    &mut StdRng::seed_from_u64(0),
+                )
+                .unwrap();
+            if let Some(w) = w {
+                set_params(&mut *layer, device, w);
+            }
+            let xt = Tensor::from_vec(device, [b, t, f], x.clone()).unwrap();
+            let fwd = layer.forward(&[&xt], &[None], true).unwrap();
+            let h = fwd.outputs[0].to_vec_blocking().unwrap();
+            let dyt = Tensor::from_vec(device, [b, u], dy.clone()).unwrap();
+            let back = layer.backward(&fwd.saved, &[dyt], &[true]).unwrap();
+            let mut all = vec![
+                h,
+                back.inputs[0].as_ref().unwrap().to_vec_blocking().unwrap(),
+            ];
+            all.extend(back.params.iter().map(|p| p.to_vec_blocking().unwrap()));
+            (params(&*layer), all, layer.kind())
+        };
+        let (w, want, kind) = run_on(&Device::cpu(), RecurrentKernel::Auto, None);
+        for kernel in [RecurrentKernel::PerStep, RecurrentKernel::Persistent] {
+            let (_, got, _) = run_on(&gpu, kernel, Some(&w));
+            for (i, (g, c)) in got.iter().zip(&want).enumerate() {
+                let err = common::scaled_rel_err(g, c);
+                assert!(
+                    err < 1e-3,
+                    "{kind} {kernel:?} output {i}: {err} from the CPU's"
+                );
+            }
+        }
+    }
 }
