@@ -13,7 +13,8 @@
 //! - W3: the seed masked LSTM (10 sequences of 10..19 steps, 10 features, units 32), batch 2,
 //!   10 epochs
 //! - W4: 2 000 sequences of 10..100 steps, 10 features, post-padded to 100 and masked,
-//!   LSTM(128) -> Dense(1, sigmoid), batch 64, 3 epochs; W4u: the same without Masking
+//!   LSTM(128) -> Dense(1, sigmoid), batch 64, 3 epochs; W4u: the same without Masking;
+//!   W4d: the same with `dropout(0.2)` and `recurrent_dropout(0.2)`
 //! - W5: W4's data through a masked GRU(128) (Keras's defaults, `reset_after`) instead of the
 //!   LSTM; W5u without Masking
 //! - W6: W4's data through a masked Bidirectional(LSTM(64)) (concat: 128 features into the
@@ -88,6 +89,8 @@ fn mlp(rng: &mut StdRng, n: usize, batch_size: usize, epochs: usize) -> wgfit::R
 #[derive(Clone, Copy)]
 enum Rnn {
     Lstm(LstmKernel),
+    // W4d: dropout and recurrent_dropout 0.2 (issue 17's bound: at most 1.3x W4's time)
+    LstmDropout(LstmKernel),
     Gru,
     BidirectionalLstm(LstmKernel),
 }
@@ -96,6 +99,10 @@ impl Rnn {
     fn call(self, units: usize, seq: &Node) -> Node {
         match self {
             Rnn::Lstm(kernel) => Lstm::new(units).kernel(kernel).call(seq),
+            Rnn::LstmDropout(kernel) => {
+                let lstm = Lstm::new(units).dropout(0.2).recurrent_dropout(0.2);
+                lstm.kernel(kernel).call(seq)
+            }
             Rnn::Gru => Gru::new(units).call(seq),
             Rnn::BidirectionalLstm(kernel) => {
                 Bidirectional::new(Lstm::new(units).kernel(kernel)).call(seq)
@@ -173,11 +180,15 @@ fn main() -> wgfit::Result<()> {
         "W2" => mlp(&mut rng, 60_000, 128, 3)?,
         "W3" => recurrent(&mut rng, 10, (10, 19), lstm, 32, true, 2, 10),
         "W4" | "W4u" => recurrent(&mut rng, 2000, (10, 100), lstm, 128, masked, 64, 3),
+        "W4d" => {
+            let dropped = Rnn::LstmDropout(lstm_kernel);
+            recurrent(&mut rng, 2000, (10, 100), dropped, 128, true, 64, 3)
+        }
         "W5" | "W5u" => recurrent(&mut rng, 2000, (10, 100), Rnn::Gru, 128, masked, 64, 3),
         "W6" | "W6u" => recurrent(&mut rng, 2000, (10, 100), bilstm, 64, masked, 64, 3),
         other => {
             return Err(wgfit::Error::Config(format!(
-                "unknown workload {other}: W1, W2, W3, W4, W4u, W5, W5u, W6 or W6u"
+                "unknown workload {other}: W1, W2, W3, W4, W4u, W4d, W5, W5u, W6 or W6u"
             )));
         }
     };

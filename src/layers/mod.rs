@@ -18,6 +18,8 @@ mod masking;
 mod merge;
 mod normalization;
 mod recurrent;
+mod rnn;
+mod rnn_dropout;
 mod simple_rnn;
 mod spatial_dropout;
 
@@ -31,6 +33,7 @@ pub use lstm::Lstm;
 pub use masking::Masking;
 pub use merge::{Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract};
 pub use normalization::Normalization;
+pub use rnn::Rnn;
 pub use simple_rnn::SimpleRnn;
 pub use spatial_dropout::SpatialDropout1D;
 

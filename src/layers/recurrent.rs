@@ -6,14 +6,11 @@
 use rand::rngs::StdRng;
 
 use super::{Dims, Forward, Param};
-use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::initializers::Initializer;
 use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::gather::gather_rows;
-use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
-use crate::ops::reduce::sum;
 use crate::tensor::Tensor;
 
 /// `(B, T, F)` of a batch for layer `kind` ("lstm", "gru") whose kernel is `[F, G·U]`.
@@ -33,20 +30,6 @@ pub(super) fn batch_dims(kind: &str, x: &Tensor, kernel: &Tensor) -> Result<(usi
         });
     }
     Ok((b, t, f))
-}
-
-/// x `[B, T, F]` as `[B·T, F]`, and xp = x · kernel + bias: `[B, T, G·U]`, in one op (one
-/// dispatch on a GPU, no extra copy on the CPU).
-pub(super) fn project(
-    x: &Tensor,
-    kernel: &Tensor,
-    bias: &Tensor,
-    (b, t, f): (usize, usize, usize),
-) -> Result<(Tensor, Tensor)> {
-    let x2 = x.reshape([b * t, f])?;
-    let xp = matmul_bias_act(&x2, kernel, Transpose::None, Some(bias), Activation::Linear)?;
-    let g = kernel.dims()[1];
-    Ok((x2, xp.reshape([b, t, g])?))
 }
 
 /// The layer's output and mask: h at every step `[B, T, U]` with the mask passed on
@@ -136,36 +119,41 @@ impl Weights {
 }
 
 /// The rows of `[B·T, *]` tensors the weight gradients need: on the CPU only the unmasked
-/// steps' (a masked step's dz is zero, so its rows add nothing), by this index ([`kept`]);
-/// `None`: all of them.
-pub(super) fn kept_index(mask: Option<&Tensor>) -> Result<Option<Tensor>> {
-    let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
-        return Ok(None);
-    };
-    let kept: Vec<u32> = (0u32..)
-        .zip(mask.to_vec_blocking()?)
-        .filter_map(|(i, m)| (m != 0.0).then_some(i))
-        .collect();
-    if kept.is_empty() || kept.len() == mask.numel() {
-        return Ok(None);
+/// steps' (a masked step's dz is zero, so its rows add nothing), by an index; on a GPU (or
+/// when every step or none is masked) all of them.
+pub struct Rows {
+    idx: Option<Tensor>,
+    n: usize,
+}
+
+impl Rows {
+    /// The rows kept under the `[B, T]` mask, of tensors of `n = B·T` rows.
+    pub(super) fn new(mask: Option<&Tensor>, n: usize) -> Result<Rows> {
+        let Some(mask) = mask.filter(|m| matches!(m.device(), Device::Cpu)) else {
+            return Ok(Rows { idx: None, n });
+        };
+        let kept: Vec<u32> = (0u32..)
+            .zip(mask.to_vec_blocking()?)
+            .filter_map(|(i, m)| (m != 0.0).then_some(i))
+            .collect();
+        if kept.is_empty() || kept.len() == mask.numel() {
+            return Ok(Rows { idx: None, n });
+        }
+        let idx = Tensor::from_u32(mask.device(), [kept.len()], kept)?;
+        Ok(Rows { idx: Some(idx), n })
     }
-    Ok(Some(Tensor::from_u32(mask.device(), [kept.len()], kept)?))
-}
 
-/// The rows of `t` that [`kept_index`] kept.
-pub(super) fn kept(idx: Option<&Tensor>, t: &Tensor) -> Result<Tensor> {
-    idx.map_or_else(|| Ok(t.clone()), |idx| gather_rows(t, idx))
-}
+    /// The kept rows of `t`: `[B·T, C]`.
+    pub(super) fn kept(&self, t: &Tensor) -> Result<Tensor> {
+        self.idx
+            .as_ref()
+            .map_or_else(|| Ok(t.clone()), |idx| gather_rows(t, idx))
+    }
 
-/// dx = dz · kernelᵀ as `[B, T, F]`, when the input needs a gradient.
-pub(super) fn input_grad(
-    need: bool,
-    dz: &Tensor,
-    kernel: &Tensor,
-    in_dims: &[usize],
-) -> Result<Option<Tensor>> {
-    need.then(|| matmul(dz, kernel, Transpose::B)?.reshape(in_dims.to_vec()))
-        .transpose()
+    /// The kept rows of a `[B, T, cols]` tensor, as `[rows, cols]`.
+    pub(super) fn of(&self, t: &Tensor, cols: usize) -> Result<Tensor> {
+        self.kept(&t.reshape([self.n, cols])?)
+    }
 }
 
 /// The gradients the backward pass starts from: of the last h (`dh_last`) or, with
@@ -179,28 +167,6 @@ pub(super) fn output_grads(
     } else {
         (Some(&dy[0]), None)
     }
-}
-
-/// The weight gradients of a cell whose dz `[B·T, G·U]` is the gradient of `h_prev · rk` as
-/// well as of xp (an LSTM's, a SimpleRNN's), over the kept rows of x `[B·T, F]` and hprev
-/// `[B, T, U]`: dkernel = xᵀ dz, drecurrent = hprevᵀ dz, dbias = Σ dz.
-pub(super) fn shared_dz_grads(
-    mask: Option<&Tensor>,
-    x: &Tensor,
-    hprev: &Tensor,
-    dz: &Tensor,
-) -> Result<Vec<Tensor>> {
-    let idx = kept_index(mask)?;
-    let dz_kept = kept(idx.as_ref(), dz)?;
-    let &[b, t, u] = hprev.dims() else {
-        return Err(Error::Config("hprev is [B, T, U]".into()));
-    };
-    let hprev = hprev.reshape([b * t, u])?;
-    Ok(vec![
-        matmul(&kept(idx.as_ref(), x)?, &dz_kept, Transpose::A)?,
-        matmul(&kept(idx.as_ref(), &hprev)?, &dz_kept, Transpose::A)?,
-        sum(&dz_kept, 0)?,
-    ])
 }
 
 /// The sequence and the initial state of recurrent layer `kind` (of `n` states: 2 for an

@@ -1,0 +1,188 @@
+//! A recurrent layer's dropout (Keras's `dropout` and `recurrent_dropout`): the masks drawn
+//! once per training call and used at every step, and the input projection and its
+//! gradients through the input masks.
+//!
+//! Input masks `[n, B, F]`: n = 1 (Keras's fast path: x ⊙ m before one projection), or one
+//! per gate G with recurrent dropout (Keras's implementation 1: xp_g = (x ⊙ m_g) · K_g + b_g).
+//! Recurrent masks `[G, B, U]`, one per gate, applied by the cell's op to h_{t-1}.
+
+use super::dropout::MaskStream;
+use super::recurrent::Rows;
+use crate::activation::Activation;
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::ops::dropout::{check_rate, dropout_apply, dropout_mask};
+use crate::ops::elementwise::{BinaryOp, binary};
+use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
+use crate::ops::merge::{concat, slice};
+use crate::tensor::Tensor;
+
+/// The dropout rates of a recurrent layer (0: none).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Rates {
+    pub(super) input: f32,
+    pub(super) recurrent: f32,
+}
+
+/// One training call's masks: input `[n, B, F]`, recurrent `[G, B, U]`.
+pub(super) struct Drops {
+    pub(super) input: Option<Tensor>,
+    pub(super) recurrent: Option<Tensor>,
+}
+
+impl Rates {
+    /// Both rates in `[0, 1)`, or an [`Error::Config`] naming layer `name`.
+    pub(super) fn check(&self, name: &str) -> Result<()> {
+        check_rate(&format!("{name} dropout"), self.input)?;
+        check_rate(&format!("{name} recurrent_dropout"), self.recurrent)?;
+        Ok(())
+    }
+
+    pub(super) fn any(&self) -> bool {
+        self.input > 0.0 || self.recurrent > 0.0
+    }
+
+    /// The masks of one call of layer `name` (of `gates` gates) on a `[B, T, F]` batch of
+    /// `U` units: none at inference; each drawn mask advances the stream's counter.
+    pub(super) fn draw(
+        &self,
+        (stream, name, gates): (&MaskStream, &str, usize),
+        training: bool,
+        device: &Device,
+        (b, f, u): (usize, usize, usize),
+    ) -> Result<Drops> {
+        let draw = |rate: f32, dims: [usize; 3]| -> Result<Option<Tensor>> {
+            if !training || rate == 0.0 {
+                return Ok(None);
+            }
+            let (seed, counter) = stream.next(name)?;
+            dropout_mask(device, dims, rate, seed, counter).map(Some)
+        };
+        let per_gate = if self.recurrent > 0.0 { gates } else { 1 };
+        Ok(Drops {
+            input: draw(self.input, [per_gate, b, f])?,
+            recurrent: draw(self.recurrent, [gates, b, u])?,
+        })
+    }
+}
+
+/// Mask `i` of `[n, B, F]` masks (or `[G, B, U]`) as `[B, F]`.
+fn mask_at(masks: &Tensor, i: usize) -> Result<Tensor> {
+    let &[_, b, f] = masks.dims() else {
+        return Err(Error::Config("dropout masks are [n, B, F]".into()));
+    };
+    slice(masks, 0, i, 1)?.reshape([b, f])
+}
+
+/// x `[B, T, F]` dropped by each input mask as `[B·T, F]` (x alone without masks), and
+/// xp `[B, T, G·U]`: x_d · kernel + bias with one mask, or per gate
+/// xp_g = (x ⊙ m_g) · kernel_g + bias_g with one mask per gate.
+pub(super) fn project(
+    x: &Tensor,
+    kernel: &Tensor,
+    bias: &Tensor,
+    masks: Option<&Tensor>,
+    (b, t, f): (usize, usize, usize),
+) -> Result<(Vec<Tensor>, Tensor)> {
+    let n = masks.map_or(1, |m| m.dims()[0]);
+    let xs = (0..n)
+        .map(|i| {
+            let x = match masks {
+                Some(m) => dropout_apply(x, &mask_at(m, i)?)?,
+                None => x.clone(),
+            };
+            x.reshape([b * t, f])
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let gu = kernel.dims()[1];
+    let project = |x: &Tensor, k: &Tensor, bias: &Tensor| {
+        matmul_bias_act(x, k, Transpose::None, Some(bias), Activation::Linear)
+    };
+    let xp = if let [x] = &xs[..] {
+        project(x, kernel, bias)?
+    } else {
+        let u = gu / n;
+        let parts = xs
+            .iter()
+            .enumerate()
+            .map(|(g, x)| project(x, &slice(kernel, 1, g * u, u)?, &slice(bias, 0, g * u, u)?))
+            .collect::<Result<Vec<_>>>()?;
+        concat(&parts.iter().collect::<Vec<_>>(), 1)?
+    };
+    Ok((xs, xp.reshape([b, t, gu])?))
+}
+
+/// dkernel `[F, G·U]` over the kept rows: x_dᵀ dz with one input, or per gate
+/// dkernel_g = (x ⊙ m_g)ᵀ dz_g.
+pub(super) fn kernel_grad(xs: &[Tensor], dz_k: &Tensor, rows: &Rows, u: usize) -> Result<Tensor> {
+    if let [x] = xs {
+        return matmul(&rows.kept(x)?, dz_k, Transpose::A);
+    }
+    let parts = xs
+        .iter()
+        .enumerate()
+        .map(|(g, x)| matmul(&rows.kept(x)?, &slice(dz_k, 1, g * u, u)?, Transpose::A))
+        .collect::<Result<Vec<_>>>()?;
+    concat(&parts.iter().collect::<Vec<_>>(), 1)
+}
+
+/// dx `[B, T, F]` from dz `[B·T, G·U]`: dz · kernelᵀ, times the input mask; with one mask
+/// per gate, Σ_g (dz_g · kernel_gᵀ) ⊙ m_g.
+pub(super) fn input_grad(
+    dz: &Tensor,
+    kernel: &Tensor,
+    masks: Option<&Tensor>,
+    in_dims: &[usize],
+) -> Result<Tensor> {
+    let Some(masks) = masks else {
+        return matmul(dz, kernel, Transpose::B)?.reshape(in_dims.to_vec());
+    };
+    let n = masks.dims()[0];
+    let u = kernel.dims()[1] / n;
+    let mut dx: Option<Tensor> = None;
+    for g in 0..n {
+        let (dz_g, k_g) = if n == 1 {
+            (dz.clone(), kernel.clone())
+        } else {
+            (slice(dz, 1, g * u, u)?, slice(kernel, 1, g * u, u)?)
+        };
+        let part = matmul(&dz_g, &k_g, Transpose::B)?.reshape(in_dims.to_vec())?;
+        let part = dropout_apply(&part, &mask_at(masks, g)?)?;
+        dx = Some(match dx {
+            Some(sum) => binary(&sum, &part, BinaryOp::Add)?,
+            None => part,
+        });
+    }
+    dx.ok_or_else(|| Error::Config("no input dropout masks".into()))
+}
+
+/// The columns of drecurrent `[U, G·U]` of gates `g0..g0 + n` from their dz columns
+/// `[N, n·U]` (kept rows) and h_prev `[B, T, U]`: hprevᵀ dz, or under recurrent dropout per
+/// gate (hprev ⊙ r_g)ᵀ dz_g, h_prev as gate g's recurrent product saw it.
+pub(super) fn recurrent_grad(
+    hprev: &Tensor,
+    rdrop: Option<&Tensor>,
+    (g0, n): (usize, usize),
+    dz: &Tensor,
+    rows: &Rows,
+    u: usize,
+) -> Result<Tensor> {
+    let Some(rdrop) = rdrop else {
+        return matmul(&rows.of(hprev, u)?, dz, Transpose::A);
+    };
+    let parts = (0..n)
+        .map(|i| {
+            let dropped = dropout_apply(hprev, &mask_at(rdrop, g0 + i)?)?;
+            let dz_g = if n == 1 {
+                dz.clone()
+            } else {
+                slice(dz, 1, i * u, u)?
+            };
+            matmul(&rows.of(&dropped, u)?, &dz_g, Transpose::A)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if let [one] = &parts[..] {
+        return Ok(one.clone());
+    }
+    concat(&parts.iter().collect::<Vec<_>>(), 1)
+}
