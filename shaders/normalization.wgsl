@@ -3,7 +3,7 @@
 //                         out = (x - mean) / max(sqrt(variance), 1e-7), or with invert
 //                         out = mean + x * max(sqrt(variance), 1e-7). One invocation per element.
 // normalization_backward: dy: [R, C], variance: [C] -> dx: [R, C] = dy / denom (dy * denom
-//                         with invert); the mean binding is unused there.
+//                         with invert).
 
 struct Params {
     n: u32,
@@ -12,10 +12,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+// The backward entry binds the first three only (the mean is last for that reason).
 @group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> mean: array<f32>;
-@group(0) @binding(3) var<storage, read> variance: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read> variance: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> mean: array<f32>;
 
 fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;

@@ -14,7 +14,7 @@ pub(crate) const KERNEL: Kernel = Kernel {
     name: "normalization",
     source: include_str!("../../shaders/normalization.wgsl"),
     params: Params::LAYOUT,
-    entries: &[("normalization_forward", 4), ("normalization_backward", 4)],
+    entries: &[("normalization_forward", 4), ("normalization_backward", 3)],
     trusted: false,
 };
 
@@ -112,7 +112,7 @@ pub fn normalization_forward(
             ctx.dispatch(
                 &KERNEL,
                 "normalization_forward",
-                &[buf(x), buf(mean), buf(variance), &out],
+                &[buf(x), buf(variance), &out, buf(mean)],
                 bytemuck::bytes_of(&params),
                 groups(x.numel()),
             )?;
@@ -160,11 +160,10 @@ pub fn normalization_backward(dy: &Tensor, variance: &Tensor, invert: bool) -> R
                 cols: c as u32,
                 invert: invert.into(),
             };
-            // The mean binding is unused by the backward entry: variance fills it.
             ctx.dispatch(
                 &KERNEL,
                 "normalization_backward",
-                &[buf(dy), buf(variance), buf(variance), &out],
+                &[buf(dy), buf(variance), &out],
                 bytemuck::bytes_of(&params),
                 groups(dy.numel()),
             )?;
