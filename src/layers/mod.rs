@@ -1,11 +1,12 @@
 //! Layers: each implements its forward and backward side by side (no autograd tape), on
 //! whatever device its weights live on.
 //!
-//! The Keras layers [`Dense`], [`Embedding`], [`Flatten`], [`Lstm`], [`Masking`] and the
-//! merge layers ([`Concatenate`], [`Add`], [`Subtract`], [`Multiply`], [`Average`],
-//! [`Maximum`], [`Minimum`]) are here; a layer of your own implements [`Layer`]. Shapes below
-//! are per batch: `B` samples, `T` time steps, `F` features.
-//! [`Dropout`] and [`SpatialDropout1D`] drop values while training (seeded, see there).
+//! The Keras layers here: [`Dense`], [`Embedding`], [`Flatten`], [`Masking`], the recurrent
+//! layers [`Lstm`], [`Gru`] and [`SimpleRnn`] (one [`Rnn`] over a small cell each) and
+//! [`Bidirectional`], the merge layers ([`Concatenate`], [`Add`], [`Subtract`], [`Multiply`],
+//! [`Average`], [`Maximum`], [`Minimum`]), [`Dropout`] and [`SpatialDropout1D`] (seeded, see
+//! there) and the preprocessing layer [`Normalization`]. A layer of your own implements
+//! [`Layer`]. Shapes below are per batch: `B` samples, `T` time steps, `F` features.
 
 mod bidirectional;
 mod dense;
