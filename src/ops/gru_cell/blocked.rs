@@ -29,17 +29,13 @@ pub(super) const RULE: Rule = Rule {
     hardware_max_units: AUTO_PERSISTENT_MAX_UNITS,
 };
 
-/// The bindings and helpers of each direction's kernels, which an entry point's file follows.
+/// The bindings and helpers of each direction's kernels, then the entry point's file `$entry`.
 macro_rules! forward_body {
     ($entry:literal) => {
         concat!(
             include_str!("../../../shaders/recurrent_blocked_rdrop.wgsl"),
             include_str!("../../../shaders/gru_cell_blocked.wgsl"),
-            include_str!(concat!(
-                "../../../shaders/gru_cell_blocked_",
-                $entry,
-                ".wgsl"
-            ))
+            include_str!($entry)
         )
     };
 }
@@ -49,11 +45,7 @@ macro_rules! backward_body {
             include_str!("../../../shaders/recurrent_blocked_rdrop.wgsl"),
             include_str!("../../../shaders/recurrent_blocked_product.wgsl"),
             include_str!("../../../shaders/gru_cell_blocked_backward.wgsl"),
-            include_str!(concat!(
-                "../../../shaders/gru_cell_blocked_backward_",
-                $entry,
-                ".wgsl"
-            ))
+            include_str!($entry)
         )
     };
 }
@@ -61,7 +53,7 @@ macro_rules! backward_body {
 /// reset_after's forward: one product of three gates per step.
 pub(super) static FORWARD: Blocked = Blocked {
     name: "gru_cell_blocked",
-    body: forward_body!("after"),
+    body: forward_body!("../../../shaders/gru_cell_blocked_after.wgsl"),
     entry: "gru_forward_blocked",
     bindings: 8,
     backward: false,
@@ -74,7 +66,7 @@ pub(super) static FORWARD: Blocked = Blocked {
 /// workgroup memory holds beside h.
 pub(super) static FORWARD_RESET: Blocked = Blocked {
     name: "gru_cell_blocked_reset",
-    body: forward_body!("reset"),
+    body: forward_body!("../../../shaders/gru_cell_blocked_reset.wgsl"),
     entry: "gru_forward_blocked_reset",
     bindings: 8,
     backward: false,
@@ -86,7 +78,7 @@ pub(super) static FORWARD_RESET: Blocked = Blocked {
 /// reset_after's backward: one product over the three gates' dhz per step.
 pub(super) static BACKWARD: Blocked = Blocked {
     name: "gru_cell_blocked_backward",
-    body: backward_body!("after"),
+    body: backward_body!("../../../shaders/gru_cell_blocked_backward_after.wgsl"),
     entry: "gru_backward_blocked",
     bindings: 8,
     backward: true,
@@ -98,7 +90,7 @@ pub(super) static BACKWARD: Blocked = Blocked {
 /// Reset before the product, backward: drh from the candidate's gradient, then z's and r's.
 pub(super) static BACKWARD_RESET: Blocked = Blocked {
     name: "gru_cell_blocked_backward_reset",
-    body: backward_body!("reset"),
+    body: backward_body!("../../../shaders/gru_cell_blocked_backward_reset.wgsl"),
     entry: "gru_backward_blocked_reset",
     bindings: 8,
     backward: true,
