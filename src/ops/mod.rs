@@ -52,6 +52,7 @@ pub mod reduce;
 pub mod reverse_time;
 pub mod rmsprop;
 pub mod sgd;
+pub(crate) mod simd;
 pub mod simple_rnn_cell;
 pub mod softmax;
 pub mod transpose;

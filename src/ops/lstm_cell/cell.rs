@@ -1,41 +1,9 @@
 //! One row of one LSTM step on the CPU, forward and backward: the gate math, in straight-line
-//! loops over slices that the compiler vectorises. On x86-64 each is built twice, for the
-//! baseline (SSE2, 4 lanes) and for AVX2 (8 lanes), and the AVX2 build runs where the
-//! processor has it: the same operations in the same order (no FMA contraction in either), so
-//! the same results bit for bit (tested below).
+//! loops over slices that the compiler vectorises, built for SSE2 and AVX2
+//! ([`with_avx2_build`]): the same results bit for bit (tested below).
 
 use crate::ops::fast_math::{sigmoid_f32, tanh_f32};
-
-/// Whether the AVX2 builds run.
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
-/// `fn $name(args)` running `$body(args)`, in `$avx2` (the same body compiled with AVX2)
-/// where the processor has it.
-macro_rules! with_avx2_build {
-    ($(#[$doc:meta])* fn $name:ident, $avx2:ident => $body:ident($($arg:ident: $ty:ty),* $(,)?)) => {
-        $(#[$doc])*
-        pub(super) fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            if avx2() {
-                // SAFETY: the processor has AVX2 (checked just above).
-                unsafe { $avx2($($arg),*) };
-                return;
-            }
-            $body($($arg),*);
-        }
-
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
-        fn $avx2($($arg: $ty),*) {
-            $body($($arg),*);
-        }
-    };
-}
+use crate::ops::simd::with_avx2_build;
 
 with_avx2_build! {
     /// One row of one step forward ([`cell_forward_body`]).
