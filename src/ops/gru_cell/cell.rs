@@ -213,10 +213,13 @@ mod tests {
         v.iter().map(|x| x.to_bits()).collect()
     }
 
+    /// A step's inputs: xp, hz, the recurrent bias, h_prev.
+    type StepArgs<'a> = (&'a [f32], Option<&'a [f32]>, &'a [f32], &'a [f32]);
+
     /// The `reset_after` arithmetic as it stood before the vector loops: a scalar reference
     /// with Keras's formulas, element by element.
     fn scalar_forward(
-        (xp, hz, rb, h_prev): (&[f32], Option<&[f32]>, &[f32], &[f32]),
+        (xp, hz, rb, h_prev): StepArgs<'_>,
         (g, a, h): (&mut [f32], &mut [f32], &mut [f32]),
     ) {
         let u = h.len();
