@@ -1372,6 +1372,9 @@ def main(argv=None):
     extra.append("normalization_masked_lstm_adam_bce")
     extra.append("timeseries_windows")
     dropout = dropout_cases()
+    import golden_rnn_dropout
+    rnn_dropout = golden_rnn_dropout.cases(keras, layers, sequences)
+    extra += [c[0] for c in rnn_dropout]
     known = [c[0] for c in plain] + [c["name"] for c in graph] + extra
     known += [c[0] for c in dropout]
     unknown = wanted - set(known)
@@ -1395,6 +1398,13 @@ def main(argv=None):
             run_normalization(outdir)
         if "timeseries_windows" in chosen:
             run_timeseries(outdir)
+        helpers = {"keras": keras, "layers": layers, "sequences": sequences,
+                   "known_weights": known_weights, "wgfit_names": wgfit_names,
+                   "first_batch_gradients": first_batch_gradients, "tensors_of": tensors_of,
+                   "save": save}
+        for name, build, gates in rnn_dropout:
+            if name in chosen:
+                golden_rnn_dropout.run(outdir, name, build, gates, helpers)
         if chosen & JAX_CASES:
             env = {**os.environ, "KERAS_BACKEND": "jax"}
             subprocess.run([sys.executable, __file__, outdir, *sorted(chosen & JAX_CASES)],
