@@ -13,6 +13,7 @@
 //! ```
 //!
 //!     cargo run --release --example seq2seq
+//!     cargo run --release --example seq2seq -- agree   # the first rounds on the CPU and GPU
 
 use std::time::Instant;
 
@@ -104,10 +105,9 @@ fn greedy_accuracy(
     Ok(right as f32 / n as f32)
 }
 
-fn main() -> anyhow::Result<()> {
-    let device = Device::auto()?;
-    println!("device: {}", device.info());
-
+/// The encoder-decoder of the module's doc (weights from the model's seed, so the same on
+/// every device).
+fn build() -> anyhow::Result<Model> {
     let source = Input::new([None]);
     let encoded = Lstm::new(UNITS)
         .return_state(true)
@@ -122,33 +122,41 @@ fn main() -> anyhow::Result<()> {
     let outputs = Dense::new(10)
         .activation(Activation::Softmax)
         .call(&decoded);
-    let mut model = Model::new(&[&source, &target], &outputs)?;
+    Ok(Model::new(&[&source, &target], &outputs)?)
+}
 
-    let mut rng = StdRng::seed_from_u64(7);
-    // validation sequences decide when to stop; the test sequences are only scored at the end
-    let (val_src, _, val_y, val_len) = batch(&mut rng, 500);
-    let (test_src, _, test_y, test_len) = batch(&mut rng, 1000);
+/// Trains `model` on `device` for up to `rounds` rounds of `per_round` fresh sequences (or
+/// until 0.97 of the validation sequences are reversed); each round's loss.
+fn train(
+    model: &mut Model,
+    device: &Device,
+    (rounds, per_round): (u64, usize),
+    rng: &mut StdRng,
+    (val_src, val_y, val_len): (&Array2<f32>, &Array2<f32>, &[usize]),
+) -> anyhow::Result<Vec<f32>> {
     let started = Instant::now();
-    for round in 1..=40 {
+    let mut losses = Vec::new();
+    for round in 1..=rounds {
         // fresh sequences every round: there are far more than any run sees
         if let Some(&(_, lr)) = SCHEDULE.iter().find(|(from, _)| *from == round) {
             let weights: Vec<_> = match round {
                 1 => Vec::new(),
                 _ => model.get_weights()?.into_iter().map(|(_, w)| w).collect(),
             };
-            compile(&mut model, &device, lr)?;
+            compile(model, device, lr)?;
             if !weights.is_empty() {
                 model.set_weights(&weights)?;
             }
         }
-        let (src, dec, y, _) = batch(&mut rng, 4096);
+        let (src, dec, y, _) = batch(rng, per_round);
         let opts = FitOptions::new()
             .epochs(1)
             .batch_size(64)
             .verbose(0)
             .seed(round);
         let history = model.fit([src.view().into_dyn(), dec.view().into_dyn()], &y, opts)?;
-        let accuracy = greedy_accuracy(&mut model, &val_src, &val_y, &val_len)?;
+        let accuracy = greedy_accuracy(model, val_src, val_y, val_len)?;
+        losses.push(history.loss()[0]);
         println!(
             "round {round:2}: loss {:.4}, teacher-forced step accuracy {:.3}, \
              validation sequences reversed {:.3} ({:.0?})",
@@ -161,6 +169,52 @@ fn main() -> anyhow::Result<()> {
             break;
         }
     }
+    Ok(losses)
+}
+
+/// `seq2seq agree`: the first rounds (of fewer sequences) on the CPU reference and on the
+/// GPU from the same weights and data: their losses must agree to 1e-3 (a whole run on a
+/// software GPU such as CI's lavapipe takes most of an hour; on a real one, run it whole).
+fn agree() -> anyhow::Result<()> {
+    let mut losses = Vec::new();
+    for device in [Device::cpu(), Device::gpu()?] {
+        println!("device: {}", device.info());
+        let mut rng = StdRng::seed_from_u64(7);
+        let (val_src, _, val_y, val_len) = batch(&mut rng, 100);
+        let mut model = build()?;
+        let val = (&val_src, &val_y, &val_len[..]);
+        losses.push(train(&mut model, &device, (2, 512), &mut rng, val)?);
+    }
+    let (cpu, gpu) = (&losses[0], &losses[1]);
+    for (round, (c, g)) in cpu.iter().zip(gpu).enumerate() {
+        let err = (c - g).abs() / c.abs().max(1e-6);
+        anyhow::ensure!(
+            err <= 1e-3,
+            "round {}: loss {g} on the GPU, {c} on the CPU (relative {err:.1e})",
+            round + 1
+        );
+    }
+    anyhow::ensure!(cpu.len() == 2 && gpu.len() == 2, "both ran two rounds");
+    println!(
+        "the GPU's losses equal the CPU's to 1e-3 over {} rounds",
+        cpu.len()
+    );
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("agree") {
+        return agree();
+    }
+    let device = Device::auto()?;
+    println!("device: {}", device.info());
+    let mut model = build()?;
+    let mut rng = StdRng::seed_from_u64(7);
+    // validation sequences decide when to stop; the test sequences are only scored at the end
+    let (val_src, _, val_y, val_len) = batch(&mut rng, 500);
+    let (test_src, _, test_y, test_len) = batch(&mut rng, 1000);
+    let val = (&val_src, &val_y, &val_len[..]);
+    train(&mut model, &device, (40, 4096), &mut rng, val)?;
     let accuracy = greedy_accuracy(&mut model, &test_src, &test_y, &test_len)?;
     println!("held-out test sequences reversed (greedy decoding): {accuracy:.3}");
     anyhow::ensure!(

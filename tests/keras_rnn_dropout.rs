@@ -12,8 +12,8 @@ mod common;
 use common::golden::{
     FIRST_LOSS, GRADIENTS, Golden, ONE_STEP, PREDICTIONS, check, check_scalar, devices,
 };
-use wgfit::ops::dropout::dropout_mask;
 use wgfit::layers::Layer;
+use wgfit::ops::dropout::dropout_mask;
 use wgfit::prelude::*;
 
 /// Masking -> `rnn` -> Dense sigmoid, as the case builds it.

@@ -143,6 +143,11 @@ impl Rows {
         Ok(Rows { idx: Some(idx), n })
     }
 
+    /// The kept rows' indices into B·T (none: every row).
+    pub(super) fn idx(&self) -> Option<&Tensor> {
+        self.idx.as_ref()
+    }
+
     /// The kept rows of `t`: `[B·T, C]`.
     pub(super) fn kept(&self, t: &Tensor) -> Result<Tensor> {
         self.idx

@@ -15,6 +15,7 @@ use crate::ops::dropout::{check_rate, dropout_apply, dropout_mask};
 use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::merge::{concat, slice};
+use crate::ops::recurrent::dropped_weight_grad;
 use crate::tensor::Tensor;
 
 /// The dropout rates of a recurrent layer (0: none).
@@ -167,22 +168,8 @@ pub(super) fn recurrent_grad(
     rows: &Rows,
     u: usize,
 ) -> Result<Tensor> {
-    let Some(rdrop) = rdrop else {
-        return matmul(&rows.of(hprev, u)?, dz, Transpose::A);
-    };
-    let parts = (0..n)
-        .map(|i| {
-            let dropped = dropout_apply(hprev, &mask_at(rdrop, g0 + i)?)?;
-            let dz_g = if n == 1 {
-                dz.clone()
-            } else {
-                slice(dz, 1, i * u, u)?
-            };
-            matmul(&rows.of(&dropped, u)?, &dz_g, Transpose::A)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if let [one] = &parts[..] {
-        return Ok(one.clone());
+    match rdrop {
+        None => matmul(&rows.of(hprev, u)?, dz, Transpose::A),
+        Some(rdrop) => dropped_weight_grad(hprev, rdrop, (g0, n), dz, rows.idx()),
     }
-    concat(&parts.iter().collect::<Vec<_>>(), 1)
 }
