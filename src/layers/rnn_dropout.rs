@@ -15,7 +15,7 @@ use crate::ops::dropout::{check_rate, dropout_apply, dropout_mask};
 use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::merge::{concat, slice};
-use crate::ops::recurrent::dropped_weight_grad;
+use crate::ops::recurrent::{dropped_weight_grad, gate_projection};
 use crate::tensor::Tensor;
 
 /// The dropout rates of a recurrent layer (0: none).
@@ -96,19 +96,10 @@ pub(super) fn project(
         })
         .collect::<Result<Vec<_>>>()?;
     let gu = kernel.dims()[1];
-    let project = |x: &Tensor, k: &Tensor, bias: &Tensor| {
-        matmul_bias_act(x, k, Transpose::None, Some(bias), Activation::Linear)
-    };
     let xp = if let [x] = &xs[..] {
-        project(x, kernel, bias)?
+        matmul_bias_act(x, kernel, Transpose::None, Some(bias), Activation::Linear)?
     } else {
-        let u = gu / n;
-        let parts = xs
-            .iter()
-            .enumerate()
-            .map(|(g, x)| project(x, &slice(kernel, 1, g * u, u)?, &slice(bias, 0, g * u, u)?))
-            .collect::<Result<Vec<_>>>()?;
-        concat(&parts.iter().collect::<Vec<_>>(), 1)?
+        gate_projection(&xs, kernel, bias)?
     };
     Ok((xs, xp.reshape([b, t, gu])?))
 }

@@ -89,6 +89,36 @@ fn gemm_split_past(
     });
 }
 
+/// `f(i, block)` for each block i of `u` columns of `c` (`[rows, n·u]`), the blocks spread
+/// over the cores (a recurrent layer's per-gate products under dropout: n GEMMs too small to
+/// split one by one, independent side by side). Each thread flushes denormals as the caller's
+/// step does.
+pub(crate) fn per_column_block(
+    c: &mut ArrayViewMut2<'_, f32>,
+    u: usize,
+    f: impl Fn(usize, &mut ArrayViewMut2<'_, f32>) + Sync,
+) {
+    let mut blocks: Vec<_> = c
+        .axis_chunks_iter_mut(Axis(1), u.max(1))
+        .enumerate()
+        .collect();
+    let threads = cores().min(blocks.len());
+    if threads <= 1 {
+        blocks.iter_mut().for_each(|(i, block)| f(*i, block));
+        return;
+    }
+    let per_thread = blocks.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        for chunk in blocks.chunks_mut(per_thread) {
+            scope.spawn(move || {
+                let _flush = FlushDenormals::new();
+                chunk.iter_mut().for_each(|(i, block)| f(*i, block));
+            });
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use ndarray::Array2;

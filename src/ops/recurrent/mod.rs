@@ -16,11 +16,11 @@ pub(crate) mod cpu;
 mod dropped;
 pub(crate) mod gemm;
 mod inputs;
-mod weight_grad;
+mod per_gate;
 
 pub use inputs::RecurrentInputs;
 pub(crate) use inputs::{check_forward, check_rdrop, mask_binding};
-pub(crate) use weight_grad::dropped_weight_grad;
+pub(crate) use per_gate::{dropped_weight_grad, gate_projection};
 
 pub(crate) use blocked::{Blocked, checked, dispatch as dispatch_blocked};
 pub use choice::PERSISTENT_MAX_UNITS;
