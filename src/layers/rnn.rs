@@ -112,8 +112,8 @@ pub struct Rnn<C> {
 
 #[derive(Debug, Clone)]
 struct Cache<S> {
-    // x as [B·T, F], dropped by each input mask when there are some
-    xs: Vec<Tensor>,
+    // x as [B·T, F], dropped by the input mask when there is one (not when one per gate)
+    x: Tensor,
     // the input dropout masks [n, B, F] (n = 1, or G with recurrent dropout)
     drop: Option<Tensor>,
     states: S,
@@ -321,7 +321,7 @@ impl<C: Cell> Layer for Rnn<C> {
             x.device(),
             (b, f, u),
         )?;
-        let (xs, xp) = project(x, kernel, &xp_bias, drops.input.as_ref(), (b, t, f))?;
+        let (x_k, xp) = project(x, kernel, &xp_bias, drops.input.as_ref(), (b, t, f))?;
         let states = self.cell.forward(
             (&xp, recurrent, cell_bias.as_ref()),
             RecurrentInputs::new()
@@ -333,7 +333,7 @@ impl<C: Cell> Layer for Rnn<C> {
         let returns = (self.return_sequences, self.return_state);
         let fwd = outputs(&C::seqs(&states), mask, returns, (b, t, u))?;
         Ok(fwd.saving(training, || Cache {
-            xs,
+            x: x_k,
             drop: drops.input,
             states,
             mask: mask.cloned(),
@@ -359,7 +359,7 @@ impl<C: Cell> Layer for Rnn<C> {
         let dz = grads.dz.reshape([b * t, C::GATES * u])?;
         let rows = Rows::new(mask, b * t)?;
         let dz_k = rows.kept(&dz)?;
-        let dkernel = kernel_grad(&cache.xs, &dz_k, &rows, u)?;
+        let dkernel = kernel_grad(&cache.x, cache.drop.as_ref(), &dz_k, &rows, (b, t))?;
         let (drecurrent, dbias) = self.cell.weight_grads(&cache.states, &dz_k, &rows, u)?;
         let dx = need_dx[0]
             .then(|| input_grad(&dz, kernel, cache.drop.as_ref(), &cache.in_dims))

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::ops::dropout::{check_rate, dropout_apply, dropout_mask};
 use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
-use crate::ops::merge::{concat, slice};
+use crate::ops::merge::slice;
 use crate::ops::recurrent::{dropped_weight_grad, gate_projection};
 use crate::tensor::Tensor;
 
@@ -75,47 +75,48 @@ fn mask_at(masks: &Tensor, i: usize) -> Result<Tensor> {
     slice(masks, 0, i, 1)?.reshape([b, f])
 }
 
-/// x `[B, T, F]` dropped by each input mask as `[B·T, F]` (x alone without masks), and
-/// xp `[B, T, G·U]`: x_d · kernel + bias with one mask, or per gate
-/// xp_g = (x ⊙ m_g) · kernel_g + bias_g with one mask per gate.
+/// x `[B, T, F]` as the kernel's gradient reads it, `[B·T, F]` (dropped by the one mask if
+/// there is one; as it came with none, or with one mask per gate), and xp `[B, T, G·U]`:
+/// x_d · kernel + bias with one mask, or per gate xp_g = (x ⊙ m_g) · kernel_g + bias_g.
 pub(super) fn project(
     x: &Tensor,
     kernel: &Tensor,
     bias: &Tensor,
     masks: Option<&Tensor>,
     (b, t, f): (usize, usize, usize),
-) -> Result<(Vec<Tensor>, Tensor)> {
-    let n = masks.map_or(1, |m| m.dims()[0]);
-    let xs = (0..n)
-        .map(|i| {
-            let x = match masks {
-                Some(m) => dropout_apply(x, &mask_at(m, i)?)?,
-                None => x.clone(),
-            };
-            x.reshape([b * t, f])
-        })
-        .collect::<Result<Vec<_>>>()?;
+) -> Result<(Tensor, Tensor)> {
     let gu = kernel.dims()[1];
-    let xp = if let [x] = &xs[..] {
-        matmul_bias_act(x, kernel, Transpose::None, Some(bias), Activation::Linear)?
-    } else {
-        gate_projection(&xs, kernel, bias)?
+    let (xk, xp) = match masks {
+        Some(m) if m.dims()[0] > 1 => (x.clone(), gate_projection(x, m, kernel, bias)?),
+        _ => {
+            let xd = match masks {
+                Some(m) => dropout_apply(x, &mask_at(m, 0)?)?,
+                None => x.clone(),
+            }
+            .reshape([b * t, f])?;
+            let xp = matmul_bias_act(&xd, kernel, Transpose::None, Some(bias), Activation::Linear)?;
+            (xd, xp)
+        }
     };
-    Ok((xs, xp.reshape([b, t, gu])?))
+    Ok((xk.reshape([b * t, f])?, xp.reshape([b, t, gu])?))
 }
 
-/// dkernel `[F, G·U]` over the kept rows: x_dᵀ dz with one input, or per gate
-/// dkernel_g = (x ⊙ m_g)ᵀ dz_g.
-pub(super) fn kernel_grad(xs: &[Tensor], dz_k: &Tensor, rows: &Rows, u: usize) -> Result<Tensor> {
-    if let [x] = xs {
-        return matmul(&rows.kept(x)?, dz_k, Transpose::A);
+/// dkernel `[F, G·U]` over the kept rows from x as [`project`] left it: x_dᵀ dz, or with
+/// one mask per gate dkernel_g = (x ⊙ m_g)ᵀ dz_g.
+pub(super) fn kernel_grad(
+    x: &Tensor,
+    masks: Option<&Tensor>,
+    dz_k: &Tensor,
+    rows: &Rows,
+    (b, t): (usize, usize),
+) -> Result<Tensor> {
+    match masks {
+        Some(m) if m.dims()[0] > 1 => {
+            let x = x.reshape([b, t, x.numel() / (b * t).max(1)])?;
+            dropped_weight_grad(&x, m, (0, m.dims()[0]), dz_k, rows.idx())
+        }
+        _ => matmul(&rows.kept(x)?, dz_k, Transpose::A),
     }
-    let parts = xs
-        .iter()
-        .enumerate()
-        .map(|(g, x)| matmul(&rows.kept(x)?, &slice(dz_k, 1, g * u, u)?, Transpose::A))
-        .collect::<Result<Vec<_>>>()?;
-    concat(&parts.iter().collect::<Vec<_>>(), 1)
 }
 
 /// dx `[B, T, F]` from dz `[B·T, G·U]`: dz · kernelᵀ, times the input mask; with one mask
