@@ -12,10 +12,9 @@ use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::dropout::{check_rate, dropout_apply, dropout_mask};
-use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::merge::slice;
-use crate::ops::recurrent::{dropped_weight_grad, gate_projection};
+use crate::ops::recurrent::{dropped_weight_grad, gate_input_grad, gate_projection};
 use crate::tensor::Tensor;
 
 /// The dropout rates of a recurrent layer (0: none).
@@ -130,23 +129,11 @@ pub(super) fn input_grad(
     let Some(masks) = masks else {
         return matmul(dz, kernel, Transpose::B)?.reshape(in_dims.to_vec());
     };
-    let n = masks.dims()[0];
-    let u = kernel.dims()[1] / n;
-    let mut dx: Option<Tensor> = None;
-    for g in 0..n {
-        let (dz_g, k_g) = if n == 1 {
-            (dz.clone(), kernel.clone())
-        } else {
-            (slice(dz, 1, g * u, u)?, slice(kernel, 1, g * u, u)?)
-        };
-        let part = matmul(&dz_g, &k_g, Transpose::B)?.reshape(in_dims.to_vec())?;
-        let part = dropout_apply(&part, &mask_at(masks, g)?)?;
-        dx = Some(match dx {
-            Some(sum) => binary(&sum, &part, BinaryOp::Add)?,
-            None => part,
-        });
+    if masks.dims()[0] > 1 {
+        return gate_input_grad(dz, kernel, masks);
     }
-    dx.ok_or_else(|| Error::Config("no input dropout masks".into()))
+    let dx = matmul(dz, kernel, Transpose::B)?.reshape(in_dims.to_vec())?;
+    dropout_apply(&dx, &mask_at(masks, 0)?)
 }
 
 /// The columns of drecurrent `[U, G·U]` of gates `g0..g0 + n` from their dz columns

@@ -17,10 +17,12 @@ mod dropped;
 pub(crate) mod gemm;
 mod inputs;
 mod per_gate;
+#[cfg(test)]
+mod per_gate_tests;
 
 pub use inputs::RecurrentInputs;
 pub(crate) use inputs::{check_forward, check_rdrop, mask_binding};
-pub(crate) use per_gate::{dropped_weight_grad, gate_projection};
+pub(crate) use per_gate::{dropped_weight_grad, gate_input_grad, gate_projection};
 
 pub(crate) use blocked::{Blocked, checked, dispatch as dispatch_blocked};
 pub use choice::PERSISTENT_MAX_UNITS;

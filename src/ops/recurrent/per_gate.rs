@@ -6,7 +6,9 @@
 //! - weight gradient: v `[B, T, F]` (x for the kernel's, h_prev for the recurrent kernel's,
 //!   F = U), masks, dz `[N, n·U]` (the kept rows' gradients of gates g0..g0 + n), kept `[N]`
 //!   (rows of B·T; all B·T rows without it) -> `[F, n·U]`, block i = (v ⊙ m_g)ᵀ dz_i over
-//!   the kept rows (g = g0 + i): v as gate g's product saw it.
+//!   the kept rows (g = g0 + i): v as gate g's product saw it;
+//! - input gradient: dz `[B·T, G·U]`, kernel, masks -> dx `[B, T, F]` = Σ_g (dz_g · kernel_gᵀ)
+//!   ⊙ m_g.
 //!
 //! On the CPU each gate's product is written straight into its block of one output, the gates
 //! side by side on the cores (no per-gate outputs, column slices or concatenation: those
@@ -18,8 +20,9 @@ use ndarray::{ArrayView2, ArrayViewMut2, linalg::general_mat_mul, s};
 use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::ops::cpu_gemm::per_column_block;
+use crate::ops::cpu_gemm::{gemm_then, per_column_block};
 use crate::ops::dropout::dropout_apply;
+use crate::ops::elementwise::{BinaryOp, binary};
 use crate::ops::gather::gather_rows;
 use crate::ops::matmul::{Transpose, matmul, matmul_bias_act};
 use crate::ops::merge::{concat, slice};
@@ -85,6 +88,70 @@ pub(crate) fn gate_projection(
         }
     });
     Tensor::from_vec(&device, [rows, gu], out)
+}
+
+/// The input gradient of the module's doc: `[B, T, F]`.
+pub(crate) fn gate_input_grad(dz: &Tensor, kernel: &Tensor, masks: &Tensor) -> Result<Tensor> {
+    let device = f32_device("gate_input_grad", &[dz, kernel, masks])?;
+    let (&[rows, gu], &[f, kgu], &[g, b, mf]) = (dz.dims(), kernel.dims(), masks.dims()) else {
+        return Err(shape_error(
+            "gate_input_grad",
+            &[None, None],
+            dz.dims(),
+            "dz [B·T, G·U], kernel [F, G·U], masks [G, B, F]",
+        ));
+    };
+    if g == 0 || kgu != gu || gu % g != 0 || mf != f || b == 0 || rows % b != 0 {
+        return Err(Error::Config(format!(
+            "gate_input_grad: dz {:?}, kernel {:?}, masks {:?}",
+            dz.dims(),
+            kernel.dims(),
+            masks.dims()
+        )));
+    }
+    let (u, t) = (gu / g, rows / b);
+    if !matches!(device, Device::Cpu) {
+        let mut dx: Option<Tensor> = None;
+        for i in 0..g {
+            let (dz_i, k_i) = (slice(dz, 1, i * u, u)?, slice(kernel, 1, i * u, u)?);
+            let part = matmul(&dz_i, &k_i, Transpose::B)?.reshape([b, t, f])?;
+            let m = slice(masks, 0, i, 1)?.reshape([b, f])?;
+            let part = dropout_apply(&part, &m)?;
+            dx = Some(match dx {
+                Some(sum) => binary(&sum, &part, BinaryOp::Add)?,
+                None => part,
+            });
+        }
+        return dx.ok_or_else(|| Error::Config("gate_input_grad: no gates".into()));
+    }
+    let (d, k, m) = (host(dz), host(kernel), host(masks));
+    let (d, k, m) = (d.f32(), k.f32(), m.f32());
+    let dz = ArrayView2::from_shape((rows, gu), d).expect("checked above");
+    let kernel = ArrayView2::from_shape((f, gu), k).expect("checked above");
+    let mut dx = vec![0.0f32; rows * f];
+    let mut part = ndarray::Array2::<f32>::zeros((rows, f));
+    for i in 0..g {
+        let cols = s![.., i * u..(i + 1) * u];
+        gemm_then(
+            &dz.slice(cols),
+            &kernel.slice(cols).t(),
+            &mut part.view_mut(),
+            |_, _| {},
+        );
+        let mask = &m[i * b * f..(i + 1) * b * f];
+        let part = part.as_slice().expect("standard layout");
+        for (row, (acc, p)) in dx
+            .chunks_exact_mut(f.max(1))
+            .zip(part.chunks_exact(f.max(1)))
+            .enumerate()
+        {
+            let mr = &mask[(row / t) * f..(row / t + 1) * f];
+            for ((a, &p), &mv) in acc.iter_mut().zip(p).zip(mr) {
+                *a += p * mv;
+            }
+        }
+    }
+    Tensor::from_vec(&device, [b, t, f], dx)
 }
 
 /// Rows `idx` of v `[B·T, F]`, each times its sample's mask row (`mask` `[B, F]`).
@@ -186,127 +253,5 @@ fn composed(
     match &parts[..] {
         [one] => Ok(one.clone()),
         _ => concat(&parts.iter().collect::<Vec<_>>(), 1),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use rand::{Rng, SeedableRng, rngs::StdRng};
-
-    use super::{dropped_weight_grad, gate_projection};
-    use crate::device::Device;
-    use crate::tensor::Tensor;
-
-    fn gpu() -> Option<Device> {
-        match Device::gpu() {
-            Ok(d) => Some(d),
-            Err(e) if std::env::var("WGFIT_REQUIRE_GPU").as_deref() == Ok("1") => {
-                panic!("WGFIT_REQUIRE_GPU=1 but no GPU adapter was found: {e}")
-            }
-            Err(e) => {
-                eprintln!(
-                    "!!!!! NO GPU ADAPTER ({e}): THE PER-GATE GPU PATHS ARE NOT TESTED !!!!!"
-                );
-                None
-            }
-        }
-    }
-
-    fn close(what: &str, got: &[f32], want: &[f32]) {
-        assert_eq!(got.len(), want.len(), "{what}: length");
-        let scale = want.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!((g - w).abs() <= 1e-4 * scale, "{what}[{i}]: {g} vs {w}");
-        }
-    }
-
-    /// Both products against plain loops, on the CPU and (from the same inputs) the GPU, for
-    /// odd sizes (F and U apart), one gate and several, a subset of rows kept and all of them.
-    #[test]
-    fn per_gate_products_equal_plain_loops_on_both_devices() {
-        let mut rng = StdRng::seed_from_u64(17);
-        let devices: Vec<Device> = [Device::cpu()].into_iter().chain(gpu()).collect();
-        for (b, t, f, u, g) in [(1, 1, 1, 1, 1), (3, 5, 7, 13, 3), (2, 37, 3, 9, 4)] {
-            let mut v =
-                |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0..1.0)).collect() };
-            let (x, dz_all, kernel, bias) =
-                (v(b * t * f), v(b * t * g * u), v(f * g * u), v(g * u));
-            let masks: Vec<f32> = v(g * b * f)
-                .iter()
-                .map(|&r| if r > 0.0 { 1.5 } else { 0.0 })
-                .collect();
-            let m = |gi: usize, row: usize, j: usize| masks[(gi * b + row / t) * f + j];
-            let every_other: Vec<u32> = (0..(b * t) as u32).filter(|i| i % 2 == 0).collect();
-            for kept in [None, Some(every_other)] {
-                let rows: Vec<usize> = match &kept {
-                    Some(k) => k.iter().map(|&i| i as usize).collect(),
-                    None => (0..b * t).collect(),
-                };
-                let n = rows.len();
-                for (g0, gates) in [(0, g), (g - 1, 1)] {
-                    let dz = &dz_all[..n * gates * u];
-                    // block i, [j, k] = Σ_rows x[row, j] m[g0 + i, row / t, j] dz[row, i·U + k]
-                    let mut want = vec![0.0f32; f * gates * u];
-                    for i in 0..gates {
-                        for (ri, &row) in rows.iter().enumerate() {
-                            for j in 0..f {
-                                let xv = x[row * f + j] * m(g0 + i, row, j);
-                                for k in 0..u {
-                                    let d = dz[ri * gates * u + i * u + k];
-                                    want[j * gates * u + i * u + k] += xv * d;
-                                }
-                            }
-                        }
-                    }
-                    for device in &devices {
-                        let ten = |d: &[f32], dims: &[usize]| {
-                            Tensor::from_vec(device, dims.to_vec(), d.to_vec()).unwrap()
-                        };
-                        let kept_t = kept
-                            .as_ref()
-                            .map(|k| Tensor::from_u32(device, [k.len()], k.clone()).unwrap());
-                        let got = dropped_weight_grad(
-                            &ten(&x, &[b, t, f]),
-                            &ten(&masks, &[g, b, f]),
-                            (g0, gates),
-                            &ten(dz, &[n, gates * u]),
-                            kept_t.as_ref(),
-                        )
-                        .unwrap();
-                        assert_eq!(got.dims(), [f, gates * u]);
-                        let what = format!("weight grad {b}x{t}x{f}x{u} gates {g0}+{gates}");
-                        let on = format!("{what} on {}", device.info());
-                        close(&on, &got.to_vec_blocking().unwrap(), &want);
-                    }
-                }
-            }
-            let rows = b * t;
-            let mut want = vec![0.0f32; rows * g * u];
-            for gi in 0..g {
-                for r in 0..rows {
-                    for k in 0..u {
-                        let acc: f32 = (0..f)
-                            .map(|j| x[r * f + j] * m(gi, r, j) * kernel[j * g * u + gi * u + k])
-                            .sum();
-                        want[r * g * u + gi * u + k] = acc + bias[gi * u + k];
-                    }
-                }
-            }
-            for device in &devices {
-                let ten = |d: &[f32], dims: &[usize]| {
-                    Tensor::from_vec(device, dims.to_vec(), d.to_vec()).unwrap()
-                };
-                let got = gate_projection(
-                    &ten(&x, &[b, t, f]),
-                    &ten(&masks, &[g, b, f]),
-                    &ten(&kernel, &[f, g * u]),
-                    &ten(&bias, &[g * u]),
-                )
-                .unwrap();
-                assert_eq!(got.dims(), [rows, g * u]);
-                let on = format!("projection {b}x{t}x{f}x{u} on {}", device.info());
-                close(&on, &got.to_vec_blocking().unwrap(), &want);
-            }
-        }
     }
 }
