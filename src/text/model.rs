@@ -38,7 +38,7 @@ impl BorrowMut<Model> for Sequential {
 /// let mut tv = TextVectorization::new().output_sequence_length(4);
 /// tv.adapt(&texts)?;
 /// let model = Sequential::new()
-///     .add(Embedding::new(tv.vocabulary_size(), 4).mask_zero(true).input_shape([None]))
+///     .add(Embedding::new(tv.vocabulary_size(), 4).mask_zero(true))
 ///     .add(Lstm::new(3))
 ///     .add(Dense::new(1).activation(Activation::Sigmoid));
 /// let mut model = TextModel::new(tv, model)?;
