@@ -47,10 +47,18 @@ impl BorrowMut<Model> for Sequential {
 /// assert_eq!(model.predict(&["good film", "an unseen text"])?.shape(), &[2, 1]);
 /// # Ok::<(), wgfit::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct TextModel<M: BorrowMut<Model> = Model> {
     vectorizer: TextVectorization,
     model: M,
+}
+
+impl<M: BorrowMut<Model>> std::fmt::Debug for TextModel<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextModel")
+            .field("vectorizer", &self.vectorizer)
+            .field("layers", &self.model().layer_names())
+            .finish()
+    }
 }
 
 impl<M: BorrowMut<Model>> TextModel<M> {
