@@ -320,7 +320,7 @@ mod tests {
     use ndarray::{Array2, arr1};
 
     fn dataset(lengths: &[usize]) -> SequenceDataset {
-        let xs = lengths
+        let xs: Vec<_> = lengths
             .iter()
             .map(|&t| Array2::<f32>::ones((t, 3)).into_dyn())
             .collect();
