@@ -240,7 +240,7 @@ impl SequenceDataset {
     ///
     /// ```
     /// use wgfit::data::SequenceDataset;
-    /// let xs = [2, 9, 3, 8].iter().map(|&t| ndarray::Array1::<f32>::ones(t).into_dyn()).collect();
+    /// let xs: Vec<_> = [2, 9, 3, 8].iter().map(|&t| ndarray::Array1::<f32>::ones(t).into_dyn()).collect();
     /// let ds = SequenceDataset::new(xs, ndarray::Array1::<f32>::zeros(4).into_dyn())?.batch_size(2);
     /// let mut batches = ds.batches(0);
     /// batches.iter_mut().for_each(|b| b.sort());
