@@ -49,6 +49,20 @@ fn bad_settings_are_config_errors() {
         .adapt(["a"])
         .unwrap_err();
     assert!(matches!(&err, Error::Config(m) if m.contains("pad_to_max_tokens needs max_tokens")));
+    // A max_tokens set after a larger vocabulary: refused, never an index past the row.
+    let given = StringLookup::new()
+        .output_mode(OutputMode::MultiHot)
+        .with_vocabulary(["a", "b", "c"])
+        .unwrap();
+    let err = given
+        .max_tokens(2)
+        .pad_to_max_tokens(true)
+        .encode([["c"]])
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("more than max_tokens 2")),
+        "{err}"
+    );
 }
 
 #[test]

@@ -13,6 +13,14 @@ use super::farmhash::fingerprint64;
 use crate::error::{Error, Result};
 
 /// What a lookup layer returns, as Keras's `output_mode`.
+///
+/// ```
+/// use wgfit::text::{OutputMode, StringLookup};
+/// let mut counts = StringLookup::new().output_mode(OutputMode::Count);
+/// counts.adapt(["a", "b", "b"])?;
+/// assert_eq!(counts.encode([["b", "b", "zz"]])?, ndarray::arr2(&[[1.0, 2.0, 0.0]]));
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OutputMode {
     /// One id per token (Keras's default `"int"`).
@@ -245,9 +253,19 @@ impl<K: Token> IndexLookup<K> {
     }
 
     fn ready(&self) -> Result<()> {
+        self.check_config()?;
+        let layer = self.layer;
+        if let Some(n) = self.max_tokens
+            && self.vocabulary_size() > n
+        {
+            return Err(Error::Config(format!(
+                "{layer}: its vocabulary has {} entries, more than max_tokens {n} (set after it)",
+                self.vocabulary_size()
+            )));
+        }
         if self.tokens.is_none() {
             return Err(Error::Config(format!(
-                "{}: no vocabulary yet: call adapt(..) on data first, or give one with vocabulary(..)",
+                "{}: no vocabulary yet: call adapt(..) on data first, or give one with with_vocabulary(..)",
                 self.layer
             )));
         }

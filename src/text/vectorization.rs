@@ -8,6 +8,14 @@ use super::index_lookup::{IndexLookup, OutputMode};
 use crate::error::{Error, Result};
 
 /// How texts are cleaned before splitting (Keras's `standardize`).
+///
+/// ```
+/// use wgfit::text::{Split, Standardize, TextVectorization};
+/// let tv = TextVectorization::new();
+/// assert_eq!(tv.tokens("It's CAFÉ-time!"), ["its", "cafÉtime"]); // ASCII-only, as Keras
+/// let tv = TextVectorization::new().standardize(Standardize::Lower).split(Split::Character);
+/// assert_eq!(tv.tokens("Hé!"), ["h", "é", "!"]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Standardize {
     /// Lowercase, then strip punctuation: Keras's default.
