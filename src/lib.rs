@@ -36,6 +36,7 @@ mod progress;
 mod seed;
 pub mod shape;
 pub mod tensor;
+pub mod text;
 
 pub use activation::Activation;
 pub use callbacks::{Callback, EarlyStopping, ModelCheckpoint, TerminateOnNaN};
@@ -63,6 +64,7 @@ pub use optimizers::Optimizer;
 pub use seed::{random_seed, set_random_seed};
 pub use shape::{InputSpec, Shape, stack_samples};
 pub use tensor::{DType, Tensor};
+pub use text::{IntegerLookup, StringLookup, TextModel, TextVectorization};
 
 /// The names most programs need.
 pub mod prelude {
@@ -75,6 +77,7 @@ pub mod prelude {
     pub use crate::io::{read_csv_sequences, read_npz_sequences};
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
+    pub use crate::text::{IntegerLookup, OutputMode, StringLookup, TextModel, TextVectorization};
     pub use crate::{
         Activation, Add, Average, Call, CallMany, Concatenate, Dense, Device, Embedding, Error,
         FitOptions, Flatten, Input, InputSpec, Loss, Lstm, Masking, Maximum, Metric, Minimum,

@@ -86,7 +86,12 @@ fn a_nan_label_names_the_sample_and_says_it_is_a_label() {
 
 #[test]
 fn an_empty_sequence_dataset_is_refused() {
-    match SequenceDataset::new(Vec::new(), Array1::<f32>::zeros(0).into_dyn()).unwrap_err() {
+    match SequenceDataset::new(
+        Vec::<ndarray::ArrayD<f32>>::new(),
+        Array1::<f32>::zeros(0).into_dyn(),
+    )
+    .unwrap_err()
+    {
         Error::Empty { sample: None, .. } => {}
         e => panic!("{e:?}"),
     }

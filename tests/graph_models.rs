@@ -298,7 +298,7 @@ fn data() -> Data {
     let mut rng = StdRng::seed_from_u64(11);
     let x = sequences(&mut rng, 10, 6, 3);
     let y = labels(&mut rng, 10, 2);
-    let xs = (0..10)
+    let xs: Vec<_> = (0..10)
         .map(|i| {
             let len = (0..6)
                 .rev()

@@ -231,7 +231,7 @@ fn fit_dataset_calls_on_batch_end_so_terminate_on_nan_stops_it() {
         .unwrap();
         m
     };
-    let xs = (1..=8)
+    let xs: Vec<_> = (1..=8)
         .map(|t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn())
         .collect();
     let y = Array1::from_shape_fn(8, |i| i as f32 * 1e20).into_dyn();

@@ -139,7 +139,7 @@ fn bad_weights_are_named_before_any_step() {
     }
     assert_eq!(m.get_weights().unwrap(), before);
     // A dataset makes its own batches: weights with it are refused, naming the option.
-    let xs = (0..9)
+    let xs: Vec<_> = (0..9)
         .map(|_| ndarray::Array2::<f32>::ones((2, 3)).into_dyn())
         .collect();
     let ds = SequenceDataset::new(xs, y.clone().into_dyn()).unwrap();

@@ -1348,6 +1348,144 @@ def run_normalization(outdir):
                                  "first_batch_loss": float(step["loss"]), "history": {}})
 
 
+# The text golden's corpus: ties in counts, ASCII punctuation (stripped), non-ASCII letters and
+# punctuation (kept: tf.strings.lower and Keras's regex are ASCII-only), every ASCII whitespace
+# (\v and \f included) and a no-break space (not a separator), empty and all-punctuation texts.
+TEXT_CORPUS = [
+    "The cat sat on the mat.",
+    "THE DOG ate my homework!!",
+    "Caf\u00e9 CR\u00c8ME, s'il vous pla\u00eet \u2014 \u00c9COLE \u00ab\u00a0quoi\u00a0\u00bb",
+    "dog-eat-dog world; it's a cat's life",
+    "  multiple   spaces\tand\ttabs\nnewline\r\n",
+    "",
+    "!!! ... ???",
+    "na\u00efve \u65e5\u672c\u8a9e text \U0001F642 emoji [UNK] [unk]",
+    "b a c b a c z y x",
+    "vertical\x0btab and\x0cformfeed the end",
+]
+TEXT_QUERIES = TEXT_CORPUS + ["an unseen zebra", "THE the The tHe", "x"]
+
+# (case, TextVectorization kwargs, given vocabulary or None to adapt)
+TEXT_CASES = [
+    ("default", {}, None),
+    ("max_tokens", {"max_tokens": 8, "output_sequence_length": 5}, None),
+    ("long_sequence", {"output_sequence_length": 12}, None),
+    ("ragged", {"ragged": True}, None),
+    ("ngrams", {"ngrams": 2, "max_tokens": 20}, None),
+    ("lower_only", {"standardize": "lower"}, None),
+    ("no_standardize", {"standardize": None}, None),
+    ("multi_hot", {"output_mode": "multi_hot", "max_tokens": 10}, None),
+    ("count", {"output_mode": "count"}, None),
+    ("vocabulary", {}, ["the", "cat", "dog", "zebra"]),
+    ("vocabulary_special", {}, ["", "[UNK]", "the", "cat"]),
+]
+
+# (case, StringLookup kwargs, given vocabulary or None to adapt)
+STRING_LOOKUP_DATA = [["a", "b", "c", "b"], ["a", "d", "b", "a"], ["e", "", "[UNK]", "c"]]
+STRING_LOOKUP_QUERY = [["a", "b", "zz", ""], ["e", "[UNK]", "q", "d"], ["c", "x", "y", "w"]]
+STRING_LOOKUP_CASES = [
+    ("default", {}, None),
+    ("max_tokens", {"max_tokens": 3}, None),
+    ("mask", {"mask_token": ""}, None),
+    ("two_oov", {"num_oov_indices": 2, "mask_token": "[MASK]"}, None),
+    ("no_oov", {"num_oov_indices": 0}, ["a", "b", "c", "d", "e", "", "[UNK]"]),
+    ("vocabulary", {"mask_token": "", "oov_token": "<oov>"}, ["x", "y", "a"]),
+    ("multi_hot", {"output_mode": "multi_hot"}, None),
+    ("count", {"output_mode": "count", "mask_token": ""}, None),
+]
+INTEGER_LOOKUP_DATA = [[12, 1138, 42, 42], [42, 7, 7, 1000], [0, -1, 5, 12]]
+INTEGER_LOOKUP_QUERY = [[12, 1000, 99, 0], [-1, -7, 5, 42], [13, 14, 15, 7]]
+INTEGER_LOOKUP_CASES = [
+    ("default", {}, None),
+    ("max_tokens", {"max_tokens": 4}, None),
+    ("mask", {"mask_token": 0}, None),
+    ("two_oov", {"num_oov_indices": 2, "mask_token": 0}, None),
+    ("no_oov", {"num_oov_indices": 0}, [12, 1138, 42, 7, 1000, 0, -1, 5, 99, -7, 13, 14, 15]),
+    ("vocabulary", {"mask_token": 0, "oov_token": -1}, [5, 7, 12]),
+    ("multi_hot", {"output_mode": "multi_hot"}, None),
+    ("count", {"output_mode": "count", "mask_token": 0}, None),
+]
+
+
+def text_list(t):
+    """Nested Python lists of a tensor's values, strings decoded from UTF-8."""
+    v = t.to_list() if hasattr(t, "to_list") else np.asarray(t).tolist()
+
+    def conv(x):
+        if isinstance(x, list):
+            return [conv(e) for e in x]
+        if isinstance(x, bytes):
+            return x.decode("utf-8")
+        return x.item() if hasattr(x, "item") else x
+    return conv(v)
+
+
+def lookup_case(cls, kwargs, vocab, data, query):
+    layer = cls(**kwargs, vocabulary=vocab)
+    if vocab is None:
+        layer.adapt(np.array(data))
+    case = {"kwargs": kwargs, "vocabulary_in": vocab, "vocabulary": text_list(
+        layer.get_vocabulary()), "vocabulary_size": int(layer.vocabulary_size())}
+    # Without OOV indices an unknown token is an error, so that case looks up its data.
+    query = data if kwargs.get("num_oov_indices") == 0 else query
+    case["query"] = query
+    case["ids"] = text_list(layer(np.array(query)))
+    if kwargs.get("output_mode", "int") == "int":
+        ids = np.array([[0, 1, 2, 3, 4, 5], [6, 7, 8, 100, -1, 2]])
+        case["invert_query"] = ids.tolist()
+        try:
+            inverse = cls(**kwargs, vocabulary=layer.get_vocabulary(), invert=True)
+            case["invert"] = text_list(inverse(ids))
+        except ValueError as e:  # the OOV token among the tokens: refused when inverting
+            case["invert_error"] = str(e).splitlines()[0]
+    return case
+
+
+def run_text(outdir):
+    """`text_lookup`: TextVectorization (TEXT_CASES: vocabulary adapted on TEXT_CORPUS or
+    given, ids of TEXT_QUERIES, the tokens after standardize + split), StringLookup and
+    IntegerLookup (adapted or given, ids of a query, the inverse lookup of ids). Strings and
+    ids are exact, so the golden is JSON only."""
+    import tensorflow as tf
+    text = []
+    for name, kwargs, vocab in TEXT_CASES:
+        tv = layers.TextVectorization(**kwargs, vocabulary=vocab)
+        if vocab is None:
+            tv.adapt(TEXT_CORPUS)
+        out = tv(tf.constant(TEXT_QUERIES))
+        text.append({"case": name, "kwargs": kwargs, "vocabulary_in": vocab,
+                     "vocabulary": text_list(tv.get_vocabulary()),
+                     "tokens": text_list(tv._preprocess(tf.constant(TEXT_QUERIES))),
+                     "ids": text_list(out)})
+    strings = [dict(case=n, **lookup_case(layers.StringLookup, k, v, STRING_LOOKUP_DATA,
+                                          STRING_LOOKUP_QUERY))
+               for n, k, v in STRING_LOOKUP_CASES]
+    integers = [dict(case=n, **lookup_case(layers.IntegerLookup, k, v, INTEGER_LOOKUP_DATA,
+                                           INTEGER_LOOKUP_QUERY))
+                for n, k, v in INTEGER_LOOKUP_CASES]
+    # FarmHash Fingerprint64 (what the OOV buckets of StringLookup hash with) on every length
+    # branch of it: 0..=16, 17..=32, 33..=64 and the 64-byte loop, with a partial last block.
+    lengths = [0, 1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 200]
+    samples = ["".join(chr(97 + (i * 7 + n) % 26) for i in range(n)) for n in lengths]
+    samples += ["\u65e5\u672c\u8a9e", "caf\u00e9 cr\u00e8me", "[UNK]"]
+    big = 2**63 - 1
+    fingerprints = [[s, int(b)] for s, b in zip(samples, tf.strings.to_hash_bucket_fast(
+        samples, big).numpy())]
+    info = {"case": "text_lookup", "keras": keras.__version__, "tensorflow": tf.__version__,
+            "fingerprint_mod_2_63_minus_1": fingerprints,
+            "generated_by": "tools/keras_golden.py", "corpus": TEXT_CORPUS,
+            "queries": TEXT_QUERIES, "text_vectorization": text,
+            "string_lookup": {"data": STRING_LOOKUP_DATA, "query": STRING_LOOKUP_QUERY,
+                              "cases": strings},
+            "integer_lookup": {"data": INTEGER_LOOKUP_DATA, "query": INTEGER_LOOKUP_QUERY,
+                               "cases": integers}}
+    with open(os.path.join(outdir, "text_lookup.json"), "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(f"text_lookup: {len(text)} TextVectorization, {len(strings)} StringLookup, "
+          f"{len(integers)} IntegerLookup cases")
+
+
 # Keras on TensorFlow applies Adam to an Embedding's sparse gradient with the square of each
 # occurrence's gradient summed (not the square of the summed gradient) when a token repeats in a
 # batch; Keras on JAX (and PyTorch) and wgfit use the dense formula. These cases come from JAX.
@@ -1371,6 +1509,7 @@ def main(argv=None):
     extra = ["bucketed_masked_lstm_adam_bce", "keras_trained_digits"]
     extra.append("normalization_masked_lstm_adam_bce")
     extra.append("timeseries_windows")
+    extra.append("text_lookup")
     dropout = dropout_cases()
     import golden_rnn_dropout
     rnn_dropout = golden_rnn_dropout.cases(keras, layers, sequences)
@@ -1405,6 +1544,8 @@ def main(argv=None):
         for name, build, gates in rnn_dropout:
             if name in chosen:
                 golden_rnn_dropout.run(outdir, name, build, gates, helpers)
+        if "text_lookup" in chosen:
+            run_text(outdir)
         if chosen & JAX_CASES:
             env = {**os.environ, "KERAS_BACKEND": "jax"}
             subprocess.run([sys.executable, __file__, outdir, *sorted(chosen & JAX_CASES)],

@@ -54,7 +54,7 @@ pub struct SequenceDataset {
 ///
 /// ```
 /// use wgfit::data::{PaddingReport, SequenceDataset};
-/// let xs = [1, 1, 8, 8].iter().map(|&t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
+/// let xs: Vec<_> = [1, 1, 8, 8].iter().map(|&t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
 /// let ds = SequenceDataset::new(xs, ndarray::Array1::<f32>::zeros(4).into_dyn())?.batch_size(2);
 /// let report: PaddingReport = ds.padding_report();
 /// assert_eq!((report.real, report.batched, report.global), (18, 18, 32));
@@ -71,7 +71,9 @@ pub struct PaddingReport {
 }
 
 impl SequenceDataset {
-    /// A dataset of the sequences `xs` (each `[T_i]` token ids or `[T_i, F]` feature vectors)
+    /// A dataset of the sequences `xs` (each `[T_i]` token ids or `[T_i, F]` feature vectors,
+    /// in any container [`IntoSequences`] takes: `Vec<ArrayD<f32>>`, `&[Vec<f32>]`, the
+    /// `Vec<Vec<u32>>` of [`TextVectorization::call_ragged`](crate::text::TextVectorization::call_ragged), ...)
     /// and targets `y: [N, ...]` (anything [`IntoTargets`] takes), shaped as for `fit`
     /// (one-hot rows, class ids or values). Defaults: batch size 32, bucketing and shuffling on
     /// (seed 0), padding `Post` with 0. For sequences in another container (`&[Vec<f32>]`,
@@ -94,7 +96,7 @@ impl SequenceDataset {
     /// let err = SequenceDataset::new(vec![ndarray::arr1(&[0.5, 1.0]).into_dyn()], vec![1usize]).unwrap_err();
     /// assert!(err.to_string().contains("SequenceDataset::from_series"));
     /// ```
-    pub fn new(xs: Vec<ArrayD<f32>>, y: impl IntoTargets) -> Result<Self> {
+    pub fn new<'a>(xs: impl IntoSequences<'a>, y: impl IntoTargets) -> Result<Self> {
         Self::from_sequences(xs, y)
     }
 
@@ -238,7 +240,7 @@ impl SequenceDataset {
     ///
     /// ```
     /// use wgfit::data::SequenceDataset;
-    /// let xs = [2, 9, 3, 8].iter().map(|&t| ndarray::Array1::<f32>::ones(t).into_dyn()).collect();
+    /// let xs: Vec<_> = [2, 9, 3, 8].iter().map(|&t| ndarray::Array1::<f32>::ones(t).into_dyn()).collect();
     /// let ds = SequenceDataset::new(xs, ndarray::Array1::<f32>::zeros(4).into_dyn())?.batch_size(2);
     /// let mut batches = ds.batches(0);
     /// batches.iter_mut().for_each(|b| b.sort());
@@ -318,7 +320,7 @@ mod tests {
     use ndarray::{Array2, arr1};
 
     fn dataset(lengths: &[usize]) -> SequenceDataset {
-        let xs = lengths
+        let xs: Vec<_> = lengths
             .iter()
             .map(|&t| Array2::<f32>::ones((t, 3)).into_dyn())
             .collect();

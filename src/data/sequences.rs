@@ -64,6 +64,26 @@ impl<'a, S: Data<Elem = f32>, D: Dimension> IntoSequence<'a> for &'a ArrayBase<S
     }
 }
 
+/// Token ids as [`TextVectorization::call_ragged`](crate::text::TextVectorization::call_ragged)
+/// gives them (`Vec<Vec<u32>>`): copied to f32, as every sequence is (ids below 2^24 are exact).
+impl<'a> IntoSequence<'a> for &'a [u32] {
+    fn into_sequence(self) -> CowArray<'a, f32, IxDyn> {
+        CowArray::from(Array::from_iter(self.iter().map(|&id| id as f32)).into_dyn())
+    }
+}
+
+impl<'a> IntoSequence<'a> for &'a Vec<u32> {
+    fn into_sequence(self) -> CowArray<'a, f32, IxDyn> {
+        self.as_slice().into_sequence()
+    }
+}
+
+impl<'a> IntoSequence<'a> for Vec<u32> {
+    fn into_sequence(self) -> CowArray<'a, f32, IxDyn> {
+        CowArray::from(Array::from_iter(self.into_iter().map(|id| id as f32)).into_dyn())
+    }
+}
+
 /// A slice of slices (`&[&[f32]]`), of views (`&[ArrayView2]`) and the like: the elements
 /// are references already.
 impl<'a, 'b: 'a, T: ?Sized> IntoSequence<'a> for &'a &'b T

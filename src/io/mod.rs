@@ -4,7 +4,7 @@
 
 mod checkpoint;
 mod csv_sequences;
-mod file;
+pub(crate) mod file;
 mod npy;
 mod ts;
 mod weights;

@@ -244,7 +244,7 @@ impl Model {
     ///
     /// ```
     /// use wgfit::prelude::*;
-    /// let xs = (1..=6).map(|t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
+    /// let xs: Vec<_> = (1..=6).map(|t| ndarray::Array2::<f32>::ones((t, 2)).into_dyn()).collect();
     /// let ds = SequenceDataset::new(xs, ndarray::arr1(&[0.0f32, 0.0, 0.0, 1.0, 1.0, 1.0]).into_dyn())?.batch_size(2);
     /// let mut model = Sequential::new()
     ///     .add(Masking::new(0.0).input_shape([None, Some(2)]))
