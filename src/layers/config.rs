@@ -97,7 +97,7 @@ impl LayerConfig {
             Some(v) if v <= self.limit => Ok(v),
             Some(_) => Err(self.bad(
                 key,
-                &format!("is larger than the file's {} weights allow", self.limit),
+                &format!("is larger than its file ({} bytes) could hold", self.limit),
             )),
             None => Err(self.bad(key, "must be an integer >= 0")),
         }
