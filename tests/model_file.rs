@@ -32,6 +32,9 @@ type Case = (
     Vec<ArrayD<f32>>,
 );
 
+/// Makes a case on a device from a random stream.
+type MakeCase = fn(&Device, &mut StdRng) -> Result<Case>;
+
 fn values(rng: &mut StdRng, shape: &[usize]) -> ArrayD<f32> {
     ArrayD::from_shape_fn(shape, |_| rng.random_range(-1.0f32..1.0))
 }
@@ -220,7 +223,7 @@ fn fit_epoch(m: &mut Model, x: &[ArrayD<f32>], y: &[ArrayD<f32>], epoch: usize) 
 
 #[test]
 fn every_layer_kind_round_trips_and_trains_on_as_if_never_saved() {
-    let cases: [(&str, fn(&Device, &mut StdRng) -> Result<Case>); 6] = [
+    let cases: [(&str, MakeCase); 6] = [
         ("dense", dense),
         ("embedding_lstm", embedding_lstm),
         ("masking_gru_simple_rnn", masking_gru_simple_rnn),

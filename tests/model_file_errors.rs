@@ -45,7 +45,7 @@ fn split(bytes: &[u8]) -> (Value, Vec<u8>) {
 
 fn join(header: &Value, data: &[u8]) -> Vec<u8> {
     let mut h = serde_json::to_vec(header).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
@@ -66,6 +66,9 @@ fn with_model(path: &Path, bytes: &[u8], edit: impl FnOnce(&mut Value)) {
     header["__metadata__"]["model"] = Value::String(model.to_string());
     std::fs::write(path, join(&header, &data)).unwrap();
 }
+
+/// A change to a model's architecture JSON.
+type Edit = Box<dyn Fn(&mut Value)>;
 
 /// Loads `path`, expecting an `Error::File` naming it; returns its problem (and tensor).
 fn problem(path: &Path) -> (String, Option<String>) {
@@ -191,7 +194,7 @@ fn a_config_that_disagrees_with_the_weights_names_the_tensor() {
 fn impossible_sizes_and_graphs_are_refused_before_anything_is_built() {
     let path = temp("impossible");
     let bytes = saved(&path);
-    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "larger than",
             Box::new(|m| m["layers"][3]["config"]["units"] = json!(1u64 << 40)),

@@ -56,10 +56,11 @@ impl Model {
             let once = graph.applies.iter().filter(|b| b.layer == a.layer).count() == 1;
             let config = &mut configs[a.layer].config;
             let mut activation = a.activation.map(Activation::name);
-            if once && config.get("activation") == Some(&json!("linear")) {
-                if let Some(act) = activation.take() {
-                    config.insert("activation".into(), act.into());
-                }
+            if once
+                && config.get("activation") == Some(&json!("linear"))
+                && let Some(act) = activation.take()
+            {
+                config.insert("activation".into(), act.into());
             }
             nodes.push(
                 json!({"layer": a.layer, "inputs": a.inputs, "outputs": a.outputs,
