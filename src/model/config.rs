@@ -8,6 +8,10 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
+mod optimizer;
+
+use optimizer::{optimizer_json, parse_optimizer};
+
 use super::functional::Model;
 use super::graph::{Apply, Graph, GraphInput, Slot};
 use super::outputs::OutputLoss;
@@ -91,39 +95,14 @@ impl Model {
     }
 }
 
-fn optimizer_json(o: &Optimizer) -> Value {
-    match *o {
-        Optimizer::Adam {
-            learning_rate,
-            beta_1,
-            beta_2,
-            epsilon,
-        } => json!({"class_name": "Adam", "config": {"learning_rate": learning_rate,
-            "beta_1": beta_1, "beta_2": beta_2, "epsilon": epsilon}}),
-        Optimizer::Sgd {
-            learning_rate,
-            momentum,
-            nesterov,
-        } => json!({"class_name": "SGD", "config": {"learning_rate": learning_rate,
-            "momentum": momentum, "nesterov": nesterov}}),
-        Optimizer::RmsProp {
-            learning_rate,
-            rho,
-            momentum,
-            epsilon,
-        } => json!({"class_name": "RMSprop", "config": {"learning_rate": learning_rate,
-            "rho": rho, "momentum": momentum, "epsilon": epsilon}}),
-    }
-}
-
 /// Reading a JSON object field by field, each error naming where it is.
-struct Obj<'a> {
+pub(super) struct Obj<'a> {
     at: String,
     map: &'a Map<String, Value>,
 }
 
 impl<'a> Obj<'a> {
-    fn new(at: impl Into<String>, v: &'a Value) -> Result<Obj<'a>> {
+    pub(super) fn new(at: impl Into<String>, v: &'a Value) -> Result<Obj<'a>> {
         let at = at.into();
         let map = v
             .as_object()
@@ -131,7 +110,7 @@ impl<'a> Obj<'a> {
         Ok(Obj { at, map })
     }
 
-    fn get(&self, key: &str) -> Result<&'a Value> {
+    pub(super) fn get(&self, key: &str) -> Result<&'a Value> {
         self.map
             .get(key)
             .ok_or_else(|| bad(format!("{} has no '{key}'", self.at)))
@@ -148,19 +127,19 @@ impl<'a> Obj<'a> {
             .ok_or_else(|| self.wrong(key, "an array"))
     }
 
-    fn string(&self, key: &str) -> Result<&'a str> {
+    pub(super) fn string(&self, key: &str) -> Result<&'a str> {
         self.get(key)?
             .as_str()
             .ok_or_else(|| self.wrong(key, "a string"))
     }
 
-    fn flag(&self, key: &str) -> Result<bool> {
+    pub(super) fn flag(&self, key: &str) -> Result<bool> {
         self.get(key)?
             .as_bool()
             .ok_or_else(|| self.wrong(key, "true or false"))
     }
 
-    fn number(&self, key: &str) -> Result<f64> {
+    pub(super) fn number(&self, key: &str) -> Result<f64> {
         self.get(key)?
             .as_f64()
             .ok_or_else(|| self.wrong(key, "a number"))
@@ -372,36 +351,5 @@ pub(crate) fn parse(v: &Value, limit: usize) -> Result<Parsed> {
         optimizer,
         heads,
         step,
-    })
-}
-
-fn parse_optimizer(v: &Value) -> Result<Optimizer> {
-    let o = Obj::new("the optimizer", v)?;
-    let class = o.string("class_name")?;
-    let c = Obj::new(format!("the {class} optimizer's config"), o.get("config")?)?;
-    let lr = c.number("learning_rate")? as f32;
-    Ok(match class {
-        "Adam" => Optimizer::Adam {
-            learning_rate: lr,
-            beta_1: c.number("beta_1")?,
-            beta_2: c.number("beta_2")?,
-            epsilon: c.number("epsilon")? as f32,
-        },
-        "SGD" => Optimizer::Sgd {
-            learning_rate: lr,
-            momentum: c.number("momentum")? as f32,
-            nesterov: c.flag("nesterov")?,
-        },
-        "RMSprop" => Optimizer::RmsProp {
-            learning_rate: lr,
-            rho: c.number("rho")?,
-            momentum: c.number("momentum")? as f32,
-            epsilon: c.number("epsilon")? as f32,
-        },
-        other => {
-            return Err(bad(format!(
-                "optimizer '{other}' is not one wgfit has (Adam, SGD, RMSprop)"
-            )));
-        }
     })
 }
