@@ -45,6 +45,7 @@ pub use device::{
 };
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
+pub use io::{MODEL_FORMAT_VERSION, load_model};
 pub use layers::Gru;
 pub use layers::Normalization;
 pub use layers::SimpleRnn;
@@ -54,6 +55,7 @@ pub use layers::{
 };
 pub use layers::{Bidirectional, MergeMode};
 pub use layers::{Dropout, SpatialDropout1D};
+pub use layers::{LayerConfig, register_layer};
 pub use losses::Loss;
 pub use metrics::Metric;
 pub use model::{
@@ -75,6 +77,7 @@ pub mod prelude {
     pub use crate::data::{TimeseriesOptions, timeseries_dataset_from_array};
     pub use crate::io::{TsData, read_ts};
     pub use crate::io::{read_csv_sequences, read_npz_sequences};
+    pub use crate::load_model;
     pub use crate::ops;
     pub use crate::ops::matmul::Transpose;
     pub use crate::text::{IntegerLookup, OutputMode, StringLookup, TextModel, TextVectorization};

@@ -12,16 +12,16 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 
 /// A checkpoint's tensors by name, the optimizer's name and its step count.
-type Snapshot = (Vec<(String, ArrayD<f32>)>, &'static str, u64);
+pub(crate) type Snapshot = (Vec<(String, ArrayD<f32>)>, &'static str, u64);
 
 /// The file name of an optimizer slot of weight `name`.
-fn slot_name(weight: &str, slot: &str) -> String {
+pub(crate) fn slot_name(weight: &str, slot: &str) -> String {
     format!("optimizer.{weight}.{slot}")
 }
 
 impl Model {
     /// Everything a checkpoint holds, by name, with the optimizer's kind and step.
-    fn checkpoint_tensors(&self) -> Result<Snapshot> {
+    pub(crate) fn checkpoint_tensors(&self) -> Result<Snapshot> {
         let compiled = self
             .compiled
             .as_ref()
@@ -129,25 +129,40 @@ impl Model {
             ));
         }
         let (values, _) = read_checked(path, &expected)?;
+        self.restore(&values, Some(step))?;
+        Ok(epoch as usize)
+    }
+
+    /// Writes `values` (every tensor a checkpoint of this model holds, checked) into the
+    /// weights and, with the optimizer's `step`, into its state.
+    pub(crate) fn restore(
+        &mut self,
+        values: &std::collections::BTreeMap<String, Vec<f32>>,
+        step: Option<u64>,
+    ) -> Result<()> {
         for (name, p) in self.named_weights() {
             p.value.write_from_slice(&values[&name])?;
         }
+        let Some(step) = step else {
+            return Ok(());
+        };
         let names: Vec<String> = self.named_params().into_iter().map(|(n, _)| n).collect();
         let compiled = self
             .compiled
             .as_mut()
             .ok_or_else(crate::model::not_compiled)?;
         let slot_names = compiled.optimizer.slot_names();
-        let built = compiled
-            .built
-            .as_mut()
-            .expect("checked by checkpoint_tensors");
+        let built = compiled.built.as_mut().ok_or_else(|| {
+            Error::Config(
+                "the model has no weights yet: build it (fit, or an input shape) first".into(),
+            )
+        })?;
         for (name, slots) in names.iter().zip(&built.slots) {
             for (slot, tensor) in slot_names.iter().zip(slots) {
                 tensor.write_from_slice(&values[&slot_name(name, slot)])?;
             }
         }
         built.step = step;
-        Ok(epoch as usize)
+        Ok(())
     }
 }

@@ -125,10 +125,18 @@ pub(crate) fn read_metadata(path: &Path) -> Result<HashMap<String, String>> {
 /// F32, and the metadata. Missing or unexpected tensors are listed; a wrong shape or dtype
 /// names the first tensor that has one.
 pub(crate) fn read_checked(path: &Path, expected: &[(String, Vec<usize>)]) -> Result<Contents> {
-    let buffer = read_bytes(path)?;
-    let (_, header) = SafeTensors::read_metadata(&buffer)
+    read_checked_bytes(path, &read_bytes(path)?, expected)
+}
+
+/// [`read_checked`] on the file's bytes, read already.
+pub(crate) fn read_checked_bytes(
+    path: &Path,
+    buffer: &[u8],
+    expected: &[(String, Vec<usize>)],
+) -> Result<Contents> {
+    let (_, header) = SafeTensors::read_metadata(buffer)
         .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
-    let file = SafeTensors::deserialize(&buffer)
+    let file = SafeTensors::deserialize(buffer)
         .map_err(|e| file_error(path, format!("not a readable safetensors file ({e})")))?;
     let found: BTreeSet<String> = file.names().into_iter().map(str::to_string).collect();
     let wanted: BTreeSet<String> = expected.iter().map(|(n, _)| n.clone()).collect();

@@ -5,10 +5,12 @@
 mod checkpoint;
 mod csv_sequences;
 pub(crate) mod file;
+mod model_file;
 mod npy;
 mod ts;
 mod weights;
 
 pub use csv_sequences::{CsvSequences, read_csv_sequences};
+pub use model_file::{MODEL_FORMAT_VERSION, load_model};
 pub use npy::{read_npy, read_npz, read_npz_sequences};
 pub use ts::{TsData, TsMeta, parse_ts, read_ts};

@@ -8,13 +8,14 @@
 //! masked steps output 0 in both directions (Keras forces `zero_output_for_mask` there).
 //! States (`return_state`, `initial_state`) through the wrapper: `bidirectional/states.rs`.
 
+pub(super) mod config;
 mod states;
 
 use std::sync::Mutex;
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved};
+use super::{Backward, Dims, Forward, Layer, LayerConfig, MaskFlow, Param, Saved};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::elementwise::{BinaryOp, affine, binary};
@@ -122,6 +123,8 @@ pub struct Bidirectional<L> {
     merge: MergeMode,
     input: Option<Dims>,
     directions: Option<(L, L)>,
+    // A loaded model's backward direction (its own dropout stream), used once at build
+    backward: Option<L>,
     // The states each direction outputs (the wrapped layer's `return_state`: 2 for an LSTM's
     // h and c, 1 otherwise; 0 without), known once built.
     states: usize,
@@ -147,6 +150,7 @@ impl<L: Recurrent> Bidirectional<L> {
             merge: MergeMode::Concat,
             input: None,
             directions: None,
+            backward: None,
             states: 0,
         }
     }
@@ -205,6 +209,10 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
         "bidirectional"
     }
 
+    fn config(&self) -> Result<LayerConfig> {
+        self.to_config()
+    }
+
     fn declared_input(&self) -> Option<Dims> {
         self.input.clone().or_else(|| self.layer.declared_input())
     }
@@ -223,7 +231,8 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
     fn build(&mut self, device: &Device, inputs: &[Dims], rng: &mut StdRng) -> Result<Vec<Dims>> {
         let kind = self.layer.kind();
         let (x, (init_f, init_b)) = states::split(kind, inputs)?;
-        let (mut forward, mut backward) = (self.layer.clone(), self.layer.clone());
+        let mut forward = self.layer.clone();
+        let mut backward = self.backward.take().unwrap_or_else(|| self.layer.clone());
         let out = forward
             .build(device, &states::with(x, init_f), rng)
             .map_err(|e| states::in_context(kind, init_f.len(), e))?;

@@ -2,7 +2,9 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, Param, Saved, positive, single, single_dims};
+use super::{
+    Backward, Dims, Forward, Layer, LayerConfig, Param, Saved, positive, single, single_dims,
+};
 use crate::activation::Activation;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -127,9 +129,25 @@ impl Dense {
     }
 }
 
+impl Dense {
+    // Keras's Dense config; initializers are left out: a loaded layer has its weights.
+    pub(crate) fn from_config(c: &LayerConfig) -> Result<Self> {
+        Ok(Dense::new(c.size("units")?)
+            .activation(c.activation("activation")?)
+            .use_bias(c.flag("use_bias")?))
+    }
+}
+
 impl Layer for Dense {
     fn kind(&self) -> &'static str {
         "dense"
+    }
+
+    fn config(&self) -> Result<LayerConfig> {
+        Ok(LayerConfig::new("Dense")
+            .with("units", self.units)
+            .with("activation", self.activation.name())
+            .with("use_bias", self.use_bias))
     }
 
     fn declared_input(&self) -> Option<Dims> {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, LayerConfig, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::dropout::{check_rate, dropout_apply, dropout_mask};
@@ -21,6 +21,8 @@ pub(crate) struct MaskStream {
     fixed: Option<u64>,
     seed: Option<u64>,
     calls: AtomicU64,
+    // (seed, calls) of a saved model's stream, taken up at the next build
+    resume: Option<(u64, u64)>,
 }
 
 impl MaskStream {
@@ -29,6 +31,7 @@ impl MaskStream {
             fixed: None,
             seed: None,
             calls: AtomicU64::new(0),
+            resume: None,
         }
     }
 
@@ -42,6 +45,43 @@ impl MaskStream {
         let drawn: u64 = rng.random();
         self.seed = Some(self.fixed.unwrap_or(drawn));
         self.calls = AtomicU64::new(0);
+        if let Some((seed, calls)) = self.resume.take() {
+            self.seed = Some(seed);
+            self.calls = AtomicU64::new(calls);
+        }
+    }
+
+    /// Its part of a layer's config: Keras's `seed` (the layer's own, or null) and, once
+    /// built, the seed in use and the training calls drawn so far (`mask_stream`), so a
+    /// loaded model goes on with the masks the saved one would have drawn next.
+    pub(crate) fn config(&self, c: LayerConfig) -> LayerConfig {
+        let c = c.with("seed", self.fixed);
+        match self.seed {
+            Some(seed) => c.with(
+                "mask_stream",
+                vec![seed, self.calls.load(Ordering::Relaxed)],
+            ),
+            None => c,
+        }
+    }
+
+    /// The stream a config describes (see [`MaskStream::config`]).
+    pub(crate) fn from_config(c: &LayerConfig) -> Result<Self> {
+        let mut stream = MaskStream::new();
+        stream.fixed = c.seed("seed")?;
+        stream.resume = match c.config.get("mask_stream") {
+            None => None,
+            Some(v) => match v.as_array().map(|a| a.iter().map(|x| x.as_u64()).collect()) {
+                Some(Some::<Vec<u64>>(pair)) if pair.len() == 2 => Some((pair[0], pair[1])),
+                _ => {
+                    return Err(Error::Config(format!(
+                        "{} config: 'mask_stream' must be [seed, calls], got {v}",
+                        c.class_name
+                    )));
+                }
+            },
+        };
+        Ok(stream)
     }
 
     /// The seed, or an [`Error::Config`] naming `layer` before build.
@@ -64,6 +104,7 @@ impl Clone for MaskStream {
             fixed: self.fixed,
             seed: self.seed,
             calls: AtomicU64::new(self.calls.load(Ordering::Relaxed)),
+            resume: self.resume,
         }
     }
 }
@@ -127,9 +168,24 @@ impl Dropout {
     }
 }
 
+impl Dropout {
+    pub(crate) fn from_config(c: &LayerConfig) -> Result<Self> {
+        Ok(Dropout {
+            stream: MaskStream::from_config(c)?,
+            ..Dropout::new(c.float("rate")?)
+        })
+    }
+}
+
 impl Layer for Dropout {
     fn kind(&self) -> &'static str {
         "dropout"
+    }
+
+    fn config(&self) -> Result<LayerConfig> {
+        Ok(self
+            .stream
+            .config(LayerConfig::new("Dropout").with("rate", self.rate)))
     }
 
     fn declared_input(&self) -> Option<Dims> {

@@ -6,7 +6,8 @@
 use rand::rngs::StdRng;
 
 use super::{
-    Accepts, Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive, single, single_dims,
+    Accepts, Backward, Dims, Forward, Layer, LayerConfig, MaskFlow, Param, Saved, positive, single,
+    single_dims,
 };
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -86,6 +87,16 @@ impl Embedding {
     }
 }
 
+impl Embedding {
+    pub(crate) fn from_config(c: &LayerConfig) -> Result<Self> {
+        Ok(Embedding {
+            input_length: c.size_or_null("input_length")?,
+            ..Embedding::new(c.size("input_dim")?, c.size("output_dim")?)
+                .mask_zero(c.flag("mask_zero")?)
+        })
+    }
+}
+
 impl Layer for Embedding {
     fn mask_flow(&self) -> MaskFlow {
         if self.mask_zero {
@@ -97,6 +108,14 @@ impl Layer for Embedding {
 
     fn kind(&self) -> &'static str {
         "embedding"
+    }
+
+    fn config(&self) -> Result<LayerConfig> {
+        Ok(LayerConfig::new("Embedding")
+            .with("input_dim", self.input_dim)
+            .with("output_dim", self.output_dim)
+            .with("mask_zero", self.mask_zero)
+            .with("input_length", self.input_length))
     }
 
     fn declared_input(&self) -> Option<Dims> {

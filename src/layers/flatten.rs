@@ -2,7 +2,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, LayerConfig, MaskFlow, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
@@ -49,6 +49,10 @@ impl Layer for Flatten {
 
     fn kind(&self) -> &'static str {
         "flatten"
+    }
+
+    fn config(&self) -> Result<LayerConfig> {
+        super::config::plain("Flatten")
     }
 
     fn declared_input(&self) -> Option<Dims> {

@@ -66,6 +66,16 @@ pub struct GruCell {
     reset_after: bool,
 }
 
+impl GruCell {
+    pub(crate) fn new(reset_after: bool) -> Self {
+        GruCell { reset_after }
+    }
+
+    pub(crate) fn resets_after(&self) -> bool {
+        self.reset_after
+    }
+}
+
 impl Default for GruCell {
     fn default() -> Self {
         GruCell { reset_after: true }

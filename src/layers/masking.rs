@@ -3,7 +3,7 @@
 
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, LayerConfig, MaskFlow, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::masking::{masking_backward, masking_forward};
@@ -67,6 +67,10 @@ impl Layer for Masking {
 
     fn kind(&self) -> &'static str {
         "masking"
+    }
+
+    fn config(&self) -> Result<LayerConfig> {
+        Ok(LayerConfig::new("Masking").with("mask_value", self.mask_value))
     }
 
     fn declared_input(&self) -> Option<Dims> {

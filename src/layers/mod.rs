@@ -9,6 +9,7 @@
 //! [`Layer`]. Shapes below are per batch: `B` samples, `T` time steps, `F` features.
 
 mod bidirectional;
+mod config;
 mod dense;
 mod dropout;
 mod embedding;
@@ -25,6 +26,8 @@ mod simple_rnn;
 mod spatial_dropout;
 
 pub use bidirectional::{Bidirectional, MergeMode, Recurrent};
+pub(crate) use config::from_config;
+pub use config::{LayerConfig, LayerConstructor, register_layer};
 pub use dense::Dense;
 pub use dropout::Dropout;
 pub use embedding::Embedding;
@@ -311,6 +314,19 @@ pub trait Layer: Send {
     /// (nothing to hand over).
     fn split_activation(&mut self) -> Option<Activation> {
         None
+    }
+
+    /// What the layer is, as data (Keras's `get_config()` under its class name), for
+    /// [`Model::save`](crate::Model::save): every built-in layer gives one. A layer of your
+    /// own gives one to be saved, and registers a constructor for its class with
+    /// [`register_layer`] to be loaded. By default an [`Error::Config`] saying the kind
+    /// cannot be saved yet.
+    fn config(&self) -> Result<LayerConfig> {
+        Err(Error::Config(format!(
+            "layer kind '{}' cannot be saved yet: give it Layer::config and register its \
+             constructor with wgfit::register_layer",
+            self.kind()
+        )))
     }
 }
 

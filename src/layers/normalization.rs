@@ -8,7 +8,7 @@
 use ndarray::{ArrayBase, ArrayView2, AsArray, Data, Dimension, Ix2};
 use rand::rngs::StdRng;
 
-use super::{Backward, Dims, Forward, Layer, Param, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, LayerConfig, Param, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result, fmt_dims};
 use crate::ops::normalization::{normalization_backward, normalization_forward};
@@ -234,9 +234,28 @@ fn moments<'a>(
     ))
 }
 
+impl Normalization {
+    pub(crate) fn from_config(c: &LayerConfig) -> Result<Self> {
+        let axis = match c.int_or_null("axis")? {
+            None => None,
+            Some(a) => Some(i32::try_from(a).map_err(|_| {
+                Error::Config(format!("Normalization config: axis {a} is out of range"))
+            })?),
+        };
+        Ok(Normalization::new().axis(axis).invert(c.flag("invert")?))
+    }
+}
+
 impl Layer for Normalization {
     fn kind(&self) -> &'static str {
         "normalization"
+    }
+
+    // The statistics are the layer's state (weights), saved with them.
+    fn config(&self) -> Result<LayerConfig> {
+        Ok(LayerConfig::new("Normalization")
+            .with("axis", self.axis)
+            .with("invert", self.invert))
     }
 
     fn declared_input(&self) -> Option<Dims> {

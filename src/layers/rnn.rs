@@ -16,6 +16,8 @@ use super::recurrent::{
 };
 use super::rnn_dropout::{Rates, input_grad, kernel_grad, project};
 use super::{Backward, Dims, Forward, Layer, MaskFlow, Param, Saved, positive};
+
+mod config;
 use crate::device::Device;
 #[cfg(doc)]
 use crate::error::Error;
@@ -266,6 +268,10 @@ impl<C: Cell> Layer for Rnn<C> {
 
     fn kind(&self) -> &'static str {
         C::KIND
+    }
+
+    fn config(&self) -> Result<super::LayerConfig> {
+        Ok(self.to_config())
     }
 
     fn declared_input(&self) -> Option<Dims> {

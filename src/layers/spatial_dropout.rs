@@ -3,7 +3,7 @@
 use rand::rngs::StdRng;
 
 use super::dropout::MaskStream;
-use super::{Backward, Dims, Forward, Layer, Saved, single, single_dims};
+use super::{Backward, Dims, Forward, Layer, LayerConfig, Saved, single, single_dims};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::ops::dropout::{check_rate, dropout_apply, dropout_mask};
@@ -67,9 +67,24 @@ impl SpatialDropout1D {
     }
 }
 
+impl SpatialDropout1D {
+    pub(crate) fn from_config(c: &LayerConfig) -> Result<Self> {
+        Ok(SpatialDropout1D {
+            stream: MaskStream::from_config(c)?,
+            ..SpatialDropout1D::new(c.float("rate")?)
+        })
+    }
+}
+
 impl Layer for SpatialDropout1D {
     fn kind(&self) -> &'static str {
         "spatial_dropout1d"
+    }
+
+    fn config(&self) -> Result<LayerConfig> {
+        Ok(self
+            .stream
+            .config(LayerConfig::new("SpatialDropout1D").with("rate", self.rate)))
     }
 
     fn declared_input(&self) -> Option<Dims> {

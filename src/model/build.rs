@@ -44,6 +44,17 @@ fn in_layer(name: &str, kind: &str, e: Error) -> Error {
 impl Model {
     /// Creates every layer's weights for per-sample input shapes `inputs`.
     pub(crate) fn build(&mut self, inputs: &[Dims]) -> Result<()> {
+        self.build_guarded(inputs, &|_, _| Ok(()))
+    }
+
+    /// [`build`](Model::build), asking `guard(layer, input dims)` before each layer makes
+    /// its weights: a loaded file checks there that they are the weights it holds, before
+    /// anything is allocated for them.
+    pub(crate) fn build_guarded(
+        &mut self,
+        inputs: &[Dims],
+        guard: &dyn Fn(usize, &[Dims]) -> Result<()>,
+    ) -> Result<()> {
         let compiled = self.compiled.as_mut().ok_or_else(not_compiled)?;
         let graph = &mut self.graph;
         let mut value_dims: Vec<Option<Dims>> = vec![None; graph.values];
@@ -62,6 +73,7 @@ impl Model {
             let slot = &mut graph.layers[a.layer];
             let (name, kind) = (slot.name.clone(), slot.layer.kind());
             let out = if built_layers.insert(a.layer) {
+                guard(a.layer, &dims)?;
                 slot.layer
                     .build(&compiled.device, &dims, &mut compiled.rng)
                     .map_err(|e| in_layer(&name, kind, e))?

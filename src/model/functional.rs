@@ -41,7 +41,7 @@ use crate::optimizers::Optimizer;
 pub struct Model {
     pub(crate) graph: Graph,
     pub(crate) compiled: Option<Compiled>,
-    seed: u64,
+    pub(crate) seed: u64,
 }
 
 /// A model bound to a device: the optimizer, a loss head per output, and (once the input

@@ -6,6 +6,7 @@
 mod arrays;
 mod batch;
 mod build;
+mod config;
 mod epoch;
 mod evaluate;
 mod fit;
@@ -29,6 +30,7 @@ mod trainer;
 mod weights;
 
 pub use arrays::{Arrays, XY};
+pub(crate) use config::{LayerSpec, parse as parse_config};
 pub use functional::Model;
 pub(crate) use functional::not_compiled;
 pub use history::{Evaluation, History};

@@ -10,7 +10,7 @@ mod math;
 use rand::rngs::StdRng;
 
 use self::math::{Op, backward, forward, merge_shapes};
-use super::{Backward, Dims, Forward, Layer, MaskFlow, Saved};
+use super::{Backward, Dims, Forward, Layer, LayerConfig, MaskFlow, Saved};
 use crate::device::Device;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -34,6 +34,10 @@ macro_rules! merge_layer {
         impl Layer for $name {
             fn kind(&self) -> &'static str {
                 $op.kind()
+            }
+
+            fn config(&self) -> Result<LayerConfig> {
+                super::config::plain(stringify!($name))
             }
 
             fn mask_flow(&self) -> MaskFlow {
@@ -151,6 +155,10 @@ impl Layer for Concatenate {
 
     fn kind(&self) -> &'static str {
         "concatenate"
+    }
+
+    fn config(&self) -> Result<LayerConfig> {
+        Ok(LayerConfig::new("Concatenate").with("axis", self.axis))
     }
 
     fn build(&mut self, _: &Device, inputs: &[Dims], _: &mut StdRng) -> Result<Vec<Dims>> {
