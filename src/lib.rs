@@ -59,6 +59,7 @@ pub use model::{
     Arrays, Call, CallMany, Evaluation, FitOptions, History, Input, IntoLayer, Model, NameLayer,
     Named, Node, Nodes, OutputLoss, Sequential, Shared, Trainer, TrainerState, WeightBuffer, XY,
 };
+pub use model::LiveLogs;
 pub use optimizers::Optimizer;
 pub use seed::{random_seed, set_random_seed};
 pub use shape::{InputSpec, Shape, stack_samples};

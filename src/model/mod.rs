@@ -36,5 +36,6 @@ pub use node::{Call, CallMany, Input, IntoLayer, NameLayer, Named, Node, Nodes, 
 pub use options::FitOptions;
 pub use outputs::OutputLoss;
 pub use sequential::Sequential;
+pub use run::LiveLogs;
 pub use trainer::{Trainer, TrainerState};
 pub use weights::WeightBuffer;
