@@ -153,9 +153,10 @@ impl<'s> Run<'s> {
 
     fn advance_inner(&mut self, model: &mut Model, max_batches: usize) -> Result<()> {
         let mut ran = 0;
-        if self.non_blocking {
-            self.collect(model, false)?;
-        }
+        // Epochs ended without waiting go into the history first (a blocking advance waits
+        // for them, so that `done` comes true).
+        self.collect(model, !self.non_blocking)?;
+        self.poll_live(model)?;
         while !self.finished && ran < max_batches {
             if self.non_blocking && would_wait(model)? {
                 break;

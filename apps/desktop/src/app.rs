@@ -159,7 +159,7 @@ impl App {
                 if running {
                     let ran = (state.epoch * state.batches_per_epoch + state.batch)
                         .saturating_sub(before.epoch * before.batches_per_epoch + before.batch);
-                    self.stats.step(took, ran.max(usize::from(state.epoch != before.epoch)));
+                    self.stats.step(took, ran);
                 }
                 self.trained = state.epoch * state.batches_per_epoch + state.batch;
                 if state.done {
@@ -171,11 +171,11 @@ impl App {
                 self.status = Status::Finished;
             }
         }
+        let steps = session.trainer().state().batches_per_epoch.max(1);
         if let Some(live) = session.latest()
             && self.curves.seen != Some((live.epoch, live.batch))
         {
             self.curves.seen = Some((live.epoch, live.batch));
-            let steps = session.trainer().state().batches_per_epoch.max(1);
             let x = live.epoch as f64 + live.batch as f64 / steps as f64;
             self.curves.loss.push([x, f64::from(live.logs.loss)]);
             if let Some(acc) = live.logs.get("accuracy") {
@@ -272,13 +272,13 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.train();
         let ctx = ui.ctx().clone();
-        egui::Panel::top("controls").show_inside(ui, |ui| self.controls(ui));
-        egui::Panel::bottom("status").show_inside(ui, |ui| {
+        egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
+        egui::Panel::bottom("status").show(ui, |ui| {
             let state = self.session.as_mut().map(|s| s.trainer().state());
             let progress = state.map_or(String::new(), |s| format!("epoch {} batch {}/{} · ", s.epoch + 1, s.batch, s.batches_per_epoch));
             ui.label(format!("{:?} · {progress}{}", self.status, self.message));
         });
-        egui::CentralPanel::default().show_inside(ui, |ui| self.plot(ui));
+        egui::CentralPanel::default().show(ui, |ui| self.plot(ui));
         if let Some(test) = self.self_test.take() {
             self.self_test = test.frame(self, &ctx);
         }

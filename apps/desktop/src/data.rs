@@ -16,7 +16,7 @@ use wgfit::prelude::*;
 pub enum Kind {
     /// `[N, T, F]`, zero post-padding: Masking -> LSTM(64) -> Dense(softmax).
     Sequences,
-    /// Anything else: Flatten -> Dense(64, relu) -> Dense(softmax).
+    /// Anything else, flattened to `[N, F]`: Dense(64, relu) -> Dense(softmax).
     Flat,
 }
 
@@ -58,7 +58,7 @@ pub fn japanese_vowels() -> anyhow::Result<Data> {
     }
     let longest = train.iter().chain(&test).map(Array2::nrows).max().unwrap_or(1);
     let pad = |s: &[Array2<f32>]| -> wgfit::Result<ArrayD<f32>> {
-        let views: Vec<_> = s.iter().map(Array2::view).collect();
+        let views: Vec<_> = s.iter().map(|a| a.view()).collect();
         let opts = PadOptions::new().padding(Padding::Post).maxlen(longest);
         Ok(pad_feature_sequences(&views[..], opts)?.into_dyn())
     };
@@ -123,6 +123,15 @@ fn read_csv<R: std::io::Read>(mut reader: csv::Reader<R>) -> anyhow::Result<(Arr
 
 /// Every fifth sample to the test split; the number of classes from the largest id.
 fn split(name: String, kind: Kind, x: ArrayD<f32>, y: Array1<f32>) -> Data {
+    // The MLP takes each sample flattened.
+    let x = match kind {
+        Kind::Flat => {
+            let (n, f) = (x.shape()[0], x.len() / x.shape()[0].max(1));
+            let flat: Vec<f32> = x.iter().copied().collect();
+            ArrayD::from_shape_vec(vec![n, f], flat).expect("n * f values")
+        }
+        Kind::Sequences => x,
+    };
     let (test, train): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|i| i % 5 == 0);
     let classes = y.iter().fold(0.0f32, |a, &b| a.max(b)) as usize + 1;
     Data {

@@ -16,9 +16,11 @@ pub fn build(data: &Data, device: &Device) -> wgfit::Result<Sequential> {
         Kind::Sequences => Sequential::new()
             .add(Masking::new(0.0).input_shape([None, Some(shape[1])]))
             .add(Lstm::new(64)),
-        Kind::Flat => Sequential::new()
-            .add(Flatten::new().input_shape(shape.to_vec()))
-            .add(Dense::new(64).activation(Activation::Relu)),
+        Kind::Flat => Sequential::new().add(
+            Dense::new(64)
+                .activation(Activation::Relu)
+                .input_shape([shape[0]]),
+        ),
     }
     .add(Dense::new(data.classes).activation(Activation::Softmax))
     .seed(1);
