@@ -55,11 +55,11 @@ pub use layers::{Bidirectional, MergeMode};
 pub use layers::{Dropout, SpatialDropout1D};
 pub use losses::Loss;
 pub use metrics::Metric;
+pub use model::LiveLogs;
 pub use model::{
     Arrays, Call, CallMany, Evaluation, FitOptions, History, Input, IntoLayer, Model, NameLayer,
     Named, Node, Nodes, OutputLoss, Sequential, Shared, Trainer, TrainerState, WeightBuffer, XY,
 };
-pub use model::LiveLogs;
 pub use optimizers::Optimizer;
 pub use seed::{random_seed, set_random_seed};
 pub use shape::{InputSpec, Shape, stack_samples};

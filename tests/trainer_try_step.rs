@@ -46,7 +46,11 @@ fn opts() -> FitOptions {
 fn train_without_waiting(
     device: &Device,
     batches: usize,
-) -> (History, Vec<(String, ndarray::ArrayD<f32>)>, Option<LiveLogs>) {
+) -> (
+    History,
+    Vec<(String, ndarray::ArrayD<f32>)>,
+    Option<LiveLogs>,
+) {
     let (x, y) = data();
     let mut m = model(device);
     let mut trainer = m.trainer(&x, &y, opts()).unwrap();
@@ -65,7 +69,10 @@ fn train_without_waiting(
                 state.epoch - trainer.pending_epochs(),
                 "the epoch's logs are not in yet"
             );
-            assert!(trainer.pending_epochs() >= 1, "epoch {epoch} ended without waiting");
+            assert!(
+                trainer.pending_epochs() >= 1,
+                "epoch {epoch} ended without waiting"
+            );
         }
         epoch = state.epoch;
     }
@@ -88,7 +95,10 @@ fn assert_same(got: &History, want: &History) {
     for key in ["loss", "accuracy"] {
         let (g, w) = (got.get(key).unwrap(), want.get(key).unwrap());
         for (a, b) in g.iter().zip(w) {
-            assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "{key}: {g:?} against {w:?}");
+            assert!(
+                (a - b).abs() <= 1e-6 * b.abs().max(1.0),
+                "{key}: {g:?} against {w:?}"
+            );
         }
     }
 }
@@ -105,7 +115,10 @@ fn try_step_on_the_gpu_never_waits_and_its_logs_arrive_equal_to_fit_s() {
         let (got, weights, latest) = train_without_waiting(&gpu, batches);
         let after = ctx.counters();
         assert_eq!(
-            (after.readbacks - before.readbacks, after.overlapped_readbacks - before.overlapped_readbacks),
+            (
+                after.readbacks - before.readbacks,
+                after.overlapped_readbacks - before.overlapped_readbacks
+            ),
             (0, 0),
             "every log was polled for, none waited for"
         );

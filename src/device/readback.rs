@@ -18,7 +18,7 @@ use crate::error::Result;
 
 /// The most submits the host lets run ahead of the GPU: after submitting step N, `flush`
 /// waits until step N - 2 is done, so commands never queue without bound.
-pub(super) const MAX_IN_FLIGHT: usize = 2;
+pub(crate) const MAX_IN_FLIGHT: usize = 2;
 
 /// How many submits' indices are remembered for readbacks to wait on.
 const RECENT: usize = 64;
@@ -252,18 +252,18 @@ impl GpuContext {
             .flatten()
     }
 
-    /// True when a submit now would wait for an earlier one (`MAX_IN_FLIGHT` submits are still
-    /// running); never waits itself: it polls the device, which runs the callbacks of the
-    /// work done so far, and forgets the submits known to be done. Apps that must not block
-    /// (a UI thread between frames) submit only while this is false.
-    pub(crate) fn submit_would_wait(&self) -> Result<bool> {
+    /// The submits still running (a submit now waits for the oldest when there are
+    /// `MAX_IN_FLIGHT`); never waits itself: it polls the device, which runs the callbacks of
+    /// the work done so far, and forgets the submits known to be done. Apps that must not
+    /// block (a UI thread between frames) submit only below the limit.
+    pub(crate) fn submits_running(&self) -> Result<usize> {
         self.device
             .poll(wgpu::PollType::Poll)
             .map_err(|e| self.error(format!("polling the GPU: {e}")))?;
         let done = self.completed.load(Ordering::Relaxed);
         let mut in_flight = lock(&self.in_flight);
         in_flight.retain(|(m, _)| *m > done);
-        Ok(in_flight.len() >= MAX_IN_FLIGHT)
+        Ok(in_flight.len())
     }
 
     /// Blocks until the submit `index` is done (and runs the callbacks it completes).

@@ -25,12 +25,12 @@ use super::history::{Evaluation, History};
 use super::options::FitOptions;
 use super::sources::Source;
 use super::sums::{Readout, Snapshot};
-pub use ends::LiveLogs;
-use ends::Ending;
 use crate::callbacks::{Callback, Control};
 use crate::device::Device;
 use crate::error::Result;
 use crate::progress::Progress;
+use ends::Ending;
+pub use ends::LiveLogs;
 
 /// A callback's lock (a callback that panicked leaves its state usable).
 fn lock<'a>(
@@ -72,6 +72,8 @@ pub(crate) struct Run<'s> {
     endings: VecDeque<Ending>,
     /// Whether to read the running logs after every batch (without waiting).
     pub(crate) live: bool,
+    /// The most submits an advance without waiting leaves running on the GPU (1 or 2).
+    pub(crate) queue_depth: usize,
     /// The newest running logs that arrived.
     pub(crate) latest: Option<LiveLogs>,
 }
@@ -123,6 +125,7 @@ impl<'s> Run<'s> {
             non_blocking: false,
             endings: VecDeque::new(),
             live: false,
+            queue_depth: crate::device::MAX_IN_FLIGHT,
             latest: None,
         })
     }
@@ -158,7 +161,7 @@ impl<'s> Run<'s> {
         self.collect(model, !self.non_blocking)?;
         self.poll_live(model)?;
         while !self.finished && ran < max_batches {
-            if self.non_blocking && would_wait(model)? {
+            if self.non_blocking && gpu_full(model, self.queue_depth)? {
                 break;
             }
             if self.current.is_none() {
@@ -373,11 +376,12 @@ impl<'s> Run<'s> {
     }
 }
 
-/// True when submitting a batch now would wait for the GPU (never on the CPU, where a batch
-/// is computed by the caller).
-fn would_wait(model: &Model) -> Result<bool> {
+/// True when `depth` submits are still running on the GPU: submitting a batch now would
+/// queue more than the caller allows, or (at two) wait. Never on the CPU, where a batch is
+/// computed by the caller.
+fn gpu_full(model: &Model, depth: usize) -> Result<bool> {
     match model.compiled.as_ref().map(|c| &c.device) {
-        Some(Device::Gpu(ctx)) => ctx.submit_would_wait(),
+        Some(Device::Gpu(ctx)) => Ok(ctx.submits_running()? >= depth),
         _ => Ok(false),
     }
 }

@@ -163,6 +163,15 @@ impl Trainer<'_> {
         Ok(self.state())
     }
 
+    /// The most training submits [`try_step`](Trainer::try_step) leaves running on the GPU:
+    /// 2 (the default, as `fit`) keeps the GPU busy; 1 submits a batch only once the last
+    /// one is done, so an app's own rendering, queued behind it, waits for at most one batch
+    /// of training work (a software adapter, whose "GPU" is the CPU the UI also runs on,
+    /// draws more frames that way). Clamped to 1..=2.
+    pub fn set_queue_depth(&mut self, depth: usize) {
+        self.run.queue_depth = depth.clamp(1, crate::device::MAX_IN_FLIGHT);
+    }
+
     /// Epochs ended whose logs are still on their way (after [`try_step`](Trainer::try_step)).
     pub fn pending_epochs(&self) -> usize {
         self.run.pending_epochs()

@@ -43,7 +43,10 @@ pub struct App {
     session: Option<Session>,
     status: Status,
     epochs: usize,
-    batches_per_frame: usize,
+    pub batches_per_frame: usize,
+    /// Training submits left running on the GPU (`Trainer::set_queue_depth`).
+    pub queue_depth: usize,
+    pub batch_size: usize,
     curves: Curves,
     path: String,
     weights: String,
@@ -66,7 +69,9 @@ impl App {
             session: None,
             status: Status::Idle,
             epochs: 40,
-            batches_per_frame: 2,
+            batches_per_frame: 1,
+            queue_depth: 1,
+            batch_size: 32,
             curves: Curves::default(),
             path: String::new(),
             weights: "wgfit-desktop.safetensors".into(),
@@ -105,8 +110,9 @@ impl App {
     pub fn start(&mut self) {
         let Some(data) = &self.data else { return };
         self.session = None;
-        match Session::new(data, &self.device, self.epochs) {
-            Ok(s) => {
+        match Session::new(data, &self.device, self.epochs, self.batch_size) {
+            Ok(mut s) => {
+                s.trainer().set_queue_depth(self.queue_depth);
                 self.session = Some(s);
                 self.status = Status::Running;
                 self.curves = Curves::default();
@@ -145,7 +151,9 @@ impl App {
     fn train(&mut self) {
         let running = self.status == Status::Running;
         self.stats.frame(running);
-        let Some(session) = self.session.as_mut() else { return };
+        let Some(session) = self.session.as_mut() else {
+            return;
+        };
         let before = session.trainer().state();
         let t0 = Instant::now();
         let result = if running {
@@ -195,12 +203,40 @@ impl App {
             if ui.button("digits").clicked() {
                 self.load(data::digits());
             }
-            ui.add(egui::TextEdit::singleline(&mut self.path).hint_text(".npz / .csv path").desired_width(110.0));
+            ui.add(
+                egui::TextEdit::singleline(&mut self.path)
+                    .hint_text(".npz / .csv path")
+                    .desired_width(110.0),
+            );
             if ui.button("load").clicked() {
                 self.load(data::user_file(&PathBuf::from(self.path.trim())));
             }
-            ui.add(egui::DragValue::new(&mut self.epochs).range(1..=1000).prefix("epochs "));
-            ui.add(egui::DragValue::new(&mut self.batches_per_frame).range(1..=16).prefix("batches/frame "));
+            ui.add(
+                egui::DragValue::new(&mut self.epochs)
+                    .range(1..=1000)
+                    .prefix("epochs "),
+            );
+            ui.add(
+                egui::DragValue::new(&mut self.batch_size)
+                    .range(1..=512)
+                    .prefix("batch "),
+            );
+            ui.add(
+                egui::DragValue::new(&mut self.batches_per_frame)
+                    .range(1..=16)
+                    .prefix("batches/frame "),
+            );
+            if ui
+                .add(
+                    egui::DragValue::new(&mut self.queue_depth)
+                        .range(1..=2)
+                        .prefix("queued "),
+                )
+                .changed()
+                && let Some(s) = self.session.as_mut()
+            {
+                s.trainer().set_queue_depth(self.queue_depth);
+            }
         });
         ui.horizontal(|ui| {
             if ui.button("start").clicked() {
@@ -219,7 +255,9 @@ impl App {
                 self.status = Status::Finished;
             }
             ui.add(egui::TextEdit::singleline(&mut self.weights).desired_width(150.0));
-            if ui.add_enabled(self.session.is_some(), egui::Button::new("save weights")).clicked()
+            if ui
+                .add_enabled(self.session.is_some(), egui::Button::new("save weights"))
+                .clicked()
                 && let Some(s) = self.session.as_mut()
             {
                 self.message = match s.save_weights(std::path::Path::new(&self.weights)) {
@@ -233,15 +271,30 @@ impl App {
 
     fn predict(&mut self, ui: &mut egui::Ui) {
         let n = self.data.as_ref().map_or(0, |d| d.y_test.len());
-        ui.add(egui::DragValue::new(&mut self.sample).range(0..=n.saturating_sub(1)).prefix("test #"));
+        ui.add(
+            egui::DragValue::new(&mut self.sample)
+                .range(0..=n.saturating_sub(1))
+                .prefix("test #"),
+        );
         let can = self.session.is_some() && self.status != Status::Running;
-        if ui.add_enabled(can, egui::Button::new("predict")).on_disabled_hover_text("pause first").clicked()
+        if ui
+            .add_enabled(can, egui::Button::new("predict"))
+            .on_disabled_hover_text("pause first")
+            .clicked()
             && let (Some(s), Some(d)) = (self.session.as_mut(), self.data.as_ref())
         {
             self.message = match s.predict(&d.x_test, self.sample) {
                 Ok(p) => {
-                    let (best, prob) = p.iter().enumerate().fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
-                    format!("test #{}: predicted class {best} ({:.0}%), true class {}", self.sample, 100.0 * prob, d.y_test[self.sample])
+                    let (best, prob) = p
+                        .iter()
+                        .enumerate()
+                        .fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+                    format!(
+                        "test #{}: predicted class {best} ({:.0}%), true class {}",
+                        self.sample,
+                        100.0 * prob,
+                        d.y_test[self.sample]
+                    )
                 }
                 Err(e) => format!("could not predict: {e}"),
             };
@@ -261,8 +314,19 @@ impl App {
             .allow_zoom(interactive)
             .allow_scroll(interactive)
             .show(ui, |p| {
-                p.line(Line::new("loss (running, epoch)", PlotPoints::from(self.curves.loss.clone())).color(LOSS).width(2.0));
-                p.line(Line::new("accuracy", PlotPoints::from(self.curves.accuracy.clone())).color(ACCURACY).width(2.0));
+                p.line(
+                    Line::new(
+                        "loss (running, epoch)",
+                        PlotPoints::from(self.curves.loss.clone()),
+                    )
+                    .color(LOSS)
+                    .width(2.0),
+                );
+                p.line(
+                    Line::new("accuracy", PlotPoints::from(self.curves.accuracy.clone()))
+                        .color(ACCURACY)
+                        .width(2.0),
+                );
             });
         self.plot_rect = Some(response.response.rect);
     }
@@ -275,7 +339,14 @@ impl eframe::App for App {
         egui::Panel::top("controls").show(ui, |ui| self.controls(ui));
         egui::Panel::bottom("status").show(ui, |ui| {
             let state = self.session.as_mut().map(|s| s.trainer().state());
-            let progress = state.map_or(String::new(), |s| format!("epoch {} batch {}/{} · ", s.epoch + 1, s.batch, s.batches_per_epoch));
+            let progress = state.map_or(String::new(), |s| {
+                format!(
+                    "epoch {} batch {}/{} · ",
+                    s.epoch + 1,
+                    s.batch,
+                    s.batches_per_epoch
+                )
+            });
             ui.label(format!("{:?} · {progress}{}", self.status, self.message));
         });
         egui::CentralPanel::default().show(ui, |ui| self.plot(ui));

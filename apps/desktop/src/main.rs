@@ -6,7 +6,9 @@
 //!
 //! Options: `--self-test N` (train N batches, screenshot, check, exit 0 or 1),
 //! `--screenshot PATH`, `--size WxH` (default 640x400), `--min-fps F` (self-test: fail
-//! below F frames per second while training). `WGFIT_DEVICE=cpu` trains on wgfit's CPU
+//! below F frames per second while training), `--batches-per-frame N` (default 1),
+//! `--queue-depth 1|2` (training submits left running on the GPU; default 1),
+//! `--batch-size N` (default 32). `WGFIT_DEVICE=cpu` trains on wgfit's CPU
 //! backend instead (the window still draws with wgpu).
 
 mod app;
@@ -28,6 +30,9 @@ struct Args {
     screenshot: PathBuf,
     size: [f32; 2],
     min_fps: Option<f64>,
+    batches_per_frame: usize,
+    queue_depth: usize,
+    batch_size: usize,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -36,6 +41,9 @@ fn args() -> anyhow::Result<Args> {
         screenshot: PathBuf::from("desktop.png"),
         size: [640.0, 400.0],
         min_fps: None,
+        batches_per_frame: 1,
+        queue_depth: 1,
+        batch_size: 32,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -44,6 +52,11 @@ fn args() -> anyhow::Result<Args> {
             "--self-test" => args.self_test = Some(value()?.parse().context("--self-test N")?),
             "--screenshot" => args.screenshot = value()?.into(),
             "--min-fps" => args.min_fps = Some(value()?.parse().context("--min-fps F")?),
+            "--batches-per-frame" => {
+                args.batches_per_frame = value()?.parse().context("--batches-per-frame N")?
+            }
+            "--batch-size" => args.batch_size = value()?.parse().context("--batch-size N")?,
+            "--queue-depth" => args.queue_depth = value()?.parse().context("--queue-depth 1|2")?,
             "--size" => {
                 let v = value()?;
                 let (w, h) = v.split_once('x').context("--size WxH")?;
@@ -52,7 +65,9 @@ fn args() -> anyhow::Result<Args> {
             other => bail!("unknown argument {other:?} (see the top of apps/desktop/src/main.rs)"),
         }
     }
-    if std::env::var("WGFIT_DESKTOP_SELF_TEST").is_ok_and(|v| !v.is_empty()) && args.self_test.is_none() {
+    if std::env::var("WGFIT_DESKTOP_SELF_TEST").is_ok_and(|v| !v.is_empty())
+        && args.self_test.is_none()
+    {
         args.self_test = Some(std::env::var("WGFIT_DESKTOP_SELF_TEST")?.parse()?);
     }
     Ok(args)
@@ -66,7 +81,8 @@ fn wgpu_options() -> egui_wgpu::WgpuConfiguration {
         device_descriptor: Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
             label: Some("wgfit-desktop"),
             required_limits: adapter.limits(),
-            required_features: adapter.features() & (wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16),
+            required_features: adapter.features()
+                & (wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16),
             ..Default::default()
         }),
         ..egui_wgpu::WgpuSetupCreateNew::without_display_handle()
@@ -81,29 +97,43 @@ fn main() -> anyhow::Result<()> {
     let args = args()?;
     let exit = Arc::new(AtomicI32::new(if args.self_test.is_some() { 1 } else { 0 }));
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_inner_size(args.size).with_title("wgfit"),
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size(args.size)
+            .with_title("wgfit"),
         renderer: eframe::Renderer::Wgpu,
         wgpu_options: wgpu_options(),
         ..Default::default()
     };
     let cpu = std::env::var("WGFIT_DEVICE").is_ok_and(|v| v.eq_ignore_ascii_case("cpu"));
-    let test = args.self_test.map(|n| selftest::SelfTest::new(n, args.min_fps, args.screenshot.clone(), exit.clone()));
+    let test = args
+        .self_test
+        .map(|n| selftest::SelfTest::new(n, args.min_fps, args.screenshot.clone(), exit.clone()));
     eframe::run_native(
         "wgfit",
         options,
         Box::new(move |cc| {
-            let rs = cc.wgpu_render_state.as_ref().ok_or("eframe gave no wgpu render state")?;
+            let rs = cc
+                .wgpu_render_state
+                .as_ref()
+                .ok_or("eframe gave no wgpu render state")?;
             let info = rs.adapter.get_info();
             let adapter = format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type);
             let (device, shown) = if cpu {
-                (Device::cpu(), format!("wgfit CPU backend; window on {adapter}"))
+                (
+                    Device::cpu(),
+                    format!("wgfit CPU backend; window on {adapter}"),
+                )
             } else {
                 // The window's own device and queue: no second device, no copies between them.
                 let device = Device::from_wgpu(rs.device.clone(), rs.queue.clone())?;
                 (device, format!("{adapter}, shared with the window"))
             };
             println!("device: {shown}");
-            Ok(Box::new(app::App::new(device, shown, test)))
+            let mut app = app::App::new(device, shown, test);
+            app.batches_per_frame = args.batches_per_frame.max(1);
+            app.queue_depth = args.queue_depth.clamp(1, 2);
+            app.batch_size = args.batch_size.max(1);
+            Ok(Box::new(app))
         }),
     )
     .map_err(|e| anyhow::anyhow!("eframe: {e}"))?;

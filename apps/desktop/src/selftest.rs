@@ -34,13 +34,28 @@ pub struct SelfTest {
 
 impl SelfTest {
     pub fn new(batches: usize, min_fps: Option<f64>, out: PathBuf, exit: Arc<AtomicI32>) -> Self {
-        SelfTest { batches, min_fps, out, exit, started: Instant::now(), idle: 0, shot: None }
+        SelfTest {
+            batches,
+            min_fps,
+            out,
+            exit,
+            started: Instant::now(),
+            idle: 0,
+            shot: None,
+        }
     }
 
     /// Runs one frame's worth of the test; `None` once it is over (the window is closing).
     pub fn frame(mut self, app: &mut App, ctx: &egui::Context) -> Option<SelfTest> {
         if self.started.elapsed() > PATIENCE {
-            return self.finish(ctx, Err(format!("no verdict after {}s: {}", PATIENCE.as_secs(), app.message())));
+            return self.finish(
+                ctx,
+                Err(format!(
+                    "no verdict after {}s: {}",
+                    PATIENCE.as_secs(),
+                    app.message()
+                )),
+            );
         }
         if self.idle < IDLE_FRAMES {
             self.idle += 1;
@@ -56,7 +71,9 @@ impl SelfTest {
             None if app.batches_done() >= self.batches && app.curve_points() >= 2 => {
                 let slot: Shot = Arc::default();
                 let to = slot.clone();
-                ctx.request_screenshot(move |image| *to.lock().unwrap_or_else(|p| p.into_inner()) = Some(image));
+                ctx.request_screenshot(move |image| {
+                    *to.lock().unwrap_or_else(|p| p.into_inner()) = Some(image)
+                });
                 self.shot = Some(slot);
             }
             Some(slot) => {
@@ -79,7 +96,10 @@ impl SelfTest {
         let ppp = ctx.pixels_per_point();
         let [w, h] = image.size;
         let (x0, y0) = ((rect.min.x * ppp) as usize, (rect.min.y * ppp) as usize);
-        let (x1, y1) = (((rect.max.x * ppp) as usize).min(w), ((rect.max.y * ppp) as usize).min(h));
+        let (x1, y1) = (
+            ((rect.max.x * ppp) as usize).min(w),
+            ((rect.max.y * ppp) as usize).min(h),
+        );
         let count = |want: Color32| {
             (y0..y1)
                 .flat_map(|y| (x0..x1).map(move |x| (x, y)))
@@ -88,7 +108,11 @@ impl SelfTest {
         };
         let (loss, accuracy) = (count(LOSS), count(ACCURACY));
         let stats = &app.stats;
-        let (idle, training, step) = (Summary::of(&stats.idle), Summary::of(&stats.training), Summary::of(&stats.step));
+        let (idle, training, step) = (
+            Summary::of(&stats.idle),
+            Summary::of(&stats.training),
+            Summary::of(&stats.step),
+        );
         let report = format!(
             "window {w}x{h} px, plot {}x{} px: {loss} loss and {accuracy} accuracy pixels\n\
              idle frames:     {idle}\n\
@@ -105,12 +129,17 @@ impl SelfTest {
         );
         println!("{report}");
         if loss < MIN_PIXELS || accuracy < MIN_PIXELS {
-            return Err(format!("the plot looks blank: {loss} loss and {accuracy} accuracy pixels (want {MIN_PIXELS} each)"));
+            return Err(format!(
+                "the plot looks blank: {loss} loss and {accuracy} accuracy pixels (want {MIN_PIXELS} each)"
+            ));
         }
         if let Some(min) = self.min_fps
             && training.fps() < min
         {
-            return Err(format!("{:.1} fps while training, below {min}", training.fps()));
+            return Err(format!(
+                "{:.1} fps while training, below {min}",
+                training.fps()
+            ));
         }
         Ok(format!("screenshot: {}", self.out.display()))
     }
@@ -143,7 +172,11 @@ fn save_png(path: &std::path::Path, image: &ColorImage) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let [w, h] = image.size;
-    let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_srgba_unmultiplied()).collect();
+    let bytes: Vec<u8> = image
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut encoder = png::Encoder::new(file, w as u32, h as u32);
     encoder.set_color(png::ColorType::Rgba);

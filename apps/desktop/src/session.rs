@@ -24,7 +24,11 @@ pub fn build(data: &Data, device: &Device) -> wgfit::Result<Sequential> {
     }
     .add(Dense::new(data.classes).activation(Activation::Softmax))
     .seed(1);
-    let rate = if data.kind == Kind::Sequences { 0.005 } else { 0.01 };
+    let rate = if data.kind == Kind::Sequences {
+        0.005
+    } else {
+        0.01
+    };
     model.compile(
         device,
         Optimizer::adam().learning_rate(rate),
@@ -43,15 +47,27 @@ pub struct Session {
 }
 
 impl Session {
-    /// Compiles a model for `data` and a trainer for `epochs` epochs of batches of 32, which
+    /// Compiles a model for `data` and a trainer for `epochs` epochs of `batch` samples, which
     /// also reads its running loss and accuracy after every batch (for the plot).
-    pub fn new(data: &Data, device: &Device, epochs: usize) -> wgfit::Result<Session> {
+    pub fn new(
+        data: &Data,
+        device: &Device,
+        epochs: usize,
+        batch: usize,
+    ) -> wgfit::Result<Session> {
         let model = NonNull::from(Box::leak(Box::new(build(data, device)?)));
-        let mut session = Session { trainer: None, model };
+        let mut session = Session {
+            trainer: None,
+            model,
+        };
         // SAFETY: `model` is a live, uniquely owned heap allocation; the trainer is the only
         // reference made from it, and `Drop` drops the trainer before freeing the model.
         let model: &'static mut Sequential = unsafe { &mut *session.model.as_ptr() };
-        let opts = FitOptions::new().batch_size(32).epochs(epochs).seed(7).verbose(0);
+        let opts = FitOptions::new()
+            .batch_size(batch)
+            .epochs(epochs)
+            .seed(7)
+            .verbose(0);
         let mut trainer = model.trainer(&data.x_train, &data.y_train, opts)?;
         trainer.set_live(true);
         session.trainer = Some(trainer);
@@ -59,7 +75,9 @@ impl Session {
     }
 
     pub fn trainer(&mut self) -> &mut Trainer<'static> {
-        self.trainer.as_mut().expect("set in new, taken only in drop")
+        self.trainer
+            .as_mut()
+            .expect("set in new, taken only in drop")
     }
 
     pub fn latest(&self) -> Option<&LiveLogs> {

@@ -30,7 +30,11 @@ impl Summary {
 
     /// Frames per second at the median frame time.
     pub fn fps(&self) -> f64 {
-        if self.median > 0.0 { 1000.0 / self.median } else { 0.0 }
+        if self.median > 0.0 {
+            1000.0 / self.median
+        } else {
+            0.0
+        }
     }
 }
 

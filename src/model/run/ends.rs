@@ -34,7 +34,10 @@ impl Run<'_> {
     /// Ends the epoch under way without waiting: its sums' snapshot (and the validation's,
     /// whose batches run now) ride with the next submit and are collected later.
     pub(super) fn end_epoch_later(&mut self, model: &mut Model) -> Result<()> {
-        let Some(Current { epoch, progress, .. }) = self.current.take() else {
+        let Some(Current {
+            epoch, progress, ..
+        }) = self.current.take()
+        else {
             return Ok(());
         };
         let train = epoch.snapshot()?;
@@ -70,7 +73,7 @@ impl Run<'_> {
             let unsent = front.train.iter().chain(&front.val).any(|s| !s.submitted());
             if !wait && unsent {
                 let room = match &compiled.device {
-                    Device::Gpu(ctx) => !ctx.submit_would_wait()?,
+                    Device::Gpu(ctx) => ctx.submits_running()? < self.queue_depth,
                     Device::Cpu => true,
                 };
                 if !room {
