@@ -47,6 +47,10 @@ pub struct App {
     /// Training submits left running on the GPU (`Trainer::set_queue_depth`).
     pub queue_depth: usize,
     pub batch_size: usize,
+    /// Train on one frame in this many: on a GPU that also draws the window (a software
+    /// adapter above all), the frames between draw without training work queued before them.
+    pub train_every: usize,
+    frame: usize,
     curves: Curves,
     path: String,
     weights: String,
@@ -72,6 +76,8 @@ impl App {
             batches_per_frame: 1,
             queue_depth: 1,
             batch_size: 32,
+            train_every: 1,
+            frame: 0,
             curves: Curves::default(),
             path: String::new(),
             weights: "wgfit-desktop.safetensors".into(),
@@ -149,8 +155,10 @@ impl App {
     /// This frame's training: a few batches when running (never waiting for the GPU), else
     /// collecting what has arrived.
     fn train(&mut self) {
+        self.frame += 1;
         let running = self.status == Status::Running;
         self.stats.frame(running);
+        let running = running && self.frame % self.train_every.max(1) == 0;
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -162,6 +170,9 @@ impl App {
             session.trainer().poll()
         };
         let took = t0.elapsed();
+        if took.as_millis() >= 20 && std::env::var_os("WGFIT_DESKTOP_TRACE").is_some() {
+            eprintln!("slow training call: {took:?} at {before:?} -> {result:?}");
+        }
         match result {
             Ok(state) => {
                 if running {
@@ -220,6 +231,11 @@ impl App {
                 egui::DragValue::new(&mut self.batch_size)
                     .range(1..=512)
                     .prefix("batch "),
+            );
+            ui.add(
+                egui::DragValue::new(&mut self.train_every)
+                    .range(1..=10)
+                    .prefix("train 1 frame in "),
             );
             ui.add(
                 egui::DragValue::new(&mut self.batches_per_frame)

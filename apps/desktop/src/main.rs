@@ -8,7 +8,7 @@
 //! `--screenshot PATH`, `--size WxH` (default 640x400), `--min-fps F` (self-test: fail
 //! below F frames per second while training), `--batches-per-frame N` (default 1),
 //! `--queue-depth 1|2` (training submits left running on the GPU; default 1),
-//! `--batch-size N` (default 32). `WGFIT_DEVICE=cpu` trains on wgfit's CPU
+//! `--batch-size N` (default 32), `--train-every N` (train on one frame in N; default 1). `WGFIT_DEVICE=cpu` trains on wgfit's CPU
 //! backend instead (the window still draws with wgpu).
 
 mod app;
@@ -33,6 +33,7 @@ struct Args {
     batches_per_frame: usize,
     queue_depth: usize,
     batch_size: usize,
+    train_every: usize,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -44,6 +45,7 @@ fn args() -> anyhow::Result<Args> {
         batches_per_frame: 1,
         queue_depth: 1,
         batch_size: 32,
+        train_every: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -55,6 +57,7 @@ fn args() -> anyhow::Result<Args> {
             "--batches-per-frame" => {
                 args.batches_per_frame = value()?.parse().context("--batches-per-frame N")?
             }
+            "--train-every" => args.train_every = value()?.parse().context("--train-every N")?,
             "--batch-size" => args.batch_size = value()?.parse().context("--batch-size N")?,
             "--queue-depth" => args.queue_depth = value()?.parse().context("--queue-depth 1|2")?,
             "--size" => {
@@ -133,6 +136,7 @@ fn main() -> anyhow::Result<()> {
             app.batches_per_frame = args.batches_per_frame.max(1);
             app.queue_depth = args.queue_depth.clamp(1, 2);
             app.batch_size = args.batch_size.max(1);
+            app.train_every = args.train_every.max(1);
             Ok(Box::new(app))
         }),
     )
