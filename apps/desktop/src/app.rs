@@ -140,6 +140,13 @@ impl App {
         self.trained
     }
 
+    /// Pauses training (the self-test's paused frames).
+    pub fn pause(&mut self) {
+        if self.status == Status::Running {
+            self.status = Status::Paused;
+        }
+    }
+
     pub fn finished(&self) -> bool {
         self.status == Status::Finished
     }

@@ -1,6 +1,7 @@
 //! `--self-test N`: the app drives itself in its real window. It draws idle frames, starts
-//! training, and once N batches are trained and the curves have points, screenshots its own
-//! window, checks that the plot area shows both curves (pixels of their colours), writes the
+//! training, and once N batches are trained and the curves have points, pauses for as many
+//! frames as it drew idle (the same window with its curves, nothing training), screenshots
+//! its own window, checks that the plot area shows both curves (pixels of their colours), writes the
 //! PNG, prints the frame times and closes with exit code 0, or 1 on any failure.
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ pub struct SelfTest {
     exit: Arc<AtomicI32>,
     started: Instant,
     idle: usize,
+    paused: usize,
     shot: Option<Shot>,
 }
 
@@ -41,6 +43,7 @@ impl SelfTest {
             exit,
             started: Instant::now(),
             idle: 0,
+            paused: 0,
             shot: None,
         }
     }
@@ -67,8 +70,14 @@ impl SelfTest {
         if app.finished() && app.batches_done() < self.batches {
             return self.finish(ctx, Err(format!("training ended early: {}", app.message())));
         }
+        let trained = app.batches_done() >= self.batches && app.curve_points() >= 2;
+        if trained && self.paused < IDLE_FRAMES {
+            app.pause();
+            self.paused += 1;
+            return Some(self);
+        }
         match &self.shot {
-            None if app.batches_done() >= self.batches && app.curve_points() >= 2 => {
+            None if trained => {
                 let slot: Shot = Arc::default();
                 let to = slot.clone();
                 ctx.request_screenshot(move |image| {
@@ -108,6 +117,7 @@ impl SelfTest {
         };
         let (loss, accuracy) = (count(LOSS), count(ACCURACY));
         let stats = &app.stats;
+        let paused = Summary::of(&stats.paused);
         let (idle, training, step) = (
             Summary::of(&stats.idle),
             Summary::of(&stats.training),
@@ -116,6 +126,7 @@ impl SelfTest {
         let report = format!(
             "window {w}x{h} px, plot {}x{} px: {loss} loss and {accuracy} accuracy pixels\n\
              idle frames:     {idle}\n\
+             paused frames:   {paused}\n\
              training frames: {training}\n\
              time in try_step per training frame: {step}\n\
              training frames where the GPU had no room (no batch run): {}\n\

@@ -56,8 +56,10 @@ impl std::fmt::Display for Summary {
 #[derive(Default)]
 pub struct FrameStats {
     last: Option<Instant>,
-    /// Intervals ending in a frame that did not train.
+    /// Intervals ending in a frame that did not train, before any training (empty plot).
     pub idle: Vec<f64>,
+    /// Intervals ending in a frame that did not train, after training (curves drawn).
+    pub paused: Vec<f64>,
     /// Intervals ending in a frame that trained (or would have: the GPU was busy).
     pub training: Vec<f64>,
     /// Time each training frame spent in `try_step`.
@@ -81,8 +83,10 @@ impl FrameStats {
             }
             if training {
                 self.training.push(ms)
-            } else {
+            } else if self.training.is_empty() {
                 self.idle.push(ms)
+            } else {
+                self.paused.push(ms)
             }
         }
     }
