@@ -139,22 +139,6 @@ impl<'s> Run<'s> {
     /// batch whose submit would wait; and an epoch's end leaves its logs on the way (unless
     /// callbacks need them now).
     pub(crate) fn advance(&mut self, model: &mut Model, max_batches: usize) -> Result<()> {
-        self.advance_inner(model, max_batches)
-    }
-
-    /// As [`advance`](Run::advance), never waiting for the GPU.
-    pub(crate) fn advance_without_waiting(
-        &mut self,
-        model: &mut Model,
-        max_batches: usize,
-    ) -> Result<()> {
-        self.non_blocking = true;
-        let result = self.advance_inner(model, max_batches);
-        self.non_blocking = false;
-        result
-    }
-
-    fn advance_inner(&mut self, model: &mut Model, max_batches: usize) -> Result<()> {
         let mut ran = 0;
         // Epochs ended without waiting go into the history first (a blocking advance waits
         // for them, so that `done` comes true).
@@ -336,6 +320,18 @@ impl<'s> Run<'s> {
             self.finished = true;
         }
         Ok(())
+    }
+
+    /// As [`advance`](Run::advance), never waiting for the GPU.
+    pub(crate) fn advance_without_waiting(
+        &mut self,
+        model: &mut Model,
+        max_batches: usize,
+    ) -> Result<()> {
+        self.non_blocking = true;
+        let result = self.advance(model, max_batches);
+        self.non_blocking = false;
+        result
     }
 
     /// Epochs ended whose logs have not arrived yet.

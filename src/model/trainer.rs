@@ -33,7 +33,8 @@ pub struct TrainerState {
     pub batch: usize,
     /// Batches in an epoch, when known (0 for a generator without `steps_per_epoch`).
     pub batches_per_epoch: usize,
-    /// True once every epoch ran, a callback stopped training, or it was cancelled.
+    /// True once every epoch ran, a callback stopped training, or it was cancelled (and the
+    /// logs of the epochs that [`Trainer::try_step`] ended have arrived).
     pub done: bool,
 }
 

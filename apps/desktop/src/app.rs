@@ -165,7 +165,7 @@ impl App {
         self.frame += 1;
         let running = self.status == Status::Running;
         self.stats.frame(running);
-        let running = running && self.frame % self.train_every.max(1) == 0;
+        let running = running && self.frame.is_multiple_of(self.train_every.max(1));
         let Some(session) = self.session.as_mut() else {
             return;
         };
@@ -214,7 +214,7 @@ impl App {
         ui.horizontal(|ui| {
             ui.label(format!("device: {}", self.adapter));
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui.button("Japanese Vowels").clicked() {
                 self.load(data::japanese_vowels());
             }
@@ -261,7 +261,7 @@ impl App {
                 s.trainer().set_queue_depth(self.queue_depth);
             }
         });
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if ui.button("start").clicked() {
                 self.start();
             }

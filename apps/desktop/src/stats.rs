@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Summary {
     pub frames: usize,
+    pub mean: f64,
     pub median: f64,
     pub p95: f64,
     pub max: f64,
@@ -22,6 +23,7 @@ impl Summary {
         let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
         Summary {
             frames: v.len(),
+            mean: v.iter().sum::<f64>() / v.len() as f64,
             median: at(0.5),
             p95: at(0.95),
             max: v[v.len() - 1],
@@ -42,10 +44,13 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} frames: median {:.1} ms ({:.0} fps), p95 {:.1} ms, max {:.1} ms",
+            "{} frames: median {:.1} ms ({:.0} fps), mean {:.1} ms ({:.0} fps), p95 {:.1} ms, \
+             max {:.1} ms",
             self.frames,
             self.median,
             self.fps(),
+            self.mean,
+            1000.0 / self.mean.max(1e-9),
             self.p95,
             self.max
         )
