@@ -281,12 +281,8 @@ impl App {
             if ui
                 .add_enabled(self.session.is_some(), egui::Button::new("save weights"))
                 .clicked()
-                && let Some(s) = self.session.as_mut()
             {
-                self.message = match s.save_weights(std::path::Path::new(&self.weights)) {
-                    Ok(()) => format!("weights saved to {}", self.weights),
-                    Err(e) => format!("could not save: {e}"),
-                };
+                self.message = self.save_weights().unwrap_or_else(|e| e);
             }
             self.predict(ui);
         });
@@ -304,24 +300,43 @@ impl App {
             .add_enabled(can, egui::Button::new("predict"))
             .on_disabled_hover_text("pause first")
             .clicked()
-            && let (Some(s), Some(d)) = (self.session.as_mut(), self.data.as_ref())
         {
-            self.message = match s.predict(&d.x_test, self.sample) {
-                Ok(p) => {
-                    let (best, prob) = p
-                        .iter()
-                        .enumerate()
-                        .fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
-                    format!(
-                        "test #{}: predicted class {best} ({:.0}%), true class {}",
-                        self.sample,
-                        100.0 * prob,
-                        d.y_test[self.sample]
-                    )
-                }
-                Err(e) => format!("could not predict: {e}"),
-            };
+            self.message = self.predict_sample().map_or_else(|e| e, |(line, _)| line);
         }
+    }
+
+    /// Predicts the chosen test sample: a line for the status bar, and the probabilities.
+    pub fn predict_sample(&mut self) -> Result<(String, Vec<f32>), String> {
+        let (Some(s), Some(d)) = (self.session.as_mut(), self.data.as_ref()) else {
+            return Err("nothing trained yet".into());
+        };
+        let p = s
+            .predict(&d.x_test, self.sample)
+            .map_err(|e| format!("could not predict: {e}"))?;
+        let (best, prob) = p
+            .iter()
+            .enumerate()
+            .fold((0, 0.0f32), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        let line = format!(
+            "test #{}: predicted class {best} ({:.0}%), true class {}",
+            self.sample,
+            100.0 * prob,
+            d.y_test[self.sample]
+        );
+        Ok((line, p))
+    }
+
+    /// Saves the weights to the path in the text field.
+    pub fn save_weights(&mut self) -> Result<String, String> {
+        let s = self.session.as_mut().ok_or("nothing trained yet")?;
+        s.save_weights(std::path::Path::new(&self.weights))
+            .map(|()| format!("weights saved to {}", self.weights))
+            .map_err(|e| format!("could not save: {e}"))
+    }
+
+    /// Where "save weights" writes.
+    pub fn set_weights_path(&mut self, path: &std::path::Path) {
+        self.weights = path.display().to_string();
     }
 
     fn plot(&mut self, ui: &mut egui::Ui) {

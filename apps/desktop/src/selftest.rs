@@ -78,6 +78,9 @@ impl SelfTest {
         }
         match &self.shot {
             None if trained => {
+                if let Err(e) = features(app) {
+                    return self.finish(ctx, Err(e));
+                }
                 let slot: Shot = Arc::default();
                 let to = slot.clone();
                 ctx.request_screenshot(move |image| {
@@ -170,6 +173,52 @@ impl SelfTest {
         ctx.send_viewport_cmd(egui::ViewportCommand::Close);
         None
     }
+}
+
+/// The rest of the window's features, once: predicting a test sample (probabilities that sum
+/// to 1), saving the weights (a file that loads back into the library), and the other data
+/// sets' loaders (digits, a user's CSV).
+fn features(app: &mut App) -> Result<(), String> {
+    let (line, p) = app.predict_sample()?;
+    let total: f32 = p.iter().sum();
+    if p.len() != 9 || (total - 1.0).abs() > 1e-3 {
+        return Err(format!(
+            "prediction of {} classes summing to {total}",
+            p.len()
+        ));
+    }
+    println!("{line}");
+    let dir = std::env::temp_dir().join(format!("wgfit-desktop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let weights = dir.join("weights.safetensors");
+    app.set_weights_path(&weights);
+    println!("{}", app.save_weights()?);
+    let mut model = crate::session::build(
+        &crate::data::japanese_vowels().map_err(|e| e.to_string())?,
+        &wgfit::Device::cpu(),
+    )
+    .map_err(|e| e.to_string())?;
+    model
+        .load_weights(&weights)
+        .map_err(|e| format!("the saved weights do not load: {e}"))?;
+    let digits = crate::data::digits().map_err(|e| e.to_string())?;
+    let csv = dir.join("user.csv");
+    std::fs::write(&csv, "0.5,1.5,0\n1,2,1\n3,4,2\n0,0,0\n1,1,1\n2,2,2\n")
+        .map_err(|e| e.to_string())?;
+    let user = crate::data::user_file(&csv).map_err(|e| e.to_string())?;
+    let shapes = (
+        digits.x_train.shape().to_vec(),
+        digits.classes,
+        user.x_train.shape().to_vec(),
+        user.classes,
+    );
+    if shapes != (vec![1437, 64], 10, vec![4, 2], 3) {
+        return Err(format!(
+            "data sets: digits and a user CSV loaded as {shapes:?}"
+        ));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
 
 /// Within a few levels of `want` on every channel (the curves are antialiased).
