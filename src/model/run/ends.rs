@@ -19,7 +19,23 @@ pub(crate) struct Ending {
     val: Option<Snapshot>,
 }
 
-/// The running logs of the epoch under way, as they stood after some batch.
+/// The running logs of the epoch under way, as they stood after some batch: what
+/// [`Trainer::latest`](crate::Trainer::latest) gives once [`set_live`](crate::Trainer::set_live)
+/// is on, e.g. for a live plot.
+///
+/// ```
+/// use wgfit::prelude::*;
+/// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+/// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+/// let (x, y) = (ndarray::Array2::<f32>::ones((6, 1)), ndarray::Array1::<f32>::ones(6));
+/// let mut trainer = model.trainer(&x, &y, FitOptions::new().batch_size(2).epochs(1))?;
+/// trainer.set_live(true);
+/// trainer.try_step(2)?;
+/// let live = trainer.latest().expect("read at once on the CPU");
+/// assert_eq!((live.epoch, live.batch), (0, 2));
+/// assert!(live.logs.loss.is_finite());
+/// # Ok::<(), wgfit::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveLogs {
     /// The epoch, from 0.
