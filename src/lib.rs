@@ -58,6 +58,7 @@ pub use layers::{Dropout, SpatialDropout1D};
 pub use layers::{LayerConfig, register_layer};
 pub use losses::Loss;
 pub use metrics::Metric;
+pub use model::LiveLogs;
 pub use model::{
     Arrays, Call, CallMany, Evaluation, FitOptions, History, Input, IntoLayer, Model, NameLayer,
     Named, Node, Nodes, OutputLoss, Sequential, Shared, Trainer, TrainerState, WeightBuffer, XY,

@@ -93,6 +93,8 @@ pub struct GpuContext {
     pub(super) in_flight: Mutex<VecDeque<(u64, wgpu::SubmissionIndex)>>,
     /// The latest submits, (number, index), for readbacks to wait on their own.
     pub(super) recent: Mutex<VecDeque<(u64, wgpu::SubmissionIndex)>>,
+    /// The newest submit known to be done (set by the queue's work-done callbacks).
+    pub(super) completed: Arc<AtomicU64>,
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -231,6 +233,7 @@ impl GpuContext {
             overlapped_readbacks: AtomicU64::new(0),
             in_flight: Mutex::new(VecDeque::new()),
             recent: Mutex::new(VecDeque::new()),
+            completed: Arc::new(AtomicU64::new(0)),
         }
     }
 

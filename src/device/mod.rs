@@ -28,7 +28,7 @@ pub use dispatch::{Kernel, ParamsLayout};
 pub(crate) use flush::FlushDenormals;
 pub use gpu::{GpuContext, GpuCounters};
 pub use options::{GpuFeatures, GpuOptions, SubgroupUse};
-pub(crate) use readback::PendingRead;
+pub(crate) use readback::{MAX_IN_FLIGHT, PendingRead};
 
 use crate::error::{Error, Result};
 

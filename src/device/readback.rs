@@ -18,7 +18,7 @@ use crate::error::Result;
 
 /// The most submits the host lets run ahead of the GPU: after submitting step N, `flush`
 /// waits until step N - 2 is done, so commands never queue without bound.
-pub(super) const MAX_IN_FLIGHT: usize = 2;
+pub(crate) const MAX_IN_FLIGHT: usize = 2;
 
 /// How many submits' indices are remembered for readbacks to wait on.
 const RECENT: usize = 64;
@@ -85,6 +85,14 @@ impl PendingRead {
                 .device
                 .poll(wgpu::PollType::Poll)
                 .map_err(|e| self.ctx.error(format!("polling for a readback: {e}")))?;
+        }
+    }
+
+    /// True once a submit carries the copy.
+    pub(crate) fn submitted(&self) -> bool {
+        self.mapped.is_some() || {
+            let _encoder = lock(&self.ctx.encoder);
+            self.ctx.submits.load(Ordering::Relaxed) >= self.submit
         }
     }
 
@@ -224,6 +232,11 @@ impl GpuContext {
         n: u64,
         index: wgpu::SubmissionIndex,
     ) -> Option<wgpu::SubmissionIndex> {
+        // Called right after submit `n`, so its work-done callback means `n` is done.
+        let completed = self.completed.clone();
+        self.queue.on_submitted_work_done(move || {
+            completed.fetch_max(n, Ordering::Relaxed);
+        });
         let mut recent = lock(&self.recent);
         recent.push_back((n, index.clone()));
         if recent.len() > RECENT {
@@ -231,10 +244,26 @@ impl GpuContext {
         }
         drop(recent);
         let mut in_flight = lock(&self.in_flight);
+        let done = self.completed.load(Ordering::Relaxed);
+        in_flight.retain(|(m, _)| *m > done);
         in_flight.push_back((n, index));
         (in_flight.len() > MAX_IN_FLIGHT)
             .then(|| in_flight.pop_front().map(|(_, index)| index))
             .flatten()
+    }
+
+    /// The submits still running (a submit now waits for the oldest when there are
+    /// `MAX_IN_FLIGHT`); never waits itself: it polls the device, which runs the callbacks of
+    /// the work done so far, and forgets the submits known to be done. Apps that must not
+    /// block (a UI thread between frames) submit only below the limit.
+    pub(crate) fn submits_running(&self) -> Result<usize> {
+        self.device
+            .poll(wgpu::PollType::Poll)
+            .map_err(|e| self.error(format!("polling the GPU: {e}")))?;
+        let done = self.completed.load(Ordering::Relaxed);
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.retain(|(m, _)| *m > done);
+        Ok(in_flight.len())
     }
 
     /// Blocks until the submit `index` is done (and runs the callbacks it completes).

@@ -37,6 +37,7 @@ pub use history::{Evaluation, History};
 pub use node::{Call, CallMany, Input, IntoLayer, NameLayer, Named, Node, Nodes, Shared};
 pub use options::FitOptions;
 pub use outputs::OutputLoss;
+pub use run::LiveLogs;
 pub use sequential::Sequential;
 pub use trainer::{Trainer, TrainerState};
 pub use weights::WeightBuffer;

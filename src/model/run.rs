@@ -9,6 +9,12 @@
 //! step's own submit and delivered a step late: after step N is submitted, the loop waits
 //! for step N - 1 alone (if at all), so the GPU always has a step queued. `flush` keeps the
 //! host at most two submits ahead. Everything else records work and returns.
+//!
+//! Advanced without waiting (`Trainer::try_step`, for a UI thread), the loop submits a batch
+//! only while the GPU has room for it, and an epoch's end takes snapshots of its sums and
+//! moves on; its logs join the history when they arrive (`ends.rs`).
+
+mod ends;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -23,6 +29,8 @@ use crate::callbacks::{Callback, Control};
 use crate::device::Device;
 use crate::error::Result;
 use crate::progress::Progress;
+use ends::Ending;
+pub use ends::LiveLogs;
 
 /// A callback's lock (a callback that panicked leaves its state usable).
 fn lock<'a>(
@@ -45,6 +53,8 @@ struct Current {
     batch_reads: VecDeque<(usize, usize, Snapshot)>,
     /// A snapshot on its way to the progress line: (batches done when it was taken, it).
     progress_read: Option<(usize, Snapshot)>,
+    /// A snapshot on its way to [`Run::latest`]: (batches done when it was taken, it).
+    live_read: Option<(usize, Snapshot)>,
 }
 
 /// `fit` as a step machine over a training source and an optional validation source.
@@ -56,6 +66,16 @@ pub(crate) struct Run<'s> {
     next_epoch: usize,
     pub(crate) history: History,
     finished: bool,
+    /// Set for the length of an `advance` that must not wait for the GPU.
+    non_blocking: bool,
+    /// Epochs ended without waiting, their logs on the way, oldest first.
+    endings: VecDeque<Ending>,
+    /// Whether to read the running logs after every batch (without waiting).
+    pub(crate) live: bool,
+    /// The most submits an advance without waiting leaves running on the GPU (1 or 2).
+    pub(crate) queue_depth: usize,
+    /// The newest running logs that arrived.
+    pub(crate) latest: Option<LiveLogs>,
 }
 
 /// Where a run stands.
@@ -102,6 +122,11 @@ impl<'s> Run<'s> {
             current: None,
             next_epoch,
             history: History::default(),
+            non_blocking: false,
+            endings: VecDeque::new(),
+            live: false,
+            queue_depth: crate::device::MAX_IN_FLIGHT,
+            latest: None,
         })
     }
 
@@ -109,10 +134,20 @@ impl<'s> Run<'s> {
         self.opts.callbacks.clone()
     }
 
-    /// Runs up to `max_batches` training batches, ending epochs on the way.
+    /// Runs up to `max_batches` training batches, ending epochs on the way. Without waiting
+    /// (`advance_without_waiting`), it stops early rather than wait for the GPU: before a
+    /// batch whose submit would wait; and an epoch's end leaves its logs on the way (unless
+    /// callbacks need them now).
     pub(crate) fn advance(&mut self, model: &mut Model, max_batches: usize) -> Result<()> {
         let mut ran = 0;
+        // Epochs ended without waiting go into the history first (a blocking advance waits
+        // for them, so that `done` comes true).
+        self.collect(model, !self.non_blocking)?;
+        self.poll_live(model)?;
         while !self.finished && ran < max_batches {
+            if self.non_blocking && gpu_full(model, self.queue_depth)? {
+                break;
+            }
             if self.current.is_none() {
                 let epoch = self.next_epoch;
                 let steps = self.steps(epoch);
@@ -133,6 +168,7 @@ impl<'s> Run<'s> {
                     loss_before: wants.then_some(0.0),
                     batch_reads: VecDeque::new(),
                     progress_read: None,
+                    live_read: None,
                 });
             }
             let current = self.current.as_mut().expect("set above");
@@ -140,10 +176,12 @@ impl<'s> Run<'s> {
             let wants_progress = !wants_batch
                 && current.progress_read.is_none()
                 && current.progress.wants_update(current.epoch.batches + 1);
-            let next =
-                current
-                    .epoch
-                    .next_with(model, &mut *self.train, wants_batch || wants_progress)?;
+            let wants_live = self.live && !wants_batch && current.live_read.is_none();
+            let next = current.epoch.next_with(
+                model,
+                &mut *self.train,
+                wants_batch || wants_progress || wants_live,
+            )?;
             let Some((batch, _, snapshot)) = next else {
                 self.end_epoch(model)?;
                 continue;
@@ -153,8 +191,10 @@ impl<'s> Run<'s> {
             if let Some(snapshot) = snapshot {
                 if wants_batch {
                     current.batch_reads.push_back((b, batch.len(), snapshot));
-                } else {
+                } else if wants_progress {
                     current.progress_read = Some((b + 1, snapshot));
+                } else {
+                    current.live_read = Some((b + 1, snapshot));
                 }
             }
             // Batch `b` is submitted: deliver what the steps before it left, waiting (if at
@@ -211,6 +251,7 @@ impl<'s> Run<'s> {
             current.progress.update(*batches, &evaluation.logs(""));
             current.progress_read = None;
         }
+        self.poll_live(model)?;
         Ok(false)
     }
 
@@ -225,6 +266,11 @@ impl<'s> Run<'s> {
     /// Logs the epoch under way (its loss and metrics, then the validation's), calls the
     /// callbacks and moves on; finishes after the last epoch or when a callback stops.
     fn end_epoch(&mut self, model: &mut Model) -> Result<()> {
+        if self.non_blocking && self.opts.callbacks.is_empty() {
+            return self.end_epoch_later(model);
+        }
+        // Epochs ended without waiting come first in the history.
+        self.collect(model, true)?;
         let Some(current) = self.current.as_ref() else {
             return Ok(());
         };
@@ -276,6 +322,23 @@ impl<'s> Run<'s> {
         Ok(())
     }
 
+    /// As [`advance`](Run::advance), never waiting for the GPU.
+    pub(crate) fn advance_without_waiting(
+        &mut self,
+        model: &mut Model,
+        max_batches: usize,
+    ) -> Result<()> {
+        self.non_blocking = true;
+        let result = self.advance(model, max_batches);
+        self.non_blocking = false;
+        result
+    }
+
+    /// Epochs ended whose logs have not arrived yet.
+    pub(crate) fn pending_epochs(&self) -> usize {
+        self.endings.len()
+    }
+
     /// Where the run stands.
     pub(crate) fn position(&self) -> Position {
         let (epoch, batch, steps) = match &self.current {
@@ -286,7 +349,7 @@ impl<'s> Run<'s> {
             epoch,
             batch,
             steps,
-            done: self.finished,
+            done: self.finished && self.endings.is_empty(),
         }
     }
 
@@ -300,11 +363,21 @@ impl<'s> Run<'s> {
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.finished
+        self.finished && self.endings.is_empty()
     }
 
     /// The training source's batches again, evaluated at the current weights.
     pub(crate) fn evaluate_train(&mut self, model: &mut Model) -> Result<Evaluation> {
         Epoch::new(model, 0, Mode::Evaluate, None)?.run(model, &mut *self.train)
+    }
+}
+
+/// True when `depth` submits are still running on the GPU: submitting a batch now would
+/// queue more than the caller allows, or (at two) wait. Never on the CPU, where a batch is
+/// computed by the caller.
+fn gpu_full(model: &Model, depth: usize) -> Result<bool> {
+    match model.compiled.as_ref().map(|c| &c.device) {
+        Some(Device::Gpu(ctx)) => Ok(ctx.submits_running()? >= depth),
+        _ => Ok(false),
     }
 }

@@ -177,6 +177,27 @@ impl Snapshot {
         Ok(snapshot.evaluation(heads))
     }
 
+    /// The readout, waiting (in place) for the step it was taken after if it has not
+    /// arrived yet.
+    pub(crate) fn wait_mut(&mut self, heads: &[Head]) -> Result<Readout> {
+        if let Values::Pending(_) = &self.values {
+            let Values::Pending(p) = std::mem::replace(&mut self.values, Values::Ready(Vec::new()))
+            else {
+                unreachable!("checked above")
+            };
+            self.values = Values::Ready(floats(p.wait()?));
+        }
+        Ok(self.evaluation(heads))
+    }
+
+    /// True once a submit carries the snapshot's copies (always on the CPU).
+    pub(crate) fn submitted(&self) -> bool {
+        match &self.values {
+            Values::Ready(_) => true,
+            Values::Pending(p) => p.submitted(),
+        }
+    }
+
     fn evaluation(&self, heads: &[Head]) -> Readout {
         let Values::Ready(values) = &self.values else {
             unreachable!("evaluated once the values are ready")

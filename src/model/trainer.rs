@@ -6,7 +6,7 @@ use super::arrays::{Arrays, XY};
 use super::functional::Model;
 use super::history::{Evaluation, History};
 use super::options::FitOptions;
-use super::run::Run;
+use super::run::{LiveLogs, Run};
 use crate::data::SequenceDataset;
 use crate::error::Result;
 
@@ -33,7 +33,8 @@ pub struct TrainerState {
     pub batch: usize,
     /// Batches in an epoch, when known (0 for a generator without `steps_per_epoch`).
     pub batches_per_epoch: usize,
-    /// True once every epoch ran, a callback stopped training, or it was cancelled.
+    /// True once every epoch ran, a callback stopped training, or it was cancelled (and the
+    /// logs of the epochs that [`Trainer::try_step`] ended have arrived).
     pub done: bool,
 }
 
@@ -127,6 +128,67 @@ impl Trainer<'_> {
         Ok(self.state())
     }
 
+    /// As [`step`](Trainer::step), but never waits for the GPU, for a UI thread: it runs up
+    /// to `batches` batches, stopping early when the GPU has no room for the next one's submit
+    /// (the host stays at most two submits ahead of it), and an epoch's end leaves its logs on
+    /// their way: they join [`history`](Trainer::history) once they arrive, collected by this
+    /// and by [`poll`](Trainer::poll). [`state`](Trainer::state)'s `done` waits for them.
+    /// With callbacks, an epoch's end still waits for its logs (the callbacks get them then),
+    /// and validation batches run at the epoch's end as in `fit`. On the CPU, the batches
+    /// run on the calling thread.
+    ///
+    /// ```
+    /// use wgfit::prelude::*;
+    /// let mut model = Sequential::new().add(Dense::new(1).input_shape([1]));
+    /// model.compile(&Device::cpu(), Optimizer::sgd(), Loss::MeanSquaredError, &[])?;
+    /// let (x, y) = (ndarray::Array2::<f32>::ones((4, 1)), ndarray::Array1::<f32>::ones(4));
+    /// let mut trainer = model.trainer(&x, &y, FitOptions::new().batch_size(2).epochs(3))?;
+    /// trainer.set_live(true);
+    /// while !trainer.try_step(1)?.done {
+    ///     // draw a frame: trainer.latest() has the running loss once it arrives
+    /// }
+    /// assert_eq!(trainer.history().epochs(), 3);
+    /// assert_eq!(trainer.latest().map(|l| (l.epoch, l.batch)), Some((2, 2)));
+    /// # Ok::<(), wgfit::Error>(())
+    /// ```
+    pub fn try_step(&mut self, batches: usize) -> Result<TrainerState> {
+        self.run.advance_without_waiting(self.model, batches)?;
+        Ok(self.state())
+    }
+
+    /// Collects what has arrived from the GPU (ended epochs' logs, the running logs) without
+    /// waiting; for the frames where an app does not step.
+    pub fn poll(&mut self) -> Result<TrainerState> {
+        self.run.collect(self.model, false)?;
+        self.run.poll_live(self.model)?;
+        Ok(self.state())
+    }
+
+    /// The most training submits [`try_step`](Trainer::try_step) leaves running on the GPU:
+    /// 2 (the default, as `fit`) keeps the GPU busy; 1 submits a batch only once the last
+    /// one is done, so an app's own rendering, queued behind it, waits for at most one batch
+    /// of training work (a software adapter, whose "GPU" is the CPU the UI also runs on,
+    /// draws more frames that way). Clamped to 1..=2.
+    pub fn set_queue_depth(&mut self, depth: usize) {
+        self.run.queue_depth = depth.clamp(1, crate::device::MAX_IN_FLIGHT);
+    }
+
+    /// Epochs ended whose logs are still on their way (after [`try_step`](Trainer::try_step)).
+    pub fn pending_epochs(&self) -> usize {
+        self.run.pending_epochs()
+    }
+
+    /// With `true`, each batch also reads the epoch's running loss and metrics back (without
+    /// waiting, a step or so late): [`latest`](Trainer::latest), e.g. for a live plot.
+    pub fn set_live(&mut self, on: bool) {
+        self.run.live = on;
+    }
+
+    /// The newest running logs that arrived (with [`set_live`](Trainer::set_live)).
+    pub fn latest(&self) -> Option<&LiveLogs> {
+        self.run.latest.as_ref()
+    }
+
     /// Where training stands.
     pub fn state(&self) -> TrainerState {
         let p = self.run.position();
@@ -143,7 +205,8 @@ impl Trainer<'_> {
         self.run.cancel();
     }
 
-    /// True once every epoch ran, a callback stopped training, or it was cancelled.
+    /// True once every epoch ran, a callback stopped training, or it was cancelled (and the
+    /// logs of the epochs ended by [`try_step`](Trainer::try_step) have arrived).
     pub fn is_done(&self) -> bool {
         self.run.is_done()
     }
@@ -156,6 +219,12 @@ impl Trainer<'_> {
     /// The model, for reading weights (or their GPU buffers) between steps.
     pub fn model(&self) -> &Model {
         self.model
+    }
+
+    /// The model's predictions for `x` at the current weights, between steps (as
+    /// [`Model::predict`]: it waits for the GPU).
+    pub fn predict<'x>(&mut self, x: impl Into<Arrays<'x>>) -> Result<ndarray::ArrayD<f32>> {
+        self.model.predict(x)
     }
 
     /// Loss and metrics of the training data at the current weights, without ending the
