@@ -59,9 +59,7 @@ fn args() -> anyhow::Result<Args> {
                 args.batches_per_frame = value()?.parse().context("--batches-per-frame N")?
             }
             "--train-every" => args.train_every = value()?.parse().context("--train-every N")?,
-            "--batch-size" => {
-                args.batch_size = Some(value()?.parse().context("--batch-size N")?)
-            }
+            "--batch-size" => args.batch_size = Some(value()?.parse().context("--batch-size N")?),
             "--queue-depth" => args.queue_depth = value()?.parse().context("--queue-depth 1|2")?,
             "--size" => {
                 let v = value()?;
@@ -141,7 +139,10 @@ fn main() -> anyhow::Result<()> {
             // A software adapter runs each batch on the cores that also draw the window: a
             // smaller batch keeps frames coming (measured on lavapipe: 26 fps at 8, 13 at 32).
             let software = info.device_type == wgpu::DeviceType::Cpu && !cpu;
-            app.batch_size = args.batch_size.unwrap_or(if software { 8 } else { 32 }).max(1);
+            app.batch_size = args
+                .batch_size
+                .unwrap_or(if software { 8 } else { 32 })
+                .max(1);
             println!("batch size: {}", app.batch_size);
             app.train_every = args.train_every.max(1);
             Ok(Box::new(app))
