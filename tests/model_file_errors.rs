@@ -385,3 +385,57 @@ fn replace_nth(v: &mut Value, k: usize, value: &Value, seen: &mut usize) {
         _ => {}
     }
 }
+
+/// `bytes` with tensor `name` given shape `shape` and no bytes (a zero-size tensor), the
+/// other tensors' bytes and offsets moved up to stay contiguous.
+fn with_empty_tensor(bytes: &[u8], name: &str, shape: Value) -> Vec<u8> {
+    let (mut header, data) = split(bytes);
+    let mut entries: Vec<(String, usize, usize)> = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "__metadata__")
+        .map(|(k, v)| {
+            let o = &v["data_offsets"];
+            (
+                k.clone(),
+                o[0].as_u64().unwrap() as usize,
+                o[1].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    entries.sort_by_key(|e| e.1);
+    let mut out = Vec::new();
+    for (k, begin, end) in entries {
+        let start = out.len();
+        if k != name {
+            out.extend_from_slice(&data[begin..end]);
+        }
+        header[&k]["data_offsets"] = json!([start, out.len()]);
+    }
+    header[name]["shape"] = shape;
+    join(&header, &out)
+}
+
+#[test]
+fn units_the_file_does_not_pay_for_are_refused_before_anything_is_allocated() {
+    // Zero input features make the kernel [0, 4U] a tensor of no bytes whatever the units
+    // (sizes are capped by the file's bytes, 5 768 here, not by their square): the recurrent
+    // kernel [U, 4U] must be in the file too, or the LSTM would allocate 5 000 x 20 000 floats
+    // and orthogonalise them (minutes of work) before any weight is read.
+    let path = temp("unpaid");
+    let bytes = saved(&path);
+    let emptied = with_empty_tensor(&bytes, "layers.1.lstm.kernel", json!([0, 20_000]));
+    with_model(&path, &emptied, |m| {
+        m["inputs"][0]["shape"] = json!([null, 0]);
+        m["layers"][1]["config"]["units"] = json!(5_000);
+    });
+    let (msg, tensor) = problem(&path);
+    assert_eq!(
+        tensor.as_deref(),
+        Some("layers.1.lstm.recurrent_kernel"),
+        "{msg}"
+    );
+    assert!(msg.contains("[5000, 20000]"), "{msg}");
+    std::fs::remove_file(&path).unwrap();
+}

@@ -309,3 +309,36 @@ fn a_text_model_saves_its_vocabulary_with_its_weights() {
     assert!(copy.load_weights(&plain).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn sizes_past_their_limits_are_config_errors_not_allocations() {
+    // From a user: refused at the first use, before anything the size asks for is allocated.
+    let mut huge = TextVectorization::new().ngrams(usize::MAX);
+    assert!(matches!(huge.adapt(&["a b"]), Err(Error::Config(m)) if m.contains("ngrams")));
+    let mut long = TextVectorization::new().output_sequence_length(usize::MAX / 2);
+    assert!(
+        matches!(long.adapt(&["a b"]), Err(Error::Config(m)) if m.contains("output_sequence_length"))
+    );
+    // From a file's metadata: refused when read.
+    let mut tv = TextVectorization::new().output_sequence_length(3);
+    tv.adapt(&["a b c"]).unwrap();
+    for (key, value) in [
+        ("ngrams", "1000000000000"),
+        ("output_sequence_length", "1000000000000"),
+        ("max_tokens", "1000000000000"),
+    ] {
+        let mut entries: std::collections::HashMap<_, _> =
+            tv.config_entries().into_iter().collect();
+        let name = entries
+            .keys()
+            .find(|k| k.ends_with(key))
+            .cloned()
+            .unwrap_or_else(|| format!("text_vectorization.{key}"));
+        entries.insert(name, value.to_string());
+        let err = TextVectorization::from_config_entries(&entries).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains(key)),
+            "{key}: {err}"
+        );
+    }
+}

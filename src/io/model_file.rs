@@ -247,27 +247,41 @@ fn check_layer(
             crate::error::fmt_dims(&wanted)
         ),
     };
-    let kernel = |config: &crate::layers::LayerConfig, role: &str| -> Result<()> {
+    // The kernel `[F, G·U]` and, for a recurrent layer, the recurrent kernel `[U, G·U]`: the
+    // units a layer allocates for are then paid for by the file's own bytes (U² of them).
+    let kernel = |config: &crate::layers::LayerConfig, prefix: &str| -> Result<()> {
         let gates = match config.class_name.as_str() {
             "LSTM" => 4,
             "GRU" => 3,
             _ => 1,
         };
         let units = config.size("units")?;
-        let (name, shape) = tensor(role)?;
+        let (name, shape) = tensor(&format!("{prefix}kernel"))?;
         let wanted = vec![features, units.checked_mul(gates)];
         let fits = shape.len() == 2
             && features.is_none_or(|f| f == shape[0])
             && wanted[1] == Some(shape[1]);
-        if fits {
+        if !fits {
+            return Err(disagree(name, shape, wanted));
+        }
+        if config.class_name == "Dense" {
+            return Ok(());
+        }
+        let (name, shape) = tensor(&format!("{prefix}recurrent_kernel"))?;
+        let wanted = vec![Some(units), units.checked_mul(gates)];
+        if shape.iter().map(|&d| Some(d)).eq(wanted.iter().copied()) {
             Ok(())
         } else {
             Err(disagree(name, shape, wanted))
         }
     };
     match spec.class_name.as_str() {
-        "Dense" | "LSTM" | "GRU" | "SimpleRNN" => kernel(c, "kernel"),
-        "Bidirectional" => kernel(&c.nested("layer")?, "forward.kernel"),
+        "Dense" | "LSTM" | "GRU" | "SimpleRNN" => kernel(c, ""),
+        "Bidirectional" => {
+            let layer = c.nested("layer")?;
+            kernel(&layer, "forward.")?;
+            kernel(&layer, "backward.")
+        }
         "Embedding" => {
             let (name, shape) = tensor("embeddings")?;
             let wanted = vec![Some(c.size("input_dim")?), Some(c.size("output_dim")?)];

@@ -79,7 +79,9 @@ impl Model {
                     .map_err(|e| in_layer(&name, kind, e))?
             } else {
                 // A layer applied again keeps the weights of its first application: build it
-                // for these inputs to learn its output shapes, then put its weights back.
+                // for these inputs to learn its output shapes, then put its weights back. (A
+                // loaded file's guard checks these inputs too, before anything is allocated.)
+                guard(a.layer, &dims)?;
                 let kept: Vec<Tensor> = slot
                     .layer
                     .params()

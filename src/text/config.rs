@@ -158,6 +158,8 @@ impl TextVectorization {
         if let Some(v) = get("vocabulary") {
             tv.set_vocabulary(split_tokens(v)?)?;
         }
+        // Sizes out of range are refused here, at load, not at the first call.
+        tv.check()?;
         Ok(tv)
     }
 }

@@ -7,6 +7,11 @@ use ndarray::Array2;
 use super::index_lookup::{IndexLookup, OutputMode};
 use crate::error::{Error, Result};
 
+/// The longest n-grams (Keras sets no limit; past a few, every n-gram is unique).
+const MAX_NGRAMS: usize = 16;
+/// The most ids a row may hold (`output_sequence_length`, or `max_tokens` of a multi-hot or
+/// count row): 2^24, so that a size read from a file cannot ask for unbounded memory.
+const MAX_LENGTH: usize = 1 << 24;
 /// How texts are cleaned before splitting (Keras's `standardize`).
 ///
 /// ```
@@ -130,7 +135,13 @@ impl TextVectorization {
     /// text's 1-grams first, then its 2-grams, and so on. 0 or 1 means words alone.
     #[must_use]
     pub fn ngrams(mut self, n: usize) -> Self {
-        self.ngrams = if n > 1 { (1..=n).collect() } else { Vec::new() };
+        // Past MAX_NGRAMS only one size more is kept, for `check` to refuse: a size read from
+        // a file never allocates its own length.
+        self.ngrams = if n > 1 {
+            (1..=n.min(MAX_NGRAMS + 1)).collect()
+        } else {
+            Vec::new()
+        };
         self
     }
 
@@ -219,7 +230,22 @@ impl TextVectorization {
         self.output_sequence_length
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
+        if self.ngrams.len() > MAX_NGRAMS {
+            return Err(Error::Config(format!(
+                "TextVectorization: ngrams must be at most {MAX_NGRAMS}"
+            )));
+        }
+        if let Some(n) = self.output_sequence_length.filter(|&n| n > MAX_LENGTH) {
+            return Err(Error::Config(format!(
+                "TextVectorization: output_sequence_length must be at most {MAX_LENGTH}, got {n}"
+            )));
+        }
+        if let Some(n) = self.lookup.max_tokens.filter(|&n| n > MAX_LENGTH) {
+            return Err(Error::Config(format!(
+                "TextVectorization: max_tokens must be at most {MAX_LENGTH}, got {n}"
+            )));
+        }
         if self.output_sequence_length == Some(0) {
             return Err(Error::Config(
                 "TextVectorization: output_sequence_length must be at least 1".into(),

@@ -94,7 +94,7 @@ pub fn digits() -> anyhow::Result<Data> {
     let x = (x / 16.0)
         .into_shape_with_order((y.len(), 8, 8))?
         .into_dyn();
-    Ok(split("digits (MLP)".into(), Kind::Flat, x, y))
+    split("digits (MLP)".into(), Kind::Flat, x, y)
 }
 
 /// A user's file: `.npz` with `x` and `y`, or a CSV (no header) whose last column is the
@@ -142,7 +142,7 @@ pub fn user_file(path: &Path) -> anyhow::Result<Data> {
     } else {
         Kind::Flat
     };
-    Ok(split(name, kind, x, y))
+    split(name, kind, x, y)
 }
 
 /// Rows of numbers, the last one a class id: the features `[N, F]` and the ids `[N]`.
@@ -181,8 +181,12 @@ fn read_csv<R: std::io::Read>(
     ))
 }
 
+/// The most classes a data set may have: labels are ids 0..classes, and the model's last
+/// Dense has one unit per class (a label of 1e9 in a user's CSV must not ask for 1e9 units).
+const MAX_CLASSES: usize = 10_000;
+
 /// Every fifth sample to the test split; the number of classes from the largest id.
-fn split(name: String, kind: Kind, x: ArrayD<f32>, y: Array1<f32>) -> Data {
+fn split(name: String, kind: Kind, x: ArrayD<f32>, y: Array1<f32>) -> anyhow::Result<Data> {
     // The MLP takes each sample flattened.
     let x = match kind {
         Kind::Flat => {
@@ -193,8 +197,13 @@ fn split(name: String, kind: Kind, x: ArrayD<f32>, y: Array1<f32>) -> Data {
         Kind::Sequences => x,
     };
     let (test, train): (Vec<usize>, Vec<usize>) = (0..y.len()).partition(|i| i % 5 == 0);
-    let classes = y.iter().fold(0.0f32, |a, &b| a.max(b)) as usize + 1;
-    Data {
+    let largest = y.iter().fold(0.0f32, |a, &b| a.max(b));
+    anyhow::ensure!(
+        y.iter().all(|&v| v >= 0.0 && v.fract() == 0.0) && largest < MAX_CLASSES as f32,
+        "{name}: labels must be class ids 0..{MAX_CLASSES} (whole numbers), the largest is {largest}"
+    );
+    let classes = largest as usize + 1;
+    Ok(Data {
         name,
         kind,
         classes,
@@ -202,5 +211,5 @@ fn split(name: String, kind: Kind, x: ArrayD<f32>, y: Array1<f32>) -> Data {
         y_train: y.select(Axis(0), &train),
         x_test: x.select(Axis(0), &test),
         y_test: y.select(Axis(0), &test),
-    }
+    })
 }
