@@ -9,9 +9,10 @@
 //! States (`return_state`, `initial_state`) through the wrapper: `bidirectional/states.rs`.
 
 pub(super) mod config;
+mod names;
 mod states;
 
-use std::sync::Mutex;
+use names::role_in;
 
 use rand::rngs::StdRng;
 
@@ -174,20 +175,6 @@ impl<L: Recurrent> Bidirectional<L> {
             Error::Config("Bidirectional used before it was built (compile the model first)".into())
         })
     }
-}
-
-/// `{direction}.{role}` as the `&'static str` a [`Param`] names itself with: a few names per
-/// kind of wrapped layer, each made once and kept for the program's life.
-fn role_in(direction: &str, role: &str) -> &'static str {
-    static ROLES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let name = format!("{direction}.{role}");
-    let mut roles = ROLES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(known) = roles.iter().find(|r| **r == name) {
-        return known;
-    }
-    let made: &'static str = Box::leak(name.into_boxed_str());
-    roles.push(made);
-    made
 }
 
 /// Zero gradients for `layer`'s weights and no input gradient: a direction whose output no
