@@ -133,7 +133,7 @@ fn gradients_through_spatial_dropout_match_finite_differences() {
     }
 }
 
-/// Fits `model` on each device; it must learn, and every device must give the CPU's history
+/// Fits `model` on each device; it must learn (its loss falls by 5% at least), and every device must give the CPU's history
 /// and weights (to 1e-3: the same masks, sums in another order).
 fn fits_alike(make: impl Fn() -> Sequential, x: &ArrayD<f32>, y: &ArrayD<f32>, case: &str) {
     let mut runs = Vec::new();
@@ -151,8 +151,10 @@ fn fits_alike(make: impl Fn() -> Sequential, x: &ArrayD<f32>, y: &ArrayD<f32>, c
             .fit(x, y, FitOptions::new().batch_size(16).epochs(8).verbose(0))
             .unwrap();
         let loss = history.loss().to_vec();
+        // It must learn: over 60 data seeds the LSTM's last loss was 0.37..0.83 of its first
+        // (the MLP's lower still), and 1.0 when nothing learns; 0.95 leaves the spread room.
         assert!(
-            loss[7] < 0.8 * loss[0],
+            loss[7] < 0.95 * loss[0],
             "{case} on {}: loss {loss:?}",
             device.info()
         );
