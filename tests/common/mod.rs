@@ -3,6 +3,7 @@
 
 pub mod golden;
 pub mod padded;
+pub mod python;
 pub mod rnn;
 
 use std::sync::OnceLock;
