@@ -1,7 +1,8 @@
 //! Strings to a trained model, as Keras's text classification tutorial: a `TextVectorization`
 //! adapted on the training texts turns reviews into token ids (lowercased, punctuation
 //! stripped, padded with 0), and Embedding(mask_zero) -> GRU -> Dense(sigmoid) learns their
-//! sentiment, inside a `TextModel` whose `fit` / `evaluate` / `predict` take the strings.
+//! sentiment, inside a `TextModel` whose `fit` / `evaluate` / `predict` take the strings; the
+//! model is saved whole (`TextModel::save`) and loaded back (`TextModel::load`) to predict.
 //!
 //!     cargo run --release --example text_classifier
 //!
@@ -122,6 +123,15 @@ fn main() -> anyhow::Result<()> {
     for (text, p) in probe.iter().zip(model.predict(&probe)?.iter()) {
         println!("{p:.2}  {text}");
     }
+    // The whole text model in one file: vocabulary, architecture, weights, optimizer.
+    let path = std::env::temp_dir().join(format!("wgfit-reviews-{}.wgfit", std::process::id()));
+    model.save(&path)?;
+    let mut loaded = TextModel::load(&path, &device)?;
+    std::fs::remove_file(&path)?;
+    ensure!(
+        loaded.predict(&probe)? == model.predict(&probe)?,
+        "the model loaded from its file predicts otherwise"
+    );
     println!("test accuracy: {accuracy:.3}");
     ensure!(
         accuracy >= FLOOR,

@@ -50,17 +50,24 @@ impl Model {
     /// # Ok::<(), wgfit::Error>(())
     /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        self.save_model(path.as_ref(), true)
+        self.save_model(path.as_ref(), true, Vec::new())
     }
 
     /// [`save`](Model::save) without the optimizer's state (Keras's
     /// `include_optimizer=False`): a smaller file for inference; a model loaded from it
     /// trains on with fresh optimizer state.
     pub fn save_without_optimizer(&self, path: impl AsRef<Path>) -> Result<()> {
-        self.save_model(path.as_ref(), false)
+        self.save_model(path.as_ref(), false, Vec::new())
     }
 
-    fn save_model(&self, path: &Path, optimizer: bool) -> Result<()> {
+    /// The model file, with `extra` metadata entries beside the model's (a `TextModel`'s
+    /// vectorizer).
+    pub(crate) fn save_model(
+        &self,
+        path: &Path,
+        optimizer: bool,
+        extra: Vec<(String, String)>,
+    ) -> Result<()> {
         let (tensors, step) = if optimizer {
             let (tensors, _, step) = self.checkpoint_tensors()?;
             (tensors, Some(step))
@@ -68,7 +75,8 @@ impl Model {
             (self.get_weights()?, None)
         };
         let json = self.config_json(step)?;
-        let meta = HashMap::from([
+        let mut meta: HashMap<String, String> = extra.into_iter().collect();
+        meta.extend([
             ("format".to_string(), "wgfit-model".to_string()),
             (
                 "format_version".to_string(),

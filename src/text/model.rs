@@ -1,7 +1,7 @@
 //! `TextModel`: a model whose input is text. The vectorizer runs on the host (strings never
 //! reach the device graph, which holds f32 / u32 tensors); its ids feed the model's one
 //! training loop (`Model::fit`, `evaluate`, `predict`), and its vocabulary and settings travel
-//! in the weights file's metadata.
+//! in the model or weights file's metadata.
 
 use std::borrow::{Borrow, BorrowMut};
 use std::collections::HashMap;
@@ -141,6 +141,23 @@ impl<M: BorrowMut<Model>> TextModel<M> {
         self.model.borrow_mut().predict(&x)
     }
 
+    /// Saves the whole text model to one file: [`Model::save`]'s file (architecture,
+    /// weights, compile settings, optimizer state) with the vectorizer's settings and
+    /// vocabulary ([`TextVectorization::config_entries`]) in its metadata, as Keras saves a
+    /// model whose first layer is a `TextVectorization`. [`TextModel::load`] gives back both;
+    /// [`load_model`](crate::load_model) opens the file too and gives the model alone (ids in).
+    /// Errors as [`Model::save`]'s.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let entries = self.vectorizer.config_entries();
+        self.model().save_model(path.as_ref(), true, entries)
+    }
+
+    /// [`save`](TextModel::save) without the optimizer's state (for inference).
+    pub fn save_without_optimizer(&self, path: impl AsRef<Path>) -> Result<()> {
+        let entries = self.vectorizer.config_entries();
+        self.model().save_model(path.as_ref(), false, entries)
+    }
+
     /// [`Model::save_weights`], with the vectorizer's settings and vocabulary
     /// ([`TextVectorization::config_entries`]) in the file's metadata; the file still loads
     /// with `Model::load_weights`.
@@ -166,8 +183,23 @@ impl<M: BorrowMut<Model>> TextModel<M> {
     }
 }
 
+impl TextModel {
+    /// The text model saved by [`TextModel::save`] in `path`, on `device`: the vectorizer
+    /// with its vocabulary, and the model as [`load_model`](crate::load_model) gives it,
+    /// compiled and ready to predict or train on from strings.
+    ///
+    /// Errors: [`load_model`](crate::load_model)'s, and [`Error::File`] naming the path for a
+    /// model file without a vectorizer (saved with `Model::save`) or with a bad vectorizer entry.
+    pub fn load(path: impl AsRef<Path>, device: &crate::device::Device) -> Result<Self> {
+        let path = path.as_ref();
+        let vectorizer = TextVectorization::from_weights_file(path)?;
+        let model = crate::io::load_model(path, device)?;
+        TextModel::new(vectorizer, model)
+    }
+}
+
 impl TextVectorization {
-    /// The vectorizer saved by [`TextModel::save_weights`] in `path`, to size a model's
+    /// The vectorizer saved by [`TextModel::save`] or [`TextModel::save_weights`] in `path`, to size a model's
     /// `Embedding` before loading the weights into it. Errors: [`Error::File`] for a file
     /// that cannot be read or holds no vectorizer, [`Error::Config`] for a bad entry.
     pub fn from_weights_file(path: impl AsRef<Path>) -> Result<Self> {
@@ -177,9 +209,12 @@ impl TextVectorization {
             return Err(file_error(
                 path,
                 "holds no TextVectorization (no text_vectorization.vocabulary in its metadata): \
-                 save it with TextModel::save_weights",
+                 save it with TextModel::save or TextModel::save_weights",
             ));
         }
-        TextVectorization::from_config_entries(&meta)
+        TextVectorization::from_config_entries(&meta).map_err(|e| match e {
+            Error::Config(m) => file_error(path, format!("its TextVectorization: {m}")),
+            other => other,
+        })
     }
 }

@@ -39,6 +39,9 @@ pub fn run(py: &str, script: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "{py} {script} {args:?} failed:\n{text}");
+    assert!(
+        out.status.success(),
+        "{py} {script} {args:?} failed:\n{text}"
+    );
     text
 }
