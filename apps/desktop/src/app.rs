@@ -1,5 +1,5 @@
 //! The window: data set and model, start / pause / resume / stop, a live loss and accuracy
-//! plot, the adapter, save weights, predict a chosen sample. Training runs on the UI thread a
+//! plot, the adapter, save the model, predict a chosen sample. Training runs on the UI thread a
 //! few batches per frame through `Trainer::try_step`, which never waits for the GPU.
 
 use std::path::PathBuf;
@@ -53,7 +53,7 @@ pub struct App {
     frame: usize,
     curves: Curves,
     path: String,
-    weights: String,
+    model_path: String,
     sample: usize,
     message: String,
     pub stats: FrameStats,
@@ -80,7 +80,7 @@ impl App {
             frame: 0,
             curves: Curves::default(),
             path: String::new(),
-            weights: "wgfit-desktop.safetensors".into(),
+            model_path: "wgfit-desktop.wgfit".into(),
             sample: 0,
             message: String::new(),
             stats: FrameStats::default(),
@@ -277,12 +277,12 @@ impl App {
                 s.trainer().cancel();
                 self.status = Status::Finished;
             }
-            ui.add(egui::TextEdit::singleline(&mut self.weights).desired_width(150.0));
+            ui.add(egui::TextEdit::singleline(&mut self.model_path).desired_width(150.0));
             if ui
-                .add_enabled(self.session.is_some(), egui::Button::new("save weights"))
+                .add_enabled(self.session.is_some(), egui::Button::new("save model"))
                 .clicked()
             {
-                self.message = self.save_weights().unwrap_or_else(|e| e);
+                self.message = self.save_model().unwrap_or_else(|e| e);
             }
             self.predict(ui);
         });
@@ -326,17 +326,23 @@ impl App {
         Ok((line, p))
     }
 
-    /// Saves the weights to the path in the text field.
-    pub fn save_weights(&mut self) -> Result<String, String> {
+    /// Saves the whole model (architecture, weights, optimizer state: `Model::save`) to the
+    /// path in the text field; `wgfit::load_model` opens it without this app's code.
+    pub fn save_model(&mut self) -> Result<String, String> {
         let s = self.session.as_mut().ok_or("nothing trained yet")?;
-        s.save_weights(std::path::Path::new(&self.weights))
-            .map(|()| format!("weights saved to {}", self.weights))
+        s.save(std::path::Path::new(&self.model_path))
+            .map(|()| format!("model saved to {}", self.model_path))
             .map_err(|e| format!("could not save: {e}"))
     }
 
-    /// Where "save weights" writes.
-    pub fn set_weights_path(&mut self, path: &std::path::Path) {
-        self.weights = path.display().to_string();
+    /// The test sample "predict" shows.
+    pub fn sample(&self) -> usize {
+        self.sample
+    }
+
+    /// Where "save model" writes.
+    pub fn set_model_path(&mut self, path: &std::path::Path) {
+        self.model_path = path.display().to_string();
     }
 
     fn plot(&mut self, ui: &mut egui::Ui) {

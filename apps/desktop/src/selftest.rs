@@ -176,7 +176,7 @@ impl SelfTest {
 }
 
 /// The rest of the window's features, once: predicting a test sample (probabilities that sum
-/// to 1), saving the weights (a file that loads back into the library), and the other data
+/// to 1), saving the model (a file `wgfit::load_model` opens, predicting the same), and the other data
 /// sets' loaders (digits, a user's CSV).
 fn features(app: &mut App) -> Result<(), String> {
     let (line, p) = app.predict_sample()?;
@@ -190,17 +190,22 @@ fn features(app: &mut App) -> Result<(), String> {
     println!("{line}");
     let dir = std::env::temp_dir().join(format!("wgfit-desktop-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let weights = dir.join("weights.safetensors");
-    app.set_weights_path(&weights);
-    println!("{}", app.save_weights()?);
-    let mut model = crate::session::build(
-        &crate::data::japanese_vowels().map_err(|e| e.to_string())?,
-        &wgfit::Device::cpu(),
-    )
-    .map_err(|e| e.to_string())?;
-    model
-        .load_weights(&weights)
-        .map_err(|e| format!("the saved weights do not load: {e}"))?;
+    let file = dir.join("model.wgfit");
+    app.set_model_path(&file);
+    println!("{}", app.save_model()?);
+    // The file opens without the app's code, and predicts what the app predicted.
+    let mut model = wgfit::load_model(&file, &wgfit::Device::cpu())
+        .map_err(|e| format!("the saved model does not load: {e}"))?;
+    let vowels = crate::data::japanese_vowels().map_err(|e| e.to_string())?;
+    let one = (vowels.x_test.index_axis(ndarray::Axis(0), app.sample()))
+        .insert_axis(ndarray::Axis(0))
+        .to_owned();
+    let loaded = model.predict(&one).map_err(|e| e.to_string())?;
+    if loaded.iter().zip(&p).any(|(a, b)| (a - b).abs() > 1e-4) {
+        return Err(format!(
+            "the loaded model predicts {loaded} where the app predicted {p:?}"
+        ));
+    }
     let digits = crate::data::digits().map_err(|e| e.to_string())?;
     let csv = dir.join("user.csv");
     std::fs::write(&csv, "0.5,1.5,0\n1,2,1\n3,4,2\n0,0,0\n1,1,1\n2,2,2\n")

@@ -91,9 +91,9 @@ impl Session {
         Ok(p.iter().copied().collect())
     }
 
-    /// Saves the weights (safetensors) as they stand between steps.
-    pub fn save_weights(&mut self, path: &std::path::Path) -> wgfit::Result<()> {
-        self.trainer().model().save_weights(path)
+    /// Saves the whole model (`Model::save`) as it stands between steps.
+    pub fn save(&mut self, path: &std::path::Path) -> wgfit::Result<()> {
+        self.trainer().model().save(path)
     }
 }
 
