@@ -13,6 +13,7 @@
 pub(crate) mod blocked;
 mod choice;
 pub(crate) mod cpu;
+mod cpu_backward;
 mod dropped;
 pub(crate) mod gemm;
 mod inputs;
