@@ -89,6 +89,31 @@ fn assert_rejected_past_the_binding_limit(device: &Device) {
     }
 }
 
+/// An app's device asked for GL ES's downlevel limits (four storage buffers per kernel) is
+/// refused when adopted, naming the limit, rather than failing inside a pipeline later.
+#[test]
+fn an_adopted_device_with_too_small_limits_is_refused_naming_the_limit() {
+    if gpu().is_none() {
+        return;
+    }
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .expect("an adapter, since gpu() found one");
+    let descriptor = wgpu::DeviceDescriptor {
+        required_limits: wgpu::Limits::downlevel_defaults(),
+        ..wgpu::DeviceDescriptor::default()
+    };
+    let (dev, queue) = pollster::block_on(adapter.request_device(&descriptor)).unwrap();
+    let err = Device::from_wgpu(dev, queue).unwrap_err();
+    assert!(
+        matches!(&err, Error::Device { message, .. }
+            if message.contains("max_storage_buffers_per_shader_stage is 4, wgfit needs 8")),
+        "{err}"
+    );
+}
+
 /// An app creates its own wgpu device, as a renderer would, and hands it to wgfit.
 #[test]
 fn an_adopted_wgpu_device_runs_ops_like_the_cpu() {

@@ -151,7 +151,8 @@ impl GpuContext {
     /// `WGPU_BACKEND` narrows the search further.
     ///
     /// # Errors
-    /// [`Error::Config`] when no adapter is found; [`Error::Device`] when it cannot be opened.
+    /// [`Error::Config`] when no adapter is found; [`Error::Device`] when it cannot be opened
+    /// or its limits are too small for the kernels (each one named).
     pub fn new(backends: wgpu::Backends, options: GpuOptions) -> Result<GpuContext> {
         let adapter = best_adapter(backends).ok_or_else(|| {
                 Error::Config(format!(
@@ -160,6 +161,7 @@ impl GpuContext {
             })?;
         let info = adapter.get_info();
         let name = DeviceInfo::from_adapter(&info).to_string();
+        super::limits::check(&name, &adapter.limits())?;
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("wgfit"),
             required_features: adapter.features() & WANTED_FEATURES,
@@ -182,11 +184,14 @@ impl GpuContext {
     }
 
     /// Adopts an app's device and queue; installs no handlers on them (they are the app's).
+    /// [`Error::Device`] naming each limit below what the kernels need.
     pub fn adopt(
         device: wgpu::Device,
         queue: wgpu::Queue,
         options: GpuOptions,
     ) -> Result<GpuContext> {
+        let name = DeviceInfo::from_adapter(&device.adapter_info()).to_string();
+        super::limits::check(&name, &device.limits())?;
         Ok(Self::build(device, queue, options))
     }
 

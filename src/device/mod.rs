@@ -10,6 +10,7 @@ pub(crate) mod cpu_pool;
 mod dispatch;
 mod flush;
 mod gpu;
+mod limits;
 mod options;
 mod params;
 mod pool;
@@ -192,7 +193,10 @@ impl Device {
     }
 
     /// Adopts the wgpu device and queue of the app that embeds wgfit: wgfit records its
-    /// work on that queue and leaves the app's uncaptured-error handler alone.
+    /// work on that queue and leaves the app's uncaptured-error handler alone. Errors:
+    /// [`Error::Device`] naming each limit of the device below what wgfit's kernels need
+    /// (8 storage buffers per kernel, workgroups of 256: WebGPU's defaults); request the
+    /// adapter's own limits, or at least `wgpu::Limits::default()`.
     pub fn from_wgpu(device: wgpu::Device, queue: wgpu::Queue) -> Result<Device> {
         Self::from_wgpu_with(device, queue, GpuOptions::default())
     }
