@@ -41,6 +41,22 @@ impl Model {
         Ok((tensors, compiled.optimizer.name(), built.step))
     }
 
+    /// The optimizer state's tensors as [`checkpoint_tensors`](Model::checkpoint_tensors)
+    /// names them, with their shapes, read from the model (nothing read back from the device).
+    pub(crate) fn slot_shapes(&self) -> Result<Vec<(String, Vec<usize>)>> {
+        let compiled = (self.compiled.as_ref()).ok_or_else(crate::model::not_compiled)?;
+        let built = (compiled.built.as_ref())
+            .ok_or_else(|| Error::Config("the model has no weights yet".into()))?;
+        let slot_names = compiled.optimizer.slot_names();
+        let mut out = Vec::new();
+        for ((name, _), slots) in self.named_params().into_iter().zip(&built.slots) {
+            for (slot, tensor) in slot_names.iter().zip(slots) {
+                out.push((slot_name(&name, slot), tensor.dims().to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
     /// Saves the weights, the optimizer state and `epochs_done` to `path`, atomically (a
     /// temporary file, synced, then renamed over `path`): Keras's `model.save(...)` for
     /// resuming training. [`ModelCheckpoint`](crate::ModelCheckpoint) calls it during `fit`.

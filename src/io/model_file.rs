@@ -151,9 +151,7 @@ pub fn load_model(path: impl AsRef<Path>, device: &Device) -> Result<Model> {
         .map(|(n, p)| (n, p.value.dims().to_vec()))
         .collect();
     if parsed.step.is_some() {
-        let (tensors, _, _) = model.checkpoint_tensors()?;
-        let slots = tensors.into_iter().skip(expected.len());
-        expected.extend(slots.map(|(n, t)| (n, t.shape().to_vec())));
+        expected.extend(model.slot_shapes()?);
     }
     let (values, _) = read_checked_bytes(path, &bytes, &expected)?;
     model.restore(&values, parsed.step)?;
