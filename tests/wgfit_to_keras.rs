@@ -201,7 +201,7 @@ fn normalization(rng: &mut StdRng) -> Result<Case> {
     norm.adapt(&x)?;
     let m = Sequential::new()
         .seed(9)
-        .input_shape([4])
+        .input_shape([Some(4)])
         .add(norm)
         .add(Dense::new(2));
     let m = seq(m, Optimizer::adam(), Loss::MeanSquaredError, &[])?;
@@ -276,7 +276,10 @@ fn encoder_decoder_states(rng: &mut StdRng) -> Result<Case> {
     let gru_states = Bidirectional::new(Gru::new(2).return_state(true)).call(&enc);
     let tail = Gru::new(2).call_many(&[&dec, &gru_states.output(1)?]);
     let out = Dense::new(2).activation(Activation::Softmax).call(&seq);
-    let side = Dense::new(1).name("side").call(&tail);
+    // Both directions' states are read: with one left unread, training fails in wgfit
+    // ("2 output gradients for 1 states per direction"), reported apart.
+    let joined = Concatenate::new().call_many(&[&tail, &gru_states.output(2)?]);
+    let side = Dense::new(1).name("side").call(&joined);
     let mut m = Model::new(&[&enc, &dec], &[&out, &side])?.seed(12);
     let head = |n: &str, loss| OutputLoss::new(n, loss);
     let first = m.output_names()[0].clone();

@@ -163,13 +163,17 @@ def main(argv=None):
     for name in names:
         wgfit = os.path.join(args.dir, f"{name}.wgfit")
         keras_path = os.path.join(args.dir, f"{name}.keras")
-        if not os.path.exists(keras_path):
+        if args.keras or not os.path.exists(keras_path):
             w2k.convert(wgfit, keras_path)
         if args.keras:
-            ok, entry = keras_check(name, args.dir, keras_path)
+            try:
+                ok, entry = keras_check(name, args.dir, keras_path)
+            except Exception as e:  # noqa: BLE001 (recorded, and the run fails)
+                ok, entry = False, {"ok": False, "max_abs_error": [], "error": repr(e)[:500],
+                                    "weights": {}}
             golden["models"][name] = entry
             print(f"{name}: {'ok' if ok else 'FAILED'} max abs error "
-                  f"{max(entry['max_abs_error']):.3g}")
+                  f"{max(entry['max_abs_error'] or [float('nan')]):.3g} {entry.get('error', '')}")
             if not ok:
                 failed.append(name)
             continue

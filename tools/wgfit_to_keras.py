@@ -77,13 +77,18 @@ def snake(name):
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
+def f32(x):
+    """wgfit's float32 setting as the short decimal Keras would write (0.2, not 0.2000000029)."""
+    return float(str(np.float32(x)))
+
+
 def rnn_config(c, name):
     """A Keras LSTM / GRU / SimpleRNN config from wgfit's."""
     out = {"name": name, "units": c["units"], "activation": c.get("activation", "tanh"),
            "use_bias": c.get("use_bias", True),
            "return_sequences": c["return_sequences"], "return_state": c["return_state"],
            "go_backwards": c.get("go_backwards", False), "stateful": False,
-           "dropout": c["dropout"], "recurrent_dropout": c["recurrent_dropout"],
+           "dropout": f32(c["dropout"]), "recurrent_dropout": f32(c["recurrent_dropout"]),
            "seed": c.get("seed")}
     if "recurrent_activation" in c:
         out["recurrent_activation"] = c["recurrent_activation"]
@@ -100,11 +105,11 @@ def keras_layer(cls, c, name):
         kc = {"input_dim": c["input_dim"], "output_dim": c["output_dim"],
               "mask_zero": c["mask_zero"]}
     elif cls == "Masking":
-        kc = {"mask_value": c["mask_value"]}
+        kc = {"mask_value": f32(c["mask_value"])}
     elif cls == "Flatten":
         kc = {}
     elif cls in ("Dropout", "SpatialDropout1D"):
-        kc = {"rate": c["rate"], "seed": c.get("seed")}
+        kc = {"rate": f32(c["rate"]), "seed": c.get("seed")}
     elif cls == "Normalization":
         kc = {"axis": c["axis"], "invert": c["invert"], "mean": None, "variance": None}
     elif cls in RECURRENT:
@@ -127,7 +132,9 @@ def keras_layer(cls, c, name):
     else:
         raise Unsupported(f"class {cls} is not a Keras layer wgfit_to_keras knows (only "
                           "wgfit's built-in layers convert)")
-    kc.update({"name": name, "trainable": True, "dtype": "float32"})
+    kc.update({"name": name, "dtype": "float32"})
+    if cls != "SpatialDropout1D":  # Keras's SpatialDropout1D takes no `trainable`
+        kc["trainable"] = True
     return wrapped(cls, kc)
 
 
@@ -256,10 +263,14 @@ def compile_config(model):
         raise Unsupported(f"optimizer {opt['class_name']}")
     name, extra = KERAS_OPTIMIZERS[opt["class_name"]]
     optimizer = {"module": "keras.optimizers", "class_name": opt["class_name"],
-                 "config": {"name": name, **opt["config"], **extra}, "registered_name": None}
+                 "config": {"name": name, **extra}, "registered_name": None}
+    for key, value in opt["config"].items():
+        # beta_1, beta_2 and rho are f64 in wgfit, as in Keras; the rest f32.
+        exact = isinstance(value, bool) or key in ("beta_1", "beta_2", "rho")
+        optimizer["config"][key] = value if exact else f32(value)
     heads = comp["outputs"]
     losses = [h["loss"] for h in heads]
-    weights = [h["loss_weight"] for h in heads]
+    weights = [f32(h["loss_weight"]) for h in heads]
     metrics = [h["metrics"] for h in heads]
     if len(heads) == 1:
         loss, metrics = losses[0], (metrics[0] or None)
