@@ -124,7 +124,11 @@ fn bidirectional_lstm_concat_gru_sum(rng: &mut StdRng) -> Result<Case> {
         .add(Bidirectional::new(Gru::new(2)).merge_mode(MergeMode::Sum))
         .add(Dense::new(2));
     let m = seq(m, Optimizer::adam(), Loss::MeanSquaredError, &[])?;
-    Ok((m, vec![post_padded(rng, 8, 5, 3)], vec![values(rng, &[8, 2])]))
+    Ok((
+        m,
+        vec![post_padded(rng, 8, 5, 3)],
+        vec![values(rng, &[8, 2])],
+    ))
 }
 
 fn bidirectional_merges(rng: &mut StdRng) -> Result<Case> {
@@ -140,8 +144,17 @@ fn bidirectional_merges(rng: &mut StdRng) -> Result<Case> {
         .call(&x);
     let joined = Concatenate::new().call_many(&[&both.output(0)?, &both.output(1)?, &ave, &mul]);
     let mut m = Model::new(&x, &Dense::new(1).call(&joined))?.seed(5);
-    m.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])?;
-    Ok((Box::new(Box::new(m)), vec![values(rng, &[6, 4, 3])], vec![values(rng, &[6, 1])]))
+    m.compile(
+        &Device::cpu(),
+        Optimizer::adam(),
+        Loss::MeanSquaredError,
+        &[],
+    )?;
+    Ok((
+        Box::new(Box::new(m)),
+        vec![values(rng, &[6, 4, 3])],
+        vec![values(rng, &[6, 1])],
+    ))
 }
 
 fn stacked(rng: &mut StdRng) -> Result<Case> {
@@ -187,7 +200,10 @@ fn mlp_dropout(rng: &mut StdRng) -> Result<Case> {
         .add(Dense::new(3).activation(Activation::Softmax));
     let m = seq(
         m,
-        Optimizer::sgd().learning_rate(0.05).momentum(0.9).nesterov(true),
+        Optimizer::sgd()
+            .learning_rate(0.05)
+            .momentum(0.9)
+            .nesterov(true),
         Loss::SparseCategoricalCrossentropy,
         &[Metric::Accuracy],
     )?;
@@ -295,7 +311,11 @@ fn encoder_decoder_states(rng: &mut StdRng) -> Result<Case> {
         ArrayD::from_shape_fn(vec![6, 4, 2], |i| ((i[1] + i[2]) % 2) as f32),
         values(rng, &[6, 1]),
     ];
-    Ok((Box::new(Box::new(m)), vec![values(rng, &[6, 5, 3]), values(rng, &[6, 4, 2])], ys))
+    Ok((
+        Box::new(Box::new(m)),
+        vec![values(rng, &[6, 5, 3]), values(rng, &[6, 4, 2])],
+        ys,
+    ))
 }
 
 type MakeCase = fn(&mut StdRng) -> Result<Case>;
@@ -304,7 +324,10 @@ const CASES: &[(&str, MakeCase)] = &[
     ("lstm_masked_post_padded", lstm_masked_post_padded),
     ("gru_reset_after_true_false", gru_reset_after_true_false),
     ("simple_rnn", simple_rnn),
-    ("bidirectional_lstm_concat_gru_sum", bidirectional_lstm_concat_gru_sum),
+    (
+        "bidirectional_lstm_concat_gru_sum",
+        bidirectional_lstm_concat_gru_sum,
+    ),
     ("bidirectional_merges", bidirectional_merges),
     ("stacked", stacked),
     ("embedding_mask_zero", embedding_mask_zero),
@@ -365,9 +388,16 @@ fn every_reference_model_converts_to_a_keras_file_holding_its_weights() {
         assert!(said.contains("optimizer state"), "{name}: {said}");
     }
     let golden = "tests/golden/wgfit_to_keras.json";
-    let said = common::python::run(&py, "tools/check_wgfit_to_keras.py", &[d, "--golden", golden]);
+    let said = common::python::run(
+        &py,
+        "tools/check_wgfit_to_keras.py",
+        &[d, "--golden", golden],
+    );
     for (name, _) in CASES {
-        assert!(said.contains(&format!("{name}: ok")), "{name} unchecked:\n{said}");
+        assert!(
+            said.contains(&format!("{name}: ok")),
+            "{name} unchecked:\n{said}"
+        );
     }
 }
 
@@ -402,8 +432,13 @@ fn a_layer_keras_lacks_is_an_error_naming_it() {
         .add(Dense::new(3).input_shape([2]))
         .add(Twice)
         .add(Dense::new(1).name("out"));
-    m.compile(&Device::cpu(), Optimizer::adam(), Loss::MeanSquaredError, &[])
-        .unwrap();
+    m.compile(
+        &Device::cpu(),
+        Optimizer::adam(),
+        Loss::MeanSquaredError,
+        &[],
+    )
+    .unwrap();
     let x = ndarray::Array2::<f32>::ones((3, 2));
     m.predict(&x).unwrap();
     let dir = out_dir("bad");
@@ -419,7 +454,13 @@ fn a_layer_keras_lacks_is_an_error_naming_it() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "converted a layer Keras lacks: {err}");
-    assert!(err.contains("Test.Twice") && err.contains("layer 1"), "{err}");
+    assert!(
+        !out.status.success(),
+        "converted a layer Keras lacks: {err}"
+    );
+    assert!(
+        err.contains("Test.Twice") && err.contains("layer 1"),
+        "{err}"
+    );
     assert!(!dst.exists(), "a failed conversion left {dst:?} behind");
 }
