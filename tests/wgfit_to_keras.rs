@@ -401,6 +401,47 @@ fn every_reference_model_converts_to_a_keras_file_holding_its_weights() {
     }
 }
 
+/// wgfit -> Keras -> wgfit (tools/keras_to_wgfit.py): the model `load_model` opens from the
+/// round trip has the same layers and weights and predicts the same, bit for bit.
+#[test]
+fn every_reference_model_comes_back_from_keras_predicting_the_same() {
+    let dir = out_dir("round");
+    let Some(py) = common::python::python(&["numpy", "h5py"]) else {
+        return;
+    };
+    for (name, make) in CASES {
+        let mut rng = StdRng::seed_from_u64(name.len() as u64 * 7919);
+        let (mut m, x, y) = make(&mut rng).unwrap();
+        let xs: Vec<_> = x.iter().map(|a| a.view()).collect();
+        let ys: Vec<_> = y.iter().map(|a| a.view()).collect();
+        let opts = FitOptions::new().batch_size(4).epochs(1).verbose(0);
+        m.fit(xs.clone(), ys, opts).unwrap();
+        let path = |ext: &str| {
+            dir.join(format!("{name}.{ext}"))
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        let (first, keras, back) = (path("wgfit"), path("keras"), path("back.wgfit"));
+        m.save(&first).unwrap();
+        common::python::run(&py, "tools/wgfit_to_keras.py", &[&first, &keras]);
+        common::python::run(&py, "tools/keras_to_wgfit.py", &[&keras, &back]);
+        let mut loaded = wgfit::load_model(&back, &Device::cpu())
+            .unwrap_or_else(|e| panic!("{name}: the round trip does not load: {e}"));
+        assert_eq!(loaded.layer_names(), m.layer_names(), "{name}");
+        assert_eq!(
+            loaded.get_weights().unwrap(),
+            m.get_weights().unwrap(),
+            "{name}"
+        );
+        let (got, want) = (
+            loaded.predict_many(xs.clone()).unwrap(),
+            m.predict_many(xs).unwrap(),
+        );
+        assert_eq!(got, want, "{name}: predictions after the round trip");
+    }
+}
+
 /// A layer of one's own: wgfit loads it once registered, Keras has no such class.
 struct Twice;
 

@@ -169,8 +169,12 @@ def outputs_of(cls, cfg):
     """How many tensors one call of a layer gives (its output and, with return_state, states)."""
     if cls in RECURRENT and cfg.get("return_state"):
         return 1 + STATES[cls]
-    if cls == "Bidirectional" and cfg["layer"]["config"].get("return_state"):
-        return 1 + 2 * STATES[cfg["layer"]["class_name"]]
+    if cls == "Bidirectional":
+        # merge_mode None: each direction's output apart.
+        ys = 2 if cfg.get("merge_mode") is None else 1
+        if cfg["layer"]["config"].get("return_state"):
+            return ys + 2 * STATES[cfg["layer"]["class_name"]]
+        return ys
     return 1
 
 
