@@ -504,4 +504,27 @@ fn a_layer_keras_lacks_is_an_error_naming_it() {
         "{err}"
     );
     assert!(!dst.exists(), "a failed conversion left {dst:?} behind");
+    // A weights-only file and a truncated model file: errors naming the file, no traceback.
+    let weights = dir.join("weights.safetensors");
+    m.save_weights(&weights).unwrap();
+    let truncated = dir.join("truncated.wgfit");
+    let bytes = std::fs::read(&src).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() - 5]).unwrap();
+    for (bad, says) in [
+        (&weights, "not a wgfit model file"),
+        (&truncated, "truncated"),
+    ] {
+        let out = Command::new(&py)
+            .arg("tools/wgfit_to_keras.py")
+            .args([bad, &dst])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{bad:?} converted");
+        let named = err.contains(bad.to_str().unwrap());
+        assert!(
+            named && err.contains(says) && !err.contains("Traceback"),
+            "{err}"
+        );
+    }
 }

@@ -66,6 +66,8 @@ def read_safetensors(path):
         if t["dtype"] not in FORMATS:
             raise Unsupported(f"{path}: tensor {name} has dtype {t['dtype']}")
         a, b = t["data_offsets"]
+        if not 0 <= a <= b <= len(body):
+            raise Unsupported(f"{path}: tensor {name} lies past the end of the file (truncated?)")
         tensors[name] = np.frombuffer(body[a:b], dtype=FORMATS[t["dtype"]]).reshape(t["shape"])
     return meta, tensors
 
@@ -345,9 +347,13 @@ def convert(source, target):
         raise Unsupported(f"{source}: model format version {meta['format_version']} is newer "
                           "than this tool reads (1)")
     model = json.loads(meta["model"])
-    config, names = convert_config(model)
-    config["compile_config"] = compile_config(model)
-    weights = {n: a for n, a in tensors.items() if n.startswith("layers.")}
+    try:
+        config, names = convert_config(model)
+        config["compile_config"] = compile_config(model)
+        weights = {n: a for n, a in tensors.items() if n.startswith("layers.")}
+        weight_plan(model, names, list(weights))
+    except Unsupported as e:
+        raise Unsupported(f"{source}: {e}") from None
     if len(weights) < len(tensors) or model.get("optimizer_step") is not None:
         print(f"{source}: the optimizer state (step {model.get('optimizer_step')}) is not "
               "converted: Keras starts the optimizer afresh", file=sys.stderr)
@@ -378,7 +384,10 @@ def main(argv=None):
     try:
         names = convert(args.source, args.target)
     except Unsupported as e:
-        sys.exit(f"wgfit_to_keras: {args.source}: {e}")
+        sys.exit(f"wgfit_to_keras: {e}")
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
+        sys.exit(f"wgfit_to_keras: {args.source}: not a readable wgfit model file "
+                 f"({type(e).__name__}: {e})")
     for cls, name in names:
         print(f"{name} ({cls})")
 
