@@ -468,7 +468,7 @@ impl Layer for Twice {
 }
 
 #[test]
-fn a_layer_keras_lacks_is_an_error_naming_it() {
+fn a_layer_keras_lacks_and_a_bad_file_are_errors_naming_them() {
     let mut m = Sequential::new()
         .add(Dense::new(3).input_shape([2]))
         .add(Twice)
@@ -507,12 +507,12 @@ fn a_layer_keras_lacks_is_an_error_naming_it() {
     // A weights-only file and a truncated model file: errors naming the file, no traceback.
     let weights = dir.join("weights.safetensors");
     m.save_weights(&weights).unwrap();
-    let truncated = dir.join("truncated.wgfit");
+    let truncated = dir.join("cut.wgfit");
     let bytes = std::fs::read(&src).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() - 5]).unwrap();
     for (bad, says) in [
         (&weights, "not a wgfit model file"),
-        (&truncated, "truncated"),
+        (&truncated, "past the end of the file"),
     ] {
         let out = Command::new(&py)
             .arg("tools/wgfit_to_keras.py")
