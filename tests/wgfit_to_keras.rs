@@ -342,14 +342,23 @@ fn array_json(a: &ArrayD<f32>) -> serde_json::Value {
     json!({"shape": a.shape(), "data": a.iter().copied().collect::<Vec<f32>>()})
 }
 
-/// The directory the reference files go to: `WGFIT_TO_KERAS_DIR`, or a fresh temporary one.
+/// The directory a test's files go to: `WGFIT_TO_KERAS_DIR` for the reference models (a
+/// folder in it for the other tests, which run at the same time), or a fresh temporary one.
 fn out_dir(name: &str) -> PathBuf {
     let dir = match std::env::var_os("WGFIT_TO_KERAS_DIR") {
-        Some(d) => PathBuf::from(d),
+        Some(d) if name == "ok" => PathBuf::from(d),
+        Some(d) => PathBuf::from(d).join(name),
         None => std::env::temp_dir().join(format!("wgfit-to-keras-{name}-{}", std::process::id())),
     };
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Removes a temporary `out_dir` (one in `WGFIT_TO_KERAS_DIR` is kept).
+fn done(dir: &Path) {
+    if std::env::var_os("WGFIT_TO_KERAS_DIR").is_none() {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
 
 /// Trains `case` one epoch, saves it as `{name}.wgfit` and its input batch and wgfit's
@@ -399,6 +408,7 @@ fn every_reference_model_converts_to_a_keras_file_holding_its_weights() {
             "{name} unchecked:\n{said}"
         );
     }
+    done(&dir);
 }
 
 /// wgfit -> Keras -> wgfit (tools/keras_to_wgfit.py): the model `load_model` opens from the
@@ -440,6 +450,7 @@ fn every_reference_model_comes_back_from_keras_predicting_the_same() {
         );
         assert_eq!(got, want, "{name}: predictions after the round trip");
     }
+    done(&dir);
 }
 
 /// A layer of one's own: wgfit loads it once registered, Keras has no such class.
@@ -527,4 +538,5 @@ fn a_layer_keras_lacks_and_a_bad_file_are_errors_naming_them() {
             "{err}"
         );
     }
+    done(&dir);
 }
