@@ -15,7 +15,8 @@ shapes, that Keras itself wrote when it re-saved the converted model (recorded i
 file), each equal to the wgfit tensor recorded for it.
 
 With `--keras` (TensorFlow + Keras, by hand): `keras.saving.load_model` opens each file,
-predicts the input batch and must match wgfit's predictions to 1e-5; then the model is saved
+predicts the input batch and must match wgfit's predictions to 1e-5, with wgfit's compile
+settings (optimizer class and hyper-parameters, losses, loss weights, metrics); then it is saved
 again by Keras, and the golden file is rewritten with Keras's own weight layout, the max
 errors, and the TensorFlow and Keras versions.
 """
@@ -141,9 +142,43 @@ def keras_check(name, directory, keras_path):
     plan, _ = w2k.weight_plan(wmodel, names, [t for t in tensors if t.startswith("layers.")])
     plan = dict(plan)
     weights = {p: {"shape": s, "tensor": plan.get(p)} for p, s in sorted(layout.items())}
+    compiled = compile_matches(model, wmodel)
     ok = (len(got) == len(want) and all(shapes_ok) and max(errors) <= TOLERANCE
-          and all(v["tensor"] for v in weights.values()))
-    return ok, {"max_abs_error": errors, "ok": ok, "weights": weights}
+          and all(v["tensor"] for v in weights.values()) and not compiled)
+    return ok, {"max_abs_error": errors, "ok": ok, "weights": weights,
+                "compile_problems": compiled}
+
+
+def compile_matches(model, wmodel):
+    """What differs between the Keras model's compile settings and wgfit's (a list)."""
+    want = wmodel["compile"]
+    problems = []
+    opt = model.optimizer
+    if type(opt).__name__ != want["optimizer"]["class_name"]:
+        problems.append(f"optimizer {type(opt).__name__}")
+    for key, value in want["optimizer"]["config"].items():
+        have = getattr(opt, key)
+        have = bool(have) if isinstance(value, bool) else float(np.asarray(have))
+        if not np.isclose(have, value, rtol=1e-6, atol=0):
+            problems.append(f"optimizer {key} {have}, wgfit's {value}")
+    heads = want["outputs"]
+    losses = [h["loss"] for h in heads]
+    keras_losses = model.loss if isinstance(model.loss, (list, tuple)) else [model.loss]
+    if list(keras_losses) != losses:
+        problems.append(f"losses {list(keras_losses)}, wgfit's {losses}")
+    # What compile() was called with, as Keras keeps it for saving.
+    called = model._compile_config.config
+    weights = [h["loss_weight"] for h in heads]
+    kw = called.get("loss_weights") or [1.0] * len(heads)
+    if not np.allclose(kw, weights):
+        problems.append(f"loss weights {kw}, wgfit's {weights}")
+    metrics = [h["metrics"] for h in heads]
+    km = called.get("metrics") or []
+    km = [km] if len(heads) == 1 else km
+    km = [list(m or []) for m in km] or [[] for _ in heads]
+    if km != metrics:
+        problems.append(f"metrics {km}, wgfit's {metrics}")
+    return problems
 
 
 def main(argv=None):
