@@ -22,6 +22,7 @@ output activation taken from a layer that is called twice) is an error naming it
 """
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -363,7 +364,8 @@ def convert(source, target):
         with tempfile.TemporaryDirectory() as work:
             h5 = os.path.join(work, "model.weights.h5")
             write_weights(h5, model, names, weights)
-            metadata = {"keras_version": KERAS_VERSION, "date_saved": "",
+            saved = datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")  # Keras's format
+            metadata = {"keras_version": KERAS_VERSION, "date_saved": saved,
                         "converted_from": os.path.basename(source)}
             with zipfile.ZipFile(tmp, "w") as z:
                 z.writestr("metadata.json", json.dumps(metadata))
