@@ -90,6 +90,10 @@ def check_structure(name, wgfit, keras_path, golden):
                 for x in v:
                     walk(x)
         walk([l.get("inbound_nodes") for l in layers])
+        # One input or output is a bare [name, node, index], several a list of them.
+        triples = lambda t: [t] if isinstance(t[0], str) else t  # noqa: E731
+        c = dict(c, input_layers=triples(c["input_layers"]),
+                 output_layers=triples(c["output_layers"]))
         refs += c["input_layers"] + c["output_layers"]
         calls = {l["config"]["name"]: max(1, len(l["inbound_nodes"])) for l in layers}
         for r in refs:

@@ -207,9 +207,9 @@ def convert_config(model):
     for node in model["nodes"]:
         if node.get("activation") is not None:
             i = node["layer"]
-            raise Unsupported(f"layer {i} ('{names[i][1]}'): an output's "
-                              f"{node['activation']} was taken from a layer called more than "
-                              "once; Keras has no place for it")
+            raise Unsupported(f"layer {i} ('{names[i][1]}'): the model applies "
+                              f"{node['activation']} after it apart from its config; Keras "
+                              "has no place for that")
     if model["class_name"] == "Sequential":
         if len(inputs) != 1:
             raise Unsupported("a Sequential model with several inputs")
@@ -235,9 +235,12 @@ def convert_config(model):
             raise Unsupported(f"layer {i} ('{name}', {cls}) called on {len(refs)} inputs")
         inbound[i].append({"args": args, "kwargs": kwargs})
         outs = out_shapes(cls, layers[i]["config"], [shapes[v] for v in node["inputs"]])
+        if len(outs) != len(node["outputs"]):
+            raise Unsupported(f"layer {i} ('{name}', {cls}) gives {len(node['outputs'])} "
+                              f"outputs in the file, {len(outs)} in Keras")
         for k, v in enumerate(node["outputs"]):
             history[v] = [name, calls[i], k]
-            shapes[v] = outs[k] if k < len(outs) else None
+            shapes[v] = outs[k]
         calls[i] += 1
     for layer, nodes in zip(kl, inbound):
         layer["name"] = layer["config"]["name"]
@@ -245,10 +248,12 @@ def convert_config(model):
     for layer in input_layers:
         layer["name"] = layer["config"]["name"]
         layer["inbound_nodes"] = []
+    # One input or output is written bare, as Keras writes it (predict then gives an array).
+    one = lambda refs: refs[0] if len(refs) == 1 else refs  # noqa: E731
     config = {"name": "functional", "trainable": True,
               "layers": input_layers + kl,
-              "input_layers": [history[v] for v in range(len(inputs))],
-              "output_layers": [history[v] for v in model["outputs"]]}
+              "input_layers": one([history[v] for v in range(len(inputs))]),
+              "output_layers": one([history[v] for v in model["outputs"]])}
     return {"module": "keras.src.models.functional", "class_name": "Functional",
             "config": config, "registered_name": None}, names
 
