@@ -17,8 +17,9 @@ Bidirectional's under `forward_layer/cell/vars` and `backward_layer/cell/vars`).
 layers and weights share Keras's layouts, so tensors are copied as they are.
 
 Masks are not written into the graph: Keras recomputes them when it rebuilds the model, as
-wgfit does. A layer or option Keras cannot express from wgfit's file (a layer of your own, an
-output activation taken from a layer that is called twice) is an error naming it.
+wgfit does. A layer or option Keras cannot express from wgfit's file (a layer of your own,
+registered with `wgfit::register_layer`) is an error naming it, as is a file that is not a
+whole wgfit model (weights only, truncated).
 """
 
 import argparse
