@@ -1,8 +1,16 @@
 #!/usr/bin/env python3
-"""Convert Keras 3 weights to a wgfit safetensors file (wgfit's `load_weights` reads it).
+"""Convert a Keras 3 model to a wgfit model file, or its weights to a wgfit weights file.
 
+    python tools/keras_to_wgfit.py model.keras model.wgfit          # whole model: load_model
     python tools/keras_to_wgfit.py model.keras model.safetensors
     python tools/keras_to_wgfit.py model.weights.h5 model.safetensors --config config.json
+
+A `.wgfit` target is a whole model, as `Model::save` writes it (without optimizer state):
+`wgfit::load_model` opens it. Sequential and functional models of the layers wgfit has
+convert with every option wgfit implements; any other layer, option or call argument is an
+error naming it (tools/keras_model_config.py says which keys count). The compile settings
+come along where wgfit has them; others are replaced by defaults, said on stderr. The
+optimizer's state is not converted: training goes on from fresh optimizer state.
 
 Needs numpy and h5py only (not Keras or TensorFlow). A `.keras` file carries its own
 architecture; a `.weights.h5` file does not (its groups are named by layer class, not in model
@@ -28,6 +36,8 @@ import zipfile
 
 import h5py
 import numpy as np
+
+import keras_model_config
 
 KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": "flatten",
          "Masking": "masking"}
@@ -120,12 +130,89 @@ def save_safetensors(path, tensors, metadata):
             f.write(b)
 
 
+def model_tensors(h5, config, layers):
+    """{wgfit name: array} for a whole model: `layers` is the converted (class, config) list
+    in wgfit's order, which is Keras's `model.layers` order (the h5 groups count in it)."""
+    entries = config["config"]["layers"]
+    seen, groups = {}, {}
+    for entry in entries:
+        if keras_model_config.is_op(entry):
+            continue
+        group = snake(entry["class_name"])
+        count = seen.get(group, 0)
+        seen[group] = count + 1
+        if entry["class_name"] != "InputLayer":
+            groups[len(groups)] = group if count == 0 else f"{group}_{count}"
+    root = h5["layers"]
+    tensors = {}
+
+    def take(i, kind, vars_group, roles, prefix=""):
+        if len(vars_group) != len(roles):
+            raise keras_model_config.Refused(
+                f"layer {i} ({kind}): {len(vars_group)} variables in the file, wgfit's has "
+                f"{len(roles)} ({', '.join(roles)})")
+        for k, role in enumerate(roles):
+            tensors[f"layers.{i}.{kind}.{prefix}{role}"] = np.asarray(vars_group[str(k)],
+                                                                      dtype=np.float32)
+
+    for i, (cls, cfg) in enumerate(layers):
+        kind = keras_model_config.KINDS[cls]
+        group = root[groups[i]]
+        if cls == "Dense":
+            take(i, kind, group["vars"], ["kernel", "bias"] if cfg["use_bias"] else ["kernel"])
+        elif cls == "Embedding":
+            take(i, kind, group["vars"], ["embeddings"])
+        elif cls == "Normalization":
+            take(i, kind, group["vars"], ["mean", "variance", "count"])
+        elif cls in keras_model_config.RECURRENT:
+            take(i, kind, group["cell"]["vars"], ["kernel", "recurrent_kernel", "bias"])
+        elif cls == "Bidirectional":
+            for direction in ("forward", "backward"):
+                take(i, kind, group[f"{direction}_layer"]["cell"]["vars"],
+                     ["kernel", "recurrent_kernel", "bias"], f"{direction}.")
+        elif has_vars(group):
+            raise keras_model_config.Refused(f"layer {i} ({cls}) has weights wgfit does not")
+    return tensors
+
+
+def convert_model(source):
+    """(tensors, metadata) of the wgfit model file for a `.keras` file."""
+    with zipfile.ZipFile(source) as z:
+        config = json.loads(z.read("config.json").decode())
+        with tempfile.TemporaryDirectory() as tmp:
+            with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
+                model, layers = keras_model_config.architecture(config)
+                tensors = model_tensors(h5, config, layers)
+                # Keras keeps 2 scalars (iterations, learning rate) before any training.
+                if "optimizer" in h5 and len(h5["optimizer"]["vars"]) > 2:
+                    keras_model_config.note("the optimizer's state is not converted: training "
+                                            "goes on from fresh optimizer state")
+    names = [model["layers"][n["layer"]]["config"]["name"]
+             for v in model["outputs"] for n in model["nodes"] if v in n["outputs"]]
+    model["compile"] = keras_model_config.compile_settings(config.get("compile_config"), names)
+    meta = {"format": "wgfit-model", "format_version": str(keras_model_config.FORMAT_VERSION),
+            "model": json.dumps(model, separators=(",", ":"))}
+    return tensors, meta
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("source", help="a Keras 3 .keras or .weights.h5 file")
-    p.add_argument("target", help="the wgfit .safetensors file to write")
+    p.add_argument("target", help="the wgfit file to write: .wgfit (whole model) or "
+                   ".safetensors (weights)")
     p.add_argument("--config", help="the model's config (for a .weights.h5 file)")
     args = p.parse_args(argv)
+    if args.target.endswith(".wgfit"):
+        if not args.source.endswith(".keras"):
+            sys.exit(f"{args.source}: a whole model (.wgfit) converts from a .keras file")
+        try:
+            tensors, meta = convert_model(args.source)
+        except keras_model_config.Refused as e:
+            sys.exit(f"{args.source}: cannot convert: {e}")
+        save_safetensors(args.target, tensors, meta)
+        for name in sorted(tensors):
+            print(f"{name} {list(tensors[name].shape)}")
+        return
     if args.source.endswith(".keras"):
         with zipfile.ZipFile(args.source) as z:
             layers = layer_configs(z.read("config.json").decode())
