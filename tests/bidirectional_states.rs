@@ -259,3 +259,33 @@ fn a_wrong_number_of_initial_states_is_a_config_error_naming_bidirectional() {
         }
     }
 }
+
+/// A graph that reads only some of a Bidirectional's outputs (the merged output and the
+/// forward state, not the backward state) trains: the unread states' gradients are zero,
+/// on both devices, against finite differences. (Its backward once refused the shorter list.)
+#[test]
+fn unread_trailing_states_train_with_zero_gradients() {
+    let mut rng = StdRng::seed_from_u64(25);
+    for device in devices() {
+        for merge in [MergeMode::Concat, MergeMode::None] {
+            let seq = Input::new([None, Some(2)]);
+            let masked = Masking::new(0.0).call(&seq);
+            let both = Bidirectional::new(Gru::new(2).return_state(true))
+                .merge_mode(merge)
+                .call(&masked);
+            // outputs: merged (1, or 2 with None), h_f, h_b; h_b is left unread
+            let read = if merge == MergeMode::None { 3 } else { 2 };
+            let heads = all_outputs(&both, read);
+            let joined = Concatenate::new().call_many(&heads.iter().collect::<Vec<_>>());
+            let out = Dense::new(1).call(&joined);
+            let mut model = compiled(Model::new(&seq, &out).unwrap().seed(9), &device);
+            let (x, _, target) = state_batch(&mut rng);
+            let case = format!("{merge:?} on {}", device.info());
+            check_finite_differences(&mut model, &x, &target, &case);
+            let history = model
+                .fit(&x, &target, FitOptions::new().epochs(2).verbose(0))
+                .unwrap();
+            assert!(history.loss()[1].is_finite(), "{case}");
+        }
+    }
+}

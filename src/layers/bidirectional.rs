@@ -333,7 +333,8 @@ impl<L: Recurrent> Layer for Bidirectional<L> {
     fn backward(&self, saved: &Saved, dy: &[Tensor], need_dx: &[bool]) -> Result<Backward> {
         let cache: &Cache = saved.get("bidirectional")?;
         let (fwd, bwd) = self.directions()?;
-        let (dy, (ds_f, ds_b)) = states::split_grads(dy, self.states)?;
+        let merged = if self.merge == MergeMode::None { 2 } else { 1 };
+        let (dy, (ds_f, ds_b)) = states::split_grads(dy, merged, self.states)?;
         let (dy_f, dy_b) = match (self.merge, dy) {
             (MergeMode::Concat, [d]) => {
                 let (last, u) = (d.dims().len() - 1, cache.units);

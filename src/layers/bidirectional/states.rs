@@ -49,18 +49,24 @@ pub(super) fn in_context(kind: &str, n: usize, e: Error) -> Error {
     }
 }
 
-/// The output gradients `[dy..., ds_f..., ds_b...]` of a Bidirectional whose directions
-/// return `n` states each: the merged outputs' gradients (one, or two with
-/// `MergeMode::None`), then each direction's states'.
-pub(super) fn split_grads(dy: &[Tensor], n: usize) -> Result<(&[Tensor], Halves<'_, Tensor>)> {
-    let Some(outs) = dy.len().checked_sub(2 * n).filter(|&k| k > 0) else {
+/// The output gradients `[dy..., ds_f..., ds_b...]` of a Bidirectional with `merged` merged
+/// outputs (one, or two with `MergeMode::None`) whose directions return `n` states each. A
+/// graph passes gradients only up to the last output it reads, so the list may stop early:
+/// the missing states' gradients are zero (the wrapped layers take as many as they get).
+pub(super) fn split_grads(
+    dy: &[Tensor],
+    merged: usize,
+    n: usize,
+) -> Result<(&[Tensor], Halves<'_, Tensor>)> {
+    if dy.is_empty() || dy.len() > merged + 2 * n {
         return Err(Error::Config(format!(
-            "bidirectional backward: {} output gradients for {n} states per direction",
+            "bidirectional backward: {} output gradients for {merged} merged output(s) and {n} \
+             states per direction",
             dy.len()
         )));
-    };
-    let (dy, states) = dy.split_at(outs);
-    Ok((dy, states.split_at(n)))
+    }
+    let (dy, states) = dy.split_at(merged.min(dy.len()));
+    Ok((dy, states.split_at(n.min(states.len()))))
 }
 
 /// Which inputs each direction needs gradients of: x's flag, then its `n` initial states'.
