@@ -1,7 +1,8 @@
 //! Keras models in wgfit: every Keras-trained `.keras` file in tests/golden/keras_models
 //! (written by tools/golden_keras_models.py) converted by tools/keras_to_wgfit.py to a `.wgfit`
 //! file, opened with `load_model` on the CPU reference and the GPU, predicts the committed
-//! batch as Keras did (1e-5 relative to the output's scale); a layer or option wgfit lacks is
+//! batch as Keras did (1e-5 relative to the output's scale) and evaluates its targets to
+//! Keras's loss (1e-5: the compile settings came along); a layer or option wgfit lacks is
 //! refused by the converter, naming it.
 
 mod common;
@@ -9,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::golden::{Golden, PREDICTIONS, check, devices};
+use common::golden::{FIRST_LOSS, Golden, PREDICTIONS, check, check_scalar, devices};
 use ndarray::ArrayD;
 
 /// Every committed `.keras` file (the test checks that the folder holds no other).
@@ -28,6 +29,9 @@ const CASES: &[&str] = &[
     "two_inputs_concat",
     "two_inputs_add",
     "seq2seq_lstm",
+    "bidirectional_simple_rnn_ave",
+    "bidirectional_gru_states",
+    "merges_shared_two_outputs",
     "vowels_lstm",
 ];
 
@@ -56,11 +60,17 @@ fn many(tensors: &std::collections::BTreeMap<String, ArrayD<f32>>, base: &str) -
         .collect()
 }
 
-/// The model file at `path`, on every device, predicts case `name`'s batch as Keras did.
+/// The model file at `path`, on every device, predicts case `name`'s batch as Keras did, and
+/// its loss on the batch's targets is Keras's.
 fn predicts_as_keras(name: &str, path: &Path) {
     let tensors = Golden::load_tensors(&format!("keras_models/{name}"));
-    let (x, pred) = (many(&tensors, "x"), many(&tensors, "pred"));
-    assert!(!x.is_empty() && !pred.is_empty(), "{name}: tensors");
+    let (x, y, pred) = (
+        many(&tensors, "x"),
+        many(&tensors, "y"),
+        many(&tensors, "pred"),
+    );
+    assert!(!x.is_empty() && y.len() == pred.len(), "{name}: tensors");
+    let keras_loss = tensors["loss"].iter().next().copied().unwrap();
     for device in devices() {
         let on = format!("{name} on {}", device.info());
         let mut model =
@@ -71,6 +81,10 @@ fn predicts_as_keras(name: &str, path: &Path) {
         for (k, (got, want)) in got.iter().zip(&pred).enumerate() {
             check(&format!("{on}: output {k}"), got, want, PREDICTIONS);
         }
+        let views: Vec<_> = x.iter().map(|a| a.view()).collect();
+        let targets: Vec<_> = y.iter().map(|a| a.view()).collect();
+        let loss = model.evaluate(views, targets).unwrap().loss;
+        check_scalar(&format!("{on}: loss"), loss, keras_loss, FIRST_LOSS);
     }
 }
 
