@@ -20,8 +20,9 @@ fn main() -> anyhow::Result<()> {
     println!("device: {}", device.info());
     let root = env!("CARGO_MANIFEST_DIR");
     let models = format!("{root}/tests/golden/keras_models");
-    let recorded: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(format!("{models}/vowels_lstm.json"))?)?;
+    let recorded: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!(
+        "{models}/vowels_lstm.json"
+    ))?)?;
     let keras_accuracy = recorded["test_accuracy"]
         .as_f64()
         .context("vowels_lstm.json has no test_accuracy")?;
@@ -36,7 +37,9 @@ fn main() -> anyhow::Result<()> {
     let x = pad_feature_sequences(&views[..], PadOptions::new().padding(Padding::Post))?;
     let y = Array1::from_iter(ts.labels.iter().map(|&id| id as f32));
     let result = model.evaluate(&x, &y)?;
-    let accuracy = result.get("accuracy").context("the model has no accuracy metric")?;
+    let accuracy = result
+        .get("accuracy")
+        .context("the model has no accuracy metric")?;
     println!(
         "{} test utterances: loss {:.4}, accuracy {accuracy:.4} (Keras {keras_accuracy:.4})",
         y.len(),
