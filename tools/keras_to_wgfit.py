@@ -182,7 +182,12 @@ def convert_model(source):
         with tempfile.TemporaryDirectory() as tmp:
             with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
                 model, layers = keras_model_config.architecture(config)
-                tensors = model_tensors(h5, config, layers)
+                try:
+                    tensors = model_tensors(h5, config, layers)
+                except KeyError as e:
+                    raise keras_model_config.Refused(
+                        f"the weights file has no group {e}: was the model built (an Input, "
+                        "or called on data) before it was saved?") from None
                 # Keras keeps 2 scalars (iterations, learning rate) before any training.
                 if "optimizer" in h5 and len(h5["optimizer"]["vars"]) > 2:
                     keras_model_config.note("the optimizer's state is not converted: training "
