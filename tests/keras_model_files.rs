@@ -255,3 +255,35 @@ fn compile_settings_wgfit_lacks_become_defaults_said_on_stderr() {
     predicts_as_keras("masked_lstm", &target, false);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A `.safetensors` target keeps the weights-only conversion, now for every layer a whole
+/// model converts: the weights load into the model built in Rust, which predicts as Keras.
+#[test]
+fn weights_only_conversion_loads_into_the_model_built_in_rust() {
+    use wgfit::prelude::*;
+    let Some(py) = common::python::python(&["numpy", "h5py"]) else {
+        return;
+    };
+    let dir = scratch("keras-model-weights");
+    let source = folder()
+        .join("bidirectional_gru_sum.keras")
+        .display()
+        .to_string();
+    let target = dir.join("weights.safetensors").display().to_string();
+    common::python::run(&py, &tool(), &[&source, &target]);
+    let tensors = Golden::load_tensors("keras_models/bidirectional_gru_sum");
+    for device in devices() {
+        let mut model = Sequential::new()
+            .add(Masking::new(0.0).input_shape([None, Some(3)]))
+            .add(Bidirectional::new(Gru::new(4).return_sequences(true)).merge_mode(MergeMode::Sum))
+            .add(Dense::new(3).activation(Activation::Softmax));
+        model
+            .compile(&device, Optimizer::adam(), Loss::MeanSquaredError, &[])
+            .unwrap();
+        model.load_weights(&target).unwrap();
+        let got = model.predict(&tensors["x"]).unwrap();
+        let on = format!("weights only on {}", device.info());
+        check(&on, &got, &tensors["pred"], PREDICTIONS);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -220,10 +220,15 @@ def main(argv=None):
         return
     if args.source.endswith(".keras"):
         with zipfile.ZipFile(args.source) as z:
-            layers = layer_configs(z.read("config.json").decode())
+            config = json.loads(z.read("config.json").decode())
             with tempfile.TemporaryDirectory() as tmp:
                 with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
-                    tensors = convert(h5, layers)
+                    try:  # every layer a whole model converts (Bidirectional, Normalization)
+                        _, converted = keras_model_config.architecture(config)
+                        tensors = model_tensors(h5, config, converted)
+                    except (keras_model_config.Refused, KeyError):
+                        # Options only a model built in Rust can match: the weights as they are.
+                        tensors = convert(h5, layer_configs(config))
     elif args.source.endswith(".h5"):
         if not args.config:
             sys.exit("a .weights.h5 file does not record the layer order: pass --config "
