@@ -23,7 +23,9 @@ the `InputLayer` (a Flatten or Masking layer counts, though it has no weights), 
 `embeddings`. Keras and wgfit share the layouts (Dense `kernel [in, units]`, LSTM
 `kernel [F, 4U]`, `recurrent_kernel [U, 4U]`, `bias [4U]`, gates i, f, c, o; GRU `bias [2, 3U]`
 with reset_after), so tensors are
-copied as they are, in float32.
+copied as they are, in float32. From a `.keras` file whose layers all convert as a whole model,
+the weights-only file also holds Bidirectional (`bidirectional.forward.kernel`, ...) and
+Normalization (`mean`, `variance`, `count`) weights.
 """
 
 import argparse
