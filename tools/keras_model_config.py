@@ -215,6 +215,10 @@ def history(arg, where):
     return (name, node, index)
 
 
+def flat(args):
+    return [t for a in args for t in (flat(a) if isinstance(a, list) else [a])]
+
+
 def functional(config):
     """(inputs, layers, nodes, outputs) of a Keras `Functional` config."""
     entries = {e["name"]: e for e in config["layers"]}
@@ -233,9 +237,8 @@ def functional(config):
         cls = e["class_name"]
         for n, call in enumerate(e["inbound_nodes"]):
             where = f"layer '{e['name']}' (call {n})"
-            args = call.get("args", [])
-            data = args[0] if len(args) == 1 and isinstance(args[0], list) else args
-            ins = [history(a, where) for a in data]
+            # `merge([a, b])`, `rnn(x)`, `rnn(x, [h, c])`: the tensors in order.
+            ins = [history(a, where) for a in flat(call.get("args", []))]
             for key, arg in call.get("kwargs", {}).items():
                 if key == "mask" and (arg is None or is_op(entries[history(arg, where)[0]])):
                     continue  # the mask Keras computed; wgfit computes the same
