@@ -214,6 +214,16 @@ fn layers_and_options_wgfit_lacks_are_refused_by_name() {
             &["'lstm_3'", "stateful"],
         ),
         (
+            "two_inputs_add",
+            "layers[4]['module'] = 'keras.src.ops.numpy'",
+            &["'dense_17'", "'add'"],
+        ),
+        (
+            "two_inputs_add",
+            "layers[5]['inbound_nodes'][0]['kwargs']['scale'] = 2.0",
+            &["'dense_17'", "scale"],
+        ),
+        (
             "mlp_dropout",
             "layers[2]['config']['trainable'] = False",
             &["'dropout'", "trainable"],
