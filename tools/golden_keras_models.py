@@ -12,7 +12,8 @@ weights are Keras's own, not initial ones), and writes `<case>.keras` (`model.sa
 `<case>.safetensors`: an input batch of awkward size (`x`, or `x.0`, `x.1`, ... per model
 input; token ids as float32; sequences post-padded with zeros), its targets (`y`, or `y.0`,
 ...), Keras's predictions for it (`pred`, or `pred.0`, ...) and Keras's `evaluate` loss on it
-(`loss`, a scalar: the compile settings' loss, loss weights included). The case `vowels_lstm` is trained on UCI Japanese Vowels
+(`loss`, a scalar: the compile settings' loss, loss weights included). The case
+`vowels_lstm` is trained on UCI Japanese Vowels
 (examples/data); it also writes `vowels_lstm.json` (Keras's test-set accuracy) and
 `vowels_lstm.wgfit` (converted by tools/keras_to_wgfit.py), which the example opens.
 """
@@ -194,7 +195,8 @@ def record(outdir, name, model, x, y):
     tensors = {"loss": np.array(loss, np.float32)}
     for base, arrays in (("x", x), ("y", ys), ("pred", preds)):
         for k, a in enumerate(arrays):
-            tensors[base if len(arrays) == 1 else f"{base}.{k}"] = np.ascontiguousarray(a, np.float32)
+            key = base if len(arrays) == 1 else f"{base}.{k}"
+            tensors[key] = np.ascontiguousarray(a, np.float32)
     save_file(tensors, os.path.join(outdir, f"{name}.safetensors"))
     size = os.path.getsize(os.path.join(outdir, f"{name}.keras"))
     print(f"{name}: {size} bytes (.keras)")
