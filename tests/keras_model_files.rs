@@ -1,15 +1,16 @@
 //! Keras models in wgfit: every Keras-trained `.keras` file in tests/golden/keras_models
 //! (written by tools/golden_keras_models.py) converted by tools/keras_to_wgfit.py to a `.wgfit`
 //! file, opened with `load_model` on the CPU reference and the GPU, predicts the committed
-//! batch as Keras did (1e-5 relative to the output's scale); a layer or option wgfit lacks is
+//! batch as Keras did (1e-5 relative to the output's scale) and evaluates its targets to
+//! Keras's loss (1e-5: the compile settings came along); a layer or option wgfit lacks is
 //! refused by the converter, naming it.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
-use common::golden::{Golden, PREDICTIONS, check, devices};
+use common::golden::{FIRST_LOSS, Golden, PREDICTIONS, check, check_scalar, devices};
 use ndarray::ArrayD;
 
 /// Every committed `.keras` file (the test checks that the folder holds no other).
@@ -28,6 +29,9 @@ const CASES: &[&str] = &[
     "two_inputs_concat",
     "two_inputs_add",
     "seq2seq_lstm",
+    "bidirectional_simple_rnn_ave",
+    "bidirectional_gru_states",
+    "merges_shared_two_outputs",
     "vowels_lstm",
 ];
 
@@ -56,11 +60,17 @@ fn many(tensors: &std::collections::BTreeMap<String, ArrayD<f32>>, base: &str) -
         .collect()
 }
 
-/// The model file at `path`, on every device, predicts case `name`'s batch as Keras did.
-fn predicts_as_keras(name: &str, path: &Path) {
+/// The model file at `path`, on every device, predicts case `name`'s batch as Keras did, and
+/// (`with_loss`) its loss on the batch's targets is Keras's.
+fn predicts_as_keras(name: &str, path: &Path, with_loss: bool) {
     let tensors = Golden::load_tensors(&format!("keras_models/{name}"));
-    let (x, pred) = (many(&tensors, "x"), many(&tensors, "pred"));
-    assert!(!x.is_empty() && !pred.is_empty(), "{name}: tensors");
+    let (x, y, pred) = (
+        many(&tensors, "x"),
+        many(&tensors, "y"),
+        many(&tensors, "pred"),
+    );
+    assert!(!x.is_empty() && y.len() == pred.len(), "{name}: tensors");
+    let keras_loss = tensors["loss"].iter().next().copied().unwrap();
     for device in devices() {
         let on = format!("{name} on {}", device.info());
         let mut model =
@@ -71,6 +81,13 @@ fn predicts_as_keras(name: &str, path: &Path) {
         for (k, (got, want)) in got.iter().zip(&pred).enumerate() {
             check(&format!("{on}: output {k}"), got, want, PREDICTIONS);
         }
+        if !with_loss {
+            continue;
+        }
+        let views: Vec<_> = x.iter().map(|a| a.view()).collect();
+        let targets: Vec<_> = y.iter().map(|a| a.view()).collect();
+        let loss = model.evaluate(views, targets).unwrap().loss;
+        check_scalar(&format!("{on}: loss"), loss, keras_loss, FIRST_LOSS);
     }
 }
 
@@ -96,7 +113,7 @@ fn every_keras_file_converts_and_predicts_as_keras() {
         let target = dir.join(format!("{name}.wgfit"));
         let (source, target) = (source.display().to_string(), target.display().to_string());
         common::python::run(&py, &tool(), &[&source, &target]);
-        predicts_as_keras(name, Path::new(&target));
+        predicts_as_keras(name, Path::new(&target), true);
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -104,12 +121,13 @@ fn every_keras_file_converts_and_predicts_as_keras() {
 /// The example's model file, converted once and committed, needs no Python.
 #[test]
 fn committed_vowels_model_predicts_as_keras() {
-    predicts_as_keras("vowels_lstm", &folder().join("vowels_lstm.wgfit"));
+    predicts_as_keras("vowels_lstm", &folder().join("vowels_lstm.wgfit"), true);
 }
 
-/// Copies `case`'s `.keras` file to `dir` with `edit` (Python, given `layers`, the config's
-/// layer list) applied to its config.json, and converts it: the converter's failure message.
-fn refused(py: &str, dir: &Path, case: &str, edit: &str) -> String {
+/// Copies `case`'s `.keras` file to `dir` with `edit` (Python, given `config` and `layers`,
+/// the config's layer list) applied to its config.json, and converts it: the converter's
+/// output and the file it was asked to write.
+fn convert_edited(py: &str, dir: &Path, case: &str, edit: &str) -> (Output, PathBuf) {
     let script = dir.join("edit.py");
     let source = folder().join(format!("{case}.keras"));
     let edited = dir.join(format!("{case}-edited.keras"));
@@ -141,6 +159,12 @@ fn refused(py: &str, dir: &Path, case: &str, edit: &str) -> String {
         .args([tool(), edited.to_string(), target.display().to_string()])
         .output()
         .unwrap();
+    (out, target)
+}
+
+/// The converter's failure message for `case` with `edit`; it wrote no file.
+fn refused(py: &str, dir: &Path, case: &str, edit: &str) -> String {
+    let (out, target) = convert_edited(py, dir, case, edit);
     assert!(!out.status.success(), "{case} with `{edit}` converted");
     assert!(!target.exists(), "{case} with `{edit}`: a file was written");
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -190,6 +214,16 @@ fn layers_and_options_wgfit_lacks_are_refused_by_name() {
             &["'lstm_3'", "stateful"],
         ),
         (
+            "two_inputs_add",
+            "layers[4]['module'] = 'keras.src.ops.numpy'",
+            &["'dense_17'", "'add'"],
+        ),
+        (
+            "two_inputs_add",
+            "layers[5]['inbound_nodes'][0]['kwargs']['scale'] = 2.0",
+            &["'dense_17'", "scale"],
+        ),
+        (
             "mlp_dropout",
             "layers[2]['config']['trainable'] = False",
             &["'dropout'", "trainable"],
@@ -203,6 +237,63 @@ fn layers_and_options_wgfit_lacks_are_refused_by_name() {
                 "{case} with `{edit}`: the message does not name {name}: {message}"
             );
         }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Compile settings wgfit lacks do not stop a conversion: they become defaults, said on
+/// stderr, and the model predicts as Keras's.
+#[test]
+fn compile_settings_wgfit_lacks_become_defaults_said_on_stderr() {
+    let Some(py) = common::python::python(&["numpy", "h5py"]) else {
+        return;
+    };
+    let dir = scratch("keras-model-compile");
+    let edit = "c = config['compile_config']; \
+                c['optimizer'] = {'class_name': 'Adamax', 'config': {}}; \
+                c['loss'] = {'class_name': 'BinaryCrossentropy', 'config': {'from_logits': True}}; \
+                c['metrics'] = ['auc']";
+    let (out, target) = convert_edited(&py, &dir, "masked_lstm", edit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "not converted: {stderr}");
+    for said in ["Adamax", "from_logits", "auc"] {
+        assert!(
+            stderr.contains(said),
+            "stderr does not name {said}: {stderr}"
+        );
+    }
+    predicts_as_keras("masked_lstm", &target, false);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A `.safetensors` target keeps the weights-only conversion, now for every layer a whole
+/// model converts: the weights load into the model built in Rust, which predicts as Keras.
+#[test]
+fn weights_only_conversion_loads_into_the_model_built_in_rust() {
+    use wgfit::prelude::*;
+    let Some(py) = common::python::python(&["numpy", "h5py"]) else {
+        return;
+    };
+    let dir = scratch("keras-model-weights");
+    let source = folder()
+        .join("bidirectional_gru_sum.keras")
+        .display()
+        .to_string();
+    let target = dir.join("weights.safetensors").display().to_string();
+    common::python::run(&py, &tool(), &[&source, &target]);
+    let tensors = Golden::load_tensors("keras_models/bidirectional_gru_sum");
+    for device in devices() {
+        let mut model = Sequential::new()
+            .add(Masking::new(0.0).input_shape([None, Some(3)]))
+            .add(Bidirectional::new(Gru::new(4).return_sequences(true)).merge_mode(MergeMode::Sum))
+            .add(Dense::new(3).activation(Activation::Softmax));
+        model
+            .compile(&device, Optimizer::adam(), Loss::MeanSquaredError, &[])
+            .unwrap();
+        model.load_weights(&target).unwrap();
+        let got = model.predict(&tensors["x"]).unwrap();
+        let on = format!("weights only on {}", device.info());
+        check(&on, &got, &tensors["pred"], PREDICTIONS);
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -10,8 +10,10 @@ Run by hand where TensorFlow and Keras 3 are installed (CI only reads the files)
 Each case builds a small model in Keras, trains it a few epochs on seeded random data (so its
 weights are Keras's own, not initial ones), and writes `<case>.keras` (`model.save`) and
 `<case>.safetensors`: an input batch of awkward size (`x`, or `x.0`, `x.1`, ... per model
-input; token ids as float32; sequences post-padded with zeros) and Keras's predictions for it
-(`pred`, or `pred.0`, ...). The case `vowels_lstm` is trained on UCI Japanese Vowels
+input; token ids as float32; sequences post-padded with zeros), its targets (`y`, or `y.0`,
+...), Keras's predictions for it (`pred`, or `pred.0`, ...) and Keras's `evaluate` loss on it
+(`loss`, a scalar: the compile settings' loss, loss weights included). The case
+`vowels_lstm` is trained on UCI Japanese Vowels
 (examples/data); it also writes `vowels_lstm.json` (Keras's test-set accuracy) and
 `vowels_lstm.wgfit` (converted by tools/keras_to_wgfit.py), which the example opens.
 """
@@ -116,6 +118,18 @@ def cases():
         ("seq2seq_lstm", seq2seq, "sparse_categorical_crossentropy", "adam",
          lambda r, n: [padded(r, n, 3), padded(r, n, 2)],
          lambda r, n: r.integers(0, 3, (n, 9)).astype(np.float32)),
+        ("bidirectional_simple_rnn_ave", lambda: seq(
+            layers.Masking(0.0), layers.Bidirectional(layers.SimpleRNN(3), merge_mode="ave"),
+            layers.Dense(1, activation="sigmoid"), shape=(None, 2)),
+         "binary_crossentropy", "sgd", seqs(2), binary),
+        ("bidirectional_gru_states", bidirectional_gru_states, "sparse_categorical_crossentropy",
+         "adam", lambda r, n: [padded(r, n, 3), padded(r, n, 2)],
+         lambda r, n: r.integers(0, 3, (n, 9)).astype(np.float32)),
+        ("merges_shared_two_outputs", merges_shared_two_outputs,
+         {"cls": "categorical_crossentropy", "reg": "mean_squared_error"}, "adam",
+         lambda r, n: [r.normal(size=(n, 6)).astype(np.float32) for _ in range(2)],
+         lambda r, n: [np.eye(2, dtype=np.float32)[r.integers(0, 2, n)],
+                       r.normal(size=(n, 1)).astype(np.float32)]),
     ]
 
 
@@ -147,14 +161,42 @@ def seq2seq():
     return keras.Model([src, tgt], layers.Dense(3, activation="softmax")(d))
 
 
-def record(outdir, name, model, x):
+def bidirectional_gru_states():
+    """A Bidirectional GRU encoder's two final states start a Bidirectional GRU decoder."""
+    src, tgt = keras.Input((None, 3), name="source"), keras.Input((None, 2), name="target")
+    _, h_forward, h_backward = layers.Bidirectional(layers.GRU(4, return_state=True))(
+        layers.Masking(0.0)(src))
+    d = layers.Bidirectional(layers.GRU(4, return_sequences=True), merge_mode="sum")(
+        tgt, initial_state=[h_forward, h_backward])
+    return keras.Model([src, tgt], layers.Dense(3, activation="softmax")(d))
+
+
+def merges_shared_two_outputs():
+    """A shared Dense (no bias) on two inputs, every elementwise merge, two named outputs
+    compiled with a loss, loss weight and metrics each."""
+    a, b = keras.Input((6,), name="left"), keras.Input((6,), name="right")
+    shared = layers.Dense(4, activation="tanh", use_bias=False)
+    sa, sb = shared(a), shared(b)
+    merged = [m()([sa, sb]) for m in (layers.Subtract, layers.Multiply, layers.Average,
+                                      layers.Maximum, layers.Minimum)]
+    joined = layers.Flatten()(layers.Concatenate()(merged))
+    cls = layers.Dense(2, activation="softmax", name="cls")(joined)
+    reg = layers.Dense(1, name="reg")(layers.Add()([sa, sb]))
+    return keras.Model([a, b], [cls, reg])
+
+
+def record(outdir, name, model, x, y):
     model.save(os.path.join(outdir, f"{name}.keras"))
-    pred = model.predict(x if len(x) > 1 else x[0], verbose=0)
+    one = lambda a: a if len(a) > 1 else a[0]  # noqa: E731
+    pred = model.predict(one(x), verbose=0)
     preds = pred if isinstance(pred, list) else [pred]
-    tensors = {}
-    for base, arrays in (("x", x), ("pred", preds)):
+    ys = y if isinstance(y, list) else [y]
+    loss = model.evaluate(one(x), one(ys), verbose=0, return_dict=True)["loss"]
+    tensors = {"loss": np.array(loss, np.float32)}
+    for base, arrays in (("x", x), ("y", ys), ("pred", preds)):
         for k, a in enumerate(arrays):
-            tensors[base if len(arrays) == 1 else f"{base}.{k}"] = np.ascontiguousarray(a, np.float32)
+            key = base if len(arrays) == 1 else f"{base}.{k}"
+            tensors[key] = np.ascontiguousarray(a, np.float32)
     save_file(tensors, os.path.join(outdir, f"{name}.safetensors"))
     size = os.path.getsize(os.path.join(outdir, f"{name}.keras"))
     print(f"{name}: {size} bytes (.keras)")
@@ -165,10 +207,13 @@ def run_case(outdir, name, build, loss, opt, inputs, targets):
     keras.utils.set_random_seed(1)
     x_train, y_train = inputs(rng, 40), targets(rng, 40)
     model = normalization_lstm(x_train[0]) if build is None else build()
-    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"] if "cross" in loss else [])
+    metrics = ({"cls": ["accuracy"]} if isinstance(loss, dict)
+               else ["accuracy"] if "cross" in loss else [])
+    weights = {"cls": 1.0, "reg": 0.5} if isinstance(loss, dict) else None
+    model.compile(optimizer=opt, loss=loss, loss_weights=weights, metrics=metrics)
     model.fit(x_train if len(x_train) > 1 else x_train[0], y_train, batch_size=8, epochs=3,
               verbose=0)
-    record(outdir, name, model, inputs(rng, 7))
+    record(outdir, name, model, inputs(rng, 7), targets(rng, 7))
 
 
 def read_ts(path):
@@ -215,7 +260,7 @@ def run_vowels(outdir):
     model.fit(pad(train, t), y_train, batch_size=32, epochs=30, verbose=0)
     loss, accuracy = model.evaluate(pad(test, t), y_test, batch_size=32, verbose=0)
     name = "vowels_lstm"
-    record(outdir, name, model, [pad(test[:16], t)])
+    record(outdir, name, model, [pad(test[:16], t)], y_test[:16])
     keras_to_wgfit.main([os.path.join(outdir, f"{name}.keras"),
                          os.path.join(outdir, f"{name}.wgfit")])
     with open(os.path.join(outdir, f"{name}.json"), "w") as f:

@@ -219,6 +219,10 @@ def history(arg, where):
     return (name, node, index)
 
 
+def flat(args):
+    return [t for a in args for t in (flat(a) if isinstance(a, list) else [a])]
+
+
 def functional(config):
     """(inputs, layers, nodes, outputs) of a Keras `Functional` config."""
     entries = {e["name"]: e for e in config["layers"]}
@@ -237,9 +241,8 @@ def functional(config):
         cls = e["class_name"]
         for n, call in enumerate(e["inbound_nodes"]):
             where = f"layer '{e['name']}' (call {n})"
-            args = call.get("args", [])
-            data = args[0] if len(args) == 1 and isinstance(args[0], list) else args
-            ins = [history(a, where) for a in data]
+            # `merge([a, b])`, `rnn(x)`, `rnn(x, [h, c])`: the tensors in order.
+            ins = [history(a, where) for a in flat(call.get("args", []))]
             for key, arg in call.get("kwargs", {}).items():
                 if key == "mask" and (arg is None or is_op(entries[history(arg, where)[0]])):
                     continue  # the mask Keras computed; wgfit computes the same
@@ -311,6 +314,10 @@ OPTIMIZER_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm":
                       "clipvalue": None, "use_ema": False, "loss_scale_factor": None,
                       "gradient_accumulation_steps": None, "amsgrad": False, "centered": False,
                       "ema_overwrite_frequency": None}
+# The accuracy `accuracy` resolves to for each loss (the metric wgfit computes).
+ACCURACY = {"binary_crossentropy": "binary_accuracy",
+            "categorical_crossentropy": "categorical_accuracy",
+            "sparse_categorical_crossentropy": "sparse_categorical_accuracy"}
 DEFAULT_OPTIMIZER = {"class_name": "Adam", "config": {"learning_rate": 0.001, "beta_1": 0.9,
                                                       "beta_2": 0.999, "epsilon": 1e-7}}
 
@@ -347,7 +354,7 @@ def loss_name(spec):
             if key != "name" and LOSS_DEFAULTS.get(key, "?") != v:
                 raise Refused(f"loss {cls}: option {key} = {json.dumps(v)}")
         spec = cls
-    if spec not in LOSSES:
+    if not isinstance(spec, str) or spec not in LOSSES:
         raise Refused(f"loss {json.dumps(spec)} (wgfit has binary, categorical and sparse "
                       "categorical crossentropy, mean squared error)")
     return LOSSES[spec]
@@ -357,11 +364,11 @@ def per_output(value, names, what):
     """A compile argument given once, as a list, or as a dict by output name: one per output."""
     if isinstance(value, dict) and not ("class_name" in value and "config" in value):
         return [value.get(n) for n in names]
-    if isinstance(value, list) and len(names) > 1:
-        if len(value) != len(names):
-            raise Refused(f"{what}: {len(value)} given for {len(names)} outputs")
+    if isinstance(value, list) and len(names) > 1 and len(value) == len(names):
         return value
-    return [value] * len(names)
+    if isinstance(value, list) and len(value) == 1 and what == "loss":
+        return value * len(names)
+    return [value] * len(names)  # one loss (or one metric list) for every output, as Keras
 
 
 def compile_settings(compile_config, names):
@@ -388,11 +395,14 @@ def compile_settings(compile_config, names):
             loss = "mean_squared_error"
         kept = []
         for m in metric if isinstance(metric, list) else ([metric] if metric else []):
-            if m in ("accuracy", "acc"):
+            if m in ("accuracy", "acc") or m == ACCURACY.get(loss):
                 kept.append("accuracy")
             else:
                 note(f"output '{name}': metric {json.dumps(m)} is not one wgfit has (accuracy), "
                      "left out")
+        if kept and loss == "mean_squared_error":
+            note(f"output '{name}': wgfit's accuracy needs a crossentropy loss, left out")
+            kept = []
         heads.append({"name": name, "loss": loss,
                       "loss_weight": 1.0 if weight is None else float(weight),
                       "metrics": kept})

@@ -23,7 +23,9 @@ the `InputLayer` (a Flatten or Masking layer counts, though it has no weights), 
 `embeddings`. Keras and wgfit share the layouts (Dense `kernel [in, units]`, LSTM
 `kernel [F, 4U]`, `recurrent_kernel [U, 4U]`, `bias [4U]`, gates i, f, c, o; GRU `bias [2, 3U]`
 with reset_after), so tensors are
-copied as they are, in float32.
+copied as they are, in float32. From a `.keras` file whose layers all convert as a whole model,
+the weights-only file also holds Bidirectional (`bidirectional.forward.kernel`, ...) and
+Normalization (`mean`, `variance`, `count`) weights.
 """
 
 import argparse
@@ -182,7 +184,12 @@ def convert_model(source):
         with tempfile.TemporaryDirectory() as tmp:
             with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
                 model, layers = keras_model_config.architecture(config)
-                tensors = model_tensors(h5, config, layers)
+                try:
+                    tensors = model_tensors(h5, config, layers)
+                except KeyError as e:
+                    raise keras_model_config.Refused(
+                        f"the weights file has no group {e}: was the model built (an Input, "
+                        "or called on data) before it was saved?") from None
                 # Keras keeps 2 scalars (iterations, learning rate) before any training.
                 if "optimizer" in h5 and len(h5["optimizer"]["vars"]) > 2:
                     keras_model_config.note("the optimizer's state is not converted: training "
@@ -215,10 +222,15 @@ def main(argv=None):
         return
     if args.source.endswith(".keras"):
         with zipfile.ZipFile(args.source) as z:
-            layers = layer_configs(z.read("config.json").decode())
+            config = json.loads(z.read("config.json").decode())
             with tempfile.TemporaryDirectory() as tmp:
                 with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
-                    tensors = convert(h5, layers)
+                    try:  # every layer a whole model converts (Bidirectional, Normalization)
+                        _, converted = keras_model_config.architecture(config)
+                        tensors = model_tensors(h5, config, converted)
+                    except (keras_model_config.Refused, KeyError):
+                        # Options only a model built in Rust can match: the weights as they are.
+                        tensors = convert(h5, layer_configs(config))
     elif args.source.endswith(".h5"):
         if not args.config:
             sys.exit("a .weights.h5 file does not record the layer order: pass --config "
