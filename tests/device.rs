@@ -45,11 +45,7 @@ fn a_tensor_past_the_binding_limit_is_rejected_naming_the_limit() {
     // Past 1 GiB the tensor would take that much host memory: the same adapter, adopted with
     // the binding limit lowered to 64 MiB, is checked instead (never a quiet skip).
     eprintln!("adapter binds up to {limit} bytes: checking a device limited to 64 MiB instead");
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter =
-        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-            .expect("an adapter, since gpu() found one");
+    let adapter = common::app_adapter();
     let limits = wgpu::Limits {
         max_storage_buffer_binding_size: 64 << 20,
         ..adapter.limits()
@@ -96,11 +92,7 @@ fn an_adopted_device_with_too_small_limits_is_refused_naming_the_limit() {
     if gpu().is_none() {
         return;
     }
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter =
-        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-            .expect("an adapter, since gpu() found one");
+    let adapter = common::app_adapter();
     let descriptor = wgpu::DeviceDescriptor {
         required_limits: wgpu::Limits::downlevel_defaults(),
         ..wgpu::DeviceDescriptor::default()
@@ -120,11 +112,7 @@ fn an_adopted_wgpu_device_runs_ops_like_the_cpu() {
     if gpu().is_none() {
         return;
     }
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter =
-        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-            .expect("an adapter, since gpu() found one");
+    let adapter = common::app_adapter();
     let (dev, queue) =
         pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
     let device = Device::from_wgpu(dev, queue).unwrap();

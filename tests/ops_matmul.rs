@@ -251,11 +251,7 @@ fn vec4_matmul_runs_on_an_adapter_with_limits_below_webgpu_s() {
     if gpu().is_none() {
         return;
     }
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter =
-        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-            .expect("an adapter, since gpu() found one");
+    let adapter = common::app_adapter();
     let limits = wgpu::Limits {
         max_compute_invocations_per_workgroup: 64,
         ..wgpu::Limits::downlevel_defaults()
@@ -265,8 +261,10 @@ fn vec4_matmul_runs_on_an_adapter_with_limits_below_webgpu_s() {
         ..Default::default()
     }))
     .unwrap();
+    // Too small for whole models (4 storage buffers): adopted for this op alone.
     let options = GpuOptions {
         poison_outputs: true,
+        ops_only: true,
         ..GpuOptions::default()
     };
     let device = Device::from(GpuContext::adopt(dev, queue, options).unwrap());

@@ -230,11 +230,7 @@ fn a_device_opened_without_subgroups_runs_the_workgroup_paths() {
         return;
     }
     // An app's device, opened with no optional feature (as a GL adapter would have none).
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapter =
-        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
-            .expect("an adapter, since a GPU was found");
+    let adapter = common::app_adapter();
     let (dev, queue) =
         pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor::default())).unwrap();
     let options = GpuOptions {

@@ -30,6 +30,11 @@ pub struct GpuOptions {
     /// Whether kernels with a subgroup variant run it (on an adapter that offers
     /// `wgpu::Features::SUBGROUP`; elsewhere this changes nothing).
     pub subgroups: SubgroupUse,
+    /// Accept a device whose limits are below what whole models need (WebGPU's defaults: 8
+    /// storage buffers per kernel, workgroups of 256), for single ops that adapt to smaller
+    /// limits (matmul's tiles); a model's kernels may then fail to build. Off by default: such
+    /// a device is refused when opened or adopted, each short limit named.
+    pub ops_only: bool,
 }
 
 /// When the kernels that have a subgroup variant (the reductions of `reduce`, `softmax` and

@@ -57,6 +57,7 @@ pub fn gpus_with_subgroups(on: bool) -> Option<[Device; 2]> {
             poison_outputs: true,
             max_workgroups_per_dim: Some(3),
             subgroups,
+            ..GpuOptions::default()
         })?;
         Some([plain, split])
     };
@@ -105,6 +106,15 @@ pub fn open_gpu_with(options: GpuOptions) -> Option<Device> {
             None
         }
     }
+}
+
+/// The default wgpu adapter, as an app that opens its own device would find it (the tests
+/// that adopt an app's device call it after `gpu()` found one).
+pub fn app_adapter() -> wgpu::Adapter {
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .expect("an adapter, since a GPU was found")
 }
 
 /// A fresh seed per run (printed, so a failure can be replayed with `WGFIT_TEST_SEED`).
