@@ -139,11 +139,12 @@ impl Model {
         }
         for apply in &graph.applies {
             let slot = &graph.layers[apply.layer];
-            let config = slot.layer.config().map_err(|e| {
-                Error::Config(format!(
-                    "layer {} ('{}') cannot be exported to ONNX: {e}",
+            let config = slot.layer.config().map_err(|e| match e {
+                Error::Config(m) => Error::Config(format!(
+                    "layer {} ('{}') cannot be exported to ONNX: {m}",
                     apply.layer, slot.name
-                ))
+                )),
+                other => other,
             })?;
             let layer = Named {
                 index: apply.layer,
