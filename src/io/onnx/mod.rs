@@ -76,7 +76,8 @@ impl Model {
     /// Bidirectional through ONNX's LSTM / GRU / RNN operators (states in and out included).
     /// Inputs keep their names (token-id inputs are `int64`, others `float`); outputs are
     /// `output_0`, `output_1`, ... in the model's order. The batch axis is named `batch` and an
-    /// unsized time axis `time`, so any batch size and sequence length run.
+    /// unsized time axis `time` (`{input}_time` with several inputs), so any batch size and
+    /// sequence length run.
     ///
     /// Masks become each recurrent layer's `sequence_lens` (the number of kept steps per
     /// sample): exact when the kept steps come first, that is **post-padded** sequences
@@ -130,7 +131,11 @@ impl Model {
             } else {
                 data_type::FLOAT
             };
-            inputs.push(value_info(&input.name, elem, &dims));
+            let time = match graph.inputs.len() {
+                1 => "time".to_string(),
+                _ => format!("{}_time", input.name),
+            };
+            inputs.push(value_info(&input.name, elem, &dims, Some(&time)));
             values[v] = Some(Sym {
                 name: input.name.clone(),
                 mask: None,
@@ -176,7 +181,8 @@ impl Model {
                 op_type: "Identity".into(),
                 attribute: vec![],
             });
-            outputs.push(value_info(&name, data_type::FLOAT, &sym.dims));
+            let time = (graph.inputs.len() == 1).then_some("time");
+            outputs.push(value_info(&name, data_type::FLOAT, &sym.dims, time));
         }
         Ok(ModelProto {
             ir_version: IR_VERSION,
@@ -198,21 +204,24 @@ impl Model {
 }
 
 /// A graph input's or output's type: `[batch, dims...]`, the first unsized dim after the
-/// batch named `time`, any other `dim{k}`.
-fn value_info(name: &str, elem_type: i32, dims: &Dims) -> ValueInfoProto {
+/// batch named `time` (or left unnamed when `time` is `None`), any other `{name}_dim{k}`.
+/// Inputs of different lengths need different names: a name shared by two inputs would
+/// promise the runtime equal lengths.
+fn value_info(name: &str, elem_type: i32, dims: &Dims, time: Option<&str>) -> ValueInfoProto {
     let named = |s: String| Dimension {
         dim_value: None,
         dim_param: Some(s),
     };
     let mut dim = vec![named("batch".into())];
     for (k, d) in dims.iter().enumerate() {
-        dim.push(match d {
-            Some(n) => Dimension {
+        dim.push(match (d, time) {
+            (Some(n), _) => Dimension {
                 dim_value: Some(*n as i64),
                 dim_param: None,
             },
-            None if k == 0 => named("time".into()),
-            None => named(format!("dim{}", k + 1)),
+            (None, Some(t)) if k == 0 => named(t.into()),
+            (None, Some(_)) => named(format!("{name}_dim{}", k + 1)),
+            (None, None) => Dimension::default(),
         });
     }
     ValueInfoProto {
