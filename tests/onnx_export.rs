@@ -9,7 +9,9 @@ use ndarray::{ArrayD, IxDyn};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wgfit::prelude::*;
-use wgfit::{Bidirectional, Dropout, Gru, MergeMode, Normalization, SimpleRnn, SpatialDropout1D};
+use wgfit::{
+    Average, Bidirectional, Dropout, Gru, MergeMode, Normalization, SimpleRnn, SpatialDropout1D,
+};
 
 /// What one model input holds, per sample.
 #[derive(Clone, Copy)]
@@ -219,6 +221,48 @@ fn export_all(dir: &std::path::Path) {
         &[Feed::Steps(3), Feed::Flat(4)],
     );
 
+    let (a, b) = (Input::named([Some(4)], "a"), Input::named([Some(4)], "b"));
+    let merged: Vec<Node> = vec![
+        Subtract::new().call_many(&[&a, &b]),
+        Multiply::new().call_many(&[&a, &b]),
+        Average::new().call_many(&[&a, &b, &a]),
+        Maximum::new().call_many(&[&a, &b]),
+        Minimum::new().call_many(&[&a, &b]),
+    ];
+    let joined = Concatenate::new().call_many(&merged.iter().collect::<Vec<_>>());
+    let y = Dense::new(3).use_bias(false).call(&joined);
+    let inverted = Normalization::new()
+        .mean_variance(vec![1.0, -2.0, 0.5], vec![9.0, 1e-20, 2.0])
+        .invert(true)
+        .call(&y);
+    let mut model = Model::new(&[&a, &b], &inverted).unwrap();
+    export(
+        dir,
+        "merges_normalization_invert",
+        &mut model,
+        &[Feed::Flat(4), Feed::Flat(4)],
+    );
+
+    let (seq, m) = masked(3);
+    let (h_f, h_b) = (
+        Input::named([Some(4)], "h_f"),
+        Input::named([Some(4)], "h_b"),
+    );
+    let y = Bidirectional::new(Gru::new(4).return_sequences(true))
+        .merge_mode(MergeMode::Ave)
+        .call_many(&[&m, &h_f, &h_b]);
+    let rnn = Bidirectional::new(SimpleRnn::new(2))
+        .merge_mode(MergeMode::Mul)
+        .call(&m);
+    let mut model = Model::new(&[&seq, &h_f, &h_b], &[&y, &rnn]).unwrap();
+    let feeds = [Feed::Steps(3), Feed::Flat(4), Feed::Flat(4)];
+    export(
+        dir,
+        "bidirectional_initial_states_ave_mul",
+        &mut model,
+        &feeds,
+    );
+
     let (seq, m) = masked(2);
     let (h0, c0) = (Input::named([Some(3)], "h0"), Input::named([Some(3)], "c0"));
     let y = Lstm::new(3)
@@ -240,7 +284,7 @@ fn exported_models_predict_in_onnxruntime_as_in_wgfit() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/check_onnx.py");
     let out = common::python::run(&py, script, &[dir.to_str().unwrap()]);
     println!("{out}");
-    assert!(out.contains("14 models, 0 misses"), "{out}");
+    assert!(out.contains("16 models, 0 misses"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
