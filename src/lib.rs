@@ -45,6 +45,7 @@ pub use device::{
 };
 pub use error::{Error, Result, ShapeError};
 pub use initializers::Initializer;
+pub use io::ONNX_OPSET;
 pub use io::{MODEL_FORMAT_VERSION, load_model};
 pub use layers::Gru;
 pub use layers::Normalization;
