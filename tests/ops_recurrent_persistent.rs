@@ -23,10 +23,13 @@ use wgfit::ops::{gru_cell, simple_rnn_cell};
 use wgfit::{Device, DeviceInfo, GpuOptions, Tensor};
 
 /// The LSTM's tolerance (tests/ops_lstm_cell.rs): 1e-5 of each output's norm, and every
-/// element within 2e-4 of its magnitude (or of 1e-2 of the output's largest).
-const TOL: Tol = Tol::NormAndScaled {
+/// element within 2e-4 of its magnitude (or of 1e-2 of the output's largest); or every element
+/// within 1e-6, since a GRU's dh0 at B = U = 1 sums a product per gate, which can cancel to
+/// near 0 (failed 1 of 17 seeds at 1.2e-5 relative, 6e-8 absolute).
+const TOL: Tol = Tol::NormAndScaledOrAbs {
     norm: 1e-5,
     element: 2e-4,
+    abs: 1e-6,
 };
 
 const KERNELS: [RecurrentKernel; 2] = [RecurrentKernel::PerStep, RecurrentKernel::Persistent];
