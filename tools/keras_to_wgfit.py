@@ -40,6 +40,7 @@ import h5py
 import numpy as np
 
 import keras_model_config
+import keras_text_config
 
 KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": "flatten",
          "Masking": "masking"}
@@ -181,6 +182,8 @@ def convert_model(source):
     """(tensors, metadata) of the wgfit model file for a `.keras` file."""
     with zipfile.ZipFile(source) as z:
         config = json.loads(z.read("config.json").decode())
+        # A TextVectorization after the string Input: a TextModel file (its metadata).
+        config, text = keras_text_config.split_text(config, z)
         with tempfile.TemporaryDirectory() as tmp:
             with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
                 model, layers = keras_model_config.architecture(config)
@@ -199,6 +202,7 @@ def convert_model(source):
     model["compile"] = keras_model_config.compile_settings(config.get("compile_config"), names)
     meta = {"format": "wgfit-model", "format_version": str(keras_model_config.FORMAT_VERSION),
             "model": json.dumps(model, separators=(",", ":"))}
+    meta.update(text)
     return tensors, meta
 
 
