@@ -15,7 +15,11 @@ use ndarray::{ArrayD, IxDyn};
 use wgfit::prelude::*;
 
 /// Every committed `.keras` file (the test checks that the folder holds no other).
-const CASES: &[&str] = &["text_int_lstm", "text_multi_hot_dense", "text_functional_gru"];
+const CASES: &[&str] = &[
+    "text_int_lstm",
+    "text_multi_hot_dense",
+    "text_functional_gru",
+];
 
 fn folder() -> PathBuf {
     common::golden::dir().join("keras_text_models")
@@ -46,7 +50,12 @@ fn golden(name: &str) -> (Vec<String>, ArrayD<f32>) {
     let units = rows[0].as_array().unwrap().len();
     let data: Vec<f32> = rows
         .iter()
-        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32))
+        .flat_map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+        })
         .collect();
     let pred = ArrayD::from_shape_vec(IxDyn(&[rows.len(), units]), data).unwrap();
     (texts, pred)
@@ -101,7 +110,13 @@ const REVIEWS: [&str; 8] = [
 ];
 
 /// Strings the round trip predicts on: unseen words, punctuation, case, an empty one.
-const PROBE: [&str; 5] = ["good film", "Dull PLOT!", "words it never saw", "", "fun fun fun"];
+const PROBE: [&str; 5] = [
+    "good film",
+    "Dull PLOT!",
+    "words it never saw",
+    "",
+    "fun fun fun",
+];
 
 /// wgfit's text models for the round trip: ids into Embedding -> GRU, and multi-hot bigrams
 /// (standardize lower, so punctuation stays in tokens) into Dense.
@@ -128,7 +143,12 @@ fn text_models(device: &Device) -> Vec<(&'static str, TextModel<Sequential>)> {
     let mut out = Vec::new();
     for (name, tv, model, loss) in [
         ("ids_gru", ids, recurrent, Loss::BinaryCrossentropy),
-        ("multi_hot_dense", bags, dense, Loss::SparseCategoricalCrossentropy),
+        (
+            "multi_hot_dense",
+            bags,
+            dense,
+            Loss::SparseCategoricalCrossentropy,
+        ),
     ] {
         let mut m = TextModel::new(tv, model).unwrap();
         m.compile(device, Optimizer::adam().learning_rate(0.05), loss, &[])
@@ -157,7 +177,9 @@ fn a_wgfit_text_model_converts_to_keras_and_back_predicting_the_same() {
         return;
     };
     let keep = std::env::var_os("WGFIT_TEXT_TO_KERAS_DIR").map(PathBuf::from);
-    let dir = keep.clone().unwrap_or_else(|| scratch("text-wgfit-to-keras"));
+    let dir = keep
+        .clone()
+        .unwrap_or_else(|| scratch("text-wgfit-to-keras"));
     std::fs::create_dir_all(&dir).unwrap();
     for device in devices() {
         for (name, model) in text_models(&device) {
@@ -170,8 +192,16 @@ fn a_wgfit_text_model_converts_to_keras_and_back_predicting_the_same() {
             model.save(&wgfit).unwrap();
             let want = model_predict(model, &PROBE);
             let path = |p: &PathBuf| p.display().to_string();
-            common::python::run(&py, &tool("wgfit_to_keras.py"), &[&path(&wgfit), &path(&keras)]);
-            common::python::run(&py, &tool("keras_to_wgfit.py"), &[&path(&keras), &path(&back)]);
+            common::python::run(
+                &py,
+                &tool("wgfit_to_keras.py"),
+                &[&path(&wgfit), &path(&keras)],
+            );
+            common::python::run(
+                &py,
+                &tool("keras_to_wgfit.py"),
+                &[&path(&keras), &path(&back)],
+            );
             let mut again = TextModel::load(&back, &device).unwrap_or_else(|e| panic!("{on}: {e}"));
             check(&on, &again.predict(&PROBE).unwrap(), &want, PREDICTIONS);
             if keep.is_some() && device.info() == Device::cpu().info() {
@@ -185,7 +215,10 @@ fn a_wgfit_text_model_converts_to_keras_and_back_predicting_the_same() {
             }
             // Keras, by hand, predicted what wgfit predicts for this case.
             let keras_err = record["cases"][name]["max_abs_err"].as_f64();
-            assert!(keras_err.is_some_and(|e| e <= 1e-5), "{name}: by-hand record {keras_err:?}");
+            assert!(
+                keras_err.is_some_and(|e| e <= 1e-5),
+                "{name}: by-hand record {keras_err:?}"
+            );
         }
     }
     if keep.is_none() {
@@ -225,7 +258,10 @@ fn refused(py: &str, dir: &Path, case: &str, edit: &str) -> String {
         .args([&tool("keras_to_wgfit.py"), &edited, &target])
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{case}: converted, but should be refused");
+    assert!(
+        !out.status.success(),
+        "{case}: converted, but should be refused"
+    );
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -236,15 +272,27 @@ fn text_vectorization_options_wgfit_lacks_are_refused_by_name() {
     };
     let dir = scratch("keras-text-refused");
     for (case, edit, says) in [
-        ("tf_idf", "L[1]['config']['output_mode'] = 'tf_idf'", "output_mode = \"tf_idf\""),
+        (
+            "tf_idf",
+            "L[1]['config']['output_mode'] = 'tf_idf'",
+            "output_mode = \"tf_idf\"",
+        ),
         ("ragged", "L[1]['config']['ragged'] = True", "ragged = true"),
         (
             "callable_split",
             "L[1]['config']['split'] = {'class_name': 'function'}",
             "option split",
         ),
-        ("ngram_tuple", "L[1]['config']['ngrams'] = [2, 3]", "ngrams = [2, 3]"),
-        ("unknown_key", "L[1]['config']['new_thing'] = 1", "new_thing"),
+        (
+            "ngram_tuple",
+            "L[1]['config']['ngrams'] = [2, 3]",
+            "ngrams = [2, 3]",
+        ),
+        (
+            "unknown_key",
+            "L[1]['config']['new_thing'] = 1",
+            "new_thing",
+        ),
         (
             "not_first",
             "L.insert(2, L.pop(1))",
