@@ -10,7 +10,9 @@ A `.wgfit` target is a whole model, as `Model::save` writes it (without optimize
 convert with every option wgfit implements; any other layer, option or call argument is an
 error naming it (tools/keras_model_config.py says which keys count). The compile settings
 come along where wgfit has them; others are replaced by defaults, said on stderr. The
-optimizer's state is not converted: training goes on from fresh optimizer state.
+optimizer's state is not converted: training goes on from fresh optimizer state. A text
+model (string Input -> TextVectorization -> ...) becomes a `TextModel` file (`TextModel::load`):
+the vectorizer's settings and vocabulary go into its metadata (tools/keras_text_config.py).
 
 Needs numpy and h5py only (not Keras or TensorFlow). A `.keras` file carries its own
 architecture; a `.weights.h5` file does not (its groups are named by layer class, not in model

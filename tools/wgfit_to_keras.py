@@ -19,7 +19,9 @@ layers and weights share Keras's layouts, so tensors are copied as they are.
 Masks are not written into the graph: Keras recomputes them when it rebuilds the model, as
 wgfit does. A layer or option Keras cannot express from wgfit's file (a layer of your own,
 registered with `wgfit::register_layer`) is an error naming it, as is a file that is not a
-whole wgfit model (weights only, truncated).
+whole wgfit model (weights only, truncated). A `TextModel` file (`TextModel::save`) gets a
+string Input and a TextVectorization in front, its vocabulary in the zip's `assets/`
+(tools/wgfit_text_to_keras.py).
 """
 
 import argparse
