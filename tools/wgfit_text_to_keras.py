@@ -48,7 +48,8 @@ def layer(meta):
         raise Unsupported(f"{PREFIX}vocabulary: the vectorizer in the file has no vocabulary")
     vocabulary = [unescape(t) for t in e["vocabulary"].split("\n")]
     for t in vocabulary:
-        if "\n" in t:
+        # Keras reads the file with str.splitlines: \r, \x0c, \u2028, ... end lines too.
+        if t.splitlines() not in ([], [t]):
             raise Unsupported(f"{PREFIX}vocabulary: token {t!r} holds a line break, which "
                               "Keras's vocabulary file (one token a line) cannot hold")
     number = lambda k: int(e[k]) if k in e else None  # noqa: E731
