@@ -10,7 +10,9 @@ A `.wgfit` target is a whole model, as `Model::save` writes it (without optimize
 convert with every option wgfit implements; any other layer, option or call argument is an
 error naming it (tools/keras_model_config.py says which keys count). The compile settings
 come along where wgfit has them; others are replaced by defaults, said on stderr. The
-optimizer's state is not converted: training goes on from fresh optimizer state.
+optimizer's state is not converted: training goes on from fresh optimizer state. A text
+model (string Input -> TextVectorization -> ...) becomes a `TextModel` file (`TextModel::load`):
+the vectorizer's settings and vocabulary go into its metadata (tools/keras_text_config.py).
 
 Needs numpy and h5py only (not Keras or TensorFlow). A `.keras` file carries its own
 architecture; a `.weights.h5` file does not (its groups are named by layer class, not in model
@@ -40,6 +42,7 @@ import h5py
 import numpy as np
 
 import keras_model_config
+import keras_text_config
 
 KINDS = {"Dense": "dense", "LSTM": "lstm", "Embedding": "embedding", "Flatten": "flatten",
          "Masking": "masking"}
@@ -181,6 +184,8 @@ def convert_model(source):
     """(tensors, metadata) of the wgfit model file for a `.keras` file."""
     with zipfile.ZipFile(source) as z:
         config = json.loads(z.read("config.json").decode())
+        # A TextVectorization after the string Input: a TextModel file (its metadata).
+        config, text = keras_text_config.split_text(config, z)
         with tempfile.TemporaryDirectory() as tmp:
             with h5py.File(z.extract("model.weights.h5", tmp), "r") as h5:
                 model, layers = keras_model_config.architecture(config)
@@ -199,6 +204,7 @@ def convert_model(source):
     model["compile"] = keras_model_config.compile_settings(config.get("compile_config"), names)
     meta = {"format": "wgfit-model", "format_version": str(keras_model_config.FORMAT_VERSION),
             "model": json.dumps(model, separators=(",", ":"))}
+    meta.update(text)
     return tensors, meta
 
 

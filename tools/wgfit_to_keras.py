@@ -19,7 +19,9 @@ layers and weights share Keras's layouts, so tensors are copied as they are.
 Masks are not written into the graph: Keras recomputes them when it rebuilds the model, as
 wgfit does. A layer or option Keras cannot express from wgfit's file (a layer of your own,
 registered with `wgfit::register_layer`) is an error naming it, as is a file that is not a
-whole wgfit model (weights only, truncated).
+whole wgfit model (weights only, truncated). A `TextModel` file (`TextModel::save`) gets a
+string Input and a TextVectorization in front, its vocabulary in the zip's `assets/`
+(tools/wgfit_text_to_keras.py).
 """
 
 import argparse
@@ -34,6 +36,8 @@ import zipfile
 
 import h5py
 import numpy as np
+
+import wgfit_text_to_keras
 
 # The Keras version whose file layout this writes (checked with it, see
 # tools/check_wgfit_to_keras.py).
@@ -334,9 +338,11 @@ def weight_plan(model, names, tensor_names):
     return plan, groups
 
 
-def write_weights(path, model, names, tensors):
-    """model.weights.h5 in Keras 3's layout."""
+def write_weights(path, model, names, tensors, text=False):
+    """model.weights.h5 in Keras 3's layout (`text`: with a TextVectorization's groups)."""
     plan, groups = weight_plan(model, names, list(tensors))
+    if text:
+        groups = groups + wgfit_text_to_keras.weight_groups()
     with h5py.File(path, "w") as h5:
         for group, name in groups:
             h5.create_group(f"{group}/vars").attrs["name"] = name
@@ -357,9 +363,11 @@ def convert(source, target):
     try:
         config, names = convert_config(model)
         config["compile_config"] = compile_config(model)
+        # A TextModel file: a string Input and a TextVectorization in front.
+        config, assets = wgfit_text_to_keras.add(meta, config)
         weights = {n: a for n, a in tensors.items() if n.startswith("layers.")}
         weight_plan(model, names, list(weights))
-    except Unsupported as e:
+    except (Unsupported, wgfit_text_to_keras.Unsupported) as e:
         raise Unsupported(f"{source}: {e}") from None
     if len(weights) < len(tensors) or model.get("optimizer_step") is not None:
         print(f"{source}: the optimizer state (step {model.get('optimizer_step')}) is not "
@@ -369,7 +377,7 @@ def convert(source, target):
     try:
         with tempfile.TemporaryDirectory() as work:
             h5 = os.path.join(work, "model.weights.h5")
-            write_weights(h5, model, names, weights)
+            write_weights(h5, model, names, weights, text=bool(assets))
             saved = datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S")  # Keras's format
             metadata = {"keras_version": KERAS_VERSION, "date_saved": saved,
                         "converted_from": os.path.basename(source)}
@@ -377,6 +385,8 @@ def convert(source, target):
                 z.writestr("metadata.json", json.dumps(metadata))
                 z.writestr("config.json", json.dumps(config))
                 z.write(h5, "model.weights.h5")
+                for where, data in assets.items():
+                    z.writestr(where, data)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
