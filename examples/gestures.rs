@@ -17,10 +17,11 @@ use anyhow::ensure;
 use ndarray::{Array1, Array2, ArrayD};
 use wgfit::prelude::*;
 
-/// The test accuracy this example must reach (it reaches 0.68 on 50 training series).
-/// Published figures for this set, for orientation: 1-NN with DTW about 0.66, the best
-/// archive methods about 0.8.
-const FLOOR: f32 = 0.6;
+/// The test accuracy this example must reach (it reaches 0.68 on 50 training series with its
+/// seed; other seeds gave 0.50 to 0.74 over 50 test series, so the floor sits below that spread:
+/// a machine whose float sums differ takes another trajectory). Published figures for this set,
+/// for orientation: 1-NN with DTW about 0.66, the best archive methods about 0.8.
+const FLOOR: f32 = 0.45;
 
 /// The shipped archive file `name`: `[T, 1]` series and their gestures as class ids 0-9.
 fn read(name: &str) -> wgfit::Result<(Vec<Array2<f32>>, Vec<f32>)> {
