@@ -228,6 +228,23 @@ fn layers_and_options_wgfit_lacks_are_refused_by_name() {
             "layers[2]['config']['trainable'] = False",
             &["'dropout'", "trainable"],
         ),
+        (
+            "mlp_dropout",
+            "layers[1]['config']['activation'] = {'class_name': 'ReLU', 'config': {}}",
+            &["'dense_8'", "activation"],
+        ),
+        // A mask of one's own: the LSTM's mask compares its input with 5, where the Masking
+        // layer masks 0 (wgfit would compute Masking's mask instead).
+        (
+            "two_inputs_concat",
+            "layers[1]['inbound_nodes'][0]['args'][1] = 5.0",
+            &["'lstm_7'", "'not_equal_9'"],
+        ),
+        (
+            "two_inputs_concat",
+            "layers[3]['class_name'] = 'Greater'",
+            &["'lstm_7'", "'any_8'", "Greater"],
+        ),
     ];
     for (case, edit, names) in cases {
         let message = refused(&py, &dir, case, edit);
@@ -237,6 +254,26 @@ fn layers_and_options_wgfit_lacks_are_refused_by_name() {
                 "{case} with `{edit}`: the message does not name {name}: {message}"
             );
         }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Two outputs of one layer (an encoder's LSTM states) are named as wgfit names them (the
+/// layer's name, then suffixed), so the converted compile settings load.
+#[test]
+fn two_outputs_of_one_layer_convert_with_wgfit_s_names() {
+    let Some(py) = common::python::python(&["numpy", "h5py"]) else {
+        return;
+    };
+    let dir = scratch("keras-model-two-outputs");
+    let edit = "config['config']['output_layers'] = [['lstm_8', 0, 1], ['lstm_8', 0, 2]]";
+    let (out, target) = convert_edited(&py, &dir, "seq2seq_lstm", edit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "conversion failed: {stderr}");
+    for device in devices() {
+        let model = wgfit::load_model(&target, &device)
+            .unwrap_or_else(|e| panic!("{}: load_model: {e}", device.info()));
+        assert_eq!(model.output_names(), ["lstm_8", "lstm_8_1"]);
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -230,5 +230,32 @@ fn a_layer_keras_lacks_and_a_bad_file_are_errors_naming_them() {
             "{err}"
         );
     }
+    // A good file into a folder that does not exist: the error names the target, not the source.
+    let mut plain = Sequential::new().add(Dense::new(1).input_shape([2]));
+    plain
+        .compile(
+            &Device::cpu(),
+            Optimizer::adam(),
+            Loss::MeanSquaredError,
+            &[],
+        )
+        .unwrap();
+    plain.predict(&x).unwrap();
+    let good = dir.join("plain.wgfit");
+    plain.save(&good).unwrap();
+    let nowhere = dir.join("no-such-folder").join("plain.keras");
+    let out = Command::new(&py)
+        .arg("tools/wgfit_to_keras.py")
+        .args([&good, &nowhere])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "wrote into a missing folder");
+    assert!(
+        err.contains("no-such-folder")
+            && err.contains("does not exist")
+            && !err.contains("Traceback"),
+        "{err}"
+    );
     done(&dir);
 }

@@ -12,6 +12,8 @@ those only pass where they feed a `mask=` argument.
 import json
 import sys
 
+import keras_masks
+
 FORMAT_VERSION = 1
 
 
@@ -118,7 +120,8 @@ def layer_config(entry, inside=None, backward=False):
         else:
             raise Refused(f"{where}: option {key} = {json.dumps(value)} is not one wgfit "
                           "knows")
-    if "activation" in out and out["activation"] not in ACTIVATIONS:
+    if "activation" in out and (not isinstance(out["activation"], str)
+                                or out["activation"] not in ACTIVATIONS):
         raise Refused(f"{where}: option activation = {json.dumps(out['activation'])} is not "
                       f"supported (wgfit has {', '.join(sorted(ACTIVATIONS))})")
     if cls in RECURRENT:
@@ -136,7 +139,9 @@ def layer_config(entry, inside=None, backward=False):
         out["input_length"] = None
     if cls == "Normalization":
         axis = out.get("axis", -1)
-        if isinstance(axis, list):
+        if axis == [] or axis is None:
+            axis = None  # Keras's axis=None: one mean and variance over all values
+        elif isinstance(axis, list):
             if len(axis) != 1:
                 raise Refused(f"{where}: option axis = {axis} is not supported (wgfit "
                               "normalizes over the last axis, or none)")
@@ -244,8 +249,10 @@ def functional(config):
             # `merge([a, b])`, `rnn(x)`, `rnn(x, [h, c])`: the tensors in order.
             ins = [history(a, where) for a in flat(call.get("args", []))]
             for key, arg in call.get("kwargs", {}).items():
-                if key == "mask" and (arg is None or is_op(entries[history(arg, where)[0]])):
-                    continue  # the mask Keras computed; wgfit computes the same
+                if key == "mask":
+                    if arg is not None:  # the mask Keras derived; wgfit derives the same
+                        keras_masks.check_mask(arg, where, entries, is_op, Refused)
+                    continue
                 if key == "training" and arg in (None, False):
                     continue
                 if key == "initial_state" and (cls in RECURRENT or cls == "Bidirectional"):

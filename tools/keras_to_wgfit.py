@@ -199,8 +199,13 @@ def convert_model(source):
                 if "optimizer" in h5 and len(h5["optimizer"]["vars"]) > 2:
                     keras_model_config.note("the optimizer's state is not converted: training "
                                             "goes on from fresh optimizer state")
-    names = [model["layers"][n["layer"]]["config"]["name"]
-             for v in model["outputs"] for n in model["nodes"] if v in n["outputs"]]
+    names = []  # wgfit's output names (src/model/graph.rs): the layer's, suffixed when repeated
+    for base in (model["layers"][n["layer"]]["config"]["name"]
+                 for v in model["outputs"] for n in model["nodes"] if v in n["outputs"]):
+        name, k = base, 1
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
     model["compile"] = keras_model_config.compile_settings(config.get("compile_config"), names)
     meta = {"format": "wgfit-model", "format_version": str(keras_model_config.FORMAT_VERSION),
             "model": json.dumps(model, separators=(",", ":"))}

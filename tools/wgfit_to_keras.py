@@ -372,7 +372,13 @@ def convert(source, target):
     if len(weights) < len(tensors) or model.get("optimizer_step") is not None:
         print(f"{source}: the optimizer state (step {model.get('optimizer_step')}) is not "
               "converted: Keras starts the optimizer afresh", file=sys.stderr)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(os.path.abspath(target)))
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        raise Unsupported(f"{target}: the folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(suffix=".keras", dir=folder)
+    except OSError as e:
+        raise Unsupported(f"{target}: cannot write in {folder} ({e.strerror})") from None
     os.close(fd)
     try:
         with tempfile.TemporaryDirectory() as work:
