@@ -5,8 +5,8 @@
 //!     cargo run --release --example workloads -- W4 10     # any workload, 10 epochs
 //!
 //! On a GPU it also prints the buffer pool's size at the end of every epoch, and
-//! `WGFIT_LSTM_KERNEL=per-step` or `persistent` picks the LSTM kernels (default: `auto`, the
-//! choice by adapter and units).
+//! `WGFIT_LSTM_KERNEL=per-step` or `persistent` picks the recurrent kernels of the LSTM and GRU
+//! workloads (default: `auto`, the choice by adapter and units).
 //!
 //! - W1: the seed MLP (28x28 -> 128 relu -> 10 softmax), 1 000 samples, batch 32, 10 epochs
 //! - W2: the same MLP on 60 000 samples, batch 128, 3 epochs
@@ -91,7 +91,7 @@ enum Rnn {
     Lstm(LstmKernel),
     // W4d: dropout and recurrent_dropout 0.2 (issue 17's bound: at most 1.3x W4's time)
     LstmDropout(LstmKernel),
-    Gru,
+    Gru(LstmKernel),
     BidirectionalLstm(LstmKernel),
 }
 
@@ -103,7 +103,7 @@ impl Rnn {
                 let lstm = Lstm::new(units).dropout(0.2).recurrent_dropout(0.2);
                 lstm.kernel(kernel).call(seq)
             }
-            Rnn::Gru => Gru::new(units).call(seq),
+            Rnn::Gru(kernel) => Gru::new(units).kernel(kernel).call(seq),
             Rnn::BidirectionalLstm(kernel) => {
                 Bidirectional::new(Lstm::new(units).kernel(kernel)).call(seq)
             }
@@ -174,6 +174,7 @@ fn main() -> wgfit::Result<()> {
         }
     };
     let (lstm, bilstm) = (Rnn::Lstm(lstm_kernel), Rnn::BidirectionalLstm(lstm_kernel));
+    let gru = Rnn::Gru(lstm_kernel);
     let masked = !name.ends_with('u');
     let mut w = match name.as_str() {
         "W1" => mlp(&mut rng, 1000, 32, 10)?,
@@ -184,7 +185,7 @@ fn main() -> wgfit::Result<()> {
             let dropped = Rnn::LstmDropout(lstm_kernel);
             recurrent(&mut rng, 2000, (10, 100), dropped, 128, true, 64, 3)
         }
-        "W5" | "W5u" => recurrent(&mut rng, 2000, (10, 100), Rnn::Gru, 128, masked, 64, 3),
+        "W5" | "W5u" => recurrent(&mut rng, 2000, (10, 100), gru, 128, masked, 64, 3),
         "W6" | "W6u" => recurrent(&mut rng, 2000, (10, 100), bilstm, 64, masked, 64, 3),
         other => {
             return Err(wgfit::Error::Config(format!(

@@ -41,9 +41,15 @@ for kernel in auto per-step persistent; do
     WGFIT_LSTM_KERNEL=$kernel target/release/examples/workloads "$w" 10
   done
 done
-# The recurrent family (issue 17): W5 (masked GRU 128; `Auto` only: a GRU has per-step kernels)
-# and W6 (masked Bidirectional LSTM 64), masked and not, 10 epochs.
-for w in W5 W5u W6 W6u; do
+# The recurrent family (issue 17): W5 (masked GRU 128) with each kernel, as W4, and W6 (masked
+# Bidirectional LSTM 64, `Auto`), masked and not, 10 epochs.
+for kernel in auto per-step persistent; do
+  for w in W5 W5u; do
+    echo "WGFIT_LSTM_KERNEL=$kernel"
+    WGFIT_LSTM_KERNEL=$kernel target/release/examples/workloads "$w" 10
+  done
+done
+for w in W6 W6u; do
   target/release/examples/workloads "$w" 10
 done
 if [ -n "${TORCH_PYTHON:-}" ]; then
