@@ -35,20 +35,14 @@ cargo bench --bench kernels -- \
 cargo bench --bench training -- 'lstm_train_step|lstm_forward' --warm-up-time 1 \
   --measurement-time 5 2>&1 | grep -E '^lstm_(train_step|forward)/|time:|thrpt:'
 cargo build --release --example workloads -q
+# W4 (masked LSTM 128) and W5 (masked GRU 128, issue 17), masked and not, with each kernel.
 for kernel in auto per-step persistent; do
-  for w in W4 W4u; do
+  for w in W4 W4u W5 W5u; do
     echo "WGFIT_LSTM_KERNEL=$kernel"
     WGFIT_LSTM_KERNEL=$kernel target/release/examples/workloads "$w" 10
   done
 done
-# The recurrent family (issue 17): W5 (masked GRU 128) with each kernel, as W4, and W6 (masked
-# Bidirectional LSTM 64, `Auto`), masked and not, 10 epochs.
-for kernel in auto per-step persistent; do
-  for w in W5 W5u; do
-    echo "WGFIT_LSTM_KERNEL=$kernel"
-    WGFIT_LSTM_KERNEL=$kernel target/release/examples/workloads "$w" 10
-  done
-done
+# W6 (masked Bidirectional LSTM 64, issue 17, `Auto`), masked and not, 10 epochs.
 for w in W6 W6u; do
   target/release/examples/workloads "$w" 10
 done
